@@ -1,0 +1,45 @@
+# make run  — set up .venv, migrate, seed, start the storefront and its sandbox on 127.0.0.1
+# make test — set up .venv with the test tools (and Debian's chromium), run the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+FLASK := $(PY) -m flask --app wsgi
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install install-dev chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PIP) install --quiet -r requirements-dev.txt
+	# The official client pins an old requests; it is only a test subject, so no deps.
+	$(PIP) install --quiet --no-deps iamport-rest-client==0.9.0
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# Browser tests drive Debian's chromium; Playwright never downloads a browser here.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed
+	$(FLASK) run-demo --host 127.0.0.1 --port 5000
+
+test: install-dev chromium
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,48 @@
+"""The storefront's application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from storefront import config as settings
+from storefront.extensions import csrf, db, iamport, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the storefront app; `config` overrides settings read from the environment."""
+    load_dotenv(settings.ROOT / ".env")
+    app = Flask(
+        __name__,
+        template_folder=str(settings.ROOT / "templates"),
+        static_folder=str(settings.ROOT / "static"),
+        instance_path=str(settings.INSTANCE),
+    )
+    app.config.update(settings.load(config))
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"]
+        )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    iamport.init_app(app)
+
+    from storefront import account, auth, cli, errors, formatting, shop
+
+    app.register_blueprint(shop.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    errors.register(app)
+    formatting.register(app)
+    cli.register(app)
+    return app

@@ -1,0 +1,109 @@
+"""Register, log in and log out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from storefront.extensions import db, login_manager
+from storefront.forms import LoginForm, RegisterForm
+from storefront.models import User
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to continue."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Find the logged-in user by the id kept in the session."""
+    try:
+        return db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def safe_next(target: str | None, default: str = "shop.catalog") -> str:
+    """The `next` target when it stays on this site, else the default page."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and "\\" not in target:
+            return target
+    return url_for(default)
+
+
+def find_user(email: str) -> User | None:
+    """The user with this e-mail, whatever its letter case."""
+    return db.session.execute(
+        db.select(User).where(User.email == User.normalize_email(email))
+    ).scalar_one_or_none()
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Create an account and log it in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account.overview"))
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        email = User.normalize_email(form.email.data)
+        if find_user(email) is not None:
+            form.email.errors.append("An account with this e-mail already exists. Please log in.")
+        else:
+            user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data)
+            user.set_password(form.password.data)
+            db.session.add(user)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                # Two sign-ups with one address at the same moment: the unique index decides.
+                db.session.rollback()
+                form.email.errors.append("An account with this e-mail already exists. Please log in.")
+            else:
+                login_user(user)
+                flash("Welcome! Your account is ready.", "success")
+                return redirect(safe_next(request.args.get("next"), "account.overview"))
+    if request.method == "POST":
+        status = 409 if _duplicate(form) else 400
+    return render_template("auth/register.html", form=form), status
+
+
+def _duplicate(form: RegisterForm) -> bool:
+    return any("already exists" in error for error in form.email.errors)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with e-mail and password, then go to a safe `next`."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next"), "account.overview"))
+    form = LoginForm()
+    status = 200
+    error = None
+    if form.validate_on_submit():
+        user = find_user(form.email.data)
+        if user is None or not user.check_password(form.password.data):
+            error = "Wrong e-mail or password."
+            status = 401
+        else:
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.first_name}.", "success")
+            return redirect(safe_next(request.args.get("next"), "account.overview"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out (POST only, so a link on another site cannot log a shopper out)."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("shop.catalog"))

@@ -1,0 +1,122 @@
+"""Flask commands: seed the demo plans, run the demo with its sandbox."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from storefront.extensions import db
+from storefront.models import Plan
+
+log = logging.getLogger(__name__)
+
+DEMO_PLANS = [
+    {
+        "slug": "basic-monthly",
+        "name": "Basic",
+        "description": "Everything you need to get started, billed every month.",
+        "features": ["All core features", "Up to 3 projects", "E-mail support"],
+        "price": Decimal("9.00"),
+        "interval": "month",
+        "sort_order": 1,
+    },
+    {
+        "slug": "basic-yearly",
+        "name": "Basic yearly",
+        "description": "The Basic plan billed once a year: two months free.",
+        "features": ["All core features", "Up to 3 projects", "E-mail support", "Two months free"],
+        "price": Decimal("90.00"),
+        "interval": "year",
+        "sort_order": 2,
+    },
+    {
+        "slug": "premium-monthly",
+        "name": "Premium",
+        "description": "For teams that need more room and a faster answer.",
+        "features": ["All core features", "Unlimited projects", "Priority support", "Audit log"],
+        "price": Decimal("19.00"),
+        "interval": "month",
+        "sort_order": 3,
+    },
+]
+
+
+def seed_plans() -> int:
+    """Add the demo plans that are missing; return how many were added."""
+    existing = set(db.session.execute(db.select(Plan.slug)).scalars())
+    added = 0
+    for spec in DEMO_PLANS:
+        if spec["slug"] not in existing:
+            db.session.add(Plan(currency="USD", active=True, **spec))
+            added += 1
+    db.session.commit()
+    return added
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Add the three demo plans (safe to run again)."""
+    added = seed_plans()
+    click.echo(f"Seeded {added} plan(s); {len(DEMO_PLANS) - added} already there.")
+
+
+def _wait_for_port(host: str, port: int, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+@click.command("run-demo")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_demo_command(host: str, port: int) -> None:
+    """Start the sandbox (in sandbox mode) and serve the storefront."""
+    app = current_app._get_current_object()
+    sandbox = None
+    sandbox_url = app.config.get("SANDBOX_URL")
+    if app.config["IAMPORT_MODE"] == "sandbox" and sandbox_url:
+        parts = urlsplit(sandbox_url)
+        env = dict(os.environ)
+        # The sandbox sends webhooks of payments without notice_url to the storefront.
+        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/iamport/webhook")
+        sandbox = subprocess.Popen(
+            [sys.executable, "-m", "storefront.sandbox", "--host", parts.hostname or host,
+             "--port", str(parts.port or 5001)],
+            env=env,
+        )
+        if not _wait_for_port(parts.hostname or host, parts.port or 5001):
+            sandbox.terminate()
+            raise click.ClickException(f"the sandbox did not start at {sandbox_url}")
+        log.info("sandbox running at %s (operator page: %s/_sandbox)", sandbox_url, sandbox_url)
+    click.echo(f"\n  Storefront: http://{host}:{port}\n")
+    if sandbox is not None:
+        click.echo(f"  Sandbox operator page: {sandbox_url}/_sandbox\n")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+
+
+def register(app: Flask) -> None:
+    """Add the commands to the app's CLI."""
+    app.cli.add_command(seed_command)
+    app.cli.add_command(run_demo_command)

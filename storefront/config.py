@@ -1,0 +1,133 @@
+"""Settings read from the environment (and `.env`), checked before the app starts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+LIVE_API_URL = "https://api.iamport.kr"
+LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
+
+SANDBOX_PORT = 5001
+SANDBOX_DEFAULTS = {
+    "IAMPORT_IMP_CODE": "imp00000000",
+    "IAMPORT_API_KEY": "sandbox_api_key",
+    "IAMPORT_API_SECRET": "sandbox_api_secret",
+    "IAMPORT_PG": "paymentwall",
+}
+
+# Settings live mode cannot do without, with the name a merchant finds them under.
+LIVE_REQUIRED = {
+    "IAMPORT_IMP_CODE": "merchant code (imp…)",
+    "IAMPORT_API_KEY": "REST API key",
+    "IAMPORT_API_SECRET": "REST API secret",
+    "IAMPORT_PG": "PG string (paymentwall or paymentwall.{MID})",
+    "SECRET_KEY": "Flask secret key",
+}
+
+_PLACEHOLDER_MARKERS = ("change", "placeholder", "your", "xxx", "example", "todo", "<", "...")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the app; the message names the setting."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True for an empty value, an example value or one of the sandbox's own keys."""
+    if value is None or not value.strip():
+        return True
+    lowered = value.strip().lower()
+    if value in SANDBOX_DEFAULTS.values() and value != "paymentwall":
+        return True
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+def _sandbox_secret_key() -> str:
+    """A secret generated once into instance/ so that sessions survive restarts."""
+    path = INSTANCE / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with O_EXCL so two workers starting together keep the first one's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings from the environment, apply overrides and validate them."""
+    env = dict(os.environ)
+    if overrides:
+        env.update({k: v for k, v in overrides.items() if isinstance(v, str)})
+    mode = (env.get("IAMPORT_MODE") or "sandbox").strip().lower()
+    if mode not in {"sandbox", "live"}:
+        raise ConfigError(f"IAMPORT_MODE must be 'sandbox' or 'live', not {mode!r}")
+    live = mode == "live"
+
+    def setting(name: str, default: str = "") -> str:
+        value = env.get(name)
+        return value if value not in (None, "") else default
+
+    sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
+    cfg: dict[str, Any] = {
+        "IAMPORT_MODE": mode,
+        "SECRET_KEY": setting("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": setting(
+            "DATABASE_URL", f"sqlite:///{INSTANCE / 'storefront.sqlite3'}"
+        ),
+        "IAMPORT_API_URL": setting("IAMPORT_API_URL", LIVE_API_URL if live else sandbox_url),
+        "IAMPORT_SDK_URL": setting(
+            "IAMPORT_SDK_URL", LIVE_SDK_URL if live else f"{sandbox_url}/v1/iamport.js"
+        ),
+        "SANDBOX_URL": "" if live else sandbox_url,
+        "IAMPORT_WIDGET_CODE": setting("IAMPORT_WIDGET_CODE", "t3_1"),
+        "PUBLIC_URL": setting("PUBLIC_URL").rstrip("/"),
+        "WEBHOOK_ALLOWED_IPS": [
+            ip.strip() for ip in setting("WEBHOOK_ALLOWED_IPS").split(",") if ip.strip()
+        ],
+        "PROXY_HOPS": int(setting("PROXY_HOPS", "0")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": live,
+        "REMEMBER_COOKIE_SECURE": live,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "LOG_LEVEL": setting("LOG_LEVEL", "INFO").upper(),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    for name, default in SANDBOX_DEFAULTS.items():
+        cfg[name] = setting(name, "" if live else default)
+
+    if live:
+        for name, label in LIVE_REQUIRED.items():
+            value = cfg[name]
+            if name == "IAMPORT_PG":
+                bad = not (value == "paymentwall" or value.startswith("paymentwall."))
+                bad = bad or is_placeholder(value.partition(".")[2] or "paymentwall")
+            else:
+                bad = is_placeholder(value)
+            if bad:
+                raise ConfigError(
+                    f"IAMPORT_MODE=live needs {name} ({label}); it is missing or a placeholder"
+                )
+    elif not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _sandbox_secret_key()
+
+    if overrides:
+        cfg.update(overrides)
+    return cfg

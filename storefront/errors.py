@@ -1,0 +1,61 @@
+"""Error pages: HTML for browsers, JSON for clients that ask for it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You are not allowed to do that.",
+    404: "We could not find that page.",
+    405: "That method is not allowed here.",
+    413: "The request is too large.",
+    429: "Too many attempts. Please wait a moment and try again.",
+    500: "Something went wrong on our side. Please try again in a moment.",
+}
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON (by Accept or by sending JSON)."""
+    if request.is_json:
+        return True
+    accept = request.accept_mimetypes
+    return accept.accept_json and not accept.accept_html
+
+
+def error_response(status: int, message: str | None = None):
+    """Render an error in the form the client asked for."""
+    message = message or MESSAGES.get(status, "Something went wrong.")
+    if wants_json():
+        return jsonify(error={"status": status, "message": message}), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _handle_http(exc: HTTPException):
+    status = exc.code or 500
+    # Our own aborts carry a readable description; werkzeug's defaults are replaced by ours.
+    custom = exc.description if exc.description != type(exc).description else None
+    return error_response(status, custom)
+
+
+def _handle_csrf(exc: CSRFError):
+    return error_response(400, "Your form expired or was sent twice. Please reload the page and try again.")
+
+
+def _handle_unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500)
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on the app."""
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(InternalServerError, _handle_unexpected)
+    app.register_error_handler(Exception, _handle_unexpected)

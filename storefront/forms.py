@@ -1,0 +1,70 @@
+"""Forms of the account area, validated by WTForms with CSRF from Flask-WTF."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+
+def _collapse_spaces(value: str | None) -> str | None:
+    # PAYMENTWALL wants "First Last" with single spaces, so names are stored that way.
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _no_control_chars(form: FlaskForm, field: StringField) -> None:
+    if field.data and any(ord(ch) < 32 for ch in field.data):
+        raise ValidationError("Please use printable characters only.")
+
+
+class RegisterForm(FlaskForm):
+    """Sign-up: names as the card holder would write them, e-mail and password."""
+
+    first_name = StringField(
+        "First name",
+        filters=[_collapse_spaces],
+        validators=[DataRequired("Please enter your first name."), Length(max=60), _no_control_chars],
+    )
+    last_name = StringField(
+        "Last name",
+        filters=[_collapse_spaces],
+        validators=[DataRequired("Please enter your last name."), Length(max=60), _no_control_chars],
+    )
+    email = EmailField(
+        "E-mail",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[
+            DataRequired("Please enter your e-mail address."),
+            Length(max=254),
+            Email("Please enter a valid e-mail address.", check_deliverability=False),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Please choose a password."),
+            Length(min=8, max=128, message="The password must have 8 to 128 characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[
+            DataRequired("Please repeat the password."),
+            EqualTo("password", message="The two passwords differ."),
+        ],
+    )
+
+
+class LoginForm(FlaskForm):
+    """Log in with e-mail and password."""
+
+    email = EmailField(
+        "E-mail",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[DataRequired("Please enter your e-mail address."), Length(max=254)],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Please enter your password."), Length(max=128)],
+    )
+    remember = BooleanField("Keep me logged in")

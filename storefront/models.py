@@ -1,0 +1,193 @@
+"""Database models: User, Plan, Subscription, Payment."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from storefront.extensions import db
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL gets the same values."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+Money = sa.Numeric(12, 2, asdecimal=True)
+
+
+class Interval(str, enum.Enum):
+    """Billing interval of a plan."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+
+class SubscriptionStatus(str, enum.Enum):
+    """Where a subscription is in its life."""
+
+    INCOMPLETE = "incomplete"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+
+
+class PaymentStatus(str, enum.Enum):
+    """Our verified view of one charge."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    REVIEW = "review"
+    CANCELLED = "cancelled"
+    TAMPERED = "tampered"
+
+
+class PaymentKind(str, enum.Enum):
+    """Why a charge was made."""
+
+    FIRST = "first"
+    REPEAT = "repeat"
+    RENEWAL = "renewal"
+
+
+def _values(enum_cls: type[enum.Enum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum_cls)
+
+
+class User(UserMixin, db.Model):
+    """A shopper's account; the e-mail is kept lower-case so uniqueness ignores letter case."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    first_name: Mapped[str] = mapped_column(sa.String(60))
+    last_name: Mapped[str] = mapped_column(sa.String(60))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        """The form of an e-mail address we store and look up."""
+        return email.strip().lower()
+
+    @property
+    def full_name(self) -> str:
+        """First and last name separated by one space, as PAYMENTWALL wants `buyer_name`."""
+        return f"{self.first_name.strip()} {self.last_name.strip()}"
+
+    def set_password(self, password: str) -> None:
+        """Hash and keep the password."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        """True when the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+
+class Plan(db.Model):
+    """Something a shopper can subscribe to, with its price per interval."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        sa.CheckConstraint(f"interval IN ({_values(Interval)})", name="interval"),
+        sa.CheckConstraint("price > 0", name="price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    features: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    interval: Mapped[str] = mapped_column(sa.String(5), default=Interval.MONTH.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def interval_label(self) -> str:
+        """'month' or 'year', for "per …" texts."""
+        return Interval(self.interval).value
+
+
+class Subscription(db.Model):
+    """A user's subscription to a plan, charged through a billing key (`customer_uid`)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({_values(SubscriptionStatus)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id"))
+    status: Mapped[str] = mapped_column(sa.String(20), default=SubscriptionStatus.INCOMPLETE.value)
+    customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    current_period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="subscriptions")
+    plan: Mapped[Plan] = relationship()
+    payments: Mapped[list["Payment"]] = relationship(back_populates="subscription")
+
+
+class Payment(db.Model):
+    """One charge as we know it after verification; `merchant_uid` is ours, `imp_uid` iamport's."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({_values(PaymentStatus)})", name="status"),
+        sa.CheckConstraint(f"kind IN ({_values(PaymentKind)})", name="kind"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_uid: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    # Unique when set: NULLs never collide, on SQLite and PostgreSQL alike.
+    imp_uid: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    subscription_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("subscriptions.id"), index=True
+    )
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.String(20), default=PaymentStatus.PENDING.value)
+    kind: Mapped[str] = mapped_column(sa.String(10), default=PaymentKind.FIRST.value)
+    fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    subscription: Mapped[Optional[Subscription]] = relationship(back_populates="payments")
+    user: Mapped[User] = relationship()

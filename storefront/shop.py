@@ -1,0 +1,61 @@
+"""The catalog: plans a shopper can subscribe to."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+
+from storefront.extensions import db
+from storefront.models import Plan, Subscription, SubscriptionStatus, utcnow
+from storefront.periods import add_interval
+
+bp = Blueprint("shop", __name__)
+
+
+def active_plans() -> list[Plan]:
+    """Active plans in catalog order."""
+    return list(
+        db.session.execute(
+            db.select(Plan).where(Plan.active.is_(True)).order_by(Plan.sort_order, Plan.id)
+        ).scalars()
+    )
+
+
+def get_active_plan(slug: str) -> Plan:
+    """The active plan with this slug, or a 404."""
+    plan = db.session.execute(
+        db.select(Plan).where(Plan.slug == slug, Plan.active.is_(True))
+    ).scalar_one_or_none()
+    if plan is None:
+        abort(404, "We could not find that plan.")
+    return plan
+
+
+def current_plan_ids() -> set[int]:
+    """Ids of the plans the logged-in user has a live subscription to."""
+    if not current_user.is_authenticated:
+        return set()
+    live = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
+    return set(
+        db.session.execute(
+            db.select(Subscription.plan_id).where(
+                Subscription.user_id == current_user.id, Subscription.status.in_(live)
+            )
+        ).scalars()
+    )
+
+
+@bp.route("/")
+def catalog():
+    """List the active plans."""
+    return render_template(
+        "shop/catalog.html", plans=active_plans(), current_plan_ids=current_plan_ids()
+    )
+
+
+@bp.route("/plans/<slug>")
+def plan(slug: str):
+    """Show one plan and what subscribing to it charges."""
+    plan = get_active_plan(slug)
+    next_charge = add_interval(utcnow(), plan.interval)
+    return render_template("shop/plan.html", plan=plan, next_charge=next_charge)

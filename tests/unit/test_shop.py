@@ -1,0 +1,107 @@
+"""Catalog and plan pages, error pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.models import Plan
+
+
+def seed(app):
+    with app.app_context():
+        seed_plans()
+
+
+def test_catalog_lists_active_plans_only(client, app):
+    seed(app)
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "premium-monthly")).scalar_one()
+        plan.active = False
+        db.session.commit()
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"Basic yearly" in page.data
+    assert b"$9.00" in page.data and b"/ month" in page.data
+    assert b"$90.00" in page.data and b"/ year" in page.data
+    assert b"Premium" not in page.data
+
+
+def test_catalog_without_plans(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b"No plans are on sale right now." in page.data
+
+
+def test_plan_page_shows_price_and_next_charge(client, app):
+    seed(app)
+    page = client.get("/plans/basic-yearly")
+    assert page.status_code == 200
+    assert b"Basic yearly" in page.data
+    assert b"$90.00 every year, from" in page.data
+    assert b"Log in to subscribe" in page.data
+
+
+def test_plan_prices_are_decimal(app):
+    seed(app)
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        assert plan.price == Decimal("9.00")
+        assert isinstance(plan.price, Decimal)
+
+
+def test_missing_plan_is_404(client, app):
+    seed(app)
+    page = client.get("/plans/no-such-plan")
+    assert page.status_code == 404
+    assert b"We could not find that plan." in page.data
+
+
+def test_errors_answer_json_when_asked(client):
+    response = client.get("/plans/nope", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.get_json() == {"error": {"status": 404, "message": "We could not find that plan."}}
+
+
+def test_405_page(client):
+    response = client.delete("/")
+    assert response.status_code == 405
+    assert b"That method is not allowed here." in response.data
+
+
+def test_500_page_hides_the_error(app, client):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.data
+    assert b"secret internals" not in response.data
+    response = client.get("/boom", headers={"Accept": "application/json"})
+    assert response.get_json()["error"]["status"] == 500
+
+
+def test_403_and_400_pages(app, client):
+    from flask import abort
+
+    @app.get("/forbidden")
+    def forbidden():
+        abort(403)
+
+    @app.get("/bad")
+    def bad():
+        abort(400)
+
+    assert client.get("/forbidden").status_code == 403
+    assert b"You are not allowed to do that." in client.get("/forbidden").data
+    assert client.get("/bad").status_code == 400
+    assert b"The request could not be understood." in client.get("/bad").data
+
+
+def test_pages_link_only_local_assets(client, app):
+    seed(app)
+    page = client.get("/").data.decode()
+    assert "/static/css/style.css" in page
+    assert "https://" not in page and "http://" not in page.replace("http://localhost", "")
