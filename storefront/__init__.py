@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storefront import config as settings
-from storefront.extensions import csrf, db, iamport, login_manager, migrate
+from storefront import extensions
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -31,17 +31,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=app.config["PROXY_HOPS"]
         )
 
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(settings.ROOT / "migrations"), render_as_batch=True)
-    login_manager.init_app(app)
-    csrf.init_app(app)
-    iamport.init_app(app)
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(settings.ROOT / "migrations"), render_as_batch=True
+    )
+    extensions.login_manager.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.iamport.init_app(app)
 
-    from storefront import account, auth, cli, errors, formatting, shop
+    from storefront import account, auth, checkout, cli, errors, formatting, shop, webhooks
 
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(checkout.bp)
+    app.register_blueprint(webhooks.bp)
     errors.register(app)
     formatting.register(app)
     cli.register(app)

@@ -133,6 +133,11 @@ class Plan(db.Model):
     sort_order: Mapped[int] = mapped_column(default=0)
 
     @property
+    def amount_for_sdk(self) -> int | float:
+        """The price as a JSON number (the SDK refuses strings)."""
+        return int(self.price) if self.price == self.price.to_integral_value() else float(self.price)
+
+    @property
     def interval_label(self) -> str:
         """'month' or 'year', for "per …" texts."""
         return Interval(self.interval).value
@@ -150,9 +155,15 @@ class Subscription(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id"))
     status: Mapped[str] = mapped_column(sa.String(20), default=SubscriptionStatus.INCOMPLETE.value)
+    # The billing key charged for renewals: the one whose first or card-change payment was paid.
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
     current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     current_period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # PAYMENTWALL wants later charges made with the e-mail and name the key was issued with.
+    buyer_email: Mapped[Optional[str]] = mapped_column(sa.String(254))
+    buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))
+    # Set once iamport confirms the key (issuance webhook or customer lookup); `again` waits for it.
+    billing_key_ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -183,7 +194,10 @@ class Payment(db.Model):
     currency: Mapped[str] = mapped_column(sa.String(3))
     status: Mapped[str] = mapped_column(sa.String(20), default=PaymentStatus.PENDING.value)
     kind: Mapped[str] = mapped_column(sa.String(10), default=PaymentKind.FIRST.value)
+    # The billing key this charge issues (first payment) or uses (repeat, renewal).
+    customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80), index=True)
     fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -191,3 +205,9 @@ class Payment(db.Model):
 
     subscription: Mapped[Optional[Subscription]] = relationship(back_populates="payments")
     user: Mapped[User] = relationship()
+
+    @property
+    def is_settled(self) -> bool:
+        """True once the outcome can no longer change by itself."""
+        return self.status in {PaymentStatus.PAID.value, PaymentStatus.TAMPERED.value,
+                               PaymentStatus.CANCELLED.value}

@@ -1,0 +1,170 @@
+"""Checkout: the payment window page and the two ways back from it (callback and redirect)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from storefront import billing
+from storefront.errors import error_response
+from storefront.iamport import IamportError
+from storefront.models import Payment, PaymentStatus
+from storefront.periods import add_interval
+from storefront.shop import get_active_plan
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+UID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+def clean_uid(value: Any) -> str | None:
+    """An imp_uid or merchant_uid from outside, or None when it is not one."""
+    return value if isinstance(value, str) and UID.match(value) else None
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for iamport to call or send the shopper to."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def sdk_params(payment: Payment) -> dict[str, Any]:
+    """Everything `IMP.request_pay` needs that the server decides."""
+    plan = payment.subscription.plan
+    user = payment.user
+    return {
+        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
+        "pay": {
+            "pg": current_app.config["IAMPORT_PG"],
+            "pay_method": "card",
+            "merchant_uid": payment.merchant_uid,
+            "name": plan.name[:40],
+            "amount": plan.amount_for_sdk,
+            "currency": payment.currency,
+            "language": "en",
+            "buyer_email": user.email,
+            "buyer_name": user.full_name,
+            "customer_uid": payment.customer_uid,
+            "m_redirect_url": external_url("checkout.return_from_window"),
+            "notice_url": external_url("webhooks.receive"),
+            "bypass": {"widget_code": current_app.config["IAMPORT_WIDGET_CODE"]},
+        },
+        "complete_url": url_for("checkout.complete"),
+    }
+
+
+@bp.route("/<slug>")
+@login_required
+def start(slug: str):
+    """Open a checkout for the plan and render the page that opens the payment window."""
+    plan = get_active_plan(slug)
+    if billing.live_subscription(current_user, plan) is not None:
+        flash(f"You already subscribe to {plan.name}.", "info")
+        return redirect(url_for("account.overview"))
+    try:
+        payment = billing.open_checkout(current_user, plan)
+    except IamportError as exc:
+        log.warning("checkout for %s not opened: %s", plan.slug, exc)
+        return error_response(
+            503, "The payment service is not answering. Please try again in a minute."
+        )
+    next_charge = add_interval(billing.utcnow(), plan.interval)
+    return render_template(
+        "checkout/checkout.html", plan=plan, payment=payment, params=sdk_params(payment),
+        next_charge=next_charge,
+    )
+
+
+def _result_url(payment: Payment) -> str:
+    return url_for("checkout.result", merchant_uid=payment.merchant_uid)
+
+
+@bp.route("/complete", methods=["POST"])
+def complete():
+    """The desktop callback: verify `imp_uid` with iamport and say where to go next."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error={"status": 400, "message": "Send a JSON object."}), 400
+    imp_uid = clean_uid(body.get("imp_uid"))
+    merchant_uid = clean_uid(body.get("merchant_uid"))
+    if imp_uid is None or merchant_uid is None:
+        return jsonify(error={"status": 400, "message": "imp_uid and merchant_uid are required."}), 400
+    try:
+        payment = billing.sync_payment(imp_uid)
+    except (billing.UnknownPayment, IamportError) as exc:
+        if isinstance(exc, IamportError) and exc.unknown_outcome:
+            # iamport did not answer: the result page and the webhook settle it later.
+            pending = billing.payment_for_owner(merchant_uid, current_user) if current_user.is_authenticated else None
+            if pending is not None:
+                return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(pending)), 202
+            return jsonify(error={"status": 503, "message": "We could not confirm the payment yet. Please check your account in a minute."}), 503
+        log.warning("callback for unknown payment %s: %s", imp_uid, exc)
+        return jsonify(error={"status": 404, "message": "We have no record of that payment."}), 404
+    return jsonify(status=payment.status, redirect=_result_url(payment))
+
+
+@bp.route("/return")
+def return_from_window():
+    """The mobile `m_redirect_url`: verify first, then make sure the owner is logged in."""
+    imp_uid = clean_uid(request.args.get("imp_uid"))
+    merchant_uid = clean_uid(request.args.get("merchant_uid"))
+    if merchant_uid is None and imp_uid is None:
+        abort(400, "The payment window sent us back without an order number.")
+    payment = None
+    if imp_uid is not None:
+        try:
+            payment = billing.sync_payment(imp_uid)
+        except billing.UnknownPayment:
+            log.warning("redirect for unknown payment %s", imp_uid)
+        except IamportError as exc:
+            log.warning("redirect for %s not verified yet: %s", imp_uid, exc)
+    if payment is None and merchant_uid is not None:
+        payment = billing.find_payment(merchant_uid)
+    if payment is None:
+        abort(404, "We have no record of that payment.")
+    target = _result_url(payment)
+    if imp_uid is None and payment.status == PaymentStatus.PENDING.value:
+        # The window closed before a payment was made; the flags only choose these words.
+        flash("The payment was not completed. You can try again whenever you are ready.", "warning")
+        target = url_for("shop.plan", slug=payment.subscription.plan.slug)
+    if not current_user.is_authenticated or current_user.id != payment.user_id:
+        flash("Please log in to see the result of your payment.", "info")
+        return redirect(url_for("auth.login", next=target))
+    return redirect(target)
+
+
+@bp.route("/result/<merchant_uid>")
+@login_required
+def result(merchant_uid: str):
+    """The verified state of one checkout, for its owner only."""
+    payment = billing.payment_for_owner(merchant_uid, current_user)
+    if payment is None:
+        abort(404, "We could not find that payment.")
+    if payment.status in (PaymentStatus.PENDING.value, PaymentStatus.REVIEW.value):
+        try:
+            billing.sync_merchant_uid(payment.merchant_uid)
+        except billing.UnknownPayment:
+            pass
+        except IamportError as exc:
+            if not exc.not_found:
+                log.info("result %s not refreshed: %s", merchant_uid, exc)
+    return render_template("checkout/result.html", payment=payment,
+                           subscription=payment.subscription)

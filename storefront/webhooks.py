@@ -1,0 +1,45 @@
+"""The iamport webhook: a hint that a payment changed, verified by looking it up."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from storefront import billing
+from storefront.checkout import clean_uid
+from storefront.extensions import csrf
+from storefront.iamport import IamportError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/iamport")
+
+
+@bp.route("/webhook", methods=["POST"])
+@csrf.exempt
+def receive():
+    """Accept a webhook (JSON or form), look the payment up and record it once."""
+    allowed = current_app.config.get("WEBHOOK_ALLOWED_IPS") or []
+    if allowed and request.remote_addr not in allowed:
+        log.warning("webhook from %s refused (not in the allow-list)", request.remote_addr)
+        abort(403, "This address may not call the webhook.")
+    body = request.get_json(silent=True) if request.is_json else request.form
+    if not hasattr(body, "get"):
+        abort(400, "Send imp_uid and merchant_uid as JSON or form fields.")
+    imp_uid = clean_uid(body.get("imp_uid"))
+    if imp_uid is None:
+        abort(400, "imp_uid is missing or malformed.")
+    try:
+        payment = billing.sync_payment(imp_uid)
+    except billing.UnknownPayment:
+        log.warning("webhook for a payment that is not ours: %s", imp_uid)
+        return jsonify(result="ignored", message="not an order of this shop"), 200
+    except IamportError as exc:
+        if exc.not_found:
+            log.warning("webhook for %s, which iamport does not know", imp_uid)
+            return jsonify(result="ignored", message="unknown imp_uid"), 200
+        # Asking to be called again is all we can do while iamport does not answer.
+        log.warning("webhook for %s not verified: %s", imp_uid, exc)
+        return jsonify(result="retry", message="verification failed, try again"), 503
+    return jsonify(result="ok", status=payment.status), 200
