@@ -1,25 +1,175 @@
-"""The shopper's account page."""
+"""The shopper's account page: subscriptions, card on file, history, and what can be done."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import logging
+import secrets
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from storefront import billing
+from storefront.checkout import sdk_params
+from storefront.errors import error_response
 from storefront.extensions import db
-from storefront.models import Subscription
+from storefront.iamport import IamportError
+from storefront.models import Payment, PaymentStatus, Subscription, utcnow
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+HISTORY_PAGE_SIZE = 10
+# Rows that are plans for the future or checkouts never attempted are not history.
+HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED.value, PaymentStatus.REVOKED.value)
+
+
+def card_on_file(subscription: Subscription) -> dict[str, Any] | None:
+    """Card name and masked number of the billing key, from iamport; None if unavailable."""
+    if not subscription.customer_uid or subscription.billing_key_ready_at is None:
+        return None
+    if subscription.status == "canceled":
+        return None
+    try:
+        key = billing.client().get_billing_key(subscription.customer_uid)
+    except IamportError as exc:
+        log.info("card of %s not shown: %s", subscription.customer_uid, exc)
+        return None
+    return {"card_name": key.get("card_name"), "card_number": key.get("card_number")}
+
+
+def _subscription_or_404(subscription_id: int) -> Subscription:
+    subscription = billing.owned_subscription(subscription_id, current_user)
+    if subscription is None:
+        abort(404, "We could not find that subscription.")
+    return subscription
 
 
 @bp.route("")
 @login_required
 def overview():
-    """The user's details and subscriptions."""
+    """Subscriptions with their state and actions, then the payment history."""
     subscriptions = list(
         db.session.execute(
             db.select(Subscription)
-            .where(Subscription.user_id == current_user.id)
+            .where(Subscription.user_id == current_user.id, Subscription.status != "incomplete")
             .order_by(Subscription.created_at.desc())
         ).scalars()
     )
-    return render_template("account/overview.html", subscriptions=subscriptions)
+    page = request.args.get("page", 1, type=int)
+    if page is None or page < 1:
+        page = 1
+    history = db.paginate(
+        db.select(Payment)
+        .where(
+            Payment.user_id == current_user.id,
+            Payment.status.not_in(HIDDEN_FROM_HISTORY),
+            # An opened checkout that was never paid is not a charge.
+            ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING.value)),
+        )
+        .order_by(Payment.created_at.desc(), Payment.id.desc()),
+        page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,
+    )
+    cards = {sub.id: card_on_file(sub) for sub in subscriptions}
+    return render_template(
+        "account/overview.html",
+        subscriptions=subscriptions,
+        cards=cards,
+        next_charge={sub.id: billing.next_charge_at(sub) for sub in subscriptions},
+        refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
+        charge_token=secrets.token_urlsafe(24),
+        history=history,
+        now=utcnow(),
+    )
+
+
+@bp.route("/subscriptions/<int:subscription_id>/charge", methods=["POST"])
+@login_required
+def charge(subscription_id: int):
+    """Charge the stored card now (once per form token)."""
+    subscription = _subscription_or_404(subscription_id)
+    token = request.form.get("charge_token", "")
+    if not (16 <= len(token) <= 64) or not token.replace("-", "").replace("_", "").isalnum():
+        return error_response(400, "The form is missing its token. Please reload the page.")
+    try:
+        payment = billing.charge_now(subscription, token)
+    except billing.ActionRefused as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("account.overview")), 303
+    except billing.DuplicateSubmission as dup:
+        flash("That charge was already submitted; you are charged only once.", "info")
+        payment = dup.payment
+    _flash_charge(payment)
+    return redirect(url_for("account.overview")), 303
+
+
+def _flash_charge(payment: Payment) -> None:
+    amount = f"{payment.amount} {payment.currency}"
+    if payment.status == PaymentStatus.PAID.value:
+        flash(f"Charged {amount}. Thank you!", "success")
+    elif payment.status == PaymentStatus.FAILED.value:
+        flash(f"The charge was declined: {payment.fail_reason}", "error")
+    elif payment.status == PaymentStatus.REVIEW.value:
+        flash("The charge is held for review by PAYMENTWALL; we will update it when it is decided.", "warning")
+    else:
+        flash("We have not heard back from the payment provider yet. The charge is pending and will "
+              "be confirmed shortly; you will not be charged twice.", "warning")
+
+
+@bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(subscription_id: int):
+    """Confirm, then cancel at the period's end or now."""
+    subscription = _subscription_or_404(subscription_id)
+    if request.method == "GET":
+        return render_template("account/confirm_cancel.html", subscription=subscription)
+    when = request.form.get("when")
+    if when not in {"period_end", "now"}:
+        return error_response(400, "Choose whether to cancel now or at the end of the period.")
+    try:
+        billing.cancel(subscription, at_period_end=when == "period_end")
+    except billing.ActionRefused as exc:
+        flash(str(exc), "warning")
+    else:
+        if when == "period_end":
+            end = subscription.current_period_end
+            flash(f"Your subscription ends on {end:%d %B %Y}. You keep access until then.", "info")
+        else:
+            flash("Your subscription is cancelled and your card removed.", "info")
+    return redirect(url_for("account.overview")), 303
+
+
+@bp.route("/subscriptions/<int:subscription_id>/resume", methods=["GET", "POST"])
+@login_required
+def resume(subscription_id: int):
+    """Confirm, then resume a subscription that was ending."""
+    subscription = _subscription_or_404(subscription_id)
+    if request.method == "GET":
+        return render_template("account/confirm_resume.html", subscription=subscription)
+    try:
+        billing.resume(subscription)
+    except billing.ActionRefused as exc:
+        flash(str(exc), "warning")
+    else:
+        flash("Welcome back! Your subscription renews as before.", "success")
+    return redirect(url_for("account.overview")), 303
+
+
+@bp.route("/subscriptions/<int:subscription_id>/card")
+@login_required
+def change_card(subscription_id: int):
+    """Pay the next period with a new card in the payment window; its key replaces the old."""
+    subscription = _subscription_or_404(subscription_id)
+    try:
+        payment = billing.open_card_change(subscription)
+    except billing.ActionRefused as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("account.overview"))
+    except IamportError as exc:
+        log.warning("card change for %s not opened: %s", subscription.id, exc)
+        return error_response(503, "The payment service is not answering. Please try again in a minute.")
+    return render_template(
+        "account/change_card.html", subscription=subscription, payment=payment,
+        params=sdk_params(payment),
+    )

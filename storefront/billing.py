@@ -6,13 +6,15 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, url_for
+from sqlalchemy.exc import IntegrityError
 
 from storefront.extensions import db
 from storefront.iamport import IamportClient, IamportError
@@ -39,11 +41,14 @@ CHECKOUT_REUSE = timedelta(hours=1)
 REVIEW_REASON = re.compile(r"review|internal error", re.IGNORECASE)
 
 # Which recorded states each verified outcome may replace; anything else is already settled.
+# A late `paid` is honoured after a failure (PAYMENTWALL's review) and after a withdrawn schedule
+# (iamport ran it before our unschedule reached it): money taken is always recorded.
+_OPEN = {P.PENDING.value, P.SCHEDULED.value}
 TRANSITIONS: dict[str, frozenset[str]] = {
-    P.PAID.value: frozenset({P.PENDING.value, P.REVIEW.value, P.FAILED.value}),
-    P.REVIEW.value: frozenset({P.PENDING.value}),
-    P.FAILED.value: frozenset({P.PENDING.value, P.REVIEW.value}),
-    P.TAMPERED.value: frozenset({P.PENDING.value, P.REVIEW.value, P.FAILED.value}),
+    P.PAID.value: frozenset(_OPEN | {P.REVOKED.value, P.REVIEW.value, P.FAILED.value}),
+    P.REVIEW.value: frozenset(_OPEN),
+    P.FAILED.value: frozenset(_OPEN | {P.REVIEW.value}),
+    P.TAMPERED.value: frozenset(_OPEN | {P.REVOKED.value, P.REVIEW.value, P.FAILED.value}),
     P.CANCELLED.value: frozenset({P.PAID.value}),
 }
 
@@ -185,7 +190,7 @@ def judge(payment: Payment, info: dict[str, Any]) -> Outcome:
         return Outcome(P.REVIEW.value)
     if status == "failed":
         reason = str(info.get("fail_reason") or "The card was declined.")[:255]
-        if REVIEW_REASON.search(reason) and payment.status in (P.PENDING.value, P.REVIEW.value):
+        if REVIEW_REASON.search(reason) and payment.status in _OPEN | {P.REVIEW.value}:
             return Outcome(P.REVIEW.value, reason)
         return Outcome(P.FAILED.value, reason)
     if status == "cancelled":
@@ -232,18 +237,6 @@ def _lock_subscription(subscription_id: int) -> Subscription:
     ).scalar_one()
 
 
-def _activate(payment: Payment) -> None:
-    """A paid first payment starts the subscription's first period on its billing key."""
-    subscription = _lock_subscription(payment.subscription_id)
-    start = payment.paid_at or utcnow()
-    subscription.status = SubscriptionStatus.ACTIVE.value
-    subscription.customer_uid = payment.customer_uid
-    subscription.buyer_email = payment.user.email
-    subscription.buyer_name = payment.user.full_name
-    subscription.current_period_start = start
-    subscription.current_period_end = add_interval(start, subscription.plan.interval)
-
-
 def sync_payment(imp_uid: str) -> Payment:
     """Verify one iamport payment by REST lookup and apply its outcome to our order once.
 
@@ -282,20 +275,109 @@ def apply_payment_info(info: dict[str, Any]) -> Payment:
 
     outcome = judge(payment, info)
     changed = _claim(payment, outcome, info)
-    if changed and outcome.status == P.PAID.value and payment.kind == PaymentKind.FIRST.value:
-        _activate(payment)
+    after: list[Callable[[], None]] = []
+    if changed:
+        after = _apply_to_subscription(payment, info)
     db.session.commit()
 
     if changed:
-        log.info("payment %s (%s) is now %s", payment.merchant_uid, info.get("imp_uid"),
-                 payment.status)
+        log.info("payment %s (%s, %s) is now %s", payment.merchant_uid, payment.kind,
+                 info.get("imp_uid"), payment.status)
     if changed and outcome.status == P.TAMPERED.value:
         log.warning("payment %s tampered: %s; cancelling %s", payment.merchant_uid,
                     outcome.reason, info.get("imp_uid"))
         _refund(info, f"amount check failed: {outcome.reason}")
-    if payment.status == P.PAID.value and payment.kind == PaymentKind.FIRST.value:
+    # Calls to iamport come after the commit, so no row stays locked while the network is slow.
+    for action in after:
+        action()
+    if payment.status == P.PAID.value and payment.subscription is not None:
         confirm_billing_key(payment.subscription)
     return payment
+
+
+def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[Callable[[], None]]:
+    """Change the subscription for a payment that just changed; return iamport calls to make."""
+    if payment.subscription_id is None:
+        return []
+    subscription = _lock_subscription(payment.subscription_id)
+    paid = payment.status == P.PAID.value
+    if paid and payment.kind == PaymentKind.FIRST.value:
+        if subscription.status in LIVE_STATUSES:
+            # Two checkouts for one plan were both paid: the second is refunded.
+            return [lambda: _refund_recorded(payment, "subscription already active")]
+        _activate(payment, subscription)
+        return []
+    if paid:
+        if subscription.status == SubscriptionStatus.CANCELED.value:
+            return [lambda: _refund_recorded(payment, "subscription already canceled")]
+        return _extend(payment, subscription)
+    if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
+        return _renewal_failed(payment, subscription, info)
+    return []
+
+
+def _activate(payment: Payment, subscription: Subscription) -> None:
+    """A paid first payment starts the subscription's first period on its billing key."""
+    start = payment.paid_at or utcnow()
+    subscription.status = SubscriptionStatus.ACTIVE.value
+    subscription.customer_uid = payment.customer_uid
+    subscription.buyer_email = payment.user.email
+    subscription.buyer_name = payment.user.full_name
+    subscription.billing_key_ready_at = None
+    subscription.current_period_start = start
+    subscription.current_period_end = add_interval(start, subscription.plan.interval)
+
+
+def _extend(payment: Payment, subscription: Subscription) -> list[Callable[[], None]]:
+    """A paid repeat charge or renewal pays one more period, from the end of the paid one."""
+    after: list[Callable[[], None]] = []
+    old_end = subscription.current_period_end or payment.paid_at or utcnow()
+    if payment.kind == PaymentKind.RENEWAL.value:
+        subscription.current_period_start = old_end
+    subscription.current_period_end = add_interval(old_end, subscription.plan.interval)
+    subscription.status = SubscriptionStatus.ACTIVE.value
+    subscription.retry_count = 0
+    if payment.customer_uid and payment.customer_uid != subscription.customer_uid:
+        # Paid with a new card: its key replaces the old one, which is deleted at iamport.
+        old_key = subscription.customer_uid
+        subscription.customer_uid = payment.customer_uid
+        subscription.buyer_email = payment.user.email
+        subscription.buyer_name = payment.user.full_name
+        subscription.billing_key_ready_at = None
+        if old_key:
+            after.append(lambda: _retire_key(subscription.id, old_key))
+    after.append(lambda: ensure_schedule(subscription.id))
+    return after
+
+
+def _renewal_failed(
+    payment: Payment, subscription: Subscription, info: dict[str, Any]
+) -> list[Callable[[], None]]:
+    """A declined renewal: past due and retried later, canceled after the last retry."""
+    if subscription.status not in LIVE_STATUSES:
+        return []
+    subscription.retry_count += 1
+    retry_days = current_app.config["RENEWAL_RETRY_DAYS"]
+    if subscription.retry_count > len(retry_days):
+        subscription.status = SubscriptionStatus.CANCELED.value
+        subscription.canceled_at = from_unix(info.get("failed_at")) or utcnow()
+        key = subscription.customer_uid
+        return [lambda: _retire_key(subscription.id, key)] if key else []
+    subscription.status = SubscriptionStatus.PAST_DUE.value
+    return [lambda: ensure_schedule(subscription.id)]
+
+
+def _refund_recorded(payment: Payment, reason: str) -> None:
+    """Refund a paid payment we cannot use and record it as cancelled."""
+    log.warning("refunding %s: %s", payment.merchant_uid, reason)
+    _refund({"imp_uid": payment.imp_uid}, reason)
+    db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.status == P.PAID.value)
+        .values(status=P.CANCELLED.value, fail_reason=reason[:255], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def _refund(info: dict[str, Any], reason: str) -> None:
@@ -332,6 +414,8 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
     db.session.refresh(subscription)
     if result.rowcount:
         log.info("billing key %s is ready", subscription.customer_uid)
+        # Only the caller that marked the key ready schedules, so the key is scheduled once.
+        ensure_schedule(subscription.id)
     return True
 
 
@@ -347,3 +431,453 @@ def payment_for_owner(merchant_uid: str, user: User) -> Payment | None:
     return db.session.execute(
         db.select(Payment).where(Payment.merchant_uid == merchant_uid, Payment.user_id == user.id)
     ).scalar_one_or_none()
+
+
+def notice_url() -> str | None:
+    """Our webhook URL for iamport, or None to let iamport use the console's URL."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return f"{public}/iamport/webhook"
+    if has_request_context():
+        return url_for("webhooks.receive", _external=True)
+    return None
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def _scheduled_renewals(subscription_id: int) -> list[Payment]:
+    return list(
+        db.session.execute(
+            db.select(Payment).where(
+                Payment.subscription_id == subscription_id,
+                Payment.kind == PaymentKind.RENEWAL.value,
+                Payment.status == P.SCHEDULED.value,
+            )
+        ).scalars()
+    )
+
+
+def next_charge_at(subscription: Subscription) -> datetime | None:
+    """When the subscription is charged next, by iamport's schedule or a pending retry."""
+    due = [p.scheduled_at for p in _scheduled_renewals(subscription.id) if p.scheduled_at]
+    return min(due) if due else None
+
+
+def _renewal_due(subscription: Subscription) -> datetime:
+    """When the next renewal attempt should run: the period's end, or the next retry."""
+    end = subscription.current_period_end or utcnow()
+    if subscription.retry_count:
+        days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
+        return end + timedelta(days=days)
+    return end
+
+
+def ensure_schedule(subscription_id: int) -> Payment | None:
+    """Make sure iamport holds exactly one schedule for the subscription's next charge.
+
+    The schedule's `merchant_uid` is derived from the subscription, the due time and the
+    number of earlier attempts at it, so two callers racing here collide on the unique index
+    instead of scheduling twice.
+    """
+    subscription = db.session.get(Subscription, subscription_id)
+    db.session.refresh(subscription)
+    wanted = (
+        subscription.status in LIVE_STATUSES
+        and not subscription.cancel_at_period_end
+        and subscription.billing_key_ready_at is not None
+        and subscription.customer_uid
+    )
+    due = _renewal_due(subscription) if wanted else None
+    keep = None
+    for row in _scheduled_renewals(subscription.id):
+        if keep is None and wanted and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
+            keep = row
+        else:
+            revoke_schedule(row)
+    if keep is not None or not wanted:
+        return keep
+    attempts = db.session.execute(
+        db.select(sa.func.count(Payment.id)).where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            Payment.scheduled_at == due,
+        )
+    ).scalar_one()
+    row = Payment(
+        merchant_uid=f"ren_{subscription.id}_{due:%y%m%d%H%M%S}_{attempts}",
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        amount=subscription.plan.price,
+        currency=subscription.plan.currency,
+        kind=PaymentKind.RENEWAL.value,
+        status=P.SCHEDULED.value,
+        customer_uid=subscription.customer_uid,
+        scheduled_at=due,
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        log.info("schedule for subscription %s already being made", subscription.id)
+        return None
+    register_schedule(row)
+    return row
+
+
+def register_schedule(row: Payment) -> bool:
+    """Send one scheduled renewal to iamport; on failure reconcile sends it again."""
+    subscription = row.subscription
+    try:
+        client().schedule_payments(
+            row.customer_uid,
+            [{
+                "merchant_uid": row.merchant_uid,
+                "schedule_at": row.scheduled_at,
+                "amount": row.amount,
+                "currency": row.currency,
+                "name": subscription.plan.name[:40],
+                "buyer_email": subscription.buyer_email,
+                "buyer_name": subscription.buyer_name,
+                **({"notice_url": url} if (url := notice_url()) else {}),
+            }],
+        )
+    except IamportError as exc:
+        log.warning("renewal %s not scheduled yet: %s", row.merchant_uid, exc)
+        return False
+    log.info("renewal %s scheduled for %s", row.merchant_uid, row.scheduled_at)
+    return True
+
+
+def revoke_schedule(row: Payment) -> bool:
+    """Withdraw a scheduled renewal at iamport and record it as revoked."""
+    try:
+        client().unschedule_payments(row.customer_uid, [row.merchant_uid])
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            log.warning("renewal %s not unscheduled: %s", row.merchant_uid, exc)
+            return False
+        # Nothing left to withdraw at iamport: never registered, or already run (its webhook
+        # will tell which); either way it is no longer ours to revoke.
+        log.info("renewal %s had no schedule to withdraw: %s", row.merchant_uid, exc)
+    db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == row.id, Payment.status == P.SCHEDULED.value)
+        .values(status=P.REVOKED.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True
+
+
+def _retire_key(subscription_id: int, customer_uid: str) -> None:
+    """Withdraw every schedule of a billing key and delete it at iamport."""
+    for row in db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.customer_uid == customer_uid,
+            Payment.status == P.SCHEDULED.value,
+        )
+    ).scalars():
+        revoke_schedule(row)
+    try:
+        client().delete_billing_key(customer_uid, reason="subscription ended or card replaced")
+    except IamportError as exc:
+        if not exc.not_found:
+            log.warning("billing key %s not deleted: %s", customer_uid, exc)
+            return
+    log.info("billing key %s deleted", customer_uid)
+
+
+# --------------------------------------------------------------------------- account actions
+
+
+class ActionRefused(ValueError):
+    """The action does not fit the subscription's state; the message says why."""
+
+
+class DuplicateSubmission(Exception):
+    """The form's one-time token was used already; carries the payment it made."""
+
+    def __init__(self, payment: Payment) -> None:
+        super().__init__(payment.merchant_uid)
+        self.payment = payment
+
+
+def owned_subscription(subscription_id: int, user: User) -> Subscription | None:
+    """The subscription if it belongs to the user."""
+    return db.session.execute(
+        db.select(Subscription).where(
+            Subscription.id == subscription_id, Subscription.user_id == user.id
+        )
+    ).scalar_one_or_none()
+
+
+def charge_refusal(subscription: Subscription) -> str | None:
+    """Why "Charge now" is not possible right now, or None when it is."""
+    if subscription.status not in LIVE_STATUSES:
+        return "Only an active subscription can be charged."
+    if subscription.cancel_at_period_end:
+        return "This subscription ends at the end of the period; resume it first."
+    if subscription.billing_key_ready_at is None:
+        return "Your card is still being activated by PAYMENTWALL. This takes a few seconds."
+    return None
+
+
+def charge_now(subscription: Subscription, token: str) -> Payment:
+    """Charge the stored card for the next period (POST /subscribe/payments/again), once per token.
+
+    The pending payment is written first, so an answer that never comes leaves a record that
+    reconcile settles by lookup; a timeout is never followed by a second charge.
+    """
+    refusal = charge_refusal(subscription)
+    if refusal:
+        raise ActionRefused(refusal)
+    payment = Payment(
+        merchant_uid=new_merchant_uid("rep"),
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        amount=subscription.plan.price,
+        currency=subscription.plan.currency,
+        kind=PaymentKind.REPEAT.value,
+        customer_uid=subscription.customer_uid,
+        idempotency_key=token,
+    )
+    db.session.add(payment)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        earlier = db.session.execute(
+            db.select(Payment).where(Payment.idempotency_key == token)
+        ).scalar_one()
+        raise DuplicateSubmission(earlier) from None
+    try:
+        info = client().charge_again(
+            customer_uid=payment.customer_uid,
+            merchant_uid=payment.merchant_uid,
+            amount=payment.amount,
+            name=subscription.plan.name[:40],
+            currency=payment.currency,
+            buyer_email=subscription.buyer_email,
+            buyer_name=subscription.buyer_name,
+            notice_url=notice_url(),
+        )
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            log.warning("charge %s outcome unknown, left pending: %s", payment.merchant_uid, exc)
+            return payment
+        # iamport refused the request itself (code != 0): nothing was charged.
+        _claim(payment, Outcome(P.FAILED.value, "The payment provider refused the charge."),
+               {"imp_uid": None})
+        db.session.commit()
+        log.info("charge %s refused by iamport: %s", payment.merchant_uid, exc)
+        return payment
+    return apply_payment_info(info)
+
+
+def cancel(subscription: Subscription, at_period_end: bool) -> None:
+    """Stop renewals: at the period's end (access until then) or now (the key is deleted)."""
+    if subscription.status not in LIVE_STATUSES:
+        raise ActionRefused("This subscription is not active.")
+    if at_period_end:
+        if subscription.status != SubscriptionStatus.ACTIVE.value:
+            raise ActionRefused("A past-due subscription can only be cancelled now.")
+        subscription.cancel_at_period_end = True
+        db.session.commit()
+        ensure_schedule(subscription.id)
+        return
+    subscription.status = SubscriptionStatus.CANCELED.value
+    subscription.canceled_at = utcnow()
+    subscription.cancel_at_period_end = False
+    key = subscription.customer_uid
+    db.session.commit()
+    if key:
+        _retire_key(subscription.id, key)
+
+
+def resume(subscription: Subscription) -> None:
+    """Undo a cancel at period end while the period lasts."""
+    if not subscription.cancel_at_period_end or subscription.status != SubscriptionStatus.ACTIVE.value:
+        raise ActionRefused("Only a subscription that is ending can be resumed.")
+    if subscription.current_period_end and subscription.current_period_end <= utcnow():
+        raise ActionRefused("The period has ended; please subscribe again.")
+    subscription.cancel_at_period_end = False
+    db.session.commit()
+    ensure_schedule(subscription.id)
+
+
+def open_card_change(subscription: Subscription) -> Payment:
+    """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
+    key only with a charge); once paid, its key replaces the old one."""
+    if subscription.status not in LIVE_STATUSES:
+        raise ActionRefused("Only an active subscription can change card.")
+    payment = Payment(
+        merchant_uid=new_merchant_uid("card"),
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        amount=subscription.plan.price,
+        currency=subscription.plan.currency,
+        kind=PaymentKind.REPEAT.value,
+        customer_uid=new_customer_uid(subscription.user),
+    )
+    db.session.add(payment)
+    db.session.commit()
+    client().prepare_payment(payment.merchant_uid, payment.amount, payment.currency)
+    payment.prepared_at = utcnow()
+    db.session.commit()
+    return payment
+
+
+def end_finished_periods(now: datetime | None = None) -> int:
+    """Cancel subscriptions whose cancel-at-period-end has come, deleting their keys."""
+    now = now or utcnow()
+    ended = 0
+    ids = db.session.execute(
+        db.select(Subscription.id).where(
+            Subscription.cancel_at_period_end.is_(True),
+            Subscription.status == SubscriptionStatus.ACTIVE.value,
+            Subscription.current_period_end <= now,
+        )
+    ).scalars().all()
+    for subscription_id in ids:
+        subscription = _lock_for_work(Subscription, subscription_id)
+        if subscription is None or not subscription.cancel_at_period_end:
+            db.session.rollback()
+            continue
+        subscription.status = SubscriptionStatus.CANCELED.value
+        subscription.canceled_at = subscription.current_period_end
+        key = subscription.customer_uid
+        db.session.commit()
+        if key:
+            _retire_key(subscription_id, key)
+        ended += 1
+    return ended
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def _lock_for_work(model: type, row_id: int):
+    """Lock one row for this worker; other workers skip it (SKIP LOCKED on PostgreSQL)."""
+    query = db.select(model).where(model.id == row_id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconcile run did."""
+
+    settled: int = 0
+    still_pending: int = 0
+    abandoned: int = 0
+    keys_confirmed: int = 0
+    rescheduled: int = 0
+    ended: int = 0
+
+
+def reconcile(now: datetime | None = None, min_age: timedelta | None = None) -> ReconcileReport:
+    """Settle what webhooks and answers left open; safe to run on several hosts at once."""
+    now = now or utcnow()
+    min_age = current_app.config["RECONCILE_MIN_AGE"] if min_age is None else min_age
+    report = ReconcileReport()
+    _settle_pending(now, min_age, report)
+    _check_keys_and_schedules(report)
+    report.ended = end_finished_periods(now)
+    return report
+
+
+def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
+    ids = db.session.execute(
+        db.select(Payment.id).where(
+            sa.or_(
+                Payment.status.in_([P.PENDING.value, P.REVIEW.value]),
+                sa.and_(Payment.status == P.SCHEDULED.value, Payment.scheduled_at <= now),
+            ),
+            Payment.created_at <= now - min_age,
+        ).order_by(Payment.id)
+    ).scalars().all()
+    for payment_id in ids:
+        payment = _lock_for_work(Payment, payment_id)
+        if payment is None or payment.is_settled:
+            db.session.rollback()
+            continue
+        merchant_uid, status, kind, created = (
+            payment.merchant_uid, payment.status, payment.kind, payment.created_at
+        )
+        # The lock only decides which worker takes the row; the lookup runs without it.
+        db.session.commit()
+        try:
+            info = client().find_payment(merchant_uid)
+        except IamportError as exc:
+            if exc.not_found and status == P.PENDING.value and created <= now - ABANDON_AFTER[kind]:
+                _abandon(payment_id)
+                report.abandoned += 1
+            else:
+                report.still_pending += 1
+            continue
+        before = status
+        settled = apply_payment_info(info)
+        if settled.status != before:
+            report.settled += 1
+        elif settled.status in (P.PENDING.value, P.REVIEW.value):
+            report.still_pending += 1
+
+
+# A window left open this long, or a charge iamport never received, did not happen.
+ABANDON_AFTER = {
+    PaymentKind.FIRST.value: timedelta(hours=24),
+    PaymentKind.REPEAT.value: timedelta(minutes=10),
+    PaymentKind.RENEWAL.value: timedelta(days=1),
+}
+
+
+def _abandon(payment_id: int) -> None:
+    db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment_id, Payment.status == P.PENDING.value)
+        .values(status=P.FAILED.value, fail_reason="Not completed: no payment was made.",
+                updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _check_keys_and_schedules(report: ReconcileReport) -> None:
+    ids = db.session.execute(
+        db.select(Subscription.id).where(Subscription.status.in_(LIVE_STATUSES))
+        .order_by(Subscription.id)
+    ).scalars().all()
+    for subscription_id in ids:
+        subscription = _lock_for_work(Subscription, subscription_id)
+        if subscription is None:
+            db.session.rollback()
+            continue
+        db.session.commit()
+        if subscription.billing_key_ready_at is None:
+            if confirm_billing_key(subscription):
+                report.keys_confirmed += 1
+            continue
+        for row in _scheduled_renewals(subscription_id):
+            try:
+                schedule = client().get_schedule(row.merchant_uid)
+            except IamportError as exc:
+                if exc.not_found and register_schedule(row):
+                    report.rescheduled += 1
+                continue
+            if schedule.get("schedule_status") == "revoked":
+                _mark(row, P.REVOKED.value)
+        had_schedule = bool(_scheduled_renewals(subscription_id))
+        if ensure_schedule(subscription_id) is not None and not had_schedule:
+            report.rescheduled += 1
+
+
+def _mark(row: Payment, status: str) -> None:
+    db.session.execute(
+        sa.update(Payment).where(Payment.id == row.id, Payment.status == row.status)
+        .values(status=status, updated_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    db.session.commit()

@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from storefront.extensions import db
 from storefront.models import Plan
@@ -116,7 +117,26 @@ def run_demo_command(host: str, port: int) -> None:
             sandbox.wait(timeout=10)
 
 
+billing_group = AppGroup("billing", help="Billing jobs for cron.")
+
+
+@billing_group.command("reconcile")
+@click.option("--min-age", type=int, default=None,
+              help="Leave pending payments younger than this many seconds (default RECONCILE_MIN_AGE).")
+def reconcile_command(min_age: int | None) -> None:
+    """Settle pending payments, confirm billing keys, re-create missing schedules."""
+    from storefront.billing import reconcile
+
+    report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age))
+    click.echo(
+        f"settled {report.settled}, still pending {report.still_pending}, "
+        f"abandoned {report.abandoned}, keys confirmed {report.keys_confirmed}, "
+        f"rescheduled {report.rescheduled}, ended {report.ended}"
+    )
+
+
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
+    app.cli.add_command(billing_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(run_demo_command)

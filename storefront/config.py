@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "LOG_LEVEL": setting("LOG_LEVEL", "INFO").upper(),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Days after a failed renewal's due date on which it is tried again.
+        "RENEWAL_RETRY_DAYS": [int(d) for d in setting("RENEWAL_RETRY_DAYS", "1,3,5").split(",")],
+        # Reconcile leaves younger pending payments to the callback and the webhook.
+        "RECONCILE_MIN_AGE": timedelta(seconds=int(setting("RECONCILE_MIN_AGE", "60"))),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

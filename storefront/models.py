@@ -60,6 +60,8 @@ class PaymentStatus(str, enum.Enum):
     """Our verified view of one charge."""
 
     PENDING = "pending"
+    SCHEDULED = "scheduled"
+    REVOKED = "revoked"
     PAID = "paid"
     FAILED = "failed"
     REVIEW = "review"
@@ -164,6 +166,10 @@ class Subscription(db.Model):
     buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))
     # Set once iamport confirms the key (issuance webhook or customer lookup); `again` waits for it.
     billing_key_ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    canceled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Failed renewals in a row; reset by any paid charge.
+    retry_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -198,6 +204,10 @@ class Payment(db.Model):
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80), index=True)
     fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
     prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When iamport is to run a scheduled renewal.
+    scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The one-time token of the "Charge now" form: a resubmission hits the unique index.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
     provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
