@@ -1,0 +1,198 @@
+"""sync_payment's verdicts and its once-only recording, with iamport mocked below the client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+import responses
+from sqlalchemy import func
+
+from storefront import billing
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.models import Payment, Plan, Subscription, User
+
+API = "http://127.0.0.1:5001"
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        now = int(time.time())
+        mock.post(f"{API}/users/getToken", json={"code": 0, "message": None, "response": {
+            "access_token": "tok", "now": now, "expired_at": now + 1800}})
+        yield mock
+
+
+@pytest.fixture
+def order(app):
+    """A user with a pending first payment for the $9 monthly plan."""
+    with app.app_context():
+        seed_plans()
+        user = User(email="ada@example.com", first_name="Ada", last_name="Lovelace")
+        user.set_password("correct horse")
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        sub = Subscription(user=user, plan=plan)
+        payment = Payment(merchant_uid="sub_test_1", user=user, subscription=sub, amount=plan.price,
+                          currency="USD", kind="first", customer_uid="cu_1_abc")
+        db.session.add_all([user, sub, payment])
+        db.session.commit()
+        return payment.merchant_uid
+
+
+def iamport_payment(**overrides):
+    info = {"imp_uid": "imp_1", "merchant_uid": "sub_test_1", "amount": 9, "currency": "USD",
+            "status": "paid", "customer_uid": "cu_1_abc", "customer_uid_usage": "issue",
+            "paid_at": 1790000000, "fail_reason": None}
+    info.update(overrides)
+    return info
+
+
+def serve_payment(api, **overrides):
+    api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None,
+                                           "response": iamport_payment(**overrides)})
+
+
+def key_unknown(api):
+    api.get(f"{API}/subscribe/customers/cu_1_abc", status=404,
+            json={"code": -1, "message": "no such customer", "response": None})
+
+
+def stored(app, merchant_uid="sub_test_1"):
+    with app.app_context():
+        payment = db.session.execute(
+            db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
+        return payment.status, payment.fail_reason, payment.subscription.status
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        ({}, "paid"),
+        ({"amount": 1}, "tampered"),
+        ({"amount": "9.001"}, "tampered"),
+        ({"currency": "KRW"}, "tampered"),
+        ({"customer_uid": "cu_other"}, "tampered"),
+        ({"status": "failed", "fail_reason": "Insufficient funds"}, "failed"),
+        ({"status": "failed", "fail_reason": "Payment held for risk review"}, "review"),
+        ({"status": "ready"}, "review"),
+    ],
+)
+def test_judge(app, order, overrides, status):
+    with app.app_context():
+        payment = billing.find_payment(order)
+        assert billing.judge(payment, iamport_payment(**overrides)).status == status
+
+
+def test_paid_first_payment_activates_the_subscription(app, api, order):
+    serve_payment(api)
+    key_unknown(api)
+    with app.app_context():
+        payment = billing.sync_payment("imp_1")
+        assert payment.status == "paid"
+        assert payment.imp_uid == "imp_1"
+        sub = payment.subscription
+        assert sub.status == "active"
+        assert sub.customer_uid == "cu_1_abc"
+        assert sub.buyer_name == "Ada Lovelace"
+        assert sub.current_period_start.timestamp() == 1790000000
+        assert sub.current_period_end > sub.current_period_start
+        assert sub.billing_key_ready_at is None
+        assert isinstance(payment.provider_response, dict)
+    assert [c.request.headers["Authorization"] for c in api.calls if "/payments/" in c.request.url] == ["Bearer tok"]
+
+
+def test_tampered_amount_is_cancelled_at_iamport(app, api, order):
+    serve_payment(api, amount=1)
+    cancel = api.post(f"{API}/payments/cancel", json={"code": 0, "message": None,
+                                                       "response": iamport_payment(status="cancelled")})
+    with app.app_context():
+        payment = billing.sync_payment("imp_1")
+        assert payment.status == "tampered"
+        assert "paid 1 instead of 9.00" in payment.fail_reason
+        assert payment.subscription.status == "incomplete"
+    assert cancel.call_count == 1
+    body = json.loads(cancel.calls[0].request.body)
+    assert body["imp_uid"] == "imp_1" and "amount check failed" in body["reason"]
+
+
+def test_a_second_sync_changes_nothing(app, api, order):
+    serve_payment(api)
+    key_unknown(api)
+    with app.app_context():
+        first = billing.sync_payment("imp_1")
+        end = first.subscription.current_period_end
+        updated = first.updated_at
+    with app.app_context():
+        again = billing.sync_payment("imp_1")
+        assert again.subscription.current_period_end == end
+        assert again.updated_at == updated
+
+
+def test_failed_then_late_paid_is_honoured(app, api, order):
+    serve_payment(api, status="failed", fail_reason="Insufficient funds")
+    with app.app_context():
+        assert billing.sync_payment("imp_1").status == "failed"
+    api.replace(responses.GET, f"{API}/payments/imp_1",
+                json={"code": 0, "message": None, "response": iamport_payment()})
+    key_unknown(api)
+    with app.app_context():
+        payment = billing.sync_payment("imp_1")
+        assert payment.status == "paid"
+        assert payment.fail_reason is None
+        assert payment.subscription.status == "active"
+
+
+def test_paid_is_not_undone_by_a_stale_failed(app, api, order):
+    serve_payment(api)
+    key_unknown(api)
+    with app.app_context():
+        billing.sync_payment("imp_1")
+    api.replace(responses.GET, f"{API}/payments/imp_1", json={"code": 0, "message": None,
+                "response": iamport_payment(status="failed", fail_reason="stale")})
+    assert stored(app)[0] == "paid"
+    with app.app_context():
+        assert billing.sync_payment("imp_1").status == "paid"
+
+
+def test_unknown_merchant_uid_is_refused(app, api, order):
+    serve_payment(api, merchant_uid="someone_elses")
+    with app.app_context(), pytest.raises(billing.UnknownPayment):
+        billing.sync_payment("imp_1")
+
+
+def test_concurrent_syncs_apply_once(app, api, order, monkeypatch):
+    serve_payment(api)
+    key_unknown(api)
+    activations = []
+    real_activate = billing._activate
+    monkeypatch.setattr(billing, "_activate",
+                        lambda *a: (activations.append(1), real_activate(*a))[1])
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def deliver():
+        try:
+            with app.app_context():
+                barrier.wait()
+                billing.sync_payment("imp_1")
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(activations) == 1
+    with app.app_context():
+        assert db.session.execute(db.select(func.count(Payment.id))).scalar_one() == 1
+        payment = billing.find_payment(order)
+        assert payment.status == "paid"
+        assert payment.subscription.status == "active"
