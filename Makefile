@@ -38,8 +38,10 @@ run: install
 	$(FLASK) seed
 	$(FLASK) run-demo --host 127.0.0.1 --port 5000
 
+# The whole suite twice: on SQLite, then on a throwaway PostgreSQL cluster.
 test: install-dev chromium
 	$(PY) -m pytest tests
+	$(PY) -m tests.support.pgcluster -- $(PY) -m pytest tests -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
