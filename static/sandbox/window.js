@@ -1,0 +1,33 @@
+/* Small comforts for the sandbox payment window; the form works without them. */
+(function () {
+  'use strict';
+
+  var number = document.getElementById('card_number');
+  if (number) {
+    // Group the digits by four as the buyer types, as card forms do.
+    number.addEventListener('input', function () {
+      var digits = number.value.replace(/\D/g, '').slice(0, 19);
+      number.value = digits.replace(/(\d{4})(?=\d)/g, '$1 ');
+    });
+  }
+
+  var expiry = document.getElementById('expiry');
+  if (expiry) {
+    expiry.addEventListener('input', function (event) {
+      if (event.inputType && event.inputType.indexOf('delete') === 0) { return; }
+      var digits = expiry.value.replace(/\D/g, '').slice(0, 4);
+      expiry.value = digits.length > 2 ? digits.slice(0, 2) + '/' + digits.slice(2) : digits;
+    });
+  }
+
+  var form = document.querySelector('form.pw-form');
+  if (form) {
+    form.addEventListener('submit', function () {
+      var button = form.querySelector('.pw-pay');
+      if (button) {
+        // A second click must not send a second charge.
+        window.setTimeout(function () { button.disabled = true; button.textContent = 'Processing…'; }, 0);
+      }
+    });
+  }
+})();

@@ -1,0 +1,228 @@
+"""The operator page (/_sandbox) and the sandbox's own control endpoints (no token needed)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+
+from . import billing, scheduler, webhooks
+from .money import format_amount
+from .settings import KNOB_SECTIONS
+
+bp = Blueprint("sandbox_operator", __name__, url_prefix="/_sandbox")
+
+
+def _sandbox():
+    return current_app.extensions["sandbox"]
+
+
+def _from_form() -> bool:
+    """Whether the operator page's HTML form sent the request (then answer with a redirect)."""
+    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _body() -> dict[str, Any]:
+    if _from_form():
+        return {k: v for k, v in request.form.items() if k != "section"}
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _done(payload: dict, message: str, status: int = 200, anchor: str = "") -> Response:
+    if _from_form():
+        return redirect(url_for("sandbox_operator.page", msg=message) + (f"#{anchor}" if anchor else ""))
+    return jsonify(payload), status
+
+
+def _problem(message: str, status: int = 400) -> Response:
+    if _from_form():
+        return redirect(url_for("sandbox_operator.page", msg=message, error=1))
+    return jsonify(error=message), status
+
+
+def _clock_json() -> dict:
+    sb = _sandbox()
+    now = sb.clock.now()
+    return {
+        "now": int(now),
+        "now_iso": datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="seconds"),
+        "offset": sb.clock.offset,
+    }
+
+
+def _datetime(value: Any) -> str:
+    if not value:
+        return "—"
+    return datetime.fromtimestamp(float(value), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("sandbox_time")
+def sandbox_time(value: Any) -> str:
+    """UNIX seconds as a UTC date and time for the operator page."""
+    return _datetime(value)
+
+
+@bp.get("")
+def page() -> str:
+    """Payments, billing keys, schedules and webhook deliveries, with the operator's actions."""
+    sb = _sandbox()
+    sb.remember_url(request.host_url)
+    pending_issues = {j["ref"] for j in sb.store.jobs_pending(scheduler.PINGBACK)}
+    return render_template(
+        "sandbox/operator.html",
+        clock=_clock_json(),
+        payments=sb.store.payments_recent(),
+        pending_issues=pending_issues,
+        customers=sb.store.customers_all(),
+        schedules=sb.store.schedules_all(),
+        webhook_rows=[webhooks.public_row(r) for r in sb.store.webhooks_all(limit=200)],
+        faults=sb.knobs.section("faults"),
+        webhook_settings=sb.knobs.section("webhooks"),
+        delays=sb.knobs.section("delays"),
+        settings=sb.settings,
+        api_url=sb.public_url(),
+        message=request.args.get("msg"),
+        message_is_error=bool(request.args.get("error")),
+        format_amount=format_amount,
+    )
+
+
+@bp.get("/state")
+def state() -> Response:
+    """Everything the operator page shows, as JSON."""
+    sb = _sandbox()
+    return jsonify(
+        clock=_clock_json(),
+        payments=[{"payment": p, "held": m.get("review") == "pending"} for p, m in sb.store.payments_recent()],
+        customers=[billing.customer_object(c) for c, _ in sb.store.customers_all()],
+        schedules=[billing.schedule_object(s) for s in sb.store.schedules_all()],
+        pending_jobs=sb.store.jobs_pending(),
+        settings={name: sb.knobs.section(name) for name in KNOB_SECTIONS},
+    )
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Forget all payments, keys, schedules, tokens and deliveries; real time; start-up settings."""
+    _sandbox().reset()
+    return _done({"reset": True}, "The sandbox was reset.")
+
+
+@bp.get("/clock")
+def clock() -> Response:
+    """The sandbox clock."""
+    return jsonify(_clock_json())
+
+
+@bp.post("/clock/advance")
+def advance_clock() -> Response:
+    """Move the clock forward and run whatever became due."""
+    sb = _sandbox()
+    raw = _body().get("seconds")
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        return _problem("seconds must be a number")
+    if seconds < 0:
+        return _problem("the clock only moves forward")
+    sb.clock.advance(seconds)
+    ran = scheduler.run_due(sb)
+    sb.wake()
+    return _done({**_clock_json(), "ran": ran}, f"Clock advanced by {seconds:g} s; {len(ran)} thing(s) ran.",
+                 anchor="clock")
+
+
+@bp.post("/run")
+def run_now() -> Response:
+    """Run due jobs and schedules now instead of at the next tick."""
+    sb = _sandbox()
+    ran = scheduler.run_due(sb)
+    sb.wake()
+    return _done({"ran": ran}, f"{len(ran)} thing(s) ran.")
+
+
+def _section(name: str) -> Response:
+    sb = _sandbox()
+    if request.method == "GET":
+        return jsonify(sb.knobs.section(name))
+    data = _body()
+    if _from_form():
+        # Unchecked checkboxes are absent from a form post.
+        for public, attr in KNOB_SECTIONS[name].items():
+            if isinstance(getattr(sb.settings, attr), bool) and public not in data:
+                data[public] = False
+    try:
+        values = sb.knobs.update(name, data)
+    except ValueError as exc:
+        return _problem(str(exc))
+    return _done(values, f"{name.capitalize()} settings saved.", anchor="settings")
+
+
+@bp.route("/faults", methods=["GET", "POST"])
+def faults() -> Response:
+    """Latency, share of 5xx answers and hangs of the REST API."""
+    return _section("faults")
+
+
+@bp.route("/webhooks/settings", methods=["GET", "POST"])
+def webhook_settings() -> Response:
+    """Default URL, format, delay, drop, duplicate and reorder of webhooks."""
+    return _section("webhooks")
+
+
+@bp.route("/delays", methods=["GET", "POST"])
+def delays() -> Response:
+    """How long Paymentwall's pingback, risk review and cancel callback take."""
+    return _section("delays")
+
+
+@bp.get("/webhooks")
+def webhook_log() -> Response:
+    """Every webhook delivery, newest first (?imp_uid= narrows it)."""
+    rows = _sandbox().store.webhooks_all(imp_uid=request.args.get("imp_uid") or None)
+    return jsonify([webhooks.public_row(r) for r in rows])
+
+
+@bp.post("/webhooks/<int:webhook_id>/resend")
+def resend_webhook(webhook_id: int) -> Response:
+    """Send a logged webhook again."""
+    new_id = _sandbox().webhooks.resend(webhook_id)
+    if new_id is None:
+        return _problem("No such webhook, or nowhere to send it.", 404)
+    return _done({"id": new_id}, f"Webhook {webhook_id} queued again as {new_id}.", anchor="webhooks")
+
+
+def _review(imp_uid: str, decision: str) -> Response:
+    sb = _sandbox()
+    try:
+        payment = scheduler.decide_review_now(sb, imp_uid, decision)
+    except scheduler.NotHeld:
+        return _problem("This payment is not held for review.", 409)
+    except LookupError:
+        return _problem("No such payment.", 404)
+    sb.wake()
+    return _done({"payment": payment}, f"{imp_uid}: review decided ({decision}).", anchor="payments")
+
+
+@bp.post("/payments/<imp_uid>/approve")
+def approve(imp_uid: str) -> Response:
+    """End a risk review now with an approval (late paid webhook follows)."""
+    return _review(imp_uid, "approve")
+
+
+@bp.post("/payments/<imp_uid>/decline")
+def decline(imp_uid: str) -> Response:
+    """End a risk review now with a decline."""
+    return _review(imp_uid, "decline")
+
+
+@bp.get("/receipts/<imp_uid>")
+def receipt(imp_uid: str) -> str:
+    """The receipt a payment's receipt_url points to."""
+    found = _sandbox().store.payment_get(imp_uid)
+    if found is None:
+        abort(404)
+    payment = found[0]
+    return render_template("sandbox/receipt.html", payment=payment,
+                           amount_text=format_amount(payment["amount"], payment["currency"]))

@@ -1,0 +1,210 @@
+"""Webhook deliveries: queued, sent by a background thread, every attempt logged; faults for tests."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from .money import dumps, loads
+
+if TYPE_CHECKING:
+    from .runtime import Sandbox
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "iamport-sandbox-webhook/1.0"
+
+
+def destinations(sb: "Sandbox", meta: dict) -> list[str]:
+    """The payment's notice_url(s), else the configured default URL, else nowhere."""
+    urls = [u for u in meta.get("notice_urls") or [] if u]
+    if urls:
+        return urls
+    return [sb.knobs.webhook_url] if sb.knobs.webhook_url else []
+
+
+def public_row(row: dict) -> dict:
+    """A delivery log row as the control endpoint shows it."""
+    out = dict(row)
+    out["body"] = loads(row["body"])
+    out.pop("order_key", None)
+    out["reorder"] = bool(row["reorder"])
+    return out
+
+
+class WebhookDispatcher:
+    """Queues webhooks in the store and delivers them in the background."""
+
+    def __init__(self, sb: "Sandbox"):
+        self._sb = sb
+        self._wake = threading.Event()
+        self._session = requests.Session()
+        # Webhooks go to local test servers; a proxy from the environment must not intercept them.
+        self._session.trust_env = False
+        self._session.headers["User-Agent"] = USER_AGENT
+
+    # -- queueing ---------------------------------------------------------------------------
+
+    def enqueue(self, payment: dict, meta: dict, *, event: str, status: str | None = None,
+                extra: dict | None = None) -> list[int]:
+        """Queue the webhook of a payment event to each destination; returns the log ids."""
+        sb = self._sb
+        knobs = sb.knobs
+        body: dict[str, Any] = {
+            "imp_uid": payment["imp_uid"],
+            "merchant_uid": payment["merchant_uid"],
+            "status": status or payment["status"],
+        }
+        body.update(extra or {})
+        now = sb.clock.now()
+        urls = destinations(sb, meta)
+        ids: list[int] = []
+        if not urls:
+            ids.append(self._log(body, None, event, "skipped", "original", now, now, False,
+                                 error="no notice_url and no default webhook URL"))
+            return ids
+        for url in urls:
+            if sb.rng.random() < knobs.webhook_drop_rate:
+                ids.append(self._log(body, url, event, "dropped", "original", now, now, False,
+                                     error="dropped by the webhook fault setting"))
+                continue
+            due = now + knobs.webhook_delay
+            reorder = bool(knobs.webhook_reorder)
+            if reorder:
+                # Every webhook queued while a batch is open joins it; a batch goes out
+                # newest first, so events arrive in the reverse order of their creation.
+                batch = sb.store.webhook_reorder_batch(now)
+                due = batch if batch is not None else due + knobs.webhook_reorder_window
+            ids.append(self._log(body, url, event, "pending", "original", now, due, reorder))
+            if sb.rng.random() < knobs.webhook_duplicate_rate:
+                ids.append(self._log(body, url, event, "pending", "duplicate", now, due, reorder))
+        self._wake.set()
+        return ids
+
+    def resend(self, webhook_id: int) -> int | None:
+        """Send a logged webhook again now, to the same place, with the same body."""
+        sb = self._sb
+        row = sb.store.webhook_get(webhook_id)
+        if row is None:
+            return None
+        now = sb.clock.now()
+        url = row["url"]
+        if not url:
+            # A skipped webhook had nowhere to go; try the default URL now set, if any.
+            url = sb.knobs.webhook_url or None
+        if not url:
+            return None
+        new_id = self._log(loads(row["body"]), url, row["event"], "pending", "resend", now, now,
+                           False, fmt=row["format"])
+        self._wake.set()
+        return new_id
+
+    def _log(self, body: dict, url: str | None, event: str, state: str, kind: str, now: float,
+             due: float, reorder: bool, error: str | None = None, fmt: str | None = None) -> int:
+        store = self._sb.store
+        with store.tx():
+            webhook_id = store.webhook_add({
+                "created_at": now,
+                "due_at": due,
+                "reorder": int(reorder),
+                "state": state,
+                "kind": kind,
+                "event": event,
+                "imp_uid": body.get("imp_uid"),
+                "merchant_uid": body.get("merchant_uid"),
+                "status": body.get("status"),
+                "url": url,
+                "format": fmt or self._sb.knobs.webhook_format,
+                "body": dumps(body),
+                "error": error,
+            })
+            store.webhook_update(webhook_id, order_key=-webhook_id if reorder else webhook_id)
+        if state == "pending":
+            log.info("webhook %s queued: %s %s -> %s", webhook_id, event, body.get("status"), url)
+        return webhook_id
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look at the queue now instead of at the next tick."""
+        self._wake.set()
+
+    def recover(self) -> None:
+        """After a restart, deliveries cut off mid-flight go back to the queue."""
+        store = self._sb.store
+        for row in store.webhooks_all(limit=10_000):
+            if row["state"] == "sending":
+                store.webhook_update(row["id"], state="pending")
+
+    def run(self) -> None:
+        """Background loop: deliver what is due until the sandbox stops."""
+        sb = self._sb
+        while not sb.stopping.is_set():
+            try:
+                self.deliver_due()
+            except Exception:  # noqa: BLE001 - a bad delivery must not kill the thread
+                if sb.stopping.is_set():
+                    break
+                log.exception("webhook dispatcher failed; retrying at the next tick")
+            self._wake.wait(sb.settings.tick)
+            self._wake.clear()
+
+    def deliver_due(self) -> int:
+        """Send every due webhook, in order; returns how many were attempted."""
+        sb = self._sb
+        count = 0
+        for row in sb.store.webhooks_due(sb.clock.now()):
+            if sb.stopping.is_set():
+                break
+            sb.store.webhook_update(row["id"], state="sending")
+            self._send(row)
+            count += 1
+        return count
+
+    def _send(self, row: dict) -> None:
+        sb = self._sb
+        body = loads(row["body"])
+        attempts = row["attempts"] + 1
+        timeout = (sb.settings.webhook_connect_timeout, sb.settings.webhook_read_timeout)
+        try:
+            if row["format"] == "form":
+                response = self._session.post(row["url"], data=body, timeout=timeout)
+            else:
+                response = self._session.post(
+                    row["url"],
+                    data=json.dumps(body, default=str),
+                    headers={"Content-Type": "application/json"},
+                    timeout=timeout,
+                )
+        except requests.RequestException as exc:
+            self._finish(row, attempts, None, f"{type(exc).__name__}: {exc}")
+            return
+        error = None if response.ok else f"HTTP {response.status_code}"
+        self._finish(row, attempts, response.status_code, error)
+
+    def _finish(self, row: dict, attempts: int, http_status: int | None, error: str | None) -> None:
+        sb = self._sb
+        now = sb.clock.now()
+        if error is None:
+            sb.store.webhook_update(row["id"], state="delivered", attempts=attempts, sent_at=now,
+                                    http_status=http_status, error=None)
+            log.info("webhook %s delivered to %s (%s)", row["id"], row["url"], http_status)
+            return
+        # As iamport does when asked to, retry on network errors and 5xx only.
+        retryable = http_status is None or http_status >= 500
+        if retryable and attempts <= sb.knobs.webhook_retries:
+            sb.store.webhook_update(row["id"], state="pending", attempts=attempts, sent_at=now,
+                                    http_status=http_status, error=error,
+                                    due_at=now + sb.knobs.webhook_retry_interval)
+            log.warning("webhook %s to %s failed (%s); will retry", row["id"], row["url"], error)
+            return
+        sb.store.webhook_update(row["id"], state="failed", attempts=attempts, sent_at=now,
+                                http_status=http_status, error=error)
+        log.warning("webhook %s to %s failed: %s", row["id"], row["url"], error)
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self._session.close()

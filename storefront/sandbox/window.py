@@ -1,0 +1,123 @@
+"""The payment window: a Paymentwall-style card form that decides the payment and reports back."""
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+
+from . import cards, payments, scheduler, sdk
+from .money import format_amount
+
+bp = Blueprint("sandbox_window", __name__)
+
+CLOSED_REASON = "The buyer closed the payment window."
+CLOSED_MESSAGE = "Payment cancelled: the payment window was closed."
+
+
+def _sandbox():
+    return current_app.extensions["sandbox"]
+
+
+def _load(imp_uid: str, key: str | None) -> tuple[dict, dict]:
+    found = _sandbox().store.payment_get(imp_uid)
+    # Only the page that opened the window holds its key.
+    if found is None or not key or not hmac.compare_digest(key, found[1].get("window_key", "")):
+        abort(404)
+    return found
+
+
+@bp.get("/window/<imp_uid>")
+def show(imp_uid: str) -> Response | str:
+    """The card form, or the result when the window already finished."""
+    payment, meta = _load(imp_uid, request.args.get("key"))
+    if meta.get("finished"):
+        return _finish(payment, meta)
+    return _form(payment, meta, {}, {})
+
+
+@bp.post("/window/<imp_uid>")
+def submit(imp_uid: str) -> Response | str:
+    """Pay with the entered card, or close the window."""
+    sb = _sandbox()
+    payment, meta = _load(imp_uid, request.form.get("key"))
+    if meta.get("finished"):
+        return _finish(payment, meta)
+    if request.form.get("action") == "close":
+        with sb.store.tx():
+            payment, meta = sb.store.payment_get(imp_uid)
+            if not meta.get("finished"):
+                payments.mark_failed(sb, payment, CLOSED_REASON)
+                meta.update(finished=True, error_code=sdk.USER_CANCELLED, error_msg=CLOSED_MESSAGE)
+                sb.store.payment_save(payment, meta)
+        return _finish(payment, meta)
+
+    card, errors = cards.read_card_form(request.form.to_dict(), sb.clock.now())
+    if card is None:
+        return _form(payment, meta, errors, request.form.to_dict()), 422
+    with sb.store.tx():
+        payment, meta = sb.store.payment_get(imp_uid)
+        if not meta.get("finished"):
+            _charge(sb, payment, meta, card)
+    sb.wake()
+    return _finish(payment, meta)
+
+
+def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
+    """The first charge, which also issues the billing key once Paymentwall confirms it."""
+    outcome = cards.first_charge(card)
+    payments.apply_card(payment, card.masked, card.brand)
+    meta["card"] = payments.card_outcome_meta(card)
+    meta["finished"] = True
+    now = sb.clock.now()
+    if outcome.result == cards.PAID:
+        payments.mark_paid(sb, payment)
+        meta.update(error_code=None, error_msg=None)
+        # The key becomes chargeable, and the webhook leaves, when the pingback arrives.
+        sb.store.job_add(scheduler.PINGBACK, payment["imp_uid"], now + sb.knobs.pingback_delay)
+    elif outcome.result == cards.HELD:
+        payment["pg_tid"] = payments.new_pg_tid()
+        payments.mark_failed(sb, payment, outcome.reason)
+        meta.update(error_code=sdk.HELD_FOR_REVIEW, error_msg=outcome.reason, review="pending")
+        sb.store.job_add(scheduler.REVIEW, payment["imp_uid"], now + sb.knobs.review_delay,
+                         {"decision": outcome.review})
+    else:
+        payment["pg_tid"] = payments.new_pg_tid()
+        payments.mark_failed(sb, payment, outcome.reason)
+        meta.update(error_code=sdk.CARD_DECLINED, error_msg=outcome.reason)
+    sb.store.payment_save(payment, meta)
+
+
+def _form(payment: dict, meta: dict, errors: dict, values: dict) -> str:
+    values = {k: v for k, v in values.items() if k != "cvv"}  # never echo a security code
+    return render_template(
+        "sandbox/window.html",
+        payment=payment,
+        meta=meta,
+        amount_text=format_amount(payment["amount"], payment["currency"]),
+        errors=errors,
+        values=values,
+        imp_code=_sandbox().settings.imp_code,
+    )
+
+
+def _finish(payment: dict, meta: dict) -> Response | str:
+    """Tell the merchant: a 302 to m_redirect_url on mobile, a postMessage to the SDK on desktop."""
+    error_code, error_msg = meta.get("error_code"), meta.get("error_msg")
+    if meta.get("mode") == "mobile":
+        params = {
+            "imp_uid": payment["imp_uid"],
+            "merchant_uid": payment["merchant_uid"],
+            "imp_success": "true" if error_code is None and payment["status"] == "paid" else "false",
+        }
+        if error_code:
+            params.update(error_code=error_code, error_msg=error_msg)
+        return redirect(sdk.add_query(meta["m_redirect_url"], params), code=302)
+    rsp = payments.callback_rsp(payment, meta, error_code, error_msg)
+    return render_template(
+        "sandbox/window_done.html",
+        payment=payment,
+        rsp=rsp,
+        amount_text=format_amount(payment["amount"], payment["currency"]),
+        # postMessage goes to the merchant's origin only; "*" only if the page had none (file://).
+        target_origin=meta.get("origin") if meta.get("origin") not in (None, "", "null") else "*",
+    )
