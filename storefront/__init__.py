@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.iamport.init_app(app)
 
-    from storefront import account, auth, checkout, cli, errors, formatting, shop, webhooks
+    from storefront import account, auth, checkout, cli, errors, formatting, security, shop, webhooks
 
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
@@ -48,5 +48,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     errors.register(app)
     formatting.register(app)
+    security.register(app)
     cli.register(app)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.models import User
+from storefront.security import clear_failures, login_blocked, record_failure
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -87,11 +88,17 @@ def login():
     status = 200
     error = None
     if form.validate_on_submit():
-        user = find_user(form.email.data)
+        email = User.normalize_email(form.email.data)
+        if login_blocked(email, request.remote_addr):
+            error = "Too many failed attempts. Please wait 15 minutes and try again."
+            return render_template("auth/login.html", form=form, error=error), 429
+        user = find_user(email)
         if user is None or not user.check_password(form.password.data):
+            record_failure(email, request.remote_addr)
             error = "Wrong e-mail or password."
             status = 401
         else:
+            clear_failures(email)
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.first_name}.", "success")
             return redirect(safe_next(request.args.get("next"), "account.overview"))

@@ -103,6 +103,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             ip.strip() for ip in setting("WEBHOOK_ALLOWED_IPS").split(",") if ip.strip()
         ],
         "PROXY_HOPS": int(setting("PROXY_HOPS", "0")),
+        # Origins the payment window may come from besides the SDK's (live iamport opens its own).
+        "CSP_FRAME_SRC": setting(
+            "CSP_FRAME_SRC", "https://*.iamport.kr https://*.paymentwall.com" if live else ""
+        ).split(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": live,

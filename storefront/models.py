@@ -221,3 +221,14 @@ class Payment(db.Model):
         """True once the outcome can no longer change by itself."""
         return self.status in {PaymentStatus.PAID.value, PaymentStatus.TAMPERED.value,
                                PaymentStatus.CANCELLED.value}
+
+
+class LoginThrottle(db.Model):
+    """Failed log-ins counted per e-mail address or client address within a window."""
+
+    __tablename__ = "login_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
