@@ -13,6 +13,7 @@ from storefront import billing
 from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
+from storefront.formatting import money
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, Subscription, utcnow
 
@@ -105,7 +106,7 @@ def charge(subscription_id: int):
 
 
 def _flash_charge(payment: Payment) -> None:
-    amount = f"{payment.amount} {payment.currency}"
+    amount = money(payment.amount, payment.currency)
     if payment.status == PaymentStatus.PAID.value:
         flash(f"Charged {amount}. Thank you!", "success")
     elif payment.status == PaymentStatus.FAILED.value:

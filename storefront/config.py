@@ -103,9 +103,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             ip.strip() for ip in setting("WEBHOOK_ALLOWED_IPS").split(",") if ip.strip()
         ],
         "PROXY_HOPS": int(setting("PROXY_HOPS", "0")),
-        # Origins the payment window may come from besides the SDK's (live iamport opens its own).
-        "CSP_FRAME_SRC": setting(
-            "CSP_FRAME_SRC", "https://*.iamport.kr https://*.paymentwall.com" if live else ""
+        # Origins the SDK may call and frame besides its own (live iamport and PAYMENTWALL's).
+        "IAMPORT_CSP_ORIGINS": setting(
+            "IAMPORT_CSP_ORIGINS", "https://*.iamport.kr https://*.paymentwall.com" if live else ""
         ).split(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -26,20 +26,21 @@ def _origin(url: str) -> str:
 def content_security_policy(app: Flask) -> str:
     """Scripts only from us and the SDK's origin; the payment window is the only frame."""
     sdk = _origin(app.config["IAMPORT_SDK_URL"])
-    frames = " ".join(dict.fromkeys(filter(None, [
-        sdk, _origin(app.config.get("SANDBOX_URL") or ""), *app.config["CSP_FRAME_SRC"],
+    # The SDK talks to its own servers and frames the payment window from them.
+    provider = " ".join(dict.fromkeys(filter(None, [
+        sdk, _origin(app.config.get("SANDBOX_URL") or ""), *app.config["IAMPORT_CSP_ORIGINS"],
     ])))
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' {sdk}".strip(),
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
-        f"frame-src {frames or QUOTED_NONE}",
+        f"connect-src 'self' {provider}".strip(),
+        f"frame-src {provider or QUOTED_NONE}",
         "frame-ancestors 'none'",
         "base-uri 'self'",
         "object-src 'none'",
-        f"form-action 'self' {frames}".strip(),
+        f"form-action 'self' {provider}".strip(),
     ])
 
 
