@@ -38,7 +38,7 @@ LIVE_STATUSES = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.va
 CHECKOUT_REUSE = timedelta(hours=1)
 # PAYMENTWALL reports a payment held for risk review as a failure with words like these,
 # and approves or declines it later with another webhook.
-REVIEW_REASON = re.compile(r"review|internal error", re.IGNORECASE)
+REVIEW_REASON = re.compile(r"held for (risk )?review|internal error", re.IGNORECASE)
 
 # Which recorded states each verified outcome may replace; anything else is already settled.
 # A late `paid` is honoured after a failure (PAYMENTWALL's review) and after a withdrawn schedule

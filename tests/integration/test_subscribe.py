@@ -1,0 +1,282 @@
+"""Subscribe flow over real HTTP: callback, mobile redirect and webhook, verified and recorded once."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import func
+
+from storefront import billing
+from storefront.extensions import db
+from storefront.models import Payment, Subscription
+from tests.integration.conftest import webhook
+from tests.support.sandbox import window_result
+from tests.support.waiting import wait_until
+
+
+def state(shop, merchant_uid):
+    """(payment status, subscription status, billing key ready?) as recorded by the storefront."""
+    with shop.context():
+        payment = billing.find_payment(merchant_uid)
+        sub = payment.subscription
+        return payment.status, sub.status, sub.billing_key_ready_at is not None
+
+
+def pay_desktop(shopper, params, **card):
+    response = shopper.pay_in_window(params, **card)
+    assert response.status_code == 200
+    return window_result(response.text)
+
+
+def quiet_webhooks(sandbox):
+    # Deliveries are dropped (and logged) so the test decides when a webhook arrives.
+    sandbox.set_webhooks(drop_rate=1.0)
+
+
+def test_callback_alone_activates(shop, sandbox):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    pay = params["pay"]
+    assert pay["pg"] == "paymentwall" and pay["pay_method"] == "card"
+    assert pay["amount"] == 9 and pay["currency"] == "USD" and pay["buyer_name"] == "Ada Lovelace"
+    assert pay["customer_uid"].startswith("cu_") and pay["bypass"] == {"widget_code": "t3_1"}
+    assert pay["notice_url"] == f"{shop.url}/iamport/webhook"
+    assert pay["m_redirect_url"] == f"{shop.url}/checkout/return"
+    rsp = pay_desktop(shopper, params)
+    assert rsp["success"] is True
+    response = shopper.complete(params, rsp["imp_uid"])
+    assert response.status_code == 200
+    assert response.json() == {"status": "paid",
+                               "redirect": f"/checkout/result/{pay['merchant_uid']}"}
+    assert state(shop, pay["merchant_uid"])[:2] == ("paid", "active")
+    page = shopper.get(response.json()["redirect"])
+    assert "You are subscribed to Basic" in page.text
+    # The billing key becomes ready once PAYMENTWALL's pingback lets iamport answer for it.
+    wait_until(lambda: billing_key_ready(shop, shopper, pay["merchant_uid"]), timeout=5,
+               message="billing key readiness")
+
+
+def billing_key_ready(shop, shopper, merchant_uid):
+    shopper.get("/account")  # any later look-up (here the result page) may confirm the key
+    with shop.context():
+        sub = billing.find_payment(merchant_uid).subscription
+        billing.confirm_billing_key(sub)
+        return sub.billing_key_ready_at is not None
+
+
+def test_mobile_redirect_alone_activates(shop, sandbox):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    response = shopper.pay_in_window(params, mode="mobile")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert location.startswith(f"{shop.url}/checkout/return?")
+    assert query["imp_success"] == ["true"]
+    back = shopper.http.get(location, timeout=15)
+    assert back.url == f"{shop.url}/checkout/result/{params['pay']['merchant_uid']}"
+    assert "You are subscribed to Basic" in back.text
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
+
+
+def test_mobile_return_without_the_session_records_then_asks_to_log_in(shop, sandbox):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    location = shopper.pay_in_window(params, mode="mobile").headers["Location"]
+    stranger = requests.Session()
+    back = stranger.get(location, allow_redirects=False, timeout=15)
+    assert back.status_code == 302
+    assert "/auth/login?next=" in back.headers["Location"]
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
+
+
+def test_webhook_alone_activates_and_marks_the_key_ready(shop, sandbox):
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    rsp = pay_desktop(shopper, params)
+    merchant_uid = params["pay"]["merchant_uid"]
+    # No callback, no redirect: the issuance webhook at pingback time settles everything.
+    wait_until(lambda: state(shop, merchant_uid) == ("paid", "active", True), timeout=6,
+               message="the webhook to activate the subscription")
+    deliveries = sandbox.webhook_log(rsp["imp_uid"])
+    assert deliveries and deliveries[0]["url"] == f"{shop.url}/iamport/webhook"
+
+
+ROUTES = ("callback", "redirect", "webhook")
+
+
+def deliver(route, shop, shopper, params, imp_uid, location):
+    if route == "callback":
+        return shopper.complete(params, imp_uid).status_code
+    if route == "redirect":
+        return shopper.http.get(location, allow_redirects=False, timeout=15).status_code
+    return webhook(shop, imp_uid, params["pay"]["merchant_uid"]).status_code
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(ROUTES)))
+def test_all_three_in_every_order_apply_once(shop, sandbox, order):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    response = shopper.pay_in_window(params, mode="mobile")
+    location = response.headers["Location"]
+    imp_uid = parse_qs(urlsplit(location).query)["imp_uid"][0]
+    ends = []
+    for route in order + order:  # each way back twice
+        assert deliver(route, shop, shopper, params, imp_uid, location) in (200, 302)
+        with shop.context():
+            sub = billing.find_payment(params["pay"]["merchant_uid"]).subscription
+            ends.append(sub.current_period_end)
+    assert len(set(ends)) == 1
+    with shop.context():
+        assert db.session.execute(db.select(func.count(Payment.id))).scalar_one() == 1
+        assert db.session.execute(db.select(func.count(Subscription.id))).scalar_one() == 1
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
+
+
+def test_simultaneous_deliveries_apply_once(shop, sandbox, monkeypatch):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    location = shopper.pay_in_window(params, mode="mobile").headers["Location"]
+    imp_uid = parse_qs(urlsplit(location).query)["imp_uid"][0]
+    activations = []
+    real = billing._activate
+    monkeypatch.setattr(billing, "_activate", lambda *a: (activations.append(1), real(*a))[1])
+    barrier = threading.Barrier(12)
+    codes = []
+
+    def one(i):
+        barrier.wait()
+        codes.append(deliver(ROUTES[i % 3], shop, shopper, params, imp_uid, location))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(codes)) <= [200, 302]
+    assert len(activations) == 1
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
+
+
+def test_tampered_amount_is_cancelled(shop, sandbox):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    merchant_uid = params["pay"]["merchant_uid"]
+    rsp = pay_desktop(shopper, params)
+    with shop.context():
+        # The order says $19 but $9 was paid (as if the page had been altered before prepare).
+        payment = billing.find_payment(merchant_uid)
+        payment.amount = Decimal("19.00")
+        db.session.commit()
+    response = shopper.complete(params, rsp["imp_uid"])
+    assert response.json()["status"] == "tampered"
+    assert state(shop, merchant_uid)[:2] == ("tampered", "incomplete")
+    wait_until(lambda: sandbox.payment(rsp["imp_uid"])["status"] == "cancelled", timeout=5,
+               message="the tampered payment to be cancelled at iamport")
+    page = shopper.get(f"/checkout/result/{merchant_uid}")
+    assert "We cancelled this payment" in page.text
+
+
+def test_declined_card_shows_the_reason_and_retry_gets_a_new_order(shop, sandbox):
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    rsp = pay_desktop(shopper, params, cvv="222")
+    assert rsp["success"] is False and rsp["imp_uid"]
+    response = shopper.complete(params, rsp["imp_uid"])
+    assert response.json()["status"] == "failed"
+    page = shopper.get(response.json()["redirect"])
+    assert "contact your bank to check the balance" in page.text
+    assert "Try again" in page.text
+    again = shopper.open_checkout()
+    assert again["pay"]["merchant_uid"] != params["pay"]["merchant_uid"]
+    assert again["pay"]["customer_uid"] != params["pay"]["customer_uid"]
+
+
+def test_reload_keeps_the_pending_order(shop, sandbox):
+    shopper = shop.shopper()
+    first = shopper.open_checkout()
+    second = shopper.open_checkout()
+    assert first["pay"]["merchant_uid"] == second["pay"]["merchant_uid"]
+    # The amount was registered with payments/prepare: a window with another amount is refused.
+    opened = sandbox.open_window({**first["pay"], "amount": 1}, imp_code=first["imp_code"],
+                                 origin=shop.url)
+    assert opened["ok"] is False
+
+
+def test_held_for_review_then_late_approval(shop, sandbox):
+    sandbox.set_delays(review_delay=30)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    merchant_uid = params["pay"]["merchant_uid"]
+    rsp = pay_desktop(shopper, params, cvv="555")
+    response = shopper.complete(params, rsp["imp_uid"])
+    assert response.json()["status"] == "review"
+    assert "being reviewed" in shopper.get(response.json()["redirect"]).text
+    sandbox.control("POST", f"/payments/{rsp['imp_uid']}/approve")
+    wait_until(lambda: state(shop, merchant_uid)[:2] == ("paid", "active"), timeout=6,
+               message="the late paid webhook")
+
+
+def test_held_then_declined(shop, sandbox):
+    sandbox.set_delays(review_delay=30)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    rsp = pay_desktop(shopper, params, cvv="556")
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "review"
+    sandbox.control("POST", f"/payments/{rsp['imp_uid']}/decline")
+    shopper.get(f"/checkout/result/{params['pay']['merchant_uid']}")
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("failed", "incomplete")
+
+
+def test_sandbox_down_during_the_callback_then_the_webhook_settles(shop, sandbox):
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    rsp = pay_desktop(shopper, params)
+    sandbox.set_faults(error_rate=1.0)
+    response = shopper.complete(params, rsp["imp_uid"])
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    assert state(shop, params["pay"]["merchant_uid"])[0] == "pending"
+    assert webhook(shop, rsp["imp_uid"]).status_code == 503  # asks iamport to try again
+    sandbox.set_faults(error_rate=0.0)
+    assert webhook(shop, rsp["imp_uid"], form=True).status_code == 200
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
+
+
+def test_result_page_is_for_its_owner_only(shop, sandbox):
+    owner = shop.shopper()
+    params = owner.open_checkout()
+    other = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    assert other.get(f"/checkout/result/{params['pay']['merchant_uid']}").status_code == 404
+    assert owner.get(f"/checkout/result/{params['pay']['merchant_uid']}").status_code == 200
+
+
+def test_webhook_with_garbage_has_no_side_effects(shop, sandbox):
+    shopper = shop.shopper()
+    shopper.open_checkout()
+    assert webhook(shop, "imp_doesnotexist").json()["result"] == "ignored"
+    assert requests.post(f"{shop.url}/iamport/webhook", data=b"\x00\xff",
+                         headers={"Content-Type": "application/json"}, timeout=10).status_code == 400
+    assert requests.post(f"{shop.url}/iamport/webhook", json=["imp_1"], timeout=10).status_code == 400
+    with shop.context():
+        assert db.session.execute(db.select(Payment.status)).scalars().all() == ["pending"]
+
+
+def test_subscribed_user_is_sent_to_the_account(shop, sandbox):
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    shopper.complete(params, pay_desktop(shopper, params)["imp_uid"])
+    again = shopper.get("/checkout/basic-monthly", allow_redirects=False)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/account")
