@@ -77,6 +77,7 @@ def check_request(sb, imp_code: Any, param: Any, mode: str) -> dict:
         raise WindowRequestError(BAD_PARAMETER, "request_pay needs an object of parameters.")
 
     def bad(message: str) -> WindowRequestError:
+        """A wrong or missing parameter."""
         return WindowRequestError(BAD_PARAMETER, message)
 
     pg = param.get("pg")

@@ -107,14 +107,17 @@ class RunningSandbox:
 
     @property
     def imp_code(self) -> str:
+        """The merchant code IMP.init() takes."""
         return self.sandbox.settings.imp_code
 
     @property
     def api_key(self) -> str:
+        """The REST API key."""
         return self.sandbox.settings.api_key
 
     @property
     def api_secret(self) -> str:
+        """The REST API secret."""
         return self.sandbox.settings.api_secret
 
     def stop(self) -> None:
@@ -162,12 +165,15 @@ class RunningSandbox:
         return self.control("POST", "/clock/advance", json={"seconds": seconds})
 
     def set_faults(self, **values: Any) -> dict:
+        """Change REST API faults (latency_ms, error_rate, hang_rate, hang_seconds)."""
         return self.control("POST", "/faults", json=values)
 
     def set_webhooks(self, **values: Any) -> dict:
+        """Change webhook settings (url, format, delay, drop_rate, duplicate_rate, reorder, ...)."""
         return self.control("POST", "/webhooks/settings", json=values)
 
     def set_delays(self, **values: Any) -> dict:
+        """Change Paymentwall's timing (pingback_delay, review_delay, cancel_delay)."""
         return self.control("POST", "/delays", json=values)
 
     def webhook_log(self, imp_uid: str | None = None) -> list[dict]:
@@ -250,6 +256,7 @@ class WebhookSink:
         return "ok", self.status
 
     def start(self) -> "WebhookSink":
+        """Serve the sink on 127.0.0.1."""
         self.served = serve_wsgi(self.app)
         return self
 
@@ -270,5 +277,6 @@ class WebhookSink:
         return self.bodies()
 
     def stop(self) -> None:
+        """Stop serving."""
         if self.served:
             self.served.stop()
