@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -24,20 +23,6 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 HISTORY_PAGE_SIZE = 10
 # Rows that are plans for the future or checkouts never attempted are not history.
 HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED.value, PaymentStatus.REVOKED.value)
-
-
-def card_on_file(subscription: Subscription) -> dict[str, Any] | None:
-    """Card name and masked number of the billing key, from iamport; None if unavailable."""
-    if not subscription.customer_uid or subscription.billing_key_ready_at is None:
-        return None
-    if subscription.status == "canceled":
-        return None
-    try:
-        key = billing.client().get_billing_key(subscription.customer_uid)
-    except IamportError as exc:
-        log.info("card of %s not shown: %s", subscription.customer_uid, exc)
-        return None
-    return {"card_name": key.get("card_name"), "card_number": key.get("card_number")}
 
 
 def _subscription_or_404(subscription_id: int) -> Subscription:
@@ -72,11 +57,9 @@ def overview():
         .order_by(Payment.created_at.desc(), Payment.id.desc()),
         page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,
     )
-    cards = {sub.id: card_on_file(sub) for sub in subscriptions}
     return render_template(
         "account/overview.html",
         subscriptions=subscriptions,
-        cards=cards,
         next_charge={sub.id: billing.next_charge_at(sub) for sub in subscriptions},
         refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
         charge_token=secrets.token_urlsafe(24),

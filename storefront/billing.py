@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 P = PaymentStatus
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
+# The least time ahead a schedule is placed, so that iamport still sees it in the future.
+SCHEDULE_MARGIN = timedelta(minutes=5)
 # A pending first payment is offered again on a page reload for this long, then a new one is made.
 CHECKOUT_REUSE = timedelta(hours=1)
 # PAYMENTWALL reports a payment held for risk review as a failure with words like these,
@@ -256,6 +258,11 @@ def sync_merchant_uid(merchant_uid: str) -> Payment:
 
 def apply_payment_info(info: dict[str, Any]) -> Payment:
     """Record what iamport says about a payment; see `sync_payment`."""
+    return record_payment_info(info)[0]
+
+
+def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
+    """Like `apply_payment_info`, also saying whether this call changed the record."""
     merchant_uid = str(info.get("merchant_uid") or "")
     payment = _lock_payment(merchant_uid)
     if payment is None:
@@ -271,7 +278,7 @@ def apply_payment_info(info: dict[str, Any]) -> Payment:
         # A second successful charge on one order: keep the first, refund this one.
         db.session.commit()
         _refund(info, "duplicate payment for an order that was already paid")
-        return payment
+        return payment, False
 
     outcome = judge(payment, info)
     changed = _claim(payment, outcome, info)
@@ -292,7 +299,7 @@ def apply_payment_info(info: dict[str, Any]) -> Payment:
         action()
     if payment.status == P.PAID.value and payment.subscription is not None:
         confirm_billing_key(payment.subscription)
-    return payment
+    return payment, changed
 
 
 def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[Callable[[], None]]:
@@ -337,6 +344,7 @@ def _extend(payment: Payment, subscription: Subscription) -> list[Callable[[], N
     subscription.current_period_end = add_interval(old_end, subscription.plan.interval)
     subscription.status = SubscriptionStatus.ACTIVE.value
     subscription.retry_count = 0
+    subscription.past_due_since = None
     if payment.customer_uid and payment.customer_uid != subscription.customer_uid:
         # Paid with a new card: its key replaces the old one, which is deleted at iamport.
         old_key = subscription.customer_uid
@@ -357,6 +365,8 @@ def _renewal_failed(
     if subscription.status not in LIVE_STATUSES:
         return []
     subscription.retry_count += 1
+    if subscription.retry_count == 1:
+        subscription.past_due_since = from_unix(info.get("failed_at")) or utcnow()
     retry_days = current_app.config["RENEWAL_RETRY_DAYS"]
     if subscription.retry_count > len(retry_days):
         subscription.status = SubscriptionStatus.CANCELED.value
@@ -395,11 +405,12 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
     if subscription.billing_key_ready_at is not None:
         return True
     try:
-        client().get_billing_key(subscription.customer_uid)
+        key = client().get_billing_key(subscription.customer_uid)
     except IamportError as exc:
         if not exc.not_found:
             log.warning("billing key %s not checked: %s", subscription.customer_uid, exc)
         return False
+    # The card is kept as iamport described it, so the account page never waits on iamport.
     result = db.session.execute(
         sa.update(Subscription)
         .where(
@@ -407,7 +418,11 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
             Subscription.customer_uid == subscription.customer_uid,
             Subscription.billing_key_ready_at.is_(None),
         )
-        .values(billing_key_ready_at=utcnow())
+        .values(
+            billing_key_ready_at=utcnow(),
+            card_name=str(key.get("card_name") or "")[:60] or None,
+            card_number=str(key.get("card_number") or "")[:30] or None,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -466,11 +481,13 @@ def next_charge_at(subscription: Subscription) -> datetime | None:
 
 def _renewal_due(subscription: Subscription) -> datetime:
     """When the next renewal attempt should run: the period's end, or the next retry."""
-    end = subscription.current_period_end or utcnow()
     if subscription.retry_count:
         days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
-        return end + timedelta(days=days)
-    return end
+        due = (subscription.past_due_since or utcnow()) + timedelta(days=days)
+    else:
+        due = subscription.current_period_end or utcnow()
+    # iamport refuses a schedule in the past: a late webhook or reconcile run charges soon instead.
+    return max(due, utcnow() + SCHEDULE_MARGIN)
 
 
 def ensure_schedule(subscription_id: int) -> Payment | None:
@@ -668,9 +685,10 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
         if exc.unknown_outcome:
             log.warning("charge %s outcome unknown, left pending: %s", payment.merchant_uid, exc)
             return payment
-        # iamport refused the request itself (code != 0): nothing was charged.
-        _claim(payment, Outcome(P.FAILED.value, "The payment provider refused the charge."),
-               {"imp_uid": None})
+        # The request was refused (code != 0) or never sent (no token): nothing was charged.
+        reason = ("The payment provider refused the charge." if exc.status
+                  else "We could not reach the payment provider; nothing was charged.")
+        _claim(payment, Outcome(P.FAILED.value, reason), {"imp_uid": None})
         db.session.commit()
         log.info("charge %s refused by iamport: %s", payment.merchant_uid, exc)
         return payment
@@ -819,9 +837,8 @@ def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) 
             else:
                 report.still_pending += 1
             continue
-        before = status
-        settled = apply_payment_info(info)
-        if settled.status != before:
+        settled, changed = record_payment_info(info)
+        if changed:
             report.settled += 1
         elif settled.status in (P.PENDING.value, P.REVIEW.value):
             report.still_pending += 1

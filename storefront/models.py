@@ -168,8 +168,13 @@ class Subscription(db.Model):
     billing_key_ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     canceled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    # Failed renewals in a row; reset by any paid charge.
+    # Failed renewals in a row, and when the first of them failed (iamport's clock); reset by
+    # any paid charge. Retries are scheduled RENEWAL_RETRY_DAYS after that first failure.
     retry_count: Mapped[int] = mapped_column(default=0)
+    past_due_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The card of the billing key as iamport described it when the key was confirmed.
+    card_name: Mapped[Optional[str]] = mapped_column(sa.String(60))
+    card_number: Mapped[Optional[str]] = mapped_column(sa.String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -103,13 +103,15 @@ class Shopper:
             headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
         )
 
-    def charge_now(self, subscription_id: int, token: str | None = None) -> requests.Response:
-        """Submit the account page's "Charge now" form."""
+    def charge_now(self, subscription_id: int, token: str | None = None,
+                   follow: bool = True) -> requests.Response:
+        """Submit the account page's "Charge now" form (with its own token unless given one)."""
         page = self.get("/account")
         token = token or _CHARGE_TOKEN.search(page.text).group(1)
         return self.http.post(
             f"{self.shop.url}/account/subscriptions/{subscription_id}/charge",
             data={"csrf_token": self.csrf(page.text), "charge_token": token}, timeout=30,
+            allow_redirects=follow,
         )
 
     def post_form(self, path: str, data: dict) -> requests.Response:
