@@ -108,11 +108,8 @@
     return frame;
   }
 
-  function fail(param, callback, mobile, code, message, redirectUrl) {
-    if (mobile && redirectUrl) {
-      window.location.assign(redirectUrl);
-      return;
-    }
+  // Problems found before anything reaches the sandbox always go to the callback.
+  function fail(param, callback, code, message) {
     report(callback, errorRsp(param, code, message));
   }
 
@@ -132,11 +129,11 @@
     request_pay: function (param, callback) {
       var mobile = isMobile(param);
       if (!state.code) {
-        fail(param, callback, false, 'F0001', 'Call IMP.init() with your merchant code before IMP.request_pay().');
+        fail(param, callback, 'F0001', 'Call IMP.init() with your merchant code before IMP.request_pay().');
         return;
       }
       if (state.pending) {
-        fail(param, callback, false, 'F0005', 'A payment window is already open.');
+        fail(param, callback, 'F0005', 'A payment window is already open.');
         return;
       }
       state.pending = { callback: callback, frame: null, impUid: null };
@@ -151,7 +148,7 @@
         });
       } catch (err) {
         state.pending = null;
-        fail(param, callback, false, 'F0002', 'request_pay parameters cannot be serialised: ' + err.message);
+        fail(param, callback, 'F0002', 'request_pay parameters cannot be serialised: ' + err.message);
         return;
       }
       window.fetch(SANDBOX_BASE + '/sdk/v1/payments', {

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support.sandbox import RENEWAL_DECLINE_CARD, checkout_params, new_uid
+from tests.support.sandbox import RENEWAL_DECLINE_CARD, new_uid
 from tests.support.waiting import wait_until
 
 from .shapes import CUSTOMER, PAGE, PAYMENT, check_envelope, check_shape
