@@ -1,0 +1,143 @@
+"""Concurrency: many deliveries, many clicks and several reconcile processes at once.
+
+These run in both legs of `make test`; the PostgreSQL leg is the one that matters (row locks,
+SKIP LOCKED), SQLite shows the compare-and-set alone holds too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import func
+
+from storefront import billing
+from storefront.config import ROOT
+from storefront.extensions import db
+from storefront.models import Payment, PaymentStatus, Subscription
+from storefront.periods import add_interval
+from tests.conftest import PG_URL
+from tests.integration.conftest import webhook
+from tests.integration.test_lifecycle import registered, scheduled, subscribe, subscription
+from tests.support.waiting import wait_until
+
+
+def test_fifty_deliveries_at_once_record_one_payment_one_activation_one_schedule(shop, monkeypatch):
+    shop.sandbox.set_webhooks(drop_rate=1.0)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    location = shopper.pay_in_window(params, mode="mobile").headers["Location"]
+    imp_uid = parse_qs(urlsplit(location).query)["imp_uid"][0]
+    activations = []
+    real = billing._activate
+    monkeypatch.setattr(billing, "_activate", lambda *a: (activations.append(1), real(*a))[1])
+    # The key is chargeable before the storm, so every delivery may try to schedule the renewal.
+    wait_until(lambda: shop.sandbox.api("GET", f"/subscribe/customers/{params['pay']['customer_uid']}").ok,
+               timeout=5, message="the pingback")
+    barrier = threading.Barrier(50)
+
+    def deliver(i: int) -> int:
+        barrier.wait()
+        if i % 3 == 0:
+            return shopper.complete(params, imp_uid).status_code
+        if i % 3 == 1:
+            return shopper.http.get(location, allow_redirects=False, timeout=30).status_code
+        return webhook(shop, imp_uid, params["pay"]["merchant_uid"]).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(deliver, range(50)))
+    assert set(codes) <= {200, 302}, codes
+    assert len(activations) == 1
+    with shop.context():
+        first = db.session.execute(
+            db.select(func.count(Payment.id)).where(Payment.kind == "first")).scalar_one()
+        assert first == 1
+        sub_id = billing.find_payment(params["pay"]["merchant_uid"]).subscription_id
+    wait_until(lambda: registered(shop, sub_id), timeout=5, message="the renewal schedule")
+    assert len(scheduled(shop, sub_id)) == 1
+    now = int(time.time())
+    listed = shop.sandbox.api("GET", "/subscribe/payments/schedule", params={
+        "schedule_from": now, "schedule_to": now + 80 * 86400, "limit": 100}).json()["response"]
+    mine = [s for s in listed["list"] if s["customer_uid"] == params["pay"]["customer_uid"]
+            and s["schedule_status"] == "scheduled"]
+    assert len(mine) == 1
+
+
+def test_twenty_charge_posts_with_one_token_make_one_again_call(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    token = "one-token-" + "z" * 30
+    page = shopper.get("/account")
+    csrf = shopper.csrf(page.text)
+    barrier = threading.Barrier(20)
+
+    def post(_: int) -> int:
+        barrier.wait()
+        return shopper.http.post(f"{shop.url}/account/subscriptions/{sub_id}/charge",
+                                 data={"csrf_token": csrf, "charge_token": token},
+                                 allow_redirects=False, timeout=30).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(post, range(20)))
+    assert codes == [303] * 20
+    customer_uid = subscription(shop, sub_id).customer_uid
+    listed = shop.sandbox.api("GET", f"/subscribe/customers/{customer_uid}/payments").json()
+    charges = [p for p in listed["response"]["list"] if p["customer_uid_usage"] == "payment"]
+    assert len(charges) == 1
+    with shop.context():
+        repeats = db.session.execute(
+            db.select(Payment.status).where(Payment.kind == "repeat")).scalars().all()
+    assert repeats == ["paid"]
+
+
+def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    shop.sandbox.set_webhooks(drop_rate=1.0)
+    sub = subscription(shop, sub_id)
+    # 100 charges iamport made whose answers never reached us: pending here, paid there.
+    with shop.context():
+        for i in range(100):
+            db.session.add(Payment(merchant_uid=f"rep_lost_{i:03d}", user_id=sub.user_id,
+                                   subscription_id=sub_id, amount=9, currency="USD",
+                                   kind="repeat", customer_uid=sub.customer_uid))
+        db.session.commit()
+    token = shop.sandbox.token()
+
+    def charge(i: int) -> None:
+        response = shop.sandbox.api("POST", "/subscribe/payments/again", token=token, json={
+            "customer_uid": sub.customer_uid, "merchant_uid": f"rep_lost_{i:03d}", "amount": 9,
+            "name": "Basic", "currency": "USD", "buyer_email": sub.buyer_email,
+            "buyer_name": sub.buyer_name})
+        assert response.json()["response"]["status"] == "paid"
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(charge, range(100)))
+
+    env = dict(os.environ,
+               DATABASE_URL=shop.app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="x",
+               IAMPORT_MODE="sandbox", IAMPORT_API_URL=shop.sandbox.url, SANDBOX_URL=shop.sandbox.url,
+               IAMPORT_API_KEY=shop.sandbox.api_key, IAMPORT_API_SECRET=shop.sandbox.api_secret,
+               IAMPORT_IMP_CODE=shop.sandbox.imp_code, PUBLIC_URL=shop.url, LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "billing", "reconcile", "--min-age", "0"]
+    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=240) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    settled = [int(re.search(r"settled (\d+)", out).group(1)) for out, _ in outputs]
+    assert sum(settled) == 100, outputs
+    if PG_URL:
+        # SKIP LOCKED shares the rows out: both processes did part of the work.
+        assert min(settled) > 0, settled
+    with shop.context():
+        statuses = db.session.execute(
+            db.select(Payment.status).where(Payment.merchant_uid.like("rep_lost_%"))).scalars().all()
+        assert statuses == [PaymentStatus.PAID.value] * 100
+        end = db.session.get(Subscription, sub_id).current_period_end
+    assert end == add_interval(sub.current_period_end, "month", 100)
