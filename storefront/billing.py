@@ -329,7 +329,7 @@ def _activate(payment: Payment, subscription: Subscription) -> None:
     subscription.status = SubscriptionStatus.ACTIVE.value
     subscription.customer_uid = payment.customer_uid
     subscription.buyer_email = payment.user.email
-    subscription.buyer_name = payment.user.full_name
+    subscription.buyer_name = payment.user.buyer_name
     subscription.billing_key_ready_at = None
     subscription.current_period_start = start
     subscription.current_period_end = add_interval(start, subscription.plan.interval)
@@ -350,7 +350,7 @@ def _extend(payment: Payment, subscription: Subscription) -> list[Callable[[], N
         old_key = subscription.customer_uid
         subscription.customer_uid = payment.customer_uid
         subscription.buyer_email = payment.user.email
-        subscription.buyer_name = payment.user.full_name
+        subscription.buyer_name = payment.user.buyer_name
         subscription.billing_key_ready_at = None
         if old_key:
             after.append(lambda: _retire_key(subscription.id, old_key))

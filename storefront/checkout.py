@@ -61,7 +61,7 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
             "currency": payment.currency,
             "language": "en",
             "buyer_email": user.email,
-            "buyer_name": user.full_name,
+            "buyer_name": user.buyer_name,
             "customer_uid": payment.customer_uid,
             "m_redirect_url": external_url("checkout.return_from_window"),
             "notice_url": external_url("webhooks.receive"),

@@ -102,8 +102,14 @@ class User(UserMixin, db.Model):
 
     @property
     def full_name(self) -> str:
-        """First and last name separated by one space, as PAYMENTWALL wants `buyer_name`."""
-        return f"{self.first_name.strip()} {self.last_name.strip()}"
+        """First and last name, as shown on pages."""
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def buyer_name(self) -> str:
+        """The name for PAYMENTWALL: "First Last" with exactly one space, so the spaces inside
+        a first or last name ("Mary Ann", "van Dyke") become hyphens."""
+        return f"{'-'.join(self.first_name.split())} {'-'.join(self.last_name.split())}"
 
     def set_password(self, password: str) -> None:
         """Hash and keep the password."""

@@ -280,3 +280,12 @@ def test_subscribed_user_is_sent_to_the_account(shop, sandbox):
     shopper.complete(params, pay_desktop(shopper, params)["imp_uid"])
     again = shopper.get("/checkout/basic-monthly", allow_redirects=False)
     assert again.status_code == 302 and again.headers["Location"].endswith("/account")
+
+
+def test_names_with_spaces_reach_paymentwall_as_first_last(shop, sandbox):
+    shopper = shop.shopper(first="Mary  Ann", last="van Dyke")
+    params = shopper.open_checkout()
+    assert params["pay"]["buyer_name"] == "Mary-Ann van-Dyke"
+    rsp = pay_desktop(shopper, params)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    assert sandbox.payment(rsp["imp_uid"])["buyer_name"] == "Mary-Ann van-Dyke"

@@ -36,6 +36,7 @@ def test_register_collapses_spaces_in_names(auth, app):
     with app.app_context():
         user = db.session.execute(db.select(User)).scalar_one()
         assert user.full_name == "Mary Ann van Dyke"
+        assert user.buyer_name == "Mary-Ann van-Dyke"
 
 
 @pytest.mark.parametrize("email", ["ada@example.com", "ADA@EXAMPLE.COM", " Ada@example.com "])
