@@ -594,11 +594,17 @@ class IamportClient:
     def _logged(
         error: IamportError, method: str, path: str, started: float | None = None
     ) -> IamportError:
-        """Log a failed call at WARNING and hand the error back to be raised."""
+        """Log a failed call and hand the error back to be raised.
+
+        A 404 is an answer callers expect (a key not confirmed yet, an order never paid), so it
+        is logged at INFO; everything else at WARNING.
+        """
+        level = logging.INFO if error.not_found else logging.WARNING
         if started is None:
-            logger.warning("iamport %s %s failed: %s", method, path, error)
+            logger.log(level, "iamport %s %s failed: %s", method, path, error)
         else:
-            logger.warning(
+            logger.log(
+                level,
                 "iamport %s %s failed after %.0f ms: %s",
                 method, path, (time.perf_counter() - started) * 1000, error,
             )
