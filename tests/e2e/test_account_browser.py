@@ -1,0 +1,143 @@
+"""The account page in a real browser: charge now, cancel at period end and resume, a declined renewal."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from storefront import billing
+from tests.e2e.conftest import (
+    register,
+    subscribe_desktop,
+    subscription_card,
+    wait_for_charge_button,
+)
+from tests.support.sandbox import RENEWAL_DECLINE_CARD
+from tests.support.waiting import wait_until
+
+# "26 December 2026" as date_long renders it.
+LONG_DATE = r"\d{1,2} [A-Z][a-z]+ \d{4}"
+
+
+def long_date(value) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def subscribed(page, shop, **card) -> str:
+    register(page, shop.url)
+    merchant_uid = subscribe_desktop(page, shop.url, **card)
+    expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
+    return merchant_uid
+
+
+def test_charge_now_adds_a_paid_row(page, shop):
+    first_uid = subscribed(page, shop)
+    wait_for_charge_button(page, shop.url)
+    rows = page.locator("table.history tbody tr")
+    expect(rows).to_have_count(1)
+    paid_until = subscription_card(page).locator("dd").nth(1).inner_text()
+
+    page.locator(".charge-button").click()
+    page.wait_for_url(f"{shop.url}/account")
+    expect(page.locator(".flash-success")).to_contain_text("Charged $9.00")
+
+    expect(rows).to_have_count(2)
+    newest = rows.nth(0)
+    assert newest.get_attribute("data-merchant-uid") != first_uid
+    expect(newest.locator("td").nth(2)).to_have_text("Charge now")
+    expect(newest.locator(".badge")).to_have_text("paid")
+    expect(rows.nth(1)).to_have_attribute("data-merchant-uid", first_uid)
+    expect(rows.nth(1).locator("td").nth(2)).to_have_text("First payment")
+    expect(rows.nth(1).locator(".badge")).to_have_text("paid")
+    # The charge paid one more period in advance.
+    assert subscription_card(page).locator("dd").nth(1).inner_text() != paid_until
+    with shop.context():
+        sub = billing.find_payment(first_uid).subscription
+        assert sub.status == "active"
+        assert [p.status for p in sub.payments if p.kind == "repeat"] == ["paid"]
+
+
+def test_cancel_at_period_end_then_resume(page, shop):
+    first_uid = subscribed(page, shop)
+    wait_for_charge_button(page, shop.url)
+    card = subscription_card(page)
+    with shop.context():
+        end = billing.find_payment(first_uid).subscription.current_period_end
+    ends_on = long_date(end)
+
+    card.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(re.compile(r"/account/subscriptions/\d+/cancel$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel Basic?")
+    at_period_end = page.get_by_role("radio", name=re.compile("At the end of the period"))
+    expect(at_period_end).to_be_checked()
+    expect(page.get_by_role("radio", name=re.compile(r"^Now"))).not_to_be_checked()
+    page.get_by_role("button", name="Confirm cancellation").click()
+
+    page.wait_for_url(f"{shop.url}/account")
+    badge = card.locator("h3 .badge")
+    expect(badge).to_have_text(f"ends on {ends_on}")
+    expect(card.locator(".next-charge")).to_contain_text("none: the subscription ends")
+    expect(card.get_by_role("link", name="Cancel")).to_have_count(0)
+    expect(card.locator(".charge-button")).to_be_disabled()
+    with shop.context():
+        sub = billing.find_payment(first_uid).subscription
+        assert sub.status == "active" and sub.cancel_at_period_end
+        assert billing.next_charge_at(sub) is None
+
+    card.get_by_role("link", name="Resume").click()
+    page.wait_for_url(re.compile(r"/account/subscriptions/\d+/resume$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Resume Basic?")
+    page.get_by_role("button", name="Resume subscription").click()
+
+    page.wait_for_url(f"{shop.url}/account")
+    expect(page.locator(".flash-success")).to_contain_text("Welcome back")
+    expect(badge).to_have_text("active")
+    expect(badge).to_have_attribute("data-status", "active")
+    expect(card.locator(".next-charge")).to_have_text(re.compile(rf"\$9\.00 on {ends_on}"))
+    expect(card.get_by_role("link", name="Cancel")).to_have_count(1)
+    expect(card.get_by_role("link", name="Resume")).to_have_count(0)
+    expect(card.locator(".charge-button")).to_be_enabled()
+
+
+def test_declined_renewal_makes_the_subscription_past_due(page, shop):
+    first_uid = subscribed(page, shop, card=RENEWAL_DECLINE_CARD)
+    wait_for_charge_button(page, shop.url)
+    card = subscription_card(page)
+    badge = card.locator("h3 .badge")
+    expect(badge).to_have_attribute("data-status", "active")
+    with shop.context():
+        end = billing.find_payment(first_uid).subscription.current_period_end
+    # The billing key being ready means the first renewal is scheduled at the period's end
+    # (by the same request that saw the key ready, so a reload may still catch it in between).
+    scheduled = re.compile(rf"^\$9\.00 on {long_date(end)}$")
+
+    def renewal_shown() -> bool:
+        page.goto(f"{shop.url}/account")
+        return bool(scheduled.match(card.locator(".next-charge").inner_text().strip()))
+
+    wait_until(renewal_shown, timeout=5, interval=0.25, message="the renewal to show as the next charge")
+
+    shop.sandbox.advance(32 * 86400)
+
+    def past_due() -> bool:
+        page.goto(f"{shop.url}/account")
+        return badge.get_attribute("data-status") == "past_due"
+
+    wait_until(past_due, timeout=8, interval=0.25, message="the account page to show past due")
+    expect(badge).to_have_text("past due")
+    expect(card.locator(".flash-warning")).to_contain_text("Your last renewal was declined")
+
+    # The retry is scheduled just after the failure is recorded; reload until the page has it.
+    retry = re.compile(rf"\$9\.00 on {LONG_DATE} \(retry 1 of \d+\)")
+
+    def retry_shown() -> bool:
+        page.goto(f"{shop.url}/account")
+        return bool(retry.search(card.locator(".next-charge").inner_text()))
+
+    wait_until(retry_shown, timeout=5, interval=0.25, message="the retry to show as the next charge")
+    renewal = page.locator("table.history tbody tr").filter(has_text="Renewal")
+    expect(renewal).to_have_count(1)
+    expect(renewal.locator(".badge")).to_have_text("failed")
+    with shop.context():
+        sub = billing.find_payment(first_uid).subscription
+        assert sub.status == "past_due" and sub.retry_count == 1
