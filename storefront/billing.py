@@ -42,6 +42,10 @@ CHECKOUT_REUSE = timedelta(hours=1)
 # and approves or declines it later with another webhook.
 REVIEW_REASON = re.compile(r"held for (risk )?review|internal error", re.IGNORECASE)
 
+# How iamport words a payment window the shopper closed (English and Korean texts).
+USER_CANCEL = re.compile(r"closed the payment window|cancel+ed by the (user|buyer)|사용자가 결제를 취소",
+                         re.IGNORECASE)
+
 # Which recorded states each verified outcome may replace; anything else is already settled.
 # A late `paid` is honoured after a failure (PAYMENTWALL's review) and after a withdrawn schedule
 # (iamport ran it before our unschedule reached it): money taken is always recorded.
@@ -155,11 +159,28 @@ def open_checkout(user: User, plan: Plan) -> Payment:
         db.session.add(payment)
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
-    if payment.prepared_at is None:
-        client().prepare_payment(payment.merchant_uid, payment.amount, payment.currency)
-        payment.prepared_at = utcnow()
-        db.session.commit()
+    prepare(payment)
     return payment
+
+
+def prepare(payment: Payment) -> None:
+    """Register the order's amount with iamport (`payments/prepare`) once.
+
+    An earlier attempt may have reached iamport without its answer reaching us; then iamport
+    refuses a second prepare, and the amount it holds decides whether we are done.
+    """
+    if payment.prepared_at is not None:
+        return
+    try:
+        client().prepare_payment(payment.merchant_uid, payment.amount, payment.currency)
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            raise
+        prepared = client().get_prepared_payment(payment.merchant_uid)
+        if to_decimal(prepared.get("amount")) != payment.amount:
+            raise
+    payment.prepared_at = utcnow()
+    db.session.commit()
 
 
 # --------------------------------------------------------------------------- verification
@@ -192,6 +213,9 @@ def judge(payment: Payment, info: dict[str, Any]) -> Outcome:
         return Outcome(P.REVIEW.value)
     if status == "failed":
         reason = str(info.get("fail_reason") or "The card was declined.")[:255]
+        if USER_CANCEL.search(reason) and payment.status == P.PENDING.value:
+            # Closing the window charges nothing and ends nothing: the order stays open.
+            return Outcome(P.PENDING.value)
         if REVIEW_REASON.search(reason) and payment.status in _OPEN | {P.REVIEW.value}:
             return Outcome(P.REVIEW.value, reason)
         return Outcome(P.FAILED.value, reason)
@@ -742,9 +766,7 @@ def open_card_change(subscription: Subscription) -> Payment:
     )
     db.session.add(payment)
     db.session.commit()
-    client().prepare_payment(payment.merchant_uid, payment.amount, payment.currency)
-    payment.prepared_at = utcnow()
-    db.session.commit()
+    prepare(payment)
     return payment
 
 
@@ -844,9 +866,10 @@ def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) 
             report.still_pending += 1
 
 
-# A window left open this long, or a charge iamport never received, did not happen.
+# A window left open this long, or a charge iamport never received, did not happen. A checkout
+# page is offered again for CHECKOUT_REUSE, so its order is given up a while after that.
 ABANDON_AFTER = {
-    PaymentKind.FIRST.value: timedelta(hours=24),
+    PaymentKind.FIRST.value: CHECKOUT_REUSE + timedelta(minutes=30),
     PaymentKind.REPEAT.value: timedelta(minutes=10),
     PaymentKind.RENEWAL.value: timedelta(days=1),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
+RESULT_REFRESH_FOR = timedelta(minutes=10)
 UID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
@@ -129,9 +131,11 @@ def return_from_window():
     if merchant_uid is None and imp_uid is None:
         abort(400, "The payment window sent us back without an order number.")
     payment = None
+    verified = False
     if imp_uid is not None:
         try:
             payment = billing.sync_payment(imp_uid)
+            verified = True
         except billing.UnknownPayment:
             log.warning("redirect for unknown payment %s", imp_uid)
         except IamportError as exc:
@@ -141,8 +145,8 @@ def return_from_window():
     if payment is None:
         abort(404, "We have no record of that payment.")
     target = _result_url(payment)
-    if imp_uid is None and payment.status == PaymentStatus.PENDING.value:
-        # The window closed before a payment was made; the flags only choose these words.
+    if payment.status == PaymentStatus.PENDING.value and (verified or imp_uid is None):
+        # No payment was made (the window was closed, or never got that far).
         flash("The payment was not completed. You can try again whenever you are ready.", "warning")
         target = url_for("shop.plan", slug=payment.subscription.plan.slug)
     if not current_user.is_authenticated or current_user.id != payment.user_id:
@@ -166,5 +170,7 @@ def result(merchant_uid: str):
         except IamportError as exc:
             if not exc.not_found:
                 log.info("result %s not refreshed: %s", merchant_uid, exc)
+    # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
+    refresh = payment.created_at > billing.utcnow() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,
-                           subscription=payment.subscription)
+                           subscription=payment.subscription, refresh=refresh)

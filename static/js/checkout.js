@@ -23,7 +23,11 @@
     }).then(function (response) {
       return response.json().then(function (data) { return { ok: response.ok || response.status === 202, data: data }; });
     }).then(function (result) {
-      if (result.data.redirect) {
+      if (result.data.status === "pending" && rsp.error_msg) {
+        // The shopper closed the window: nothing was charged and the order is still open.
+        say("The payment was not completed: " + rsp.error_msg + " You can try again.", "error");
+        button.disabled = false;
+      } else if (result.data.redirect) {
         window.location.assign(result.data.redirect);
       } else {
         say((result.data.error && result.data.error.message) || "We could not confirm the payment.", "error");

@@ -64,6 +64,7 @@ class Sandbox:
             if thread.is_alive():
                 log.warning("sandbox thread %s did not stop within %.1fs", thread.name, timeout)
         self._threads = []
+        self.webhooks.join(timeout)
         self.webhooks.close()
         self.store.close()
 

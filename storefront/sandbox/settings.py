@@ -10,6 +10,8 @@ from typing import Any, Mapping
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _TRUE = {"1", "true", "yes", "on"}
+# The most webhook deliveries the sandbox keeps in flight at once.
+MAX_WEBHOOK_WORKERS = 64
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -69,6 +71,8 @@ class Settings:
     webhook_read_timeout: float = _key("SANDBOX_WEBHOOK_READ_TIMEOUT", 30.0)
     webhook_retries: int = _key("SANDBOX_WEBHOOK_RETRIES", 0)
     webhook_retry_interval: float = _key("SANDBOX_WEBHOOK_RETRY_INTERVAL", 60.0)
+    # Deliveries in flight at once: 1 sends them one by one, in order.
+    webhook_workers: int = _key("SANDBOX_WEBHOOK_WORKERS", 1)
     # Faults of the REST API.
     latency_ms: int = _key("SANDBOX_LATENCY_MS", 0)
     error_rate: float = _key("SANDBOX_ERROR_RATE", 0.0)
@@ -103,6 +107,8 @@ class Settings:
         for name in ("webhook_drop_rate", "webhook_duplicate_rate", "error_rate", "hang_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{self.key_of(name)} must be between 0 and 1")
+        if not 1 <= self.webhook_workers <= MAX_WEBHOOK_WORKERS:
+            raise ValueError(f"SANDBOX_WEBHOOK_WORKERS must be between 1 and {MAX_WEBHOOK_WORKERS}")
 
     @classmethod
     def key_of(cls, attr: str) -> str:
@@ -134,6 +140,7 @@ KNOB_SECTIONS: dict[str, dict[str, str]] = {
         "reorder_window": "webhook_reorder_window",
         "retries": "webhook_retries",
         "retry_interval": "webhook_retry_interval",
+        "workers": "webhook_workers",
     },
     "delays": {
         "pingback_delay": "pingback_delay",

@@ -428,6 +428,19 @@ class Store:
         )
         return [dict(r) for r in rows]
 
+    def webhook_claim(self, now: float) -> dict | None:
+        """Take the next due delivery (marked `sending`) so that no other sender takes it too."""
+        with self.tx():
+            row = self._one(
+                "SELECT * FROM webhooks WHERE state = 'pending' AND due_at <= ? "
+                "ORDER BY due_at, order_key, id LIMIT 1",
+                (now,),
+            )
+            if row is None:
+                return None
+            self._run("UPDATE webhooks SET state = 'sending' WHERE id = ?", (row["id"],))
+        return {**dict(row), "state": "sending"}
+
     def webhook_reorder_batch(self, now: float) -> float | None:
         """The due time of the open reorder batch, if one is still waiting."""
         row = self._one(

@@ -1,4 +1,4 @@
-"""Webhook deliveries: queued, sent by a background thread, every attempt logged; faults for tests."""
+"""Webhook deliveries: queued, sent by background senders, every attempt logged; faults for tests."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from .money import dumps, loads
+from .settings import MAX_WEBHOOK_WORKERS
+from .store import StoreClosed
 
 if TYPE_CHECKING:
     from .runtime import Sandbox
@@ -45,6 +48,13 @@ class WebhookDispatcher:
         # Webhooks go to local test servers; a proxy from the environment must not intercept them.
         self._session.trust_env = False
         self._session.headers["User-Agent"] = USER_AGENT
+        # One kept-alive connection per sender, however many the workers knob asks for.
+        adapter = HTTPAdapter(pool_maxsize=MAX_WEBHOOK_WORKERS)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        # Senders beyond the first, started when the workers knob asks for them.
+        self._extra: list[threading.Thread] = []
+        self._extra_lock = threading.Lock()
 
     # -- queueing ---------------------------------------------------------------------------
 
@@ -140,26 +150,53 @@ class WebhookDispatcher:
                 store.webhook_update(row["id"], state="pending")
 
     def run(self) -> None:
-        """Background loop: deliver what is due until the sandbox stops."""
+        """Background loop of the first sender: deliver what is due until the sandbox stops."""
+        self._loop(0)
+
+    def _loop(self, index: int) -> None:
+        """One sender. Sender `index` works while the workers knob is above it, else it idles."""
         sb = self._sb
         while not sb.stopping.is_set():
-            try:
-                self.deliver_due()
-            except Exception:  # noqa: BLE001 - a bad delivery must not kill the thread
-                if sb.stopping.is_set():
+            if index < sb.knobs.webhook_workers:
+                try:
+                    self.deliver_due()
+                except StoreClosed:
                     break
-                log.exception("webhook dispatcher failed; retrying at the next tick")
+                except Exception:  # noqa: BLE001 - a bad delivery must not kill the thread
+                    if sb.stopping.is_set():
+                        break
+                    log.exception("webhook dispatcher failed; retrying at the next tick")
             self._wake.wait(sb.settings.tick)
             self._wake.clear()
 
+    def _scale(self) -> None:
+        """Start senders until there are as many as the workers knob says (they never stop early)."""
+        wanted = self._sb.knobs.webhook_workers - 1
+        if len(self._extra) >= wanted or self._sb.stopping.is_set():
+            return
+        with self._extra_lock:
+            while len(self._extra) < wanted:
+                index = len(self._extra) + 1
+                thread = threading.Thread(target=self._loop, args=(index,),
+                                          name=f"sandbox-webhooks-{index}", daemon=True)
+                self._extra.append(thread)
+                thread.start()
+                log.info("webhook sender %d started", index)
+
     def deliver_due(self) -> int:
-        """Send every due webhook, in order; returns how many were attempted."""
+        """Send due webhooks until none is left; returns how many this sender attempted.
+
+        Each delivery is claimed in the store first, so several senders never send one twice.
+        With one sender they leave in order (due time, then queue order); with more, several
+        are in flight at once and a slow endpoint no longer holds the others back.
+        """
         sb = self._sb
         count = 0
-        for row in sb.store.webhooks_due(sb.clock.now()):
-            if sb.stopping.is_set():
+        while not sb.stopping.is_set():
+            self._scale()
+            row = sb.store.webhook_claim(sb.clock.now())
+            if row is None:
                 break
-            sb.store.webhook_update(row["id"], state="sending")
             self._send(row)
             count += 1
         return count
@@ -204,6 +241,14 @@ class WebhookDispatcher:
         sb.store.webhook_update(row["id"], state="failed", attempts=attempts, sent_at=now,
                                 http_status=http_status, error=error)
         log.warning("webhook %s to %s failed: %s", row["id"], row["url"], error)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the senders beyond the first (the sandbox stops the first itself)."""
+        for thread in self._extra:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("webhook sender %s did not stop within %.1fs", thread.name, timeout)
+        self._extra = []
 
     def close(self) -> None:
         """Release the HTTP session."""

@@ -291,3 +291,22 @@ def test_names_with_spaces_reach_paymentwall_as_first_last(shop, sandbox):
     rsp = pay_desktop(shopper, params)
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
     assert sandbox.payment(rsp["imp_uid"])["buyer_name"] == "Mary-Ann van-Dyke"
+
+
+def test_closed_window_on_mobile_keeps_the_order_open(shop, sandbox):
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    opened = sandbox.open_window(params["pay"], mode="mobile", imp_code=params["imp_code"],
+                                 origin=shop.url)
+    closed = sandbox.submit_window(opened["window_url"], action="close")
+    location = closed.headers["Location"]
+    assert "error_code=" in location and "imp_uid=" in location
+    back = shopper.http.get(location, timeout=15)
+    assert back.url == f"{shop.url}/plans/basic-monthly"
+    assert "The payment was not completed" in back.text
+    assert state(shop, params["pay"]["merchant_uid"])[:2] == ("pending", "incomplete")
+    # The same order is offered again and can still be paid.
+    again = shopper.open_checkout()
+    assert again["pay"]["merchant_uid"] == params["pay"]["merchant_uid"]
+    rsp = pay_desktop(shopper, again)
+    assert shopper.complete(again, rsp["imp_uid"]).json()["status"] == "paid"
