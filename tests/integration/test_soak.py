@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import requests
 
 from storefront import billing
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, Subscription, utcnow
-from tests.integration.conftest import Shop, make_shop
+from tests.integration.conftest import Shop, Shopper, make_shop
 from tests.support.sandbox import start_sandbox, window_result
 
 SUBSCRIPTIONS = 210
@@ -64,17 +65,12 @@ def subscribe_one(shop: Shop, i: int, started: float) -> str | None:
 
 
 def charge_one(shop: Shop, shopper_index: int, sub_id: int) -> None:
-    """The owner of a subscription presses "Charge now" once."""
-    shopper = shop.shopper(email=f"soak{shopper_index}-again@example.com")
-    del shopper  # a fresh account cannot charge someone else's subscription; log in as the owner
+    """The owner of a subscription logs in again and presses "Charge now" once."""
     owner = _login(shop, f"soak{shopper_index}@example.com")
     _retry(lambda: owner.charge_now(sub_id, follow=False))
 
 
-def _login(shop: Shop, email: str):
-    from tests.integration.conftest import Shopper
-    import requests
-
+def _login(shop: Shop, email: str) -> Shopper:
     http = requests.Session()
     shop.sessions.append(http)
     shopper = Shopper(shop, http, email)
