@@ -196,3 +196,64 @@ def test_concurrent_syncs_apply_once(app, api, order, monkeypatch):
         payment = billing.find_payment(order)
         assert payment.status == "paid"
         assert payment.subscription.status == "active"
+
+
+def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api, order):
+    """PAYMENTWALL's review: a renewal first reported failed is approved later."""
+    from datetime import timedelta
+
+    from storefront.models import utcnow
+    from storefront.periods import add_interval
+
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    end = add_interval(start, "month")
+    with app.app_context():
+        payment = billing.find_payment(order)
+        sub = payment.subscription
+        sub.status, sub.customer_uid = "active", "cu_1_abc"
+        sub.current_period_start, sub.current_period_end = start, end
+        sub.billing_key_ready_at = start
+        sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
+        payment.status = "paid"
+        renewal = Payment(merchant_uid="ren_1_due_0", user_id=payment.user_id, subscription=sub,
+                          amount=payment.amount, currency="USD", kind="renewal", status="scheduled",
+                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end)
+        db.session.add(renewal)
+        db.session.commit()
+    renewal_info = dict(iamport_payment(), imp_uid="imp_ren", merchant_uid="ren_1_due_0",
+                        customer_uid_usage="payment.scheduled")
+    failed_at = int(end.timestamp()) + 300
+    api.get(f"{API}/payments/imp_ren", json={"code": 0, "message": None, "response": dict(
+        renewal_info, status="failed", fail_reason="Payment held for risk review", failed_at=failed_at,
+        paid_at=0)})
+    scheduled_calls = api.post(f"{API}/subscribe/payments/schedule",
+                               json={"code": 0, "message": None, "response": []})
+    unscheduled = api.post(f"{API}/subscribe/payments/unschedule",
+                           json={"code": 0, "message": None, "response": []})
+    with app.app_context():
+        # A held renewal is not yet a failure: no retry, still active.
+        assert billing.sync_payment("imp_ren").status == "review"
+        assert db.session.get(Subscription, 1).status == "active"
+    api.replace(responses.GET, f"{API}/payments/imp_ren", json={"code": 0, "message": None,
+                "response": dict(renewal_info, status="failed", fail_reason="Card declined",
+                                 failed_at=failed_at, paid_at=0)})
+    with app.app_context():
+        assert billing.sync_payment("imp_ren").status == "failed"
+        sub = db.session.get(Subscription, 1)
+        assert (sub.status, sub.retry_count) == ("past_due", 1)
+        [retry] = db.session.execute(db.select(Payment).where(Payment.status == "scheduled")).scalars()
+        assert retry.scheduled_at.timestamp() == failed_at + 86400
+    assert scheduled_calls.call_count == 1
+    paid_at = failed_at + 3600
+    api.replace(responses.GET, f"{API}/payments/imp_ren", json={"code": 0, "message": None,
+                "response": dict(renewal_info, paid_at=paid_at)})
+    with app.app_context():
+        assert billing.sync_payment("imp_ren").status == "paid"
+        sub = db.session.get(Subscription, 1)
+        assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
+        assert sub.current_period_start == end
+        assert sub.current_period_end == add_interval(end, "month")
+        statuses = dict(db.session.execute(db.select(Payment.merchant_uid, Payment.status)).all())
+        assert statuses[retry.merchant_uid] == "revoked"
+    assert unscheduled.call_count == 1
+    assert json.loads(unscheduled.calls[0].request.body)["merchant_uid"] == [retry.merchant_uid]
