@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -98,3 +99,25 @@ class AuthActions:
 def auth(client: FlaskClient) -> AuthActions:
     """Account actions for the test client."""
     return AuthActions(client)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One Playwright driver for the whole run (sync Playwright allows only one at a time)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import require_chromium
+
+    require_chromium()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright) -> Iterator[Any]:
+    """One headless /usr/bin/chromium for the whole run."""
+    from tests.support.browser import launch_chromium
+
+    launched = launch_chromium(playwright)
+    yield launched
+    launched.close()

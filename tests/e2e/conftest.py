@@ -30,22 +30,6 @@ PHONE_DEVICE = "iPhone 13"
 _emails = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
-    """The Playwright driver for the whole session (skips when chromium is not installed)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def browser(playwright) -> Iterator[Any]:
-    """One headless /usr/bin/chromium for the whole session."""
-    launched = launch_chromium(playwright)
-    yield launched
-    launched.close()
 
 
 def _new_page(browser: Any, **context_options: Any) -> tuple[Any, Any]:

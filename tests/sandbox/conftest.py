@@ -52,15 +52,9 @@ def iamport(sandbox):
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Debian chromium for the whole session."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield {"playwright": playwright, "browser": browser}
-        browser.close()
+def chromium(playwright, browser) -> Iterator[Any]:
+    """The run's Playwright driver and headless Debian chromium (from tests/conftest.py)."""
+    yield {"playwright": playwright, "browser": browser}
 
 
 @pytest.fixture
