@@ -6,13 +6,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func
 
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription, utcnow
 from storefront.periods import add_interval
-from tests.integration.conftest import make_shop
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.waiting import wait_until
 
