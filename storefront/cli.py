@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import run_simple
 
 from storefront.extensions import db
 from storefront.models import Plan
@@ -110,7 +111,8 @@ def run_demo_command(host: str, port: int) -> None:
     if sandbox is not None:
         click.echo(f"  Sandbox operator page: {sandbox_url}/_sandbox\n")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # Flask refuses app.run() inside its own CLI, so the server is started directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if sandbox is not None:
             sandbox.terminate()
