@@ -21,12 +21,18 @@ log = logging.getLogger(__name__)
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 HISTORY_PAGE_SIZE = 10
+# Past this page the history is empty anyway; a larger one would overflow the query's OFFSET.
+MAX_PAGE = 100_000
+# Ids are 32-bit in PostgreSQL; a larger one in the URL would fail the query instead of missing.
+MAX_ID = 2**31 - 1
 # Rows that are plans for the future or checkouts never attempted are not history.
 HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED.value, PaymentStatus.REVOKED.value)
 
 
 def _subscription_or_404(subscription_id: int) -> Subscription:
-    subscription = billing.owned_subscription(subscription_id, current_user)
+    subscription = None
+    if subscription_id <= MAX_ID:
+        subscription = billing.owned_subscription(subscription_id, current_user)
     if subscription is None:
         abort(404, "We could not find that subscription.")
     return subscription
@@ -44,7 +50,7 @@ def overview():
         ).scalars()
     )
     page = request.args.get("page", 1, type=int)
-    if page is None or page < 1:
+    if page is None or not 1 <= page <= MAX_PAGE:
         page = 1
     history = db.paginate(
         db.select(Payment)

@@ -6,8 +6,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
+from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.models import User
@@ -31,6 +33,9 @@ def load_user(user_id: str) -> User | None:
 
 def safe_next(target: str | None, default: str = "shop.catalog") -> str:
     """The `next` target when it stays on this site, else the default page."""
+    # A control character would end up in the Location header (and browsers drop tabs in URLs).
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target or ""):
+        return url_for(default)
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and "\\" not in target:
@@ -51,7 +56,6 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("account.overview"))
     form = RegisterForm()
-    status = 200
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
         if find_user(email) is not None:
@@ -71,12 +75,20 @@ def register():
                 flash("Welcome! Your account is ready.", "success")
                 return redirect(safe_next(request.args.get("next"), "account.overview"))
     if request.method == "POST":
-        status = 409 if _duplicate(form) else 400
-    return render_template("auth/register.html", form=form), status
+        return _refused("auth/register.html", form, 409 if _duplicate(form) else 400)
+    return render_template("auth/register.html", form=form)
 
 
 def _duplicate(form: RegisterForm) -> bool:
     return any("already exists" in error for error in form.email.errors)
+
+
+def _refused(template: str, form: FlaskForm, status: int, error: str | None = None):
+    """The form again with what is wrong, or the first problem as JSON for a client that asked."""
+    if wants_json():
+        problems = [problem for errors in form.errors.values() for problem in errors]
+        return error_response(status, error or next(iter(problems), None))
+    return render_template(template, form=form, error=error), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -85,26 +97,22 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next"), "account.overview"))
     form = LoginForm()
-    status = 200
-    error = None
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
         if login_blocked(email, request.remote_addr):
             error = "Too many failed attempts. Please wait 15 minutes and try again."
-            return render_template("auth/login.html", form=form, error=error), 429
+            return _refused("auth/login.html", form, 429, error)
         user = find_user(email)
         if user is None or not user.check_password(form.password.data):
             record_failure(email, request.remote_addr)
-            error = "Wrong e-mail or password."
-            status = 401
-        else:
-            clear_failures(email)
-            login_user(user, remember=form.remember.data)
-            flash(f"Welcome back, {user.first_name}.", "success")
-            return redirect(safe_next(request.args.get("next"), "account.overview"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("auth/login.html", form=form, error=error), status
+            return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
+        clear_failures(email)
+        login_user(user, remember=form.remember.data)
+        flash(f"Welcome back, {user.first_name}.", "success")
+        return redirect(safe_next(request.args.get("next"), "account.overview"))
+    if request.method == "POST":
+        return _refused("auth/login.html", form, 400)
+    return render_template("auth/login.html", form=form, error=None)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -112,8 +112,9 @@ def complete():
     try:
         payment = billing.sync_payment(imp_uid)
     except (billing.UnknownPayment, IamportError) as exc:
-        if isinstance(exc, IamportError) and exc.unknown_outcome:
-            # iamport did not answer: the result page and the webhook settle it later.
+        if isinstance(exc, IamportError) and not exc.not_found:
+            # iamport did not answer (also when no token could be had, which `unknown_outcome`
+            # calls a known outcome): the result page and the webhook settle it later.
             pending = billing.payment_for_owner(merchant_uid, current_user) if current_user.is_authenticated else None
             if pending is not None:
                 return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(pending)), 202
@@ -159,7 +160,9 @@ def return_from_window():
 @login_required
 def result(merchant_uid: str):
     """The verified state of one checkout, for its owner only."""
-    payment = billing.payment_for_owner(merchant_uid, current_user)
+    payment = None
+    if clean_uid(merchant_uid) is not None:
+        payment = billing.payment_for_owner(merchant_uid, current_user)
     if payment is None:
         abort(404, "We could not find that payment.")
     if payment.status in (PaymentStatus.PENDING.value, PaymentStatus.REVIEW.value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -53,8 +54,20 @@ def _handle_unexpected(exc: Exception):
     return error_response(500)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deeply to decode is malformed input like any other."""
+
+    def loads(self, s, **kwargs):
+        """Decode JSON; RecursionError becomes the ValueError that `get_json` turns into a 400."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
 def register(app: Flask) -> None:
-    """Install the error handlers on the app."""
+    """Install the error handlers on the app, and JSON decoding that fails as bad input."""
+    app.json = JSONProvider(app)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, _handle_unexpected)

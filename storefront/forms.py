@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
@@ -17,7 +18,19 @@ def _no_control_chars(form: FlaskForm, field: StringField) -> None:
         raise ValidationError("Please use printable characters only.")
 
 
-class RegisterForm(FlaskForm):
+class BrowserForm(FlaskForm):
+    """A form posted by a browser: read from its form fields, never from a JSON body."""
+
+    class Meta:
+        def wrap_formdata(self, form: FlaskForm, formdata):
+            # Flask-WTF would take a JSON body as the fields, so a number, a list or an object
+            # would reach the validators; a JSON body submits nothing here.
+            if request.is_json:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
+class RegisterForm(BrowserForm):
     """Sign-up: names as the card holder would write them, e-mail and password."""
 
     first_name = StringField(
@@ -55,13 +68,14 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BrowserForm):
     """Log in with e-mail and password."""
 
     email = EmailField(
         "E-mail",
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
-        validators=[DataRequired("Please enter your e-mail address."), Length(max=254)],
+        validators=[DataRequired("Please enter your e-mail address."), Length(max=254),
+                    _no_control_chars],
     )
     password = PasswordField(
         "Password",

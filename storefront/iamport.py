@@ -584,8 +584,8 @@ class IamportClient:
 
     @staticmethod
     def _redact(text: str, settings: _Settings, token: str | None) -> str:
-        """Keep the secret and the token out of messages, even if the server echoed them."""
-        for secret in (settings.api_secret, token):
+        """Keep the key, the secret and the token out of messages, even if the server echoed them."""
+        for secret in (settings.api_secret, settings.api_key, token):
             if secret:
                 text = text.replace(secret, "***")
         return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -59,8 +60,17 @@ def register(app: Flask) -> None:
     app.after_request(_add_headers)
 
 
+def _address(ip: str | None) -> str:
+    """The client address in canonical form, or "-" when it is not an IP address."""
+    # Behind a misconfigured proxy X-Forwarded-For can be any text, too long for the key column.
+    try:
+        return ipaddress.ip_address(ip or "").compressed[:64]
+    except ValueError:
+        return "-"
+
+
 def _keys(email: str, ip: str | None) -> list[tuple[str, str]]:
-    return [("email", f"email:{email}"), ("ip", f"ip:{ip or '-'}")]
+    return [("email", f"email:{email}"), ("ip", f"ip:{_address(ip)}")]
 
 
 def login_blocked(email: str, ip: str | None) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
@@ -10,6 +12,9 @@ from storefront.models import Plan, Subscription, SubscriptionStatus, utcnow
 from storefront.periods import add_interval
 
 bp = Blueprint("shop", __name__)
+
+# What a slug can be; anything else (NUL, a huge string) is no plan and never reaches the database.
+SLUG = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def active_plans() -> list[Plan]:
@@ -23,9 +28,11 @@ def active_plans() -> list[Plan]:
 
 def get_active_plan(slug: str) -> Plan:
     """The active plan with this slug, or a 404."""
-    plan = db.session.execute(
-        db.select(Plan).where(Plan.slug == slug, Plan.active.is_(True))
-    ).scalar_one_or_none()
+    plan = None
+    if SLUG.match(slug):
+        plan = db.session.execute(
+            db.select(Plan).where(Plan.slug == slug, Plan.active.is_(True))
+        ).scalar_one_or_none()
     if plan is None:
         abort(404, "We could not find that plan.")
     return plan

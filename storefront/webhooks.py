@@ -41,5 +41,6 @@ def receive():
             return jsonify(result="ignored", message="unknown imp_uid"), 200
         # Asking to be called again is all we can do while iamport does not answer.
         log.warning("webhook for %s not verified: %s", imp_uid, exc)
-        return jsonify(result="retry", message="verification failed, try again"), 503
+        message = "We could not verify the payment with iamport yet; please try again."
+        return jsonify(result="retry", error={"status": 503, "message": message}), 503
     return jsonify(result="ok", status=payment.status), 200

@@ -1,0 +1,121 @@
+"""Ownership over real HTTP: no page or action of one shopper reaches another's subscription or payment."""
+
+from __future__ import annotations
+
+import pytest
+
+from storefront import billing
+from storefront.extensions import db
+from storefront.models import Payment, Subscription
+from tests.support.sandbox import window_result
+from tests.support.waiting import wait_until
+
+
+def subscribe(shop, shopper, slug):
+    """Subscribe through the window and the callback; returns (merchant_uid, imp_uid, sub id)."""
+    params = shopper.open_checkout(slug)
+    rsp = window_result(shopper.pay_in_window(params).text)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    merchant_uid = params["pay"]["merchant_uid"]
+    with shop.context():
+        sub_id = billing.find_payment(merchant_uid).subscription_id
+    return merchant_uid, rsp["imp_uid"], sub_id
+
+
+def recorded(shop, email):
+    """Everything stored about one shopper's subscriptions and payments."""
+    with shop.context():
+        subs = db.session.execute(
+            db.select(Subscription).where(Subscription.user.has(email=email))
+            .order_by(Subscription.id)).scalars()
+        payments = db.session.execute(
+            db.select(Payment).where(Payment.user.has(email=email)).order_by(Payment.id)).scalars()
+        return ([(s.id, s.status, s.customer_uid, s.cancel_at_period_end, s.current_period_end)
+                 for s in subs],
+                [(p.merchant_uid, p.status, p.kind, p.imp_uid) for p in payments])
+
+
+@pytest.fixture
+def two(shop):
+    """Ada on Basic and Grace on Premium, each subscribed and with the renewal key confirmed."""
+    ada = shop.shopper()
+    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    mine = subscribe(shop, ada, "basic-monthly")
+    theirs = subscribe(shop, grace, "premium-monthly")
+    for _, _, sub_id in (mine, theirs):
+        wait_until(lambda sub_id=sub_id: billing_key_ready(shop, sub_id), timeout=6,
+                   message="the billing key")
+    return ada, grace, mine, theirs
+
+
+def billing_key_ready(shop, sub_id) -> bool:
+    with shop.context():
+        return db.session.get(Subscription, sub_id).billing_key_ready_at is not None
+
+
+def test_results_are_for_their_owner_only(shop, two):
+    ada, grace, (ada_uid, ada_imp, _), (grace_uid, _, _) = two
+    assert ada.get(f"/checkout/result/{ada_uid}").status_code == 200
+    assert grace.get(f"/checkout/result/{grace_uid}").status_code == 200
+    for who, other_uid in ((grace, ada_uid), (ada, grace_uid)):
+        page = who.get(f"/checkout/result/{other_uid}")
+        assert page.status_code == 404 and "We could not find that payment." in page.text
+        # The mobile return with someone else's order ends on the same 404, not on their result.
+        back = who.get(f"/checkout/return?merchant_uid={other_uid}")
+        assert back.status_code == 404 and "You are subscribed" not in back.text
+    # Grace replaying Ada's callback learns nothing she could open, and changes nothing.
+    before = recorded(shop, "ada@example.com")
+    replay = grace.http.post(f"{shop.url}/checkout/complete",
+                             json={"imp_uid": ada_imp, "merchant_uid": ada_uid},
+                             headers={"X-CSRFToken": grace.csrf(grace.get("/account").text),
+                                      "Accept": "application/json"}, timeout=15)
+    if replay.status_code == 200:
+        assert grace.get(replay.json()["redirect"]).status_code == 404
+    assert recorded(shop, "ada@example.com") == before
+
+
+def test_actions_on_another_shoppers_subscription_are_404(shop, two):
+    _, grace, (_, _, ada_sub), (_, _, grace_sub) = two
+    before = recorded(shop, "ada@example.com"), recorded(shop, "grace@example.com")
+    calls_before = len(shop.sandbox.api("GET", f"/subscribe/customers/{_key(shop, ada_sub)}/payments")
+                       .json()["response"]["list"])
+    for page in ("cancel", "resume", "card"):
+        response = grace.get(f"/account/subscriptions/{ada_sub}/{page}")
+        assert response.status_code == 404, page
+        assert "We could not find that subscription." in response.text
+    charge = grace.charge_now(ada_sub)
+    assert charge.status_code == 404
+    for action, data in (("cancel", {"when": "now"}), ("cancel", {"when": "period_end"}),
+                         ("resume", {})):
+        response = grace.post_form(f"/account/subscriptions/{ada_sub}/{action}", data)
+        assert response.status_code == 404, (action, data)
+    # Nothing changed for either of them, here or at iamport (no charge on Ada's key).
+    assert (recorded(shop, "ada@example.com"), recorded(shop, "grace@example.com")) == before
+    calls_after = shop.sandbox.api("GET", f"/subscribe/customers/{_key(shop, ada_sub)}/payments")
+    assert len(calls_after.json()["response"]["list"]) == calls_before
+    # Her own subscription still answers her.
+    assert grace.get(f"/account/subscriptions/{grace_sub}/cancel").status_code == 200
+
+
+def _key(shop, sub_id) -> str:
+    with shop.context():
+        return db.session.get(Subscription, sub_id).customer_uid
+
+
+def test_account_pages_show_only_their_owners_payments(shop, two):
+    ada, grace, (ada_uid, _, ada_sub), (grace_uid, _, grace_sub) = two
+    # A checkout Grace opened but never paid is hers alone too.
+    grace_open = grace.open_checkout("basic-yearly")["pay"]["merchant_uid"]
+    pages = {"ada": ada.get("/account").text, "grace": grace.get("/account").text}
+    assert f'data-merchant-uid="{ada_uid}"' in pages["ada"]
+    assert f'data-merchant-uid="{grace_uid}"' in pages["grace"]
+    assert f'data-subscription="{ada_sub}"' in pages["ada"]
+    assert f'data-subscription="{grace_sub}"' in pages["grace"]
+    for uid in (grace_uid, grace_open):
+        assert uid not in pages["ada"]
+    assert f'data-subscription="{grace_sub}"' not in pages["ada"]
+    assert "Premium" not in pages["ada"] and "grace@example.com" not in pages["ada"]
+    assert ada_uid not in pages["grace"] and f'data-subscription="{ada_sub}"' not in pages["grace"]
+    assert "ada@example.com" not in pages["grace"]
+    # Ada's own checkout for the plan Grace just opened is a new order, never Grace's.
+    assert ada.open_checkout("basic-yearly")["pay"]["merchant_uid"] != grace_open
