@@ -1,5 +1,6 @@
 # make run  — set up .venv, migrate, seed, start the storefront and its sandbox on 127.0.0.1
 # make test — set up .venv with the test tools (and Debian's chromium), run the whole suite
+# make bench — run the benchmarks (bench/), print their tables; make bench-smoke: a few iterations
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ PIP := $(PY) -m pip
 FLASK := $(PY) -m flask --app wsgi
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev chromium clean
+.PHONY: run test install install-dev chromium clean bench bench-smoke wrk
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,22 @@ run: install
 test: install-dev chromium
 	$(PY) -m pytest tests
 	$(PY) -m tests.support.pgcluster -- $(PY) -m pytest tests -p no:cacheprovider
+
+# Benchmarks, not tests: nothing in `make test` times anything. Pages are loaded by Debian's wrk;
+# if it cannot be installed, by the Python load generator in bench/loadgen.py.
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "installing Debian's wrk"; \
+		( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk ) \
+			|| echo "wrk could not be installed; the pages benchmark uses bench/loadgen.py"; \
+	fi
+
+bench: install-dev wrk
+	$(PY) -m bench.run
+
+# A few iterations of each benchmark (CI runs this so that they cannot rot); the figures mean nothing.
+bench-smoke: install-dev wrk
+	$(PY) -m bench.run --smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

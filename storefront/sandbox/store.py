@@ -430,6 +430,9 @@ class Store:
 
     def webhook_claim(self, now: float) -> dict | None:
         """Take the next due delivery (marked `sending`) so that no other sender takes it too."""
+        # Idle senders look often: only take the write lock when something is due.
+        if self._one("SELECT 1 FROM webhooks WHERE state = 'pending' AND due_at <= ? LIMIT 1", (now,)) is None:
+            return None
         with self.tx():
             row = self._one(
                 "SELECT * FROM webhooks WHERE state = 'pending' AND due_at <= ? "

@@ -1,0 +1,341 @@
+"""(4) Renewals: due scheduled renewals against the sandbox with 50 ms of added latency.
+
+The project's way: iamport (here the sandbox) runs each due schedule and sends its webhook; the
+storefront verifies the payment by lookup, records it and schedules the next renewal. The
+sequential baseline is the same path with one webhook in flight at a time; the project's way has
+`--concurrency` in flight (the sandbox's SANDBOX_WEBHOOK_WORKERS, and as many gunicorn threads).
+
+Both rounds run on the same subscriptions, one period after the other: set-up (not timed) gives
+N subscriptions a billing key and a registered renewal; each round moves the sandbox clock past
+the due date and times until all N renewals are recorded paid in the storefront's database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import secrets
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from bench.common import (
+    CpuMeter,
+    Gunicorn,
+    RequestCounter,
+    free_port,
+    machine_info,
+    machine_line,
+    prepare_database,
+    print_table,
+    process_cpu_seconds,
+    setup_logging,
+    start_counted_sandbox,
+    storefront_app,
+    storefront_database,
+    storefront_env,
+    wait_for,
+    write_results,
+)
+
+log = logging.getLogger("bench.renewals")
+
+NAME = "renewals"
+PLAN = "basic-monthly"
+DAY = 86400
+# Far enough to pass the end of a monthly period, short of the next one.
+ADVANCE = 32 * DAY
+GOAL_SPEEDUP = 10.0
+GOAL_OF_IDEAL = 1.5
+# Whose CPU time is measured during a round.
+CPU_GROUPS = ("sandbox + bench driver", "storefront (gunicorn)", "database server")
+
+
+def issue_keys(sandbox: Any, buyers: list[tuple[str, str, str]], threads: int = 4) -> dict[str, dict]:
+    """A paid window payment (which issues the billing key) per (customer_uid, email, name);
+    returns the window's rsp by customer_uid."""
+    from tests.support.sandbox import RunningSandbox, checkout_params
+
+    def pay(buyer: tuple[str, str, str]) -> tuple[str, dict]:
+        customer_uid, email, name = buyer
+        window = RunningSandbox(app=sandbox.app, served=sandbox.served, http=requests.Session())
+        try:
+            rsp = window.pay(checkout_params(customer_uid=customer_uid, buyer_email=email, buyer_name=name,
+                                             amount=9, name="Basic", notice_url=None))
+        finally:
+            window.http.close()
+        if not rsp["success"]:
+            raise RuntimeError(f"window payment for {customer_uid} failed: {rsp}")
+        return customer_uid, rsp
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        paid = dict(pool.map(pay, buyers))
+    store = sandbox.sandbox.store
+    # PAYMENTWALL's pingback makes each key chargeable (the delay is 0 here; the worker runs them).
+    wait_for(lambda: not store.jobs_pending("pingback"), timeout=120, what="the billing keys' pingbacks")
+    return paid
+
+
+def set_up(env: dict[str, str], sandbox: Any, n: int) -> list[int]:
+    """N users with an active subscription, a confirmed billing key and a registered renewal."""
+    from werkzeug.security import generate_password_hash
+
+    from storefront import billing
+    from storefront.extensions import db
+    from storefront.models import Payment, Plan, Subscription, User, utcnow
+    from storefront.periods import add_interval
+
+    app = storefront_app(env)
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == PLAN)).scalar_one()
+        password_hash = generate_password_hash("bench password", method="pbkdf2:sha256:1000")
+        users = [User(email=f"renewal{i}@example.com", first_name="Bench", last_name=f"Renewer{i}",
+                      password_hash=password_hash) for i in range(n)]
+        db.session.add_all(users)
+        db.session.commit()
+        buyers = [(f"cu_{u.id}_{secrets.token_hex(8)}", u.email, u.buyer_name) for u in users]
+        paid = issue_keys(sandbox, buyers)
+        now = utcnow()
+        subscriptions = []
+        for user, (customer_uid, _, _) in zip(users, buyers):
+            rsp = paid[customer_uid]
+            sub = Subscription(
+                user=user, plan=plan, status="active", customer_uid=customer_uid,
+                buyer_email=user.email, buyer_name=user.buyer_name, billing_key_ready_at=now,
+                card_name=rsp.get("card_name"), card_number=rsp.get("card_number"),
+                current_period_start=now, current_period_end=add_interval(now, plan.interval),
+            )
+            db.session.add(sub)
+            db.session.add(Payment(
+                merchant_uid=rsp["merchant_uid"], imp_uid=rsp["imp_uid"], user=user, subscription=sub,
+                amount=Decimal(plan.price), currency=plan.currency, kind="first", status="paid",
+                customer_uid=customer_uid, paid_at=now,
+            ))
+            subscriptions.append(sub)
+        db.session.commit()
+        ids = [s.id for s in subscriptions]
+        db.session.remove()
+
+    def schedule(sub_id: int) -> None:
+        with app.app_context():
+            if billing.ensure_schedule(sub_id) is None:
+                raise RuntimeError(f"no renewal scheduled for subscription {sub_id}")
+            db.session.remove()
+
+    # The storefront's own code schedules the first renewal (POST /subscribe/payments/schedule).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(schedule, ids))
+    with app.app_context():
+        db.engine.dispose()
+    return ids
+
+
+def count_paid_renewals(engine: sa.Engine) -> int:
+    """Renewals the storefront's database records as paid."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM payments WHERE kind = 'renewal' AND status = 'paid'"
+        )).scalar_one()
+
+
+def _sandbox_count(sandbox_db: Path, sql: str) -> int:
+    """A count read from the sandbox's own SQLite file (WAL: readers never block it)."""
+    with sqlite3.connect(f"file:{sandbox_db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def count_registered(sandbox_db: Path) -> int:
+    """Schedules the sandbox holds and has not run yet (the next renewals, once registered)."""
+    return _sandbox_count(sandbox_db, "SELECT count(*) FROM schedules WHERE schedule_status = 'scheduled'")
+
+
+def webhook_failures(sandbox_db: Path) -> int:
+    """Webhook deliveries that failed for good."""
+    return _sandbox_count(sandbox_db, "SELECT count(*) FROM webhooks WHERE state = 'failed'")
+
+
+def renewal_round(label: str, sandbox: Any, counter: RequestCounter, database: sa.Engine, sandbox_db: Path,
+                  n: int, workers: int, target: int, timeout: float,
+                  cpu: dict[str, Callable[[], float]]) -> dict[str, Any]:
+    """Make the N renewals due and time them until recorded paid (and the next ones scheduled)."""
+    sandbox.set_webhooks(workers=workers)
+    failed_before = webhook_failures(sandbox_db)
+    before = counter.snapshot()
+    log.info("%s: %d renewals due, %d webhook(s) in flight at a time", label, n, workers)
+    meter = CpuMeter(cpu).start()
+    started = time.perf_counter()
+    # The control call runs every schedule that became due before it answers (no added latency:
+    # faults touch the REST API only); the webhooks start leaving meanwhile.
+    answer = sandbox.http.post(f"{sandbox.url}/_sandbox/clock/advance", json={"seconds": ADVANCE},
+                               timeout=(5, timeout))
+    answer.raise_for_status()
+    ran = len(answer.json()["ran"])
+    charged = time.perf_counter() - started
+    paid_at = registered_at = None
+    try:
+        wait_for(lambda: count_paid_renewals(database) >= target, timeout=timeout, interval=0.02,
+                 what=f"{label}: {n} renewals recorded paid")
+        paid_at = time.perf_counter() - started
+        wait_for(lambda: count_registered(sandbox_db) >= n, timeout=timeout, interval=0.02,
+                 what=f"{label}: the next {n} renewals scheduled")
+        registered_at = time.perf_counter() - started
+    except TimeoutError as exc:
+        log.error("%s", exc)
+    used = meter.stop()
+    calls = RequestCounter.since(before, counter.snapshot())
+    settled = count_paid_renewals(database) - (target - n)
+    ours = sum(v for k, v in used.items() if k in cpu)
+    return {
+        "label": label,
+        "webhooks_in_flight": workers,
+        "schedules_run": ran,
+        "seconds_to_charge_all": round(charged, 3),
+        "seconds_to_record_all_paid": round(paid_at, 3) if paid_at else None,
+        "seconds_to_schedule_all_next": round(registered_at, 3) if registered_at else None,
+        "recorded_paid": settled,
+        "failed_webhooks": webhook_failures(sandbox_db) - failed_before,
+        "rest_calls": sum(calls.values()),
+        "rest_calls_by_endpoint": calls,
+        "rest_calls_per_renewal": round(sum(calls.values()) / n, 2),
+        # CPU seconds over the round: ours (sandbox, storefront, database) and the whole machine.
+        "cpu_seconds": used,
+        "cpu_ms_per_renewal": round(ours / n * 1000, 1),
+    }
+
+
+def run(n: int = 1000, concurrency: int = 16, latency_ms: int = 50, db: str = "postgresql",
+        smoke: bool = False) -> dict[str, Any]:
+    """Run the benchmark, print its table and write bench/results/renewals.json."""
+    machine = machine_info()
+    threads = max(1, math.ceil(concurrency / 2))
+    with tempfile.TemporaryDirectory(prefix="bench-renewals-") as tmp:
+        tmp_path = Path(tmp)
+        sandbox_db = tmp_path / "sandbox.sqlite3"
+        # The sandbox's default tick: idle senders and the scheduler look for work 5 times a second
+        # (work that a request or the clock makes due wakes them at once).
+        sandbox, counter = start_counted_sandbox(sandbox_db, SANDBOX_PINGBACK_DELAY=0, SANDBOX_TICK=0.2,
+                                                 SANDBOX_WEBHOOK_READ_TIMEOUT=30)
+        port = free_port()
+        with ExitStack() as stack:
+            stack.callback(sandbox.stop)
+            database = stack.enter_context(storefront_database(db, tmp_path))
+            env = storefront_env(database.url, sandbox=sandbox, public_url=f"http://127.0.0.1:{port}")
+            shop = Gunicorn("wsgi:app", env, workers=2, threads=threads, port=port,
+                            log_path=tmp_path / "shop.log")
+            stack.callback(shop.stop)
+            prepare_database(env)
+            shop.start()
+            # One kept connection for the polling below (a new one each time would cost a fork).
+            engine = sa.create_engine(database.url, pool_size=1)
+            cpu = dict(zip(CPU_GROUPS, (lambda: process_cpu_seconds(os.getpid()), shop.cpu_seconds,
+                                        database.cpu_seconds)))
+            stack.callback(engine.dispose)
+            set_up_started = time.perf_counter()
+            set_up(env, sandbox, n)
+            log.info("set-up: %d subscriptions with a key and a renewal in %.1f s", n,
+                     time.perf_counter() - set_up_started)
+            sandbox.set_faults(latency_ms=latency_ms)
+            timeout = max(60.0, n * (2 * latency_ms / 1000 + 0.1) * 1.5)
+            baseline = renewal_round("sequential baseline", sandbox, counter, engine, sandbox_db, n,
+                                     workers=1, target=n, timeout=timeout, cpu=cpu)
+            ours = renewal_round("the project's way", sandbox, counter, engine, sandbox_db, n,
+                                 workers=concurrency, target=2 * n, timeout=timeout, cpu=cpu)
+            settings = f"{shop.settings}, {database.label}"
+
+    base_s, ours_s = baseline["seconds_to_record_all_paid"], ours["seconds_to_record_all_paid"]
+    speedup = base_s / ours_s if base_s and ours_s else float("nan")
+    latency = latency_ms / 1000
+    ideal = n * latency / concurrency
+    # Each renewal makes its REST calls one after the other (look the payment up, then schedule
+    # the next one), so the latency one renewal waits for is calls x 50 ms.
+    per_renewal = ours["rest_calls_per_renewal"]
+    ideal_calls = n * latency * math.floor(per_renewal) / concurrency
+    of_ideal = ours_s / ideal if ours_s else float("nan")
+    # With every core busy on our processes (sandbox, storefront, database) and nothing else.
+    cores = machine["usable_cores"] or 1
+    cpu_floor = n * ours["cpu_ms_per_renewal"] / 1000 / cores
+    of_ideal_calls = ours_s / ideal_calls if ours_s and ideal_calls else float("nan")
+    goals = {
+        "speedup": {"target": f">= {GOAL_SPEEDUP}", "measured": round(speedup, 2), "met": speedup >= GOAL_SPEEDUP},
+        "of_ideal": {"target": f"<= {GOAL_OF_IDEAL}", "measured": round(of_ideal, 2),
+                     "met": of_ideal <= GOAL_OF_IDEAL},
+        "of_ideal_per_renewal_calls": {"target": f"<= {GOAL_OF_IDEAL}", "measured": round(of_ideal_calls, 2),
+                                       "met": of_ideal_calls <= GOAL_OF_IDEAL},
+        "errors": {"target": 0, "measured": (n - baseline["recorded_paid"]) + (n - ours["recorded_paid"]),
+                   "met": baseline["recorded_paid"] == n and ours["recorded_paid"] == n},
+    }
+    figures = {
+        "renewals": n, "latency_ms": latency_ms, "concurrency": concurrency,
+        "server": f"{settings} (storefront), sandbox in-process (werkzeug threaded)",
+        "baseline": baseline, "project": ours, "speedup": round(speedup, 2),
+        "ideal_seconds": round(ideal, 3), "ideal_seconds_per_renewal_calls": round(ideal_calls, 3),
+        "cpu_floor_seconds": round(cpu_floor, 3),
+        "goals": goals,
+    }
+    rows = []
+    for r in (baseline, ours):
+        rows.append([r["label"], r["webhooks_in_flight"], r["seconds_to_record_all_paid"] or "timeout",
+                     r["seconds_to_schedule_all_next"] or "timeout", r["rest_calls_per_renewal"],
+                     r["cpu_ms_per_renewal"], f"{r['cpu_seconds']['machine_busy_share']:.0%}",
+                     f"{r['recorded_paid']}/{n}", r["failed_webhooks"]])
+
+    def verdict(goal: dict) -> str:
+        return "met" if goal["met"] else "MISSED"
+
+    print_table(
+        f"(4) Renewals: {n} due renewals, {latency_ms} ms added latency, {settings}",
+        ["settled by", "in flight", "all paid s", "next scheduled s", "calls/renewal", "CPU ms/renewal",
+         "machine busy", "recorded", "failed hooks"],
+        rows,
+        [
+            f"speed-up: {speedup:.1f}x the sequential baseline  (goal >= {GOAL_SPEEDUP:g}x: "
+            f"{verdict(goals['speedup'])})",
+            f"ideal N x latency / concurrency = {n} x {latency_ms} ms / {concurrency} = {ideal:.2f} s; "
+            f"measured {of_ideal:.2f}x of it  (goal <= {GOAL_OF_IDEAL}x: {verdict(goals['of_ideal'])})",
+            f"with the {math.floor(per_renewal)} REST calls one renewal makes in turn (look-up, next "
+            f"schedule): ideal {ideal_calls:.2f} s, measured {of_ideal_calls:.2f}x of it "
+            f"({verdict(goals['of_ideal_per_renewal_calls'])})",
+            f"CPU floor: {n} x {ours['cpu_ms_per_renewal']:g} ms of CPU per renewal / {cores} cores = "
+            f"{cpu_floor:.2f} s; per renewal: " + ", ".join(
+                f"{name} {seconds / n * 1000:.1f} ms" for name, seconds in ours["cpu_seconds"].items()
+                if name in CPU_GROUPS) + " (the sandbox shares the cores with the storefront)",
+            "'all paid': from the clock moving past the due date until the storefront's database "
+            "records every renewal paid; 'next scheduled': until the sandbox holds the next ones",
+            "CPU ms/renewal: sandbox + bench driver + storefront workers + database server, per renewal; "
+            "machine busy: share of all cores busy during the round (anything running, ours or not)",
+            "storefront under gunicorn; sandbox in the bench process (werkzeug threaded); "
+            + machine_line(machine),
+        ],
+    )
+    write_results(NAME, figures, smoke=smoke, machine=machine)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1000, help="renewals per round")
+    parser.add_argument("--concurrency", type=int, default=16, help="webhooks in flight at once")
+    parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql",
+                        help="the storefront's database (PostgreSQL falls back to SQLite if missing)")
+    parser.add_argument("--smoke", action="store_true", help="a few iterations only")
+    args = parser.parse_args(argv)
+    setup_logging()
+    if args.smoke:
+        run(n=40, concurrency=args.concurrency, db=args.db, smoke=True)
+    else:
+        run(n=args.n, concurrency=args.concurrency, db=args.db)
+
+
+if __name__ == "__main__":
+    main()
