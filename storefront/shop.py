@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template, session
 from flask_login import current_user
 
 from storefront.extensions import db
@@ -52,12 +53,26 @@ def current_plan_ids() -> set[int]:
     )
 
 
+# The anonymous catalog is the same page for everyone, so it is rendered once per few seconds
+# per worker; a plan change shows within that time.
+CATALOG_TTL = 5.0
+
+
 @bp.route("/")
 def catalog():
     """List the active plans."""
-    return render_template(
+    anonymous = not current_user.is_authenticated and "_flashes" not in session
+    cache = current_app.extensions.setdefault("catalog_page", {})
+    if anonymous:
+        cached = cache.get("page")
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+    page = render_template(
         "shop/catalog.html", plans=active_plans(), current_plan_ids=current_plan_ids()
     )
+    if anonymous:
+        cache["page"] = (time.monotonic() + CATALOG_TTL, page)
+    return page
 
 
 @bp.route("/plans/<slug>")

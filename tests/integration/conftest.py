@@ -20,7 +20,8 @@ from tests.support.sandbox import RunningSandbox, start_sandbox
 from tests.support.servers import ServedApp, serve_wsgi
 
 _PARAMS = re.compile(r'<script id="checkout-params" type="application/json">(.*?)</script>', re.S)
-_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+# The token from the meta tag of a logged-in page, or from a form's hidden field.
+_CSRF = re.compile(r'(?:<meta name="csrf-token" content="|name="csrf_token" type="hidden" value=")([^"]+)"')
 _CHARGE_TOKEN = re.compile(r'name="charge_token" value="([^"]+)"')
 
 

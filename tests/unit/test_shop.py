@@ -105,3 +105,19 @@ def test_pages_link_only_local_assets(client, app):
     page = client.get("/").data.decode()
     assert "/static/css/style.css" in page
     assert "https://" not in page and "http://" not in page.replace("http://localhost", "")
+
+
+def test_anonymous_catalog_is_cached_briefly_and_sets_no_cookie(client, app, auth):
+    seed(app)
+    first = client.get("/")
+    assert "Set-Cookie" not in first.headers
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "premium-monthly")).scalar_one()
+        plan.active = False
+        db.session.commit()
+    assert b"Premium" in client.get("/").data  # the same page for a few seconds
+    auth.register()
+    assert b"Premium" not in client.get("/").data  # never cached for a logged-in shopper
+    app.extensions["catalog_page"].clear()
+    auth.logout()
+    assert b"Premium" not in client.get("/").data
