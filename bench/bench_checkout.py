@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from bench.common import (
     HTTP_TIMEOUT,
+    csrf_token,
     Gunicorn,
     RequestCounter,
     free_port,
@@ -48,7 +49,6 @@ PASSWORD = "bench password"
 # A cheap hash for the bench's shoppers: the benchmark is about checkout, not scrypt.
 CHEAP_HASH_METHOD = "pbkdf2:sha256:1000"
 _PARAMS = re.compile(r'<script id="checkout-params" type="application/json">(.*?)</script>', re.DOTALL)
-_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def create_shoppers(env: dict[str, str], count: int, prefix: str) -> list[str]:
@@ -70,18 +70,11 @@ def create_shoppers(env: dict[str, str], count: int, prefix: str) -> list[str]:
     return emails
 
 
-def _csrf(page: str) -> str:
-    match = _CSRF.search(page)
-    if not match:
-        raise RuntimeError("no CSRF token on the page")
-    return match.group(1)
-
-
 def log_in(url: str, email: str) -> requests.Session:
     """A shopper's session, logged in through the real form."""
     http = requests.Session()
     page = http.get(f"{url}/auth/login", timeout=HTTP_TIMEOUT)
-    answer = http.post(f"{url}/auth/login", data={"csrf_token": _csrf(page.text), "email": email,
+    answer = http.post(f"{url}/auth/login", data={"csrf_token": csrf_token(page.text), "email": email,
                                                   "password": PASSWORD}, timeout=HTTP_TIMEOUT)
     if answer.status_code != 200 or not answer.url.endswith("/account"):
         raise RuntimeError(f"log-in of {email} failed: {answer.status_code}")
@@ -111,7 +104,7 @@ def checkout(shop_url: str, sandbox: Any, http: requests.Session, webhooks: Thre
         out.errors.append(f"checkout page {page.status_code}")
         return out
     params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
-    csrf = _csrf(page.text)
+    csrf = csrf_token(page.text)
     out.merchant_uid = params["pay"]["merchant_uid"]
     # The sandbox's helpers, on this shopper's own HTTP session.
     window = RunningSandbox(app=sandbox.app, served=sandbox.served, http=requests.Session())

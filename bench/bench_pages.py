@@ -24,6 +24,7 @@ import requests
 
 from bench.common import (
     HTTP_TIMEOUT,
+    csrf_token,
     ROOT,
     Gunicorn,
     machine_info,
@@ -43,7 +44,6 @@ GOAL_SHARE = 0.60
 GOAL_WORKER_MB = 80.0
 EMAIL = "bench.pages@example.com"
 PASSWORD = "correct horse battery"
-_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 # --------------------------------------------------------------------------- load generators
@@ -155,19 +155,12 @@ def add_account_history(env: dict[str, str]) -> None:
         db.engine.dispose()
 
 
-def _csrf(page: str) -> str:
-    match = _CSRF.search(page)
-    if not match:
-        raise RuntimeError("no CSRF token on the page")
-    return match.group(1)
-
-
 def register(url: str) -> None:
     """Sign the bench user up through the real form."""
     with requests.Session() as http:
         page = http.get(f"{url}/auth/register", timeout=HTTP_TIMEOUT)
         answer = http.post(f"{url}/auth/register", data={
-            "csrf_token": _csrf(page.text), "first_name": "Bench", "last_name": "Shopper",
+            "csrf_token": csrf_token(page.text), "first_name": "Bench", "last_name": "Shopper",
             "email": EMAIL, "password": PASSWORD, "confirm": PASSWORD,
         }, timeout=HTTP_TIMEOUT)
         if not answer.url.endswith("/account"):
@@ -179,7 +172,7 @@ def login_cookie(url: str) -> str:
     with requests.Session() as http:
         page = http.get(f"{url}/auth/login", timeout=HTTP_TIMEOUT)
         answer = http.post(f"{url}/auth/login", data={
-            "csrf_token": _csrf(page.text), "email": EMAIL, "password": PASSWORD,
+            "csrf_token": csrf_token(page.text), "email": EMAIL, "password": PASSWORD,
         }, timeout=HTTP_TIMEOUT)
         if answer.status_code != 200 or not answer.url.endswith("/account"):
             raise RuntimeError(f"log-in failed: {answer.status_code} {answer.url}")

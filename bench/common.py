@@ -582,3 +582,15 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("bench").setLevel(logging.DEBUG if verbose else logging.INFO)
     # werkzeug logs every request at INFO unless its logger has a level of its own.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+# The token from the meta tag of a logged-in page, or from a form's hidden field.
+_CSRF = re.compile(r'(?:<meta name="csrf-token" content="|name="csrf_token" type="hidden" value=")([^"]+)"')
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a storefront page carries."""
+    match = _CSRF.search(page)
+    if not match:
+        raise RuntimeError("no CSRF token on the page")
+    return match.group(1)

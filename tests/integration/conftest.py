@@ -16,12 +16,11 @@ from storefront import create_app
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from tests.conftest import database_url
+from tests.support.pages import csrf_token
 from tests.support.sandbox import RunningSandbox, start_sandbox
 from tests.support.servers import ServedApp, serve_wsgi
 
 _PARAMS = re.compile(r'<script id="checkout-params" type="application/json">(.*?)</script>', re.S)
-# The token from the meta tag of a logged-in page, or from a form's hidden field.
-_CSRF = re.compile(r'(?:<meta name="csrf-token" content="|name="csrf_token" type="hidden" value=")([^"]+)"')
 _CHARGE_TOKEN = re.compile(r'name="charge_token" value="([^"]+)"')
 
 
@@ -75,7 +74,7 @@ class Shopper:
 
     @staticmethod
     def csrf(page: str) -> str:
-        return _CSRF.search(page).group(1)
+        return csrf_token(page)
 
     def get(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 15)

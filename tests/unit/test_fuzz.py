@@ -32,6 +32,7 @@ from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
 from tests.conftest import make_app
+from tests.support.pages import csrf_token
 
 FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -42,8 +43,6 @@ IAMPORT_ENDPOINTS = {"checkout.start", "checkout.complete", "webhooks.receive", 
 API_ENDPOINTS = {"checkout.complete", "webhooks.receive"}
 TABLES = ("users", "subscriptions", "payments", "login_throttles")
 PASSWORD = "correct horse"
-# The token from the page's meta tag (logged in) or from a form's hidden field (anyone).
-_CSRF = re.compile(r'(?:<meta name="csrf-token" content="|name="csrf_token" type="hidden" value=")([^"]+)"')
 
 
 def _rules():
@@ -74,23 +73,17 @@ class Fuzzed:
         return client, token
 
 
-def _csrf(page: str) -> str:
-    """The page's CSRF token; pages carry none when CSRF is switched off."""
-    match = _CSRF.search(page)
-    return match.group(1) if match else ""
-
-
 def _session(client) -> tuple[str, str]:
     page = client.get("/account" if client.get_cookie("session") else "/auth/login")
     cookie = client.get_cookie("session")  # none for a visitor when CSRF is off
-    return (cookie.value if cookie else ""), _csrf(page.text)
+    return (cookie.value if cookie else ""), csrf_token(page.text, required=False)
 
 
 def _register(client, email: str) -> None:
     """Sign up through the real form (with its CSRF token when CSRF is on)."""
     page = client.get("/auth/register")
     response = client.post("/auth/register", data={
-        "csrf_token": _csrf(page.text), "first_name": "Fuzz", "last_name": "Tester",
+        "csrf_token": csrf_token(page.text, required=False), "first_name": "Fuzz", "last_name": "Tester",
         "email": email, "password": PASSWORD, "confirm": PASSWORD,
     })
     assert response.status_code == 302, response.text[:300]
