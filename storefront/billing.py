@@ -252,14 +252,17 @@ def _claim(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> bool:
 
 def _lock_payment(merchant_uid: str) -> Payment | None:
     """Our payment by `merchant_uid`, row-locked where the database can (PostgreSQL)."""
+    # populate_existing: a row already in the session is read again now that it is locked.
     return db.session.execute(
         db.select(Payment).where(Payment.merchant_uid == merchant_uid).with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
 def _lock_subscription(subscription_id: int) -> Subscription:
     return db.session.execute(
         db.select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
 
 
@@ -801,7 +804,7 @@ def end_finished_periods(now: datetime | None = None) -> int:
 
 def _lock_for_work(model: type, row_id: int):
     """Lock one row for this worker; other workers skip it (SKIP LOCKED on PostgreSQL)."""
-    query = db.select(model).where(model.id == row_id)
+    query = db.select(model).where(model.id == row_id).execution_options(populate_existing=True)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return db.session.execute(query).scalar_one_or_none()
