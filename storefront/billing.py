@@ -488,6 +488,21 @@ def notice_url() -> str | None:
 # --------------------------------------------------------------------------- schedules
 
 
+def _charge_for(subscription: Subscription, kind: PaymentKind, merchant_uid: str,
+                **fields: Any) -> Payment:
+    """A new payment of one period of the subscription, on its billing key unless told another."""
+    fields.setdefault("customer_uid", subscription.customer_uid)
+    return Payment(
+        merchant_uid=merchant_uid,
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        amount=subscription.plan.price,
+        currency=subscription.plan.currency,
+        kind=kind.value,
+        **fields,
+    )
+
+
 def _scheduled_renewals(subscription_id: int) -> list[Payment]:
     return list(
         db.session.execute(
@@ -548,16 +563,9 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
             Payment.scheduled_at == due,
         )
     ).scalar_one()
-    row = Payment(
-        merchant_uid=f"ren_{subscription.id}_{due:%y%m%d%H%M%S}_{attempts}",
-        user_id=subscription.user_id,
-        subscription_id=subscription.id,
-        amount=subscription.plan.price,
-        currency=subscription.plan.currency,
-        kind=PaymentKind.RENEWAL.value,
-        status=P.SCHEDULED.value,
-        customer_uid=subscription.customer_uid,
-        scheduled_at=due,
+    row = _charge_for(
+        subscription, PaymentKind.RENEWAL, f"ren_{subscription.id}_{due:%y%m%d%H%M%S}_{attempts}",
+        status=P.SCHEDULED.value, scheduled_at=due,
     )
     db.session.add(row)
     try:
@@ -678,16 +686,8 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
     refusal = charge_refusal(subscription)
     if refusal:
         raise ActionRefused(refusal)
-    payment = Payment(
-        merchant_uid=new_merchant_uid("rep"),
-        user_id=subscription.user_id,
-        subscription_id=subscription.id,
-        amount=subscription.plan.price,
-        currency=subscription.plan.currency,
-        kind=PaymentKind.REPEAT.value,
-        customer_uid=subscription.customer_uid,
-        idempotency_key=token,
-    )
+    payment = _charge_for(subscription, PaymentKind.REPEAT, new_merchant_uid("rep"),
+                          idempotency_key=token)
     db.session.add(payment)
     try:
         db.session.commit()
@@ -758,15 +758,8 @@ def open_card_change(subscription: Subscription) -> Payment:
     key only with a charge); once paid, its key replaces the old one."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused("Only an active subscription can change card.")
-    payment = Payment(
-        merchant_uid=new_merchant_uid("card"),
-        user_id=subscription.user_id,
-        subscription_id=subscription.id,
-        amount=subscription.plan.price,
-        currency=subscription.plan.currency,
-        kind=PaymentKind.REPEAT.value,
-        customer_uid=new_customer_uid(subscription.user),
-    )
+    payment = _charge_for(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
+                          customer_uid=new_customer_uid(subscription.user))
     db.session.add(payment)
     db.session.commit()
     prepare(payment)
