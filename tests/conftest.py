@@ -101,6 +101,22 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+@pytest.fixture
+def activations(monkeypatch) -> list[int]:
+    """Counts the subscriptions activated (billing._activate calls) during the test."""
+    from storefront import billing
+
+    calls: list[int] = []
+    real = billing._activate
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(billing, "_activate", counted)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Any]:
     """One Playwright driver for the whole run (sync Playwright allows only one at a time)."""

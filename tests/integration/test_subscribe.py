@@ -144,15 +144,12 @@ def test_all_three_in_every_order_apply_once(shop, sandbox, order):
     assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
 
 
-def test_simultaneous_deliveries_apply_once(shop, sandbox, monkeypatch):
+def test_simultaneous_deliveries_apply_once(shop, sandbox, activations):
     quiet_webhooks(sandbox)
     shopper = shop.shopper()
     params = shopper.open_checkout()
     location = shopper.pay_in_window(params, mode="mobile").headers["Location"]
     imp_uid = parse_qs(urlsplit(location).query)["imp_uid"][0]
-    activations = []
-    real = billing._activate
-    monkeypatch.setattr(billing, "_activate", lambda *a: (activations.append(1), real(*a))[1])
     barrier = threading.Barrier(12)
     codes = []
 

@@ -164,13 +164,9 @@ def test_unknown_merchant_uid_is_refused(app, api, order):
         billing.sync_payment("imp_1")
 
 
-def test_concurrent_syncs_apply_once(app, api, order, monkeypatch):
+def test_concurrent_syncs_apply_once(app, api, order, activations):
     serve_payment(api)
     key_unknown(api)
-    activations = []
-    real_activate = billing._activate
-    monkeypatch.setattr(billing, "_activate",
-                        lambda *a: (activations.append(1), real_activate(*a))[1])
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
