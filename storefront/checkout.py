@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from storefront import billing
-from storefront.errors import error_response
+from storefront.errors import error_response, json_error
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus
 from storefront.periods import add_interval
@@ -104,23 +104,27 @@ def complete():
     """The desktop callback: verify `imp_uid` with iamport and say where to go next."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error={"status": 400, "message": "Send a JSON object."}), 400
+        return json_error(400, "Send a JSON object.")
     imp_uid = clean_uid(body.get("imp_uid"))
     merchant_uid = clean_uid(body.get("merchant_uid"))
     if imp_uid is None or merchant_uid is None:
-        return jsonify(error={"status": 400, "message": "imp_uid and merchant_uid are required."}), 400
+        return json_error(400, "imp_uid and merchant_uid are required.")
     try:
         payment = billing.sync_payment(imp_uid)
-    except (billing.UnknownPayment, IamportError) as exc:
-        if isinstance(exc, IamportError) and not exc.not_found:
-            # iamport did not answer (also when no token could be had, which `unknown_outcome`
-            # calls a known outcome): the result page and the webhook settle it later.
-            pending = billing.payment_for_owner(merchant_uid, current_user) if current_user.is_authenticated else None
-            if pending is not None:
-                return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(pending)), 202
-            return jsonify(error={"status": 503, "message": "We could not confirm the payment yet. Please check your account in a minute."}), 503
-        log.warning("callback for unknown payment %s: %s", imp_uid, exc)
-        return jsonify(error={"status": 404, "message": "We have no record of that payment."}), 404
+    except billing.UnknownPayment as exc:
+        log.warning("callback for a payment that is not ours: %s", exc)
+        return json_error(404, "We have no record of that payment.")
+    except IamportError as exc:
+        if exc.not_found:
+            log.warning("callback for %s, which iamport does not know", imp_uid)
+            return json_error(404, "We have no record of that payment.")
+        # iamport did not answer (or gave no token): the result page and the webhook settle it.
+        owned = (billing.payment_for_owner(merchant_uid, current_user)
+                 if current_user.is_authenticated else None)
+        if owned is not None:
+            return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(owned)), 202
+        return json_error(503, "We could not confirm the payment yet. "
+                               "Please check your account in a minute.")
     return jsonify(status=payment.status, redirect=_result_url(payment))
 
 

@@ -30,11 +30,16 @@ def wants_json() -> bool:
     return accept.accept_json and not accept.accept_html
 
 
+def json_error(status: int, message: str):
+    """An error as JSON, for routes only scripts call."""
+    return jsonify(error={"status": status, "message": message}), status
+
+
 def error_response(status: int, message: str | None = None):
     """Render an error in the form the client asked for."""
     message = message or MESSAGES.get(status, "Something went wrong.")
     if wants_json():
-        return jsonify(error={"status": status, "message": message}), status
+        return json_error(status, message)
     return render_template("errors/error.html", status=status, message=message), status
 
 
