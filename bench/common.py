@@ -11,7 +11,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+
+from tests.support.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -288,11 +289,6 @@ def start_counted_sandbox(database: Path, **config: Any):
 # --------------------------------------------------------------------------- the storefront
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def storefront_env(database_url: str, *, sandbox: Any = None, public_url: str | None = None,
@@ -365,33 +361,12 @@ class Database:
 def postgres_cluster() -> Iterator[Database]:
     """A throwaway PostgreSQL cluster with the server's default durability (fsync on, unlike the
     test suite's cluster). RuntimeError when PostgreSQL is not installed."""
-    import tempfile
+    from tests.support.pgcluster import cluster, find_bindir
 
-    from tests.support.pgcluster import _as_postgres, find_bindir
-
-    bindir = find_bindir()
-    if bindir is None:
+    if find_bindir() is None:
         raise RuntimeError("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-    data = workdir / "data"
-    port = free_port()
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres", "postgres")
-    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    try:
-        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                                     "--auth=trust", "-E", "UTF8"]), **run)
-        options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                                     "-l", str(workdir / "log"), "-w", "start"]), **run)
-        subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                                     "-U", "postgres", "storefront_bench"]), **run)
-        log.info("PostgreSQL %s running on 127.0.0.1:%s", bindir.parent.name, port)
-        yield Database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/storefront_bench", "PostgreSQL", data)
-    finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with cluster(dbname="storefront_bench", durable=True) as running:
+        yield Database(running.url, "PostgreSQL", running.data_dir)
 
 
 @contextmanager

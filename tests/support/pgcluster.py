@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("pgcluster")
@@ -58,9 +59,21 @@ def _as_postgres(args: list[str]) -> list[str]:
     return args
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A running throwaway cluster: its SQLAlchemy URL and its data folder."""
+
+    url: str
+    data_dir: Path
+
+
 @contextmanager
-def cluster() -> Iterator[str]:
-    """Start a cluster and yield its SQLAlchemy URL; stop and delete it on exit."""
+def cluster(dbname: str = "storefront_test", durable: bool = False) -> Iterator[Cluster]:
+    """Start a cluster with one database and yield it; stop and delete it on exit.
+
+    Tests want speed (no fsync); `durable` keeps the server's default durability, as the
+    benchmarks need to measure what a deployment would see.
+    """
     bindir = find_bindir()
     if bindir is None:
         install_postgres()
@@ -74,15 +87,18 @@ def cluster() -> Iterator[str]:
         shutil.chown(workdir, "postgres", "postgres")
     run = dict(check=True, capture_output=True, text=True, timeout=120)
     try:
+        fast = [] if durable else ["--no-sync"]
         subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                                     "--auth=trust", "-E", "UTF8", "--no-sync"]), **run)
-        options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+                                     "--auth=trust", "-E", "UTF8", *fast]), **run)
+        options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off"
         subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
                                      "-l", str(workdir / "log"), "-w", "start"]), **run)
         subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                                     "-U", "postgres", "storefront_test"]), **run)
+                                     "-U", "postgres", dbname]), **run)
         log.info("PostgreSQL %s running on 127.0.0.1:%s", bindir.parent.name, port)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/storefront_test"
+        yield Cluster(f"postgresql+psycopg://postgres@127.0.0.1:{port}/{dbname}", data)
     finally:
         subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                                      "stop"]), capture_output=True, timeout=60)
@@ -97,8 +113,8 @@ def main() -> int:
     args = parser.parse_args()
     command = [c for c in args.command if c != "--"] or ["true"]
     try:
-        with cluster() as url:
-            env = dict(os.environ, TEST_DATABASE_URL=url)
+        with cluster() as running:
+            env = dict(os.environ, TEST_DATABASE_URL=running.url)
             return subprocess.run(command, env=env).returncode
     except (NoPostgres, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or ""
