@@ -304,14 +304,7 @@ def storefront_env(database_url: str, *, sandbox: Any = None, public_url: str | 
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     if sandbox is not None:
-        env.update({
-            "IAMPORT_API_URL": sandbox.url,
-            "IAMPORT_SDK_URL": sandbox.sdk_url,
-            "SANDBOX_URL": sandbox.url,
-            "IAMPORT_IMP_CODE": sandbox.imp_code,
-            "IAMPORT_API_KEY": sandbox.api_key,
-            "IAMPORT_API_SECRET": sandbox.api_secret,
-        })
+        env.update(sandbox.storefront_settings())
     if public_url:
         env["PUBLIC_URL"] = public_url
     return env

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
@@ -134,15 +135,10 @@ def make_shop(tmp_path, sandbox: RunningSandbox, **overrides) -> Shop:
         "TESTING": True,
         "SECRET_KEY": "integration-secret",
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
-        "IAMPORT_API_URL": sandbox.url,
-        "IAMPORT_SDK_URL": sandbox.sdk_url,
-        "SANDBOX_URL": sandbox.url,
-        "IAMPORT_IMP_CODE": sandbox.imp_code,
-        "IAMPORT_API_KEY": sandbox.api_key,
-        "IAMPORT_API_SECRET": sandbox.api_secret,
+        **sandbox.storefront_settings(),
         "IAMPORT_READ_TIMEOUT": 2.0,
         "IAMPORT_RETRY_BACKOFF": 0,
-        "RECONCILE_MIN_AGE": __import__("datetime").timedelta(0),
+        "RECONCILE_MIN_AGE": timedelta(0),
     }
     config.update(overrides)
     app = create_app(config)

@@ -117,11 +117,9 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(charge, range(100)))
 
-    env = dict(os.environ,
+    env = dict(os.environ, **shop.sandbox.storefront_settings(),
                DATABASE_URL=shop.app.config["SQLALCHEMY_DATABASE_URI"], SECRET_KEY="x",
-               IAMPORT_MODE="sandbox", IAMPORT_API_URL=shop.sandbox.url, SANDBOX_URL=shop.sandbox.url,
-               IAMPORT_API_KEY=shop.sandbox.api_key, IAMPORT_API_SECRET=shop.sandbox.api_secret,
-               IAMPORT_IMP_CODE=shop.sandbox.imp_code, PUBLIC_URL=shop.url, LOG_LEVEL="WARNING")
+               IAMPORT_MODE="sandbox", PUBLIC_URL=shop.url, LOG_LEVEL="WARNING")
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "billing", "reconcile", "--min-age", "0"]
     processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]

@@ -105,6 +105,17 @@ class RunningSandbox:
         """The Sandbox runtime object (store, clock, knobs)."""
         return self.app.extensions["sandbox"]
 
+    def storefront_settings(self) -> dict[str, str]:
+        """The storefront settings that point it at this sandbox instead of iamport."""
+        return {
+            "IAMPORT_API_URL": self.url,
+            "IAMPORT_SDK_URL": self.sdk_url,
+            "SANDBOX_URL": self.url,
+            "IAMPORT_IMP_CODE": self.imp_code,
+            "IAMPORT_API_KEY": self.api_key,
+            "IAMPORT_API_SECRET": self.api_secret,
+        }
+
     @property
     def imp_code(self) -> str:
         """The merchant code IMP.init() takes."""
