@@ -539,8 +539,7 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     number of earlier attempts at it, so two callers racing here collide on the unique index
     instead of scheduling twice.
     """
-    subscription = db.session.get(Subscription, subscription_id)
-    db.session.refresh(subscription)
+    subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
     wanted = (
         subscription.status in LIVE_STATUSES
         and not subscription.cancel_at_period_end
@@ -841,18 +840,17 @@ def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) 
         if payment is None or payment.is_settled:
             db.session.rollback()
             continue
-        merchant_uid, status, kind, created = (
-            payment.merchant_uid, payment.status, payment.kind, payment.created_at
-        )
-        # The lock only decides which worker takes the row; the lookup runs without it.
-        db.session.commit()
+        # The row stays locked through the lookup so that other reconcile workers skip it; a
+        # webhook for this payment waits at most the client's timeout for it.
         try:
-            info = client().find_payment(merchant_uid)
+            info = client().find_payment(payment.merchant_uid)
         except IamportError as exc:
-            if exc.not_found and status == P.PENDING.value and created <= now - ABANDON_AFTER[kind]:
+            abandoned = now - ABANDON_AFTER[payment.kind]
+            if exc.not_found and payment.status == P.PENDING.value and payment.created_at <= abandoned:
                 _abandon(payment_id)
                 report.abandoned += 1
             else:
+                db.session.rollback()
                 report.still_pending += 1
             continue
         settled, changed = record_payment_info(info)
