@@ -245,14 +245,24 @@ class RequestCounter:
         self.app = app
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._last: dict[str, float] = {}
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         path = environ.get("PATH_INFO", "")
-        if path.startswith(_REST_PREFIXES):
-            key = endpoint_of(environ.get("REQUEST_METHOD", "GET"), path)
-            with self._lock:
-                self._counts[key] += 1
-        return self.app(environ, start_response)
+        if not path.startswith(_REST_PREFIXES):
+            return self.app(environ, start_response)
+        key = endpoint_of(environ.get("REQUEST_METHOD", "GET"), path)
+        with self._lock:
+            self._counts[key] += 1
+        answer = self.app(environ, start_response)
+        with self._lock:
+            self._last[key] = time.perf_counter()
+        return answer
+
+    def last_answered(self, key: str) -> float | None:
+        """When the sandbox last finished handling a call to this endpoint (perf_counter)."""
+        with self._lock:
+            return self._last.get(key)
 
     def snapshot(self) -> Counter[str]:
         """The counts so far."""

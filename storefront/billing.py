@@ -6,8 +6,8 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,8 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storefront.extensions import db
+from storefront.followups import later
 from storefront.iamport import IamportClient, IamportError
 from storefront.models import (
     Payment,
@@ -246,7 +249,9 @@ def _claim(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> bool:
     )
     if result.rowcount != 1:
         return False
-    db.session.refresh(payment)
+    # The row now holds exactly these values; reading it back would cost a round trip.
+    for key, value in values.items():
+        set_committed_value(payment, key, value)
     return True
 
 
@@ -261,7 +266,9 @@ def _lock_payment(merchant_uid: str) -> Payment | None:
 
 def _lock_subscription(subscription_id: int) -> Subscription:
     return db.session.execute(
-        db.select(Subscription).where(Subscription.id == subscription_id).with_for_update()
+        db.select(Subscription).where(Subscription.id == subscription_id)
+        .options(joinedload(Subscription.plan))
+        .with_for_update(of=Subscription)
         .execution_options(populate_existing=True)
     ).scalar_one()
 
@@ -309,27 +316,39 @@ def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
 
     outcome = judge(payment, info)
     changed = _claim(payment, outcome, info)
-    after: list[Callable[[], None]] = []
+    after: list[partial] = []
     if changed:
         after = _apply_to_subscription(payment, info)
+    if changed and outcome.status == P.TAMPERED.value:
+        log.warning("payment %s tampered: %s; cancelling %s", merchant_uid, outcome.reason,
+                    info.get("imp_uid"))
+        after.insert(0, partial(_refund, info, f"amount check failed: {outcome.reason}"))
+    if payment.status == P.PAID.value and payment.subscription_id is not None:
+        subscription = payment.subscription
+        if (subscription.status in LIVE_STATUSES and subscription.customer_uid
+                and subscription.billing_key_ready_at is None):
+            after.append(partial(confirm_billing_key_of, subscription.id))
+    if changed:
+        log.info("payment %s (%s, %s) is now %s", merchant_uid, payment.kind, info.get("imp_uid"),
+                 payment.status)
     db.session.commit()
 
-    if changed:
-        log.info("payment %s (%s, %s) is now %s", payment.merchant_uid, payment.kind,
-                 info.get("imp_uid"), payment.status)
-    if changed and outcome.status == P.TAMPERED.value:
-        log.warning("payment %s tampered: %s; cancelling %s", payment.merchant_uid,
-                    outcome.reason, info.get("imp_uid"))
-        _refund(info, f"amount check failed: {outcome.reason}")
     # Calls to iamport come after the commit, so no row stays locked while the network is slow.
     for action in after:
-        action()
-    if payment.status == P.PAID.value and payment.subscription is not None:
-        confirm_billing_key(payment.subscription)
+        _follow_up(action)
     return payment, changed
 
 
-def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[Callable[[], None]]:
+def _follow_up(action: partial) -> None:
+    """Make a call that follows a recorded change: refunds and key deletions at once; what
+    reconcile would repeat may wait until a webhook has been answered."""
+    if action.func in CAN_WAIT:
+        later(action)
+    else:
+        action()
+
+
+def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[partial]:
     """Change the subscription for a payment that just changed; return iamport calls to make."""
     if payment.subscription_id is None:
         return []
@@ -338,12 +357,14 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[Calla
     if paid and payment.kind == PaymentKind.FIRST.value:
         if subscription.status in LIVE_STATUSES:
             # Two checkouts for one plan were both paid: the second is refunded.
-            return [lambda: _refund_recorded(payment, "subscription already active")]
+            return [partial(_refund_recorded, payment.id, payment.imp_uid, payment.merchant_uid,
+                            "subscription already active")]
         _activate(payment, subscription)
         return []
     if paid:
         if subscription.status == SubscriptionStatus.CANCELED.value:
-            return [lambda: _refund_recorded(payment, "subscription already canceled")]
+            return [partial(_refund_recorded, payment.id, payment.imp_uid, payment.merchant_uid,
+                            "subscription already canceled")]
         return _extend(payment, subscription)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
         return _renewal_failed(payment, subscription, info)
@@ -362,9 +383,9 @@ def _activate(payment: Payment, subscription: Subscription) -> None:
     subscription.current_period_end = add_interval(start, subscription.plan.interval)
 
 
-def _extend(payment: Payment, subscription: Subscription) -> list[Callable[[], None]]:
+def _extend(payment: Payment, subscription: Subscription) -> list[partial]:
     """A paid repeat charge or renewal pays one more period, from the end of the paid one."""
-    after: list[Callable[[], None]] = []
+    after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
     if payment.kind == PaymentKind.RENEWAL.value:
         subscription.current_period_start = old_end
@@ -380,14 +401,14 @@ def _extend(payment: Payment, subscription: Subscription) -> list[Callable[[], N
         subscription.buyer_name = payment.user.buyer_name
         subscription.billing_key_ready_at = None
         if old_key:
-            after.append(lambda: _retire_key(subscription.id, old_key))
-    after.append(lambda: ensure_schedule(subscription.id))
+            after.append(partial(_retire_key, subscription.id, old_key))
+    after.append(partial(ensure_schedule, subscription.id))
     return after
 
 
 def _renewal_failed(
     payment: Payment, subscription: Subscription, info: dict[str, Any]
-) -> list[Callable[[], None]]:
+) -> list[partial]:
     """A declined renewal: past due and retried later, canceled after the last retry."""
     if subscription.status not in LIVE_STATUSES:
         return []
@@ -399,18 +420,18 @@ def _renewal_failed(
         subscription.status = SubscriptionStatus.CANCELED.value
         subscription.canceled_at = from_unix(info.get("failed_at")) or utcnow()
         key = subscription.customer_uid
-        return [lambda: _retire_key(subscription.id, key)] if key else []
+        return [partial(_retire_key, subscription.id, key)] if key else []
     subscription.status = SubscriptionStatus.PAST_DUE.value
-    return [lambda: ensure_schedule(subscription.id)]
+    return [partial(ensure_schedule, subscription.id)]
 
 
-def _refund_recorded(payment: Payment, reason: str) -> None:
+def _refund_recorded(payment_id: int, imp_uid: str | None, merchant_uid: str, reason: str) -> None:
     """Refund a paid payment we cannot use and record it as cancelled."""
-    log.warning("refunding %s: %s", payment.merchant_uid, reason)
-    _refund({"imp_uid": payment.imp_uid}, reason)
+    log.warning("refunding %s: %s", merchant_uid, reason)
+    _refund({"imp_uid": imp_uid}, reason)
     db.session.execute(
         sa.update(Payment)
-        .where(Payment.id == payment.id, Payment.status == P.PAID.value)
+        .where(Payment.id == payment_id, Payment.status == P.PAID.value)
         .values(status=P.CANCELLED.value, fail_reason=reason[:255], updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -459,6 +480,11 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
         # Only the caller that marked the key ready schedules, so the key is scheduled once.
         ensure_schedule(subscription.id)
     return True
+
+
+def confirm_billing_key_of(subscription_id: int) -> bool:
+    """`confirm_billing_key` for a subscription named by id (for calls made after a response)."""
+    return confirm_billing_key(db.session.get(Subscription, subscription_id))
 
 
 def find_payment(merchant_uid: str) -> Payment | None:
@@ -539,7 +565,8 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     number of earlier attempts at it, so two callers racing here collide on the unique index
     instead of scheduling twice.
     """
-    subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
+    subscription = db.session.get(Subscription, subscription_id, populate_existing=True,
+                                  options=[joinedload(Subscription.plan)])
     wanted = (
         subscription.status in LIVE_STATUSES
         and not subscription.cancel_at_period_end
@@ -547,57 +574,69 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
         and subscription.customer_uid
     )
     due = _renewal_due(subscription) if wanted else None
+    # One query for both: the schedules held now, and the earlier attempts at this due time.
+    scheduled = Payment.status == P.SCHEDULED.value
+    rows = db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            sa.or_(scheduled, Payment.scheduled_at == due) if due else scheduled,
+        )
+    ).scalars().all()
+    attempts = sum(1 for row in rows if row.scheduled_at == due)
     keep = None
-    for row in _scheduled_renewals(subscription.id):
+    for row in rows:
+        if row.status != P.SCHEDULED.value:
+            continue
         if keep is None and wanted and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
             keep = row
         else:
             revoke_schedule(row)
     if keep is not None or not wanted:
         return keep
-    attempts = db.session.execute(
-        db.select(sa.func.count(Payment.id)).where(
-            Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.RENEWAL.value,
-            Payment.scheduled_at == due,
-        )
-    ).scalar_one()
     row = _charge_for(
         subscription, PaymentKind.RENEWAL, f"ren_{subscription.id}_{due:%y%m%d%H%M%S}_{attempts}",
         status=P.SCHEDULED.value, scheduled_at=due,
     )
     db.session.add(row)
+    # Taken before the commit expires the rows it is made from.
+    customer_uid, schedule = row.customer_uid, _schedule_of(row, subscription)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        log.info("schedule for subscription %s already being made", subscription.id)
+        log.info("schedule for subscription %s already being made", subscription_id)
         return None
-    register_schedule(row)
+    _send_schedule(customer_uid, schedule)
     return row
+
+
+def _schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
+    """The schedule iamport is sent for a scheduled renewal."""
+    return {
+        "merchant_uid": row.merchant_uid,
+        "schedule_at": row.scheduled_at,
+        "amount": row.amount,
+        "currency": row.currency,
+        "name": subscription.plan.name[:40],
+        "buyer_email": subscription.buyer_email,
+        "buyer_name": subscription.buyer_name,
+        **({"notice_url": url} if (url := notice_url()) else {}),
+    }
 
 
 def register_schedule(row: Payment) -> bool:
     """Send one scheduled renewal to iamport; on failure reconcile sends it again."""
-    subscription = row.subscription
+    return _send_schedule(row.customer_uid, _schedule_of(row, row.subscription))
+
+
+def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
     try:
-        client().schedule_payments(
-            row.customer_uid,
-            [{
-                "merchant_uid": row.merchant_uid,
-                "schedule_at": row.scheduled_at,
-                "amount": row.amount,
-                "currency": row.currency,
-                "name": subscription.plan.name[:40],
-                "buyer_email": subscription.buyer_email,
-                "buyer_name": subscription.buyer_name,
-                **({"notice_url": url} if (url := notice_url()) else {}),
-            }],
-        )
+        client().schedule_payments(customer_uid, [schedule])
     except IamportError as exc:
-        log.warning("renewal %s not scheduled yet: %s", row.merchant_uid, exc)
+        log.warning("renewal %s not scheduled yet: %s", schedule["merchant_uid"], exc)
         return False
-    log.info("renewal %s scheduled for %s", row.merchant_uid, row.scheduled_at)
+    log.info("renewal %s scheduled for %s", schedule["merchant_uid"], schedule["schedule_at"])
     return True
 
 
@@ -792,6 +831,11 @@ def end_finished_periods(now: datetime | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- reconcile
+
+
+# Follow-ups whose loss reconcile repairs (it schedules a live subscription that has no renewal
+# and checks keys not yet ready), so an answer to iamport need not wait for them.
+CAN_WAIT = frozenset({ensure_schedule, confirm_billing_key_of})
 
 
 def _lock_for_work(model: type, row_id: int):

@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from storefront import billing
+from storefront import billing, followups
 from storefront.checkout import clean_uid
 from storefront.extensions import csrf
 from storefront.iamport import IamportError
@@ -14,6 +14,10 @@ from storefront.iamport import IamportError
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/iamport")
+# iamport waits for the record only: scheduling the next renewal and checking a new billing key
+# run on the follow-up threads (and reconcile repeats any that fail).
+bp.before_request(followups.defer)
+bp.after_request(followups.hand_off)
 
 
 @bp.route("/webhook", methods=["POST"])

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from storefront import create_app
+from storefront import create_app, followups
 from storefront.extensions import db
 
 # The PostgreSQL leg sets TEST_DATABASE_URL; otherwise every test gets its own SQLite file.
@@ -44,6 +44,8 @@ def app(tmp_path) -> Iterator[Flask]:
     """The storefront with an empty database."""
     app = make_app(tmp_path)
     yield app
+    # Webhook follow-ups run on their own threads; none may outlive the test's mocks and database.
+    assert followups.runner(app).wait(timeout=30), "follow-ups still running after 30 s"
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

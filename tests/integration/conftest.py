@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from storefront import create_app
+from storefront import create_app, followups
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from tests.conftest import database_url
@@ -45,6 +45,16 @@ class Shop:
     @property
     def url(self) -> str:
         return self.served.url
+
+    def stop(self) -> None:
+        """Let the follow-ups of answered webhooks finish, stop serving, close the database."""
+        assert followups.runner(self.app).wait(timeout=30), "follow-ups still running after 30 s"
+        self.served.stop()
+        for http in self.sessions:
+            http.close()
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
     def shopper(self, email: str = "ada@example.com", first: str = "Ada",
                 last: str = "Lovelace") -> "Shopper":
@@ -156,9 +166,4 @@ def shop(tmp_path, sandbox) -> Iterator[Shop]:
     """The storefront on the sandbox."""
     running = make_shop(tmp_path, sandbox)
     yield running
-    running.served.stop()
-    for http in running.sessions:
-        http.close()
-    with running.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    running.stop()

@@ -7,6 +7,7 @@ import pytest
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
+from tests.integration.test_lifecycle import registered
 from tests.support.sandbox import window_result
 from tests.support.waiting import wait_until
 
@@ -37,20 +38,16 @@ def recorded(shop, email):
 
 @pytest.fixture
 def two(shop):
-    """Ada on Basic and Grace on Premium, each subscribed and with the renewal key confirmed."""
+    """Ada on Basic and Grace on Premium, each subscribed with the first renewal scheduled."""
     ada = shop.shopper()
     grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
     mine = subscribe(shop, ada, "basic-monthly")
     theirs = subscribe(shop, grace, "premium-monthly")
+    # The key is confirmed, and the renewal scheduled, after the key's webhook is answered.
     for _, _, sub_id in (mine, theirs):
-        wait_until(lambda sub_id=sub_id: billing_key_ready(shop, sub_id), timeout=6,
-                   message="the billing key")
+        wait_until(lambda sub_id=sub_id: registered(shop, sub_id), timeout=6,
+                   message="the first renewal schedule")
     return ada, grace, mine, theirs
-
-
-def billing_key_ready(shop, sub_id) -> bool:
-    with shop.context():
-        return db.session.get(Subscription, sub_id).billing_key_ready_at is not None
 
 
 def test_results_are_for_their_owner_only(shop, two):

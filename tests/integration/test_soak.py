@@ -29,11 +29,8 @@ def soak_shop(tmp_path):
     sandbox = start_sandbox(tmp_path / "soak-sandbox.sqlite3", SANDBOX_PINGBACK_DELAY=0.3)
     shop = make_shop(tmp_path, sandbox, IAMPORT_READ_TIMEOUT=1.5, IAMPORT_READ_RETRIES=2)
     yield shop
-    shop.served.stop()
+    shop.stop()
     sandbox.stop()
-    with shop.app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _retry(action, attempts=6):
