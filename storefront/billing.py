@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -241,11 +243,10 @@ def _claim(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> bool:
     }
     if outcome.status == P.PAID.value:
         values["paid_at"] = from_unix(info.get("paid_at")) or utcnow()
-    result = db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment.id, Payment.status == payment.status)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    table = Payment.__table__
+    # A plain Core statement: the ORM's bulk-update machinery adds nothing for one row by id.
+    result = db.session.connection().execute(
+        sa.update(table).where(table.c.id == payment.id, table.c.status == payment.status).values(**values)
     )
     if result.rowcount != 1:
         return False
@@ -315,10 +316,11 @@ def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
         return payment, False
 
     outcome = judge(payment, info)
+    ran_schedule = payment.status == P.SCHEDULED.value
     changed = _claim(payment, outcome, info)
     after: list[partial] = []
     if changed:
-        after = _apply_to_subscription(payment, info)
+        after = _apply_to_subscription(payment, info, ran_schedule)
     if changed and outcome.status == P.TAMPERED.value:
         log.warning("payment %s tampered: %s; cancelling %s", merchant_uid, outcome.reason,
                     info.get("imp_uid"))
@@ -331,7 +333,10 @@ def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
     if changed:
         log.info("payment %s (%s, %s) is now %s", merchant_uid, payment.kind, info.get("imp_uid"),
                  payment.status)
+    status = payment.status
     db.session.commit()
+    # What callers read first is what was just committed; loading it again would cost a query.
+    set_committed_value(payment, "status", status)
 
     # Calls to iamport come after the commit, so no row stays locked while the network is slow.
     for action in after:
@@ -348,8 +353,11 @@ def _follow_up(action: partial) -> None:
         action()
 
 
-def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[partial]:
-    """Change the subscription for a payment that just changed; return iamport calls to make."""
+def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
+    """Change the subscription for a payment that just changed; return iamport calls to make.
+
+    `ran_schedule`: the payment was the subscription's scheduled renewal, which iamport ran.
+    """
     if payment.subscription_id is None:
         return []
     subscription = _lock_subscription(payment.subscription_id)
@@ -365,9 +373,9 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any]) -> list[parti
         if subscription.status == SubscriptionStatus.CANCELED.value:
             return [partial(_refund_recorded, payment.id, payment.imp_uid, payment.merchant_uid,
                             "subscription already canceled")]
-        return _extend(payment, subscription)
+        return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
-        return _renewal_failed(payment, subscription, info)
+        return _renewal_failed(payment, subscription, info, ran_schedule)
     return []
 
 
@@ -383,7 +391,7 @@ def _activate(payment: Payment, subscription: Subscription) -> None:
     subscription.current_period_end = add_interval(start, subscription.plan.interval)
 
 
-def _extend(payment: Payment, subscription: Subscription) -> list[partial]:
+def _extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> list[partial]:
     """A paid repeat charge or renewal pays one more period, from the end of the paid one."""
     after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
@@ -402,12 +410,11 @@ def _extend(payment: Payment, subscription: Subscription) -> list[partial]:
         subscription.billing_key_ready_at = None
         if old_key:
             after.append(partial(_retire_key, subscription.id, old_key))
-    after.append(partial(ensure_schedule, subscription.id))
-    return after
+    return after + _schedule_next_renewal(subscription, ran_schedule)
 
 
 def _renewal_failed(
-    payment: Payment, subscription: Subscription, info: dict[str, Any]
+    payment: Payment, subscription: Subscription, info: dict[str, Any], ran_schedule: bool
 ) -> list[partial]:
     """A declined renewal: past due and retried later, canceled after the last retry."""
     if subscription.status not in LIVE_STATUSES:
@@ -422,7 +429,7 @@ def _renewal_failed(
         key = subscription.customer_uid
         return [partial(_retire_key, subscription.id, key)] if key else []
     subscription.status = SubscriptionStatus.PAST_DUE.value
-    return [partial(ensure_schedule, subscription.id)]
+    return _schedule_next_renewal(subscription, ran_schedule)
 
 
 def _refund_recorded(payment_id: int, imp_uid: str | None, merchant_uid: str, reason: str) -> None:
@@ -567,37 +574,21 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     """
     subscription = db.session.get(Subscription, subscription_id, populate_existing=True,
                                   options=[joinedload(Subscription.plan)])
-    wanted = (
-        subscription.status in LIVE_STATUSES
-        and not subscription.cancel_at_period_end
-        and subscription.billing_key_ready_at is not None
-        and subscription.customer_uid
-    )
-    due = _renewal_due(subscription) if wanted else None
-    # One query for both: the schedules held now, and the earlier attempts at this due time.
-    scheduled = Payment.status == P.SCHEDULED.value
-    rows = db.session.execute(
-        db.select(Payment).where(
-            Payment.subscription_id == subscription_id,
-            Payment.kind == PaymentKind.RENEWAL.value,
-            sa.or_(scheduled, Payment.scheduled_at == due) if due else scheduled,
-        )
-    ).scalars().all()
-    attempts = sum(1 for row in rows if row.scheduled_at == due)
+    due = _wanted_due(subscription)
+    rows = _renewal_rows(subscription_id, due)
     keep = None
     for row in rows:
         if row.status != P.SCHEDULED.value:
             continue
-        if keep is None and wanted and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
+        if keep is None and due and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
             keep = row
         else:
             revoke_schedule(row)
-    if keep is not None or not wanted:
+    if keep is not None or due is None:
         return keep
-    row = _charge_for(
-        subscription, PaymentKind.RENEWAL, f"ren_{subscription.id}_{due:%y%m%d%H%M%S}_{attempts}",
-        status=P.SCHEDULED.value, scheduled_at=due,
-    )
+    attempts = sum(1 for row in rows if row.scheduled_at == due)
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription_id, due, attempts),
+                      status=P.SCHEDULED.value, scheduled_at=due)
     db.session.add(row)
     # Taken before the commit expires the rows it is made from.
     customer_uid, schedule = row.customer_uid, _schedule_of(row, subscription)
@@ -609,6 +600,60 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
         return None
     _send_schedule(customer_uid, schedule)
     return row
+
+
+def _wanted_due(subscription: Subscription) -> datetime | None:
+    """When the subscription should be charged next on its key, or None if it should not be."""
+    wanted = (
+        subscription.status in LIVE_STATUSES
+        and not subscription.cancel_at_period_end
+        and subscription.billing_key_ready_at is not None
+        and subscription.customer_uid
+    )
+    return _renewal_due(subscription) if wanted else None
+
+
+def _renewal_rows(subscription_id: int, due: datetime | None) -> list[Payment]:
+    """In one query: the renewals scheduled now, and every earlier attempt at `due`."""
+    scheduled = Payment.status == P.SCHEDULED.value
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            sa.or_(scheduled, Payment.scheduled_at == due) if due else scheduled,
+        )
+    ).scalars())
+
+
+def _renewal_uid(subscription_id: int, due: datetime, attempts: int) -> str:
+    """The `merchant_uid` of a renewal: the same for everyone scheduling the same attempt."""
+    return f"ren_{subscription_id}_{due:%y%m%d%H%M%S}_{attempts}"
+
+
+def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool) -> list[partial]:
+    """Write the next renewal in the caller's transaction (the subscription row is locked);
+    return the call that sends it to iamport after the commit.
+
+    This is the common case: iamport just ran the subscription's one schedule, so nothing is
+    left to withdraw first. Anything else, and a clash on the renewal's `merchant_uid` (an
+    earlier attempt at the same due time, or reconcile scheduling it at this moment), is left
+    to `ensure_schedule` after the commit.
+    """
+    due = _wanted_due(subscription)
+    if due is None or not ran_schedule:
+        return [partial(ensure_schedule, subscription.id)]
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, 0),
+                      status=P.SCHEDULED.value, scheduled_at=due)
+    values = {column.key: getattr(row, column.key) for column in Payment.__table__.columns
+              if getattr(row, column.key) is not None}
+    # Skipped rather than failed on a clash, which must not undo the payment recorded with it.
+    insert = (postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(Payment)
+    inserted = db.session.execute(
+        insert.values(**values).on_conflict_do_nothing().returning(Payment.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        return [partial(ensure_schedule, subscription.id)]
+    return [partial(_send_schedule, row.customer_uid, _schedule_of(row, subscription))]
 
 
 def _schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
@@ -833,9 +878,10 @@ def end_finished_periods(now: datetime | None = None) -> int:
 # --------------------------------------------------------------------------- reconcile
 
 
-# Follow-ups whose loss reconcile repairs (it schedules a live subscription that has no renewal
-# and checks keys not yet ready), so an answer to iamport need not wait for them.
-CAN_WAIT = frozenset({ensure_schedule, confirm_billing_key_of})
+# Follow-ups whose loss reconcile repairs (it schedules a live subscription that has no renewal,
+# sends iamport a scheduled renewal it does not hold and checks keys not yet ready), so an answer
+# to iamport need not wait for them.
+CAN_WAIT = frozenset({ensure_schedule, _send_schedule, confirm_billing_key_of})
 
 
 def _lock_for_work(model: type, row_id: int):

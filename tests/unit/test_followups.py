@@ -65,12 +65,39 @@ def test_webhook_answers_before_the_next_renewal_is_scheduled(app, client, api, 
         sub = db.session.get(Subscription, 1)
         assert sub.current_period_start == billing.find_payment(RENEWAL).scheduled_at
     assert not followups.runner(app).wait(timeout=0.2), "the schedule call should still be held"
-    release.set()
-    assert followups.runner(app).wait(timeout=10)
+    # The next renewal was written with the payment, in one transaction; only iamport waits.
     [next_renewal] = scheduled_renewals(app)
     assert next_renewal != RENEWAL
+    release.set()
+    assert followups.runner(app).wait(timeout=10)
     [call] = [c for c in api.calls if c.request.url.endswith("/subscribe/payments/schedule")]
     assert json.loads(call.request.body)["schedules"][0]["merchant_uid"] == next_renewal
+
+
+def test_an_earlier_attempt_at_the_same_due_time_makes_the_next_one_attempt_1(app, client, api, order):
+    """The renewal's merchant_uid is taken (a withdrawn attempt at that due time): the webhook
+    still records the payment, and the next renewal is scheduled once, under the next uid."""
+    active_with_renewal(app, order)
+    serve_renewal(api)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        due = add_interval(sub.current_period_end, "month")
+        db.session.add(Payment(merchant_uid=billing._renewal_uid(1, due, 0), user_id=sub.user_id,
+                               subscription=sub, amount=9, currency="USD", kind="renewal",
+                               status="revoked", customer_uid="cu_1_abc", scheduled_at=due))
+        db.session.commit()
+    schedule = api.post(f"{API}/subscribe/payments/schedule",
+                        json={"code": 0, "message": None, "response": []})
+    answer = client.post("/iamport/webhook", json={"imp_uid": "imp_ren", "merchant_uid": RENEWAL})
+    assert answer.status_code == 200 and answer.json["status"] == "paid"
+    assert followups.runner(app).wait(timeout=10)
+    with app.app_context():
+        assert billing.find_payment(RENEWAL).status == "paid"
+        assert db.session.get(Subscription, 1).current_period_end == due
+    assert scheduled_renewals(app) == [billing._renewal_uid(1, due, 1)]
+    assert schedule.call_count == 1
+    assert json.loads(schedule.calls[0].request.body)["schedules"][0]["merchant_uid"] == \
+        billing._renewal_uid(1, due, 1)
 
 
 def test_refund_of_a_renewal_on_a_canceled_subscription_is_made_before_the_answer(app, client, api, order):
