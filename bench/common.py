@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+import sqlalchemy as sa
 
 from tests.support.pgcluster import free_port
 
@@ -358,6 +359,19 @@ class Database:
             return 0.0  # SQLite works inside the storefront's processes
         first = _read(str(self.data_dir / "postmaster.pid")).split("\n", 1)[0].strip()
         return process_cpu_seconds(int(first), children=True) if first.isdigit() else 0.0
+
+    def settle(self) -> None:
+        """Finish the server's own work now (statistics, dead rows, dirty pages), so that
+        autovacuum or a checkpoint does not start in the middle of a timed stretch."""
+        if self.data_dir is None:
+            return
+        engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("VACUUM ANALYZE"))
+                conn.execute(sa.text("CHECKPOINT"))
+        finally:
+            engine.dispose()
 
 
 @contextmanager

@@ -34,8 +34,8 @@ BENCHMARKS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
         lambda: bench_checkout.run(shoppers=20, pool=10, smoke=True),
     ),
     "renewals": (
-        lambda: bench_renewals.run(n=1000, concurrency=16),
-        lambda: bench_renewals.run(n=40, concurrency=16, smoke=True),
+        lambda: bench_renewals.run(n=1000),
+        lambda: bench_renewals.run(n=40, smoke=True),
     ),
 }
 
