@@ -7,9 +7,9 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa

@@ -13,7 +13,8 @@ from storefront import billing, followups
 from storefront.extensions import db
 from storefront.models import Payment, Subscription, utcnow
 from storefront.periods import add_interval
-from tests.unit.test_billing import API, api, iamport_payment, order  # noqa: F401 - fixtures
+from tests.unit.conftest import API
+from tests.unit.test_billing import iamport_payment
 
 RENEWAL = "ren_1_due_0"
 
