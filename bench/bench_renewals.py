@@ -1,11 +1,13 @@
 """(4) Renewals: due scheduled renewals against the sandbox with 50 ms of added latency.
 
 The project's way: iamport (here the sandbox) runs each due schedule and sends its webhook; the
-storefront verifies the payment by lookup, records it and schedules the next renewal. The
-sequential baseline is the same path with one webhook in flight at a time; the project's way has
-`--concurrency` in flight (the sandbox's SANDBOX_WEBHOOK_WORKERS, and as many gunicorn threads).
+storefront verifies the payment by lookup, records it together with the next renewal, answers,
+and sends the next schedule to iamport on a follow-up thread. It is measured with several
+webhooks in flight (`--concurrency`, the sandbox's SANDBOX_WEBHOOK_WORKERS), the storefront
+running as deployed. The sequential baseline settles one renewal at a time from start to finish:
+one webhook in flight, and the storefront sends the next schedule before it answers.
 
-Both rounds run on the same subscriptions, one period after the other: set-up (not timed) gives
+Every round runs on the same subscriptions, one period after the other: set-up (not timed) gives
 N subscriptions a billing key and a registered renewal; each round moves the sandbox clock past
 the due date and times until all N renewals are recorded paid in the storefront's database.
 """
