@@ -536,16 +536,17 @@ def _charge_for(subscription: Subscription, kind: PaymentKind, merchant_uid: str
     )
 
 
-def _scheduled_renewals(subscription_id: int) -> list[Payment]:
-    return list(
-        db.session.execute(
-            db.select(Payment).where(
-                Payment.subscription_id == subscription_id,
-                Payment.kind == PaymentKind.RENEWAL.value,
-                Payment.status == P.SCHEDULED.value,
-            )
-        ).scalars()
-    )
+def _scheduled_renewals(subscription_id: int, also_at: datetime | None = None) -> list[Payment]:
+    """The subscription's renewals scheduled now; with `also_at`, in the same query, every
+    attempt at that due time too, whatever its status."""
+    scheduled = Payment.status == P.SCHEDULED.value
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            sa.or_(scheduled, Payment.scheduled_at == also_at) if also_at else scheduled,
+        )
+    ).scalars())
 
 
 def next_charge_at(subscription: Subscription) -> datetime | None:
@@ -575,7 +576,7 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     subscription = db.session.get(Subscription, subscription_id, populate_existing=True,
                                   options=[joinedload(Subscription.plan)])
     due = _wanted_due(subscription)
-    rows = _renewal_rows(subscription_id, due)
+    rows = _scheduled_renewals(subscription_id, also_at=due)
     keep = None
     for row in rows:
         if row.status != P.SCHEDULED.value:
@@ -611,18 +612,6 @@ def _wanted_due(subscription: Subscription) -> datetime | None:
         and subscription.customer_uid
     )
     return _renewal_due(subscription) if wanted else None
-
-
-def _renewal_rows(subscription_id: int, due: datetime | None) -> list[Payment]:
-    """In one query: the renewals scheduled now, and every earlier attempt at `due`."""
-    scheduled = Payment.status == P.SCHEDULED.value
-    return list(db.session.execute(
-        db.select(Payment).where(
-            Payment.subscription_id == subscription_id,
-            Payment.kind == PaymentKind.RENEWAL.value,
-            sa.or_(scheduled, Payment.scheduled_at == due) if due else scheduled,
-        )
-    ).scalars())
 
 
 def _renewal_uid(subscription_id: int, due: datetime, attempts: int) -> str:
