@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench.common import percentile
+
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 
@@ -87,16 +89,6 @@ async def connection(host: str, port: int, request: bytes, deadline: float, stat
             writer = None
     if writer is not None:
         writer.close()
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 async def load(url: str, connections: int, duration: float, headers: list[str]) -> dict:
