@@ -27,6 +27,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.support.pgcluster import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -152,15 +153,8 @@ class Stopwatch:
 
 def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05,
              what: str = "condition") -> T:
-    """Call `predicate` until it returns something truthy and return that; TimeoutError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """The tests' `wait_until`, raising TimeoutError (which a benchmark may catch) after `timeout`."""
+    return wait_until(predicate, timeout, interval, message=what, error=TimeoutError)
 
 
 # --------------------------------------------------------------------------- output

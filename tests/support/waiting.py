@@ -8,13 +8,14 @@ T = TypeVar("T")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.05,
-               message: str = "condition") -> T:
-    """Call `predicate` until it returns something truthy, and return that; fail after `timeout`."""
+               message: str = "condition", error: type[Exception] = AssertionError) -> T:
+    """Call `predicate` until it returns something truthy, and return that; raise `error`
+    (a test failure unless told otherwise) after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {message}")
+            raise error(f"timed out after {timeout:.1f}s waiting for {message}")
         time.sleep(interval)
