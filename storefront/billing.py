@@ -665,34 +665,68 @@ def register_schedule(row: Payment) -> bool:
 
 
 def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
+    merchant_uid = schedule["merchant_uid"]
     try:
         client().schedule_payments(customer_uid, [schedule])
     except IamportError as exc:
-        log.warning("renewal %s not scheduled yet: %s", schedule["merchant_uid"], exc)
+        log.warning("renewal %s not scheduled yet: %s", merchant_uid, exc)
         return False
-    log.info("renewal %s scheduled for %s", schedule["merchant_uid"], schedule["schedule_at"])
-    return True
+    # Read only now that iamport holds it: a revoke that came while the schedule was on its
+    # way found nothing to withdraw, so the schedule is withdrawn here (see revoke_schedule).
+    status = db.session.execute(
+        db.select(Payment.status).where(Payment.merchant_uid == merchant_uid)
+    ).scalar_one_or_none()
+    if status == P.SCHEDULED.value:
+        log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
+        return True
+    log.info("renewal %s was revoked while being scheduled; withdrawing it", merchant_uid)
+    if not _withdraw(customer_uid, merchant_uid):
+        _move(merchant_uid, P.REVOKED, P.SCHEDULED)
+    return False
 
 
 def revoke_schedule(row: Payment) -> bool:
-    """Withdraw a scheduled renewal at iamport and record it as revoked."""
+    """Withdraw a scheduled renewal at iamport and record it as revoked.
+
+    Recorded before the call, so that a registration of the same renewal still on its way to
+    iamport reads it once iamport holds the schedule, and withdraws it itself. A revoke and a
+    registration that overlap thus never leave iamport a schedule that is revoked here.
+    """
+    if not _move(row.merchant_uid, P.SCHEDULED, P.REVOKED):
+        return True  # ran, failed or revoked meanwhile: nothing of ours is left to withdraw
+    if _withdraw(row.customer_uid, row.merchant_uid):
+        return True
+    _move(row.merchant_uid, P.REVOKED, P.SCHEDULED)
+    return False
+
+
+def _withdraw(customer_uid: str, merchant_uid: str) -> bool:
+    """Ask iamport to drop one schedule; False if it may still hold it (outcome unknown)."""
     try:
-        client().unschedule_payments(row.customer_uid, [row.merchant_uid])
+        client().unschedule_payments(customer_uid, [merchant_uid])
     except IamportError as exc:
         if exc.unknown_outcome:
-            log.warning("renewal %s not unscheduled: %s", row.merchant_uid, exc)
+            log.warning("renewal %s not unscheduled: %s", merchant_uid, exc)
             return False
-        # Nothing left to withdraw at iamport: never registered, or already run (its webhook
-        # will tell which); either way it is no longer ours to revoke.
-        log.info("renewal %s had no schedule to withdraw: %s", row.merchant_uid, exc)
-    db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == row.id, Payment.status == P.SCHEDULED.value)
-        .values(status=P.REVOKED.value, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+        # Nothing to withdraw: never registered, or already run (its webhook will tell which).
+        log.info("renewal %s had no schedule to withdraw: %s", merchant_uid, exc)
     return True
+
+
+def _move(merchant_uid: str, old: P, new: P) -> bool:
+    """Move a payment from one status to another unless someone moved it first; commit.
+
+    A revoked renewal moved back to scheduled, because iamport may still hold it, is looked
+    at again by reconcile.
+    """
+    moved = db.session.execute(
+        sa.update(Payment)
+        .where(Payment.merchant_uid == merchant_uid, Payment.status == old.value)
+        .values(status=new.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    return moved
 
 
 def _retire_key(subscription_id: int, customer_uid: str) -> None:
@@ -982,15 +1016,8 @@ def _check_keys_and_schedules(report: ReconcileReport) -> None:
                     report.rescheduled += 1
                 continue
             if schedule.get("schedule_status") == "revoked":
-                _mark(row, P.REVOKED.value)
+                _move(row.merchant_uid, P.SCHEDULED, P.REVOKED)
         had_schedule = bool(_scheduled_renewals(subscription_id))
         if ensure_schedule(subscription_id) is not None and not had_schedule:
             report.rescheduled += 1
 
-
-def _mark(row: Payment, status: str) -> None:
-    db.session.execute(
-        sa.update(Payment).where(Payment.id == row.id, Payment.status == row.status)
-        .values(status=status, updated_at=utcnow()).execution_options(synchronize_session=False)
-    )
-    db.session.commit()

@@ -9,6 +9,7 @@ import pytest
 
 from storefront import billing
 from storefront.extensions import db
+from storefront.iamport import IamportClient
 from storefront.models import Payment, Subscription, utcnow
 from storefront.periods import add_interval
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
@@ -284,6 +285,30 @@ def test_cancel_at_period_end_then_resume(shop):
     assert sub.cancel_at_period_end is False
     [fresh] = scheduled(shop, sub_id)
     assert fresh.scheduled_at == sub.current_period_end
+
+
+def test_a_cancel_while_the_renewal_is_on_its_way_to_iamport_withdraws_it(shop, monkeypatch):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
+    send = IamportClient.schedule_payments
+    cancels = []
+
+    def cancel_first(client, customer_uid, schedules):
+        # The shopper cancels again after resuming: the cancel finds nothing at iamport to
+        # withdraw yet, because the resume's schedule is still on its way there.
+        if not cancels:
+            cancels.append(shopper.post_form(f"/account/subscriptions/{sub_id}/cancel",
+                                             {"when": "period_end"}))
+        return send(client, customer_uid, schedules)
+
+    monkeypatch.setattr(IamportClient, "schedule_payments", cancel_first)
+    shopper.post_form(f"/account/subscriptions/{sub_id}/resume", {})
+    assert "You keep access until then" in cancels[0].text
+    assert subscription(shop, sub_id).cancel_at_period_end is True
+    assert scheduled(shop, sub_id) == []
+    [sent] = payments(shop, sub_id, kind="renewal", status="revoked")[-1:]
+    assert iamport_schedule(shop, sent.merchant_uid)["schedule_status"] == "revoked"
 
 
 def test_cancel_at_period_end_deletes_the_key_when_the_period_ends(shop):

@@ -7,6 +7,7 @@ import logging
 import threading
 from datetime import timedelta
 
+import requests
 import responses
 
 from storefront import billing, followups
@@ -167,3 +168,43 @@ def test_reconcile_schedules_a_renewal_whose_follow_up_was_lost(app, api, order)
         [row] = db.session.execute(db.select(Payment).where(Payment.status == "scheduled")).scalars()
         assert row.scheduled_at == end
     assert schedule.call_count == 1
+
+
+NOTHING_TO_REVOKE = {"code": 1, "message": "There is no scheduled payment to revoke.", "response": None}
+
+
+def test_a_revoke_with_an_unknown_outcome_leaves_the_renewal_scheduled_for_reconcile(app, api, order):
+    active_with_renewal(app, order)
+    unschedule = api.post(f"{API}/subscribe/payments/unschedule",
+                          body=requests.exceptions.ReadTimeout("read timed out"))
+    with app.app_context():
+        assert billing.revoke_schedule(billing.find_payment(RENEWAL)) is False
+    assert unschedule.call_count == 1
+    assert scheduled_renewals(app) == [RENEWAL]
+
+
+def test_a_schedule_revoked_on_its_way_is_withdrawn_or_left_to_reconcile(app, api, order):
+    """A cancel found nothing at iamport to withdraw while the schedule was being sent."""
+    active_with_renewal(app, order)
+
+    def cancel_meanwhile(request):
+        def revoke():
+            with app.app_context():
+                assert billing.revoke_schedule(billing.find_payment(RENEWAL)) is True
+        thread = threading.Thread(target=revoke)
+        thread.start()
+        thread.join()
+        return 200, {}, json.dumps({"code": 0, "message": None, "response": []})
+
+    api.add_callback(responses.POST, f"{API}/subscribe/payments/schedule", callback=cancel_meanwhile)
+    api.post(f"{API}/subscribe/payments/unschedule", json=NOTHING_TO_REVOKE)
+    # The storefront's own withdrawal after the schedule landed times out.
+    api.post(f"{API}/subscribe/payments/unschedule",
+             body=requests.exceptions.ReadTimeout("read timed out"))
+    with app.app_context():
+        assert billing.register_schedule(billing.find_payment(RENEWAL)) is False
+    # Calls are listed as they are answered: the cancel's inside the schedule call's.
+    calls = [call.request.url.rsplit("/", 1)[1] for call in api.calls]
+    assert calls[-3:] == ["unschedule", "schedule", "unschedule"]
+    # iamport may hold it: scheduled again here, so that reconcile asks iamport and withdraws it.
+    assert scheduled_renewals(app) == [RENEWAL]
