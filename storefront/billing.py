@@ -361,6 +361,9 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
     if payment.subscription_id is None:
         return []
     subscription = _lock_subscription(payment.subscription_id)
+    # Kept on the payment: once flushed, the session holds the row only weakly, and the caller
+    # reading payment.subscription would load it again.
+    set_committed_value(payment, "subscription", subscription)
     paid = payment.status == P.PAID.value
     if paid and payment.kind == PaymentKind.FIRST.value:
         if subscription.status in LIVE_STATUSES:

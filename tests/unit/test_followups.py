@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import requests
 import responses
+import sqlalchemy as sa
 
 from storefront import billing, followups
 from storefront.extensions import db
@@ -208,3 +209,29 @@ def test_a_schedule_revoked_on_its_way_is_withdrawn_or_left_to_reconcile(app, ap
     assert calls[-3:] == ["unschedule", "schedule", "unschedule"]
     # iamport may hold it: scheduled again here, so that reconcile asks iamport and withdraws it.
     assert scheduled_renewals(app) == [RENEWAL]
+
+
+def test_a_paid_renewal_and_its_next_schedule_take_six_statements(app, client, api, order):
+    """The hot path of every renewal: a statement more per renewal is felt at scale, so a change
+    to this count should be a choice (see the renewals benchmark in the README)."""
+    active_with_renewal(app, order)
+    serve_renewal(api)
+    api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = client.post("/iamport/webhook", json={"imp_uid": "imp_ren", "merchant_uid": RENEWAL})
+        assert followups.runner(app).wait(timeout=10)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert answer.json == {"result": "ok", "status": "paid"}
+    assert len(scheduled_renewals(app)) == 1
+    # The payment locked and moved to paid, the subscription locked and extended, the next
+    # renewal inserted; after the answer, its status read back once iamport holds it.
+    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "SELECT"]
