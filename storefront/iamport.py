@@ -174,12 +174,24 @@ def _api_int(value: object) -> int | None:
     return None
 
 
+def _environment_for(url: str) -> dict[str, Any]:
+    """The proxies and CA bundle that requests would take from the environment for `url`."""
+    with requests.Session() as probe:
+        found = probe.merge_environment_settings(url, {}, None, None, None)
+    return {"proxies": found["proxies"], "verify": found["verify"]}
+
+
 class IamportClient:
     """iamport V1 REST client: one session, a cached token, read retries, one error type."""
 
     def __init__(self, app: Flask | None = None) -> None:
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json"})
+        # The environment (proxy variables, REQUESTS_CA_BUNDLE) is read once per API URL instead
+        # of on every call, which costs requests more than sending a small request; ~/.netrc is
+        # not read at all, so it can never replace the Bearer token.
+        self._session.trust_env = False
+        self._environment: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._tokens: dict[_Settings, _Token] = {}
         # One instance (in extensions.py) may serve several apps, e.g. in tests: settings are
@@ -192,6 +204,7 @@ class IamportClient:
     def init_app(self, app: Flask) -> None:
         """Read the app's IAMPORT_* settings; register as app.extensions["iamport"]."""
         settings = _Settings.from_config(app.config)
+        self._environment[settings.base_url] = _environment_for(settings.base_url)
         self._by_app[app] = settings
         self._default = settings
         app.extensions["iamport"] = self
@@ -502,6 +515,7 @@ class IamportClient:
                 data=data.encode("utf-8") if data is not None else None,
                 headers=headers,
                 timeout=settings.timeout,
+                **self._environment[settings.base_url],
             )
         except requests.Timeout as exc:
             raise self._logged(

@@ -798,3 +798,52 @@ def test_one_client_serves_each_app_with_its_own_url_and_token(
         (other, "Bearer tok-second"),
         (BASE, "Bearer tok-first"),
     ]
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment_read_at_start_up(
+    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path, clock: FakeClock,
+    sleeps: list[float],
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text(f"machine {urlsplit(BASE).hostname} login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    iamport = IamportClient()
+    iamport.init_app(make_app())
+    # Changed later, the environment is not read again: what start-up saw is used.
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.internal:3128")
+    add_token(rsps)
+    rsps.get(API_URL, json=envelope({"imp_uid": "imp_1"}))
+    with make_app().app_context():
+        iamport.get_payment("imp_1")
+    [call] = api_calls(rsps)
+    scheme = urlsplit(BASE).scheme
+    assert call.request.req_kwargs["proxies"][scheme] == "http://proxy.internal:3128"
+    assert call.request.req_kwargs["verify"] == str(tmp_path / "ca.pem")
+    # Our Bearer token, never the netrc entry's Basic credentials.
+    assert bearer(call) == "Bearer tok-1"
+
+
+def test_no_proxy_in_the_environment_sends_directly(
+    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+    sleeps: list[float],
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", urlsplit(BASE).hostname)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    iamport = IamportClient()
+    iamport.init_app(make_app())
+    add_token(rsps)
+    rsps.get(API_URL, json=envelope({"imp_uid": "imp_1"}))
+    with make_app().app_context():
+        iamport.get_payment("imp_1")
+    [call] = api_calls(rsps)
+    assert not call.request.req_kwargs["proxies"]
+    assert call.request.req_kwargs["verify"] is True
