@@ -636,12 +636,14 @@ def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool) -> li
         return [partial(ensure_schedule, subscription.id)]
     row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, 0),
                       status=P.SCHEDULED.value, scheduled_at=due)
-    values = {column.key: getattr(row, column.key) for column in Payment.__table__.columns
+    table = Payment.__table__
+    values = {column.key: getattr(row, column.key) for column in table.columns
               if getattr(row, column.key) is not None}
     # Skipped rather than failed on a clash, which must not undo the payment recorded with it.
-    insert = (postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(Payment)
-    inserted = db.session.execute(
-        insert.values(**values).on_conflict_do_nothing().returning(Payment.id)
+    # A Core statement: the ORM's bulk-insert machinery adds nothing for one row.
+    insert = (postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(table)
+    inserted = db.session.connection().execute(
+        insert.values(**values).on_conflict_do_nothing().returning(table.c.id)
     ).scalar_one_or_none()
     if inserted is None:
         return [partial(ensure_schedule, subscription.id)]

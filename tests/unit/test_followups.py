@@ -232,6 +232,7 @@ def test_a_paid_renewal_and_its_next_schedule_take_six_statements(app, client, a
         sa.event.remove(engine, "before_cursor_execute", count)
     assert answer.json == {"result": "ok", "status": "paid"}
     assert len(scheduled_renewals(app)) == 1
-    # The payment locked and moved to paid, the subscription locked and extended, the next
-    # renewal inserted; after the answer, its status read back once iamport holds it.
-    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "SELECT"]
+    # The payment locked and moved to paid, the subscription locked, the next renewal inserted,
+    # the subscription's new period flushed at the commit; after the answer, the renewal's
+    # status read back once iamport holds it.
+    assert statements == ["SELECT", "UPDATE", "SELECT", "INSERT", "UPDATE", "SELECT"]
