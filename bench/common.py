@@ -100,13 +100,31 @@ def machine_info() -> dict[str, Any]:
         "commit": git_commit(),
         # Other work on the machine skews every figure; this says how busy it was.
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "reference_loop_ms": reference_loop_ms(),
     }
+
+
+def reference_loop_ms(repeats: int = 3) -> float:
+    """How fast this CPU runs Python right now: the best of a few runs of a fixed loop.
+
+    A shared virtual machine's speed changes from hour to hour; comparing this figure tells
+    whether two runs' CPU times may be compared at all.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def machine_line(info: dict[str, Any]) -> str:
     """The machine in one line, for the tables."""
     return (f"{info['cpu_model']}, {info['usable_cores']} cores, {info['memory_gib']} GiB, "
-            f"Python {info['python']}, load average {info['load_average'][0]:g} at the start")
+            f"Python {info['python']}, load average {info['load_average'][0]:g} at the start, "
+            f"reference loop {info['reference_loop_ms']:g} ms")
 
 
 # --------------------------------------------------------------------------- statistics
