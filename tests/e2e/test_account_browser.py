@@ -12,6 +12,7 @@ from tests.e2e.conftest import (
     subscription_card,
     wait_for_charge_button,
 )
+from tests.integration.test_lifecycle import registered
 from tests.support.sandbox import RENEWAL_DECLINE_CARD
 from tests.support.waiting import wait_until
 
@@ -106,7 +107,8 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
     badge = card.locator("h3 .badge")
     expect(badge).to_have_attribute("data-status", "active")
     with shop.context():
-        end = billing.find_payment(first_uid).subscription.current_period_end
+        sub = billing.find_payment(first_uid).subscription
+        sub_id, end = sub.id, sub.current_period_end
     # The billing key being ready means the first renewal is scheduled at the period's end
     # (by the same request that saw the key ready, so a reload may still catch it in between).
     scheduled = re.compile(rf"^\$9\.00 on {long_date(end)}$")
@@ -116,6 +118,8 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
         return bool(scheduled.match(card.locator(".next-charge").inner_text().strip()))
 
     wait_until(renewal_shown, timeout=5, interval=0.25, message="the renewal to show as the next charge")
+    # Shown once written here; iamport must hold it too before its clock passes the due date.
+    wait_until(lambda: registered(shop, sub_id), timeout=5, message="the renewal registered at iamport")
 
     shop.sandbox.advance(32 * 86400)
 
