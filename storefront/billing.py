@@ -678,8 +678,10 @@ def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
         return False
     # Read only now that iamport holds it: a revoke that came while the schedule was on its
     # way found nothing to withdraw, so the schedule is withdrawn here (see revoke_schedule).
+    # A Core select of one column: this runs once per renewal, and the ORM adds nothing to it.
+    payments = Payment.__table__
     status = db.session.execute(
-        db.select(Payment.status).where(Payment.merchant_uid == merchant_uid)
+        sa.select(payments.c.status).where(payments.c.merchant_uid == merchant_uid)
     ).scalar_one_or_none()
     if status == P.SCHEDULED.value:
         log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
