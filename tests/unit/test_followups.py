@@ -184,8 +184,9 @@ def test_a_revoke_with_an_unknown_outcome_leaves_the_renewal_scheduled_for_recon
     assert scheduled_renewals(app) == [RENEWAL]
 
 
-def test_a_schedule_revoked_on_its_way_is_withdrawn_or_left_to_reconcile(app, api, order):
-    """A cancel found nothing at iamport to withdraw while the schedule was being sent."""
+def test_a_schedule_revoked_on_its_way_whose_withdrawal_times_out_is_left_to_reconcile(app, api, order):
+    """A cancel found nothing at iamport to withdraw while the schedule was being sent (the
+    withdrawal that follows is tested over real HTTP in test_lifecycle.py)."""
     active_with_renewal(app, order)
 
     def cancel_meanwhile(request):
