@@ -256,22 +256,27 @@ def _claim(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> bool:
     return True
 
 
+# Statements every webhook runs, built once with a placeholder: building a select and its cache
+# key takes about as long as SQLAlchemy then takes to run it (70 of 140 µs for the payment's).
+# populate_existing: a row already in the session is read again now that it is locked.
+_PAYMENT_TO_LOCK = (
+    db.select(Payment).where(Payment.merchant_uid == sa.bindparam("merchant_uid"))
+    .with_for_update().execution_options(populate_existing=True)
+)
+_SUBSCRIPTION_TO_LOCK = (
+    db.select(Subscription).where(Subscription.id == sa.bindparam("subscription_id"))
+    .options(joinedload(Subscription.plan)).with_for_update(of=Subscription)
+    .execution_options(populate_existing=True)
+)
+
+
 def _lock_payment(merchant_uid: str) -> Payment | None:
     """Our payment by `merchant_uid`, row-locked where the database can (PostgreSQL)."""
-    # populate_existing: a row already in the session is read again now that it is locked.
-    return db.session.execute(
-        db.select(Payment).where(Payment.merchant_uid == merchant_uid).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return db.session.execute(_PAYMENT_TO_LOCK, {"merchant_uid": merchant_uid}).scalar_one_or_none()
 
 
 def _lock_subscription(subscription_id: int) -> Subscription:
-    return db.session.execute(
-        db.select(Subscription).where(Subscription.id == subscription_id)
-        .options(joinedload(Subscription.plan))
-        .with_for_update(of=Subscription)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    return db.session.execute(_SUBSCRIPTION_TO_LOCK, {"subscription_id": subscription_id}).scalar_one()
 
 
 def sync_payment(imp_uid: str) -> Payment:
@@ -669,6 +674,12 @@ def register_schedule(row: Payment) -> bool:
     return _send_schedule(row.customer_uid, _schedule_of(row, row.subscription))
 
 
+# Once per renewal too: a Core select of one column, built once (see _PAYMENT_TO_LOCK).
+_STATUS_OF = sa.select(Payment.__table__.c.status).where(
+    Payment.__table__.c.merchant_uid == sa.bindparam("merchant_uid")
+)
+
+
 def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
     merchant_uid = schedule["merchant_uid"]
     try:
@@ -678,11 +689,7 @@ def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
         return False
     # Read only now that iamport holds it: a revoke that came while the schedule was on its
     # way found nothing to withdraw, so the schedule is withdrawn here (see revoke_schedule).
-    # A Core select of one column: this runs once per renewal, and the ORM adds nothing to it.
-    payments = Payment.__table__
-    status = db.session.execute(
-        sa.select(payments.c.status).where(payments.c.merchant_uid == merchant_uid)
-    ).scalar_one_or_none()
+    status = db.session.execute(_STATUS_OF, {"merchant_uid": merchant_uid}).scalar_one_or_none()
     if status == P.SCHEDULED.value:
         log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
         return True
