@@ -373,13 +373,13 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
     if paid and payment.kind == PaymentKind.FIRST.value:
         if subscription.status in LIVE_STATUSES:
             # Two checkouts for one plan were both paid: the second is refunded.
-            return [partial(_refund_recorded, payment.id, payment.imp_uid, payment.merchant_uid,
+            return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
                             "subscription already active")]
         _activate(payment, subscription)
         return []
     if paid:
         if subscription.status == SubscriptionStatus.CANCELED.value:
-            return [partial(_refund_recorded, payment.id, payment.imp_uid, payment.merchant_uid,
+            return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
                             "subscription already canceled")]
         return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
@@ -440,17 +440,11 @@ def _renewal_failed(
     return _schedule_next_renewal(subscription, ran_schedule)
 
 
-def _refund_recorded(payment_id: int, imp_uid: str | None, merchant_uid: str, reason: str) -> None:
+def _refund_recorded(imp_uid: str | None, merchant_uid: str, reason: str) -> None:
     """Refund a paid payment we cannot use and record it as cancelled."""
     log.warning("refunding %s: %s", merchant_uid, reason)
     _refund({"imp_uid": imp_uid}, reason)
-    db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment_id, Payment.status == P.PAID.value)
-        .values(status=P.CANCELLED.value, fail_reason=reason[:255], updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    _move(merchant_uid, P.PAID, P.CANCELLED, fail_reason=reason[:255])
 
 
 def _refund(info: dict[str, Any], reason: str) -> None:
@@ -727,8 +721,9 @@ def _withdraw(customer_uid: str, merchant_uid: str) -> bool:
     return True
 
 
-def _move(merchant_uid: str, old: P, new: P) -> bool:
-    """Move a payment from one status to another unless someone moved it first; commit.
+def _move(merchant_uid: str, old: P, new: P, **values: Any) -> bool:
+    """Move a payment from one status to another (setting `values` too) unless someone moved
+    it first; commit.
 
     A revoked renewal moved back to scheduled, because iamport may still hold it, is looked
     at again by reconcile.
@@ -736,7 +731,7 @@ def _move(merchant_uid: str, old: P, new: P) -> bool:
     moved = db.session.execute(
         sa.update(Payment)
         .where(Payment.merchant_uid == merchant_uid, Payment.status == old.value)
-        .values(status=new.value, updated_at=utcnow())
+        .values(status=new.value, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     db.session.commit()
@@ -974,7 +969,8 @@ def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) 
         except IamportError as exc:
             abandoned = now - ABANDON_AFTER[payment.kind]
             if exc.not_found and payment.status == P.PENDING.value and payment.created_at <= abandoned:
-                _abandon(payment_id)
+                _move(payment.merchant_uid, P.PENDING, P.FAILED,
+                      fail_reason="Not completed: no payment was made.")
                 report.abandoned += 1
             else:
                 db.session.rollback()
@@ -994,17 +990,6 @@ ABANDON_AFTER = {
     PaymentKind.REPEAT.value: timedelta(minutes=10),
     PaymentKind.RENEWAL.value: timedelta(days=1),
 }
-
-
-def _abandon(payment_id: int) -> None:
-    db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment_id, Payment.status == P.PENDING.value)
-        .values(status=P.FAILED.value, fail_reason="Not completed: no payment was made.",
-                updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def _check_keys_and_schedules(report: ReconcileReport) -> None:
