@@ -7,9 +7,8 @@ import signal
 import sys
 from typing import Sequence
 
-from werkzeug.serving import make_server
-
 from . import create_app
+from .serving import make_server
 
 log = logging.getLogger("storefront.sandbox")
 
@@ -35,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config["SANDBOX_WEBHOOK_URL"] = args.webhook_url
     app = create_app(config)
     sandbox = app.extensions["sandbox"]
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(args.host, args.port, app)
     base = f"http://{args.host}:{server.server_port}"
     sandbox.remember_url(base)
     sandbox.start()

@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from storefront.sandbox.serving import make_server
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,8 @@ class ServedApp:
 
 
 def serve_wsgi(app: Callable, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
-    """Start `app` with werkzeug's threaded server on `host` (port 0 = any free port)."""
-    server = make_server(host, port, app, threaded=True)
+    """Start `app` with the sandbox's threaded, keep-alive server on `host` (port 0 = any free port)."""
+    server = make_server(host, port, app)
     # serve_forever polls for shutdown; a short interval makes stop() quick.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi-{server.server_port}",
