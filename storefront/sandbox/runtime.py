@@ -65,7 +65,6 @@ class Sandbox:
                 log.warning("sandbox thread %s did not stop within %.1fs", thread.name, timeout)
         self._threads = []
         self.webhooks.join(timeout)
-        self.webhooks.close()
         self.store.close()
 
     def wake(self) -> None:
