@@ -219,11 +219,13 @@ def test_a_paid_renewal_and_its_next_schedule_take_six_statements(app, client, a
     serve_renewal(api)
     api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
     statements: list[str] = []
+    autocommit: list[bool] = []
     with app.app_context():
         engine = db.engine
 
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement.split(None, 1)[0].upper())
+        autocommit.append(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
@@ -233,7 +235,8 @@ def test_a_paid_renewal_and_its_next_schedule_take_six_statements(app, client, a
         sa.event.remove(engine, "before_cursor_execute", count)
     assert answer.json == {"result": "ok", "status": "paid"}
     assert len(scheduled_renewals(app)) == 1
-    # The payment locked and moved to paid, the subscription locked, the next renewal inserted,
-    # the subscription's new period flushed at the commit; after the answer, the renewal's
-    # status read back once iamport holds it.
-    assert statements == ["SELECT", "UPDATE", "SELECT", "INSERT", "UPDATE", "SELECT"]
+    # The payment locked and moved to paid, the subscription locked and given its new period,
+    # the next renewal inserted; after the answer, the renewal's status read back once iamport
+    # holds it, outside a transaction (no BEGIN and ROLLBACK).
+    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "SELECT"]
+    assert autocommit == [False] * 5 + [True]
