@@ -17,7 +17,7 @@ from flask import current_app, has_request_context, url_for
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storefront.extensions import db
@@ -271,24 +271,29 @@ _INSERT_RENEWAL = {
     dialect: insert(_PAYMENTS).on_conflict_do_nothing().returning(_PAYMENTS.c.id)
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+# A change to a payment may change its subscription, so both rows are locked by one statement
+# (the payment's first, as everywhere else), with the plan loaded alongside.
+_PAYMENT_AND_SUBSCRIPTION_TO_LOCK = (
+    db.select(Payment).join(Payment.subscription).join(Subscription.plan)
+    .options(contains_eager(Payment.subscription).contains_eager(Subscription.plan))
+    .where(Payment.merchant_uid == sa.bindparam("merchant_uid"))
+    .with_for_update(of=(Payment, Subscription)).execution_options(populate_existing=True)
+)
 _PAYMENT_TO_LOCK = (
     db.select(Payment).where(Payment.merchant_uid == sa.bindparam("merchant_uid"))
     .with_for_update().execution_options(populate_existing=True)
 )
-_SUBSCRIPTION_TO_LOCK = (
-    db.select(Subscription).where(Subscription.id == sa.bindparam("subscription_id"))
-    .options(joinedload(Subscription.plan)).with_for_update(of=Subscription)
-    .execution_options(populate_existing=True)
-)
 
 
 def _lock_payment(merchant_uid: str) -> Payment | None:
-    """Our payment by `merchant_uid`, row-locked where the database can (PostgreSQL)."""
-    return db.session.execute(_PAYMENT_TO_LOCK, {"merchant_uid": merchant_uid}).scalar_one_or_none()
-
-
-def _lock_subscription(subscription_id: int) -> Subscription:
-    return db.session.execute(_SUBSCRIPTION_TO_LOCK, {"subscription_id": subscription_id}).scalar_one()
+    """Our payment by `merchant_uid` with its subscription, both row-locked where the database
+    can (PostgreSQL)."""
+    uid = {"merchant_uid": merchant_uid}
+    payment = db.session.execute(_PAYMENT_AND_SUBSCRIPTION_TO_LOCK, uid).scalar_one_or_none()
+    if payment is None:
+        # Not ours, or (the schema allows it, though no flow makes one) a payment of no subscription.
+        payment = db.session.execute(_PAYMENT_TO_LOCK, uid).scalar_one_or_none()
+    return payment
 
 
 def _write(subscription: Subscription, **values: Any) -> None:
@@ -385,10 +390,7 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
     """
     if payment.subscription_id is None:
         return []
-    subscription = _lock_subscription(payment.subscription_id)
-    # Kept on the payment: once flushed, the session holds the row only weakly, and the caller
-    # reading payment.subscription would load it again.
-    set_committed_value(payment, "subscription", subscription)
+    subscription = payment.subscription  # locked with the payment
     paid = payment.status == P.PAID.value
     if paid and payment.kind == PaymentKind.FIRST.value:
         if subscription.status in LIVE_STATUSES:
