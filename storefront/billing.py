@@ -265,14 +265,16 @@ _CLAIM = sa.update(_PAYMENTS).where(
     _PAYMENTS.c.id == sa.bindparam("payment_id"), _PAYMENTS.c.status == sa.bindparam("old_status")
 )
 _SUBSCRIPTIONS = Subscription.__table__
-_UPDATE_SUBSCRIPTION = sa.update(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.id == sa.bindparam("subscription_id"))
+_UPDATE_SUBSCRIPTION = sa.update(_SUBSCRIPTIONS).where(
+    _SUBSCRIPTIONS.c.id == sa.bindparam("subscription_id")
+)
 # Skipped rather than failed on a clash, which must not undo the payment recorded with it.
 _INSERT_RENEWAL = {
     dialect: insert(_PAYMENTS).on_conflict_do_nothing().returning(_PAYMENTS.c.id)
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
-# A change to a payment may change its subscription, so both rows are locked by one statement
-# (the payment's first, as everywhere else), with the plan loaded alongside.
+# A change to a payment may change its subscription, so both rows are locked by one statement,
+# with the plan loaded alongside: a round trip and an ORM query fewer than locking them in turn.
 _PAYMENT_AND_SUBSCRIPTION_TO_LOCK = (
     db.select(Payment).join(Payment.subscription).join(Subscription.plan)
     .options(contains_eager(Payment.subscription).contains_eager(Subscription.plan))
@@ -286,8 +288,7 @@ _PAYMENT_TO_LOCK = (
 
 
 def _lock_payment(merchant_uid: str) -> Payment | None:
-    """Our payment by `merchant_uid` with its subscription, both row-locked where the database
-    can (PostgreSQL)."""
+    """Our payment and its subscription, both row-locked where the database can (PostgreSQL)."""
     uid = {"merchant_uid": merchant_uid}
     payment = db.session.execute(_PAYMENT_AND_SUBSCRIPTION_TO_LOCK, uid).scalar_one_or_none()
     if payment is None:
@@ -299,7 +300,9 @@ def _lock_payment(merchant_uid: str) -> Payment | None:
 def _write(subscription: Subscription, **values: Any) -> None:
     """Write columns of the locked subscription now and keep them on the object as committed."""
     values["updated_at"] = utcnow()
-    db.session.connection().execute(_UPDATE_SUBSCRIPTION, {"subscription_id": subscription.id, **values})
+    db.session.connection().execute(
+        _UPDATE_SUBSCRIPTION, {"subscription_id": subscription.id, **values}
+    )
     for key, value in values.items():
         set_committed_value(subscription, key, value)
 
@@ -716,11 +719,8 @@ def _send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
 
 
 def _read_status(merchant_uid: str) -> str | None:
-    """A payment's committed status, read outside any transaction.
-
-    One statement on a connection of its own in autocommit mode: in the session it would also
-    cost a BEGIN and a ROLLBACK, and it runs once per renewal.
-    """
+    """A payment's committed status, read outside any transaction."""
+    # Once per renewal: in the session this read would also cost a BEGIN and a ROLLBACK.
     with db.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection.execute(_STATUS_OF, {"merchant_uid": merchant_uid}).scalar_one_or_none()

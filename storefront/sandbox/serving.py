@@ -1,13 +1,9 @@
-"""The sandbox's HTTP server: werkzeug's threaded server, with keep-alive connections as iamport's API has.
-
-werkzeug's development server closes the connection after every answer. A client of the real
-API keeps its connections open (the storefront's requests session does), so against the plain
-server every REST call paid for a new TCP connection on the client and a new thread here,
-which the real iamport never makes it pay.
-"""
+"""The sandbox's HTTP server: werkzeug's threaded server, keeping connections alive as iamport does."""
+# werkzeug's development server closes the connection after every answer. A client of the real
+# API keeps its connections open (the storefront's requests session does), so against the plain
+# server every REST call paid for a new TCP connection in the client and a new thread here.
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from typing import Any, Callable
@@ -15,15 +11,12 @@ from typing import Any, Callable
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
-log = logging.getLogger(__name__)
-
 # An idle kept-alive connection is closed after this many seconds (nginx's default is 75).
 IDLE_TIMEOUT = 75.0
 
 
 class KeepAliveRequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, leaving the connection open when the next request on it
-    can be read safely: HTTP/1.1, a body of known length, and no `Connection: close`."""
+    """werkzeug's handler, keeping the connection when HTTP/1.1, a sized body and no `close` allow."""
 
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
@@ -65,6 +58,13 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         finally:
             self.rfile = raw
 
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        # http.server's words for a kept connection that stayed idle for IDLE_TIMEOUT: its
+        # normal end, not an error (a request cut off midway is werkzeug's "dropped" instead).
+        if format.startswith("Request timed out"):
+            return
+        super().log_error(format, *args)
+
     def send_header(self, keyword: str, value: str) -> None:
         # werkzeug announces `Connection: close` on every answer; when the request allows a
         # kept connection that one header is left out (its answer is framed by Content-Length
@@ -75,8 +75,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
 
 
 class KeepAliveWSGIServer(ThreadedWSGIServer):
-    """A threaded WSGI server whose open connections are closed when it is closed, so that a
-    client's kept connection never reaches a stopped sandbox."""
+    """A threaded WSGI server that closes its clients' open connections when it is closed."""
+    # So that a client's kept connection never reaches a stopped sandbox.
 
     def __init__(self, host: str, port: int, app: Callable, **kwargs: Any) -> None:
         self._connections: set[socket.socket] = set()

@@ -6,6 +6,7 @@ import http.client
 import pytest
 from flask import Flask, request
 
+from storefront.sandbox.serving import KeepAliveRequestHandler
 from tests.support.servers import serve_wsgi
 
 
@@ -86,7 +87,8 @@ def test_a_chunked_request_is_answered_and_its_connection_closed(served):
         connection.endheaders()
         connection.send(b"5\r\nhello\r\n0\r\n\r\n")
         response = connection.getresponse()
-        assert (response.status, response.read(), response.getheader("Connection")) == (200, b"hello", "close")
+        answer = (response.status, response.read(), response.getheader("Connection"))
+        assert answer == (200, b"hello", "close")
     finally:
         connection.close()
 
@@ -100,3 +102,16 @@ def test_stopping_the_server_closes_its_kept_connections(served):
         assert connection.sock.recv(1) == b""
     finally:
         connection.close()
+
+
+def test_an_idle_kept_connection_is_closed_quietly(served, monkeypatch, caplog):
+    monkeypatch.setattr(KeepAliveRequestHandler, "timeout", 0.2)
+    connection = connect(served)
+    try:
+        assert ask(connection, "GET", "/peer")[0] == 200
+        connection.sock.settimeout(5)
+        # Closed by the server once idle for its timeout, with nothing logged as an error.
+        assert connection.sock.recv(1) == b""
+    finally:
+        connection.close()
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
