@@ -196,7 +196,9 @@ class WebhookDispatcher:
         body = loads(row["body"])
         attempts = row["attempts"] + 1
         if row["format"] == "form":
-            data, content_type = urlencode(body).encode(), "application/x-www-form-urlencoded"
+            # As a form leaves out empty fields (requests did the same with None).
+            fields = {key: value for key, value in body.items() if value is not None}
+            data, content_type = urlencode(fields).encode(), "application/x-www-form-urlencoded"
         else:
             data, content_type = json.dumps(body, default=str).encode(), "application/json"
         try:
