@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import responses
+import sqlalchemy as sa
 from sqlalchemy import func
 
 from storefront import billing
@@ -127,6 +128,43 @@ def test_paid_is_not_undone_by_a_stale_failed(app, api, order):
     assert stored(app)[0] == "paid"
     with app.app_context():
         assert billing.sync_payment("imp_1").status == "paid"
+
+
+def test_a_payment_of_no_subscription_is_still_recorded(app, api, order):
+    # No flow makes one, but the schema allows it: the joined lock must not make it unknown.
+    with app.app_context():
+        payment = billing.find_payment(order)
+        sub = payment.subscription
+        payment.subscription = None
+        db.session.delete(sub)
+        db.session.commit()
+    serve_payment(api)
+    with app.app_context():
+        payment = billing.sync_payment("imp_1")
+        assert (payment.status, payment.subscription_id) == ("paid", None)
+
+
+def test_the_payment_and_its_subscription_are_locked_by_one_statement(app, api, order):
+    serve_payment(api)
+    key_unknown(api)
+    selects: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+        def remember(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT"):
+                selects.append(" ".join(statement.split()))
+
+        sa.event.listen(engine, "before_cursor_execute", remember)
+        try:
+            billing.sync_payment("imp_1")
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", remember)
+        dialect = engine.dialect.name
+    lock = selects[0]
+    assert "JOIN subscriptions" in lock and "JOIN plans" in lock
+    if dialect == "postgresql":
+        assert lock.endswith("FOR UPDATE OF payments, subscriptions")
 
 
 def test_unknown_merchant_uid_is_refused(app, api, order):
