@@ -259,7 +259,6 @@ def _claim(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> bool:
 # payment's lock). The updates and the insert are Core statements on the table, whose SET or
 # VALUES columns are the keys of the parameters they are run with; for one row the ORM's flush
 # adds only cost (0.7 ms of CPU for the subscription's update on a 2-core machine).
-# populate_existing: a row already in the session is read again now that it is locked.
 _PAYMENTS = Payment.__table__
 _CLAIM = sa.update(_PAYMENTS).where(
     _PAYMENTS.c.id == sa.bindparam("payment_id"), _PAYMENTS.c.status == sa.bindparam("old_status")
@@ -275,6 +274,7 @@ _INSERT_RENEWAL = {
 }
 # A change to a payment may change its subscription, so both rows are locked by one statement,
 # with the plan loaded alongside: a round trip and an ORM query fewer than locking them in turn.
+# populate_existing: a row already in the session is read again now that it is locked.
 _PAYMENT_AND_SUBSCRIPTION_TO_LOCK = (
     db.select(Payment).join(Payment.subscription).join(Subscription.plan)
     .options(contains_eager(Payment.subscription).contains_eager(Subscription.plan))
