@@ -8,9 +8,14 @@ bind = "127.0.0.1:8000"
 # Two processes for two cores; threads so that a request waiting on iamport does not hold up others.
 workers = 2
 threads = 4
-# A new connection for every request. A worker takes every connection it can accept, so a client
-# that keeps a few open (iamport's webhooks, a proxy) would pin them to one worker while the other
-# idles; the proxy in front keeps its own connections to browsers alive.
+# One connection per thread: a worker whose threads are all busy stops accepting, and the next
+# connection waits in the listen queue for whichever worker frees a thread first. With gunicorn's
+# default of 1,000, a worker took a fifth webhook and held it behind its four busy threads while
+# the other worker had idle ones (README, "Performance"). Give both together on a command line.
+worker_connections = threads
+# A new connection for every request: a client that keeps a few open (iamport's webhooks, a proxy)
+# would pin them to the worker that accepted them, and an idle kept connection would hold one of its
+# threads' places; the proxy in front keeps its own connections to browsers alive.
 keepalive = 0
 
 

@@ -456,7 +456,9 @@ class Gunicorn:
 
     def start(self, ready_path: str = "/", timeout: float = 60.0) -> Gunicorn:
         cmd = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
-               "--threads", str(self.threads), "--bind", f"127.0.0.1:{self.port}",
+               # As gunicorn.conf.py pairs them: a connection per thread.
+               "--threads", str(self.threads), "--worker-connections", str(self.threads),
+               "--bind", f"127.0.0.1:{self.port}",
                "--log-level", "warning", "--chdir", str(ROOT), self.app]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:

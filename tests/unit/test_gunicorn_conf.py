@@ -17,6 +17,8 @@ def test_gunicorn_reads_the_projects_settings():
     settings = dict(re.findall(r"^(\w+)\s+= (.*)$", done.stdout, re.MULTILINE))
     assert settings["bind"] == "['127.0.0.1:8000']"
     assert (settings["workers"], settings["threads"], settings["keepalive"]) == ("2", "4", "0")
+    # A worker accepts no more connections than it has threads to serve them at once.
+    assert settings["worker_connections"] == settings["threads"]
 
 
 def test_each_worker_switches_threads_every_millisecond():
