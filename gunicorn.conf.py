@@ -11,7 +11,8 @@ threads = 4
 # One connection per thread: a worker whose threads are all busy stops accepting, and the next
 # connection waits in the listen queue for whichever worker frees a thread first. With gunicorn's
 # default of 1,000, a worker took a fifth webhook and held it behind its four busy threads while
-# the other worker had idle ones (README, "Performance"). Give both together on a command line.
+# the other worker had idle ones (README, "Performance"). A command line that changes one should
+# give both.
 worker_connections = threads
 # A new connection for every request: a client that keeps a few open (iamport's webhooks, a proxy)
 # would pin them to the worker that accepted them, and an idle kept connection would hold one of its
