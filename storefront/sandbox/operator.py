@@ -126,8 +126,11 @@ def advance_clock() -> Response:
         return _problem("seconds must be a number")
     if seconds < 0:
         return _problem("the clock only moves forward")
-    sb.clock.advance(seconds)
-    ran = scheduler.run_due(sb)
+    # Under the work lock, so the background worker cannot run what the move made due before
+    # this request does: the answer lists everything the move ran.
+    with sb.work_lock:
+        sb.clock.advance(seconds)
+        ran = scheduler.run_due(sb)
     sb.wake()
     return _done({**_clock_json(), "ran": ran}, f"Clock advanced by {seconds:g} s; {len(ran)} thing(s) ran.",
                  anchor="clock")

@@ -1,6 +1,8 @@
 """Contract: POST /subscribe/payments/schedule and unschedule, GET schedule(s), and their execution."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, new_uid
@@ -94,6 +96,31 @@ def test_unknown_schedule_is_404(sandbox):
     response = sandbox.api("GET", "/subscribe/payments/schedule/nothing_here")
     assert response.status_code == 404
     check_envelope(response.json(), ok=False)
+
+
+def test_advance_lists_what_it_ran_if_the_worker_ticks_between(sandbox, customer_uid, monkeypatch):
+    """The background worker's tick between the clock's move and the run must not take a schedule
+    out of the answer (seen once in CI)."""
+    from storefront.sandbox import scheduler
+
+    sb = sandbox.sandbox
+    item = schedule_item(clock_now(sandbox) + HOUR)
+    schedule(sandbox, customer_uid, item)
+    move = sb.clock.advance
+
+    def move_then_tick(seconds):
+        moved = move(seconds)
+        # What the worker does on its tick, at the worst moment; it may wait for the work lock.
+        worker = threading.Thread(target=scheduler.run_due, args=(sb,))
+        worker.start()
+        worker.join(timeout=0.5)
+        return moved
+
+    monkeypatch.setattr(sb.clock, "advance", move_then_tick)
+    advanced = sandbox.advance(HOUR + 1)
+    assert any(item["merchant_uid"] in line for line in advanced["ran"])
+    status = sandbox.api("GET", f"/subscribe/payments/schedule/{item['merchant_uid']}").json()["response"]
+    assert status["schedule_status"] == "executed"
 
 
 def test_due_schedule_runs_and_sends_its_webhook(sandbox, customer_uid, webhook_sink):
