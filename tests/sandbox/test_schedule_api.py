@@ -107,17 +107,18 @@ def test_advance_lists_what_it_ran_if_the_worker_ticks_between(sandbox, customer
     item = schedule_item(clock_now(sandbox) + HOUR)
     schedule(sandbox, customer_uid, item)
     move = sb.clock.advance
+    # What the worker does on its tick, run at the worst moment; it may wait for the work lock.
+    worker = threading.Thread(target=scheduler.run_due, args=(sb,))
 
     def move_then_tick(seconds):
         moved = move(seconds)
-        # What the worker does on its tick, at the worst moment; it may wait for the work lock.
-        worker = threading.Thread(target=scheduler.run_due, args=(sb,))
         worker.start()
         worker.join(timeout=0.5)
         return moved
 
     monkeypatch.setattr(sb.clock, "advance", move_then_tick)
     advanced = sandbox.advance(HOUR + 1)
+    worker.join(timeout=10)
     assert any(item["merchant_uid"] in line for line in advanced["ran"])
     status = sandbox.api("GET", f"/subscribe/payments/schedule/{item['merchant_uid']}").json()["response"]
     assert status["schedule_status"] == "executed"
