@@ -15,6 +15,9 @@ LIVE_API_URL = "https://api.iamport.kr"
 LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
 
 SANDBOX_PORT = 5001
+# Seconds a SQLite writer waits for another to finish before failing with "database is locked"
+# (Python's default is 5, which a burst of webhooks and account pages reached in a soak test).
+SQLITE_BUSY_TIMEOUT = 30
 SANDBOX_DEFAULTS = {
     "IAMPORT_IMP_CODE": "imp00000000",
     "IAMPORT_API_KEY": "sandbox_api_key",
@@ -142,4 +145,6 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     if overrides:
         cfg.update(overrides)
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
     return cfg

@@ -8,8 +8,11 @@ import sys
 
 import pytest
 
+import sqlalchemy as sa
+
 from storefront import create_app
-from storefront.config import ROOT, ConfigError
+from storefront.config import ROOT, SQLITE_BUSY_TIMEOUT, ConfigError, load
+from storefront.extensions import db
 
 LIVE = {
     "IAMPORT_MODE": "live",
@@ -105,3 +108,15 @@ def test_env_example_lists_every_setting():
                  "SECRET_KEY", "DATABASE_URL", "PUBLIC_URL", "WEBHOOK_ALLOWED_IPS", "PROXY_HOPS",
                  "LOG_LEVEL", "SANDBOX_URL"]:
         assert f"\n{name}=" in "\n" + text or f"\n# {name}=" in "\n" + text, name
+
+
+def test_sqlite_waits_for_a_busy_writer(clean_env, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'busy.sqlite3'}"})
+    with app.app_context():
+        waits_ms = db.session.execute(sa.text("PRAGMA busy_timeout")).scalar_one()
+    assert waits_ms == SQLITE_BUSY_TIMEOUT * 1000 and SQLITE_BUSY_TIMEOUT > 5
+
+
+def test_postgresql_gets_no_sqlite_options(clean_env):
+    settings = load({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://shop@127.0.0.1/shop"})
+    assert "SQLALCHEMY_ENGINE_OPTIONS" not in settings
