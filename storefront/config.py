@@ -16,7 +16,8 @@ LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
 
 SANDBOX_PORT = 5001
 # Seconds a SQLite writer waits for another to finish before failing with "database is locked"
-# (Python's default is 5, which a burst of webhooks and account pages reached in a soak test).
+# (Python's default is 5 s, which the soak test's logins, charges and webhooks reached on a busy
+# machine: a login answered 500).
 SQLITE_BUSY_TIMEOUT = 30
 SANDBOX_DEFAULTS = {
     "IAMPORT_IMP_CODE": "imp00000000",

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 import sqlalchemy as sa
 
 from storefront import create_app
