@@ -314,7 +314,9 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
         # A slot: one of the webhooks in flight, settling one renewal after another. Both goals
         # at once allow it 1.5 x the latency and 1/10 of a sequential renewal x the slots.
         r["slot_ms"] = round(in_flight * measured / n * 1000, 1) if measured else float("nan")
-        r["slot_allowed_ms"] = round(min(GOAL_OF_IDEAL * latency, in_flight / rate_for_speedup) * 1000, 1)
+        # Without a baseline min() would quietly drop the NaN rate and report the ideal's bound.
+        r["slot_allowed_ms"] = (round(min(GOAL_OF_IDEAL * latency, in_flight / rate_for_speedup) * 1000, 1)
+                                if base_s else float("nan"))
         # The cores that the speed-up goal's rate would keep busy at this round's CPU per renewal
         # (sandbox, storefront and database share the machine's cores).
         r["cores_for_speedup"] = round(rate_for_speedup * r["cpu_ms_per_renewal"] / 1000, 2)
