@@ -28,6 +28,9 @@ from storefront.models import (
     PaymentKind,
     PaymentStatus,
     Plan,
+    Refund,
+    RefundStatus,
+    RetiredKey,
     Subscription,
     SubscriptionStatus,
     User,
@@ -53,14 +56,14 @@ USER_CANCEL = re.compile(r"closed the payment window|cancel+ed by the (user|buye
 
 # Which recorded states each verified outcome may replace; anything else is already settled.
 # A late `paid` is honoured after a failure (PAYMENTWALL's review) and after a withdrawn schedule
-# (iamport ran it before our unschedule reached it): money taken is always recorded.
+# (iamport ran it before our unschedule reached it): money taken is always recorded. Every open
+# state has a way out, so reconcile never looks one up forever.
 _OPEN = {P.PENDING.value, P.SCHEDULED.value}
 TRANSITIONS: dict[str, frozenset[str]] = {
     P.PAID.value: frozenset(_OPEN | {P.REVOKED.value, P.REVIEW.value, P.FAILED.value}),
     P.REVIEW.value: frozenset(_OPEN),
     P.FAILED.value: frozenset(_OPEN | {P.REVIEW.value}),
-    P.TAMPERED.value: frozenset(_OPEN | {P.REVOKED.value, P.REVIEW.value, P.FAILED.value}),
-    P.CANCELLED.value: frozenset({P.PAID.value}),
+    P.CANCELLED.value: frozenset(_OPEN | {P.REVIEW.value, P.PAID.value}),
 }
 
 
@@ -199,19 +202,58 @@ class Outcome:
     reason: str | None = None
 
 
+def refusal_reason(info: dict[str, Any]) -> str | None:
+    """Why a payment is not money for a live shop whatever order it names, or None.
+
+    A shopper can change `pg` in the page to a test channel or another PG of the same merchant.
+    In live mode only PAYMENTWALL payments on a real channel (and on our MID, when IAMPORT_PG
+    names one) count; the sandbox's payments are all test payments.
+    """
+    if current_app.config.get("IAMPORT_MODE") != "live":
+        return None
+    if info.get("sandbox"):
+        return "made on a test channel, which this shop does not accept"
+    if str(info.get("pg_provider") or "").lower() != "paymentwall":
+        return f"made through {info.get('pg_provider') or 'an unknown PG'}, not PAYMENTWALL"
+    _, _, mid = str(current_app.config.get("IAMPORT_PG") or "").partition(".")
+    if mid and info.get("pg_id") != mid:
+        return f"made on PAYMENTWALL project {info.get('pg_id')}, not {mid}"
+    return None
+
+
+def mismatch_reason(payment: Payment, info: dict[str, Any]) -> str | None:
+    """Why iamport's payment is not the one our order asks for (amount, currency, billing
+    key), or None when it matches. Anyone can pay on an order id; only a match is the order's."""
+    amount = to_decimal(info.get("amount"))
+    if amount is None or amount != payment.amount:
+        return f"{info.get('amount')} instead of {payment.amount}"
+    if str(info.get("currency") or "").upper() != payment.currency:
+        return f"in {info.get('currency')} instead of {payment.currency}"
+    if payment.customer_uid and info.get("customer_uid") != payment.customer_uid:
+        return "with another billing key"
+    return None
+
+
+def not_the_orders_reason(payment: Payment, info: dict[str, Any]) -> str | None:
+    """Why iamport's payment on our order id must not change the order, or None.
+
+    Once an order is settled by one `imp_uid`, news about any other `imp_uid` (a second charge,
+    its refund) is about another payment. Before that, a payment that matches the order (after
+    a failure or during a review) may still settle it.
+    """
+    refusal = refusal_reason(info)
+    if refusal:
+        return refusal
+    other_charge = payment.imp_uid is not None and info.get("imp_uid") != payment.imp_uid
+    if other_charge and (payment.is_settled or info.get("status") != "paid"):
+        return "a second charge of an order that was already paid"
+    return mismatch_reason(payment, info)
+
+
 def judge(payment: Payment, info: dict[str, Any]) -> Outcome:
-    """Compare iamport's payment with our order; iamport's record is the only evidence."""
+    """What iamport's status of the order's own payment means for the order."""
     status = info.get("status")
     if status == "paid":
-        amount = to_decimal(info.get("amount"))
-        if amount is None or amount != payment.amount:
-            return Outcome(P.TAMPERED.value, f"paid {info.get('amount')} instead of {payment.amount}")
-        if str(info.get("currency") or "").upper() != payment.currency:
-            return Outcome(
-                P.TAMPERED.value, f"paid in {info.get('currency')} instead of {payment.currency}"
-            )
-        if payment.customer_uid and info.get("customer_uid") != payment.customer_uid:
-            return Outcome(P.TAMPERED.value, "paid with another billing key")
         return Outcome(P.PAID.value)
     if status == "ready":
         # A card payment still "ready" after the window closed is waiting on PAYMENTWALL.
@@ -337,15 +379,15 @@ def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
         db.session.rollback()
         raise UnknownPayment(f"no order with merchant_uid {merchant_uid!r}")
 
-    if (
-        payment.status == P.PAID.value
-        and info.get("status") == "paid"
-        and payment.imp_uid
-        and info.get("imp_uid") != payment.imp_uid
-    ):
-        # A second successful charge on one order: keep the first, refund this one.
+    not_ours = not_the_orders_reason(payment, info)
+    if not_ours:
+        # Someone else's payment on our order id (or a second charge of it): it never changes
+        # the order, and money it took is given back.
         db.session.commit()
-        _refund(info, "duplicate payment for an order that was already paid")
+        log.warning("payment %s on order %s is not the order's: %s", info.get("imp_uid"),
+                    merchant_uid, not_ours)
+        if info.get("status") == "paid":
+            owe_refund(info, f"Refunded: this payment was {not_ours}.")
         return payment, False
 
     outcome = judge(payment, info)
@@ -354,10 +396,6 @@ def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
     after: list[partial] = []
     if changed:
         after = _apply_to_subscription(payment, info, ran_schedule)
-    if changed and outcome.status == P.TAMPERED.value:
-        log.warning("payment %s tampered: %s; cancelling %s", merchant_uid, outcome.reason,
-                    info.get("imp_uid"))
-        after.insert(0, partial(_refund, info, f"amount check failed: {outcome.reason}"))
     if payment.status == P.PAID.value and payment.subscription_id is not None:
         subscription = payment.subscription
         if (subscription.status in LIVE_STATUSES and subscription.customer_uid
@@ -386,6 +424,11 @@ def _follow_up(action: partial) -> None:
         action()
 
 
+# What a shopper reads on a payment of theirs that we gave back.
+ALREADY_SUBSCRIBED = "Refunded: you already subscribe to this plan, so this second payment was not needed."
+ALREADY_CANCELED = "Refunded: the subscription had been cancelled before this payment went through."
+
+
 def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
     """Change the subscription for a payment that just changed; return iamport calls to make.
 
@@ -398,14 +441,16 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
     if paid and payment.kind == PaymentKind.FIRST.value:
         if subscription.status in LIVE_STATUSES:
             # Two checkouts for one plan were both paid: the second is refunded.
-            return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
-                            "subscription already active")]
+            after = [partial(refund_payment, payment.id, ALREADY_SUBSCRIBED)]
+            if payment.customer_uid and payment.customer_uid != subscription.customer_uid:
+                # The key this payment issued would stay with the PG, used by nothing.
+                after.append(partial(_retire_key, subscription.id, payment.customer_uid))
+            return after
         _activate(payment, subscription)
         return []
     if paid:
         if subscription.status == SubscriptionStatus.CANCELED.value:
-            return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
-                            "subscription already canceled")]
+            return [partial(refund_payment, payment.id, ALREADY_CANCELED)]
         return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
         return _renewal_failed(payment, subscription, info, ran_schedule)
@@ -469,19 +514,84 @@ def _renewal_failed(
     return _schedule_next_renewal(subscription, ran_schedule)
 
 
-def _refund_recorded(imp_uid: str | None, merchant_uid: str, reason: str) -> None:
-    """Refund a paid payment we cannot use and record it as cancelled."""
-    log.warning("refunding %s: %s", merchant_uid, reason)
-    _refund({"imp_uid": imp_uid}, reason)
-    _move(merchant_uid, P.PAID, P.CANCELLED, fail_reason=reason[:255])
+def refund_payment(payment_id: int, reason: str) -> None:
+    """Give back one of our paid payments that nothing can use; it becomes cancelled when
+    iamport's record shows the money returned."""
+    payment = db.session.get(Payment, payment_id)
+    log.warning("refunding %s: %s", payment.merchant_uid, reason)
+    owe_refund(payment.provider_response or {}, reason, payment_id=payment.id)
 
 
-def _refund(info: dict[str, Any], reason: str) -> None:
-    """Cancel a payment we must not keep; a failure is logged for the operator."""
+def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None) -> None:
+    """Record that iamport's payment `info` must be given back in full, then ask for it.
+
+    Recorded first, so that a refund iamport does not carry out (down, refused, no answer) stays
+    owed and reconcile asks again; one row per `imp_uid`, so it is never owed twice.
+    """
+    imp_uid = str(info.get("imp_uid") or "")
+    refund = db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one_or_none()
+    if refund is None:
+        refund = Refund(imp_uid=imp_uid, merchant_uid=str(info.get("merchant_uid") or "")[:40],
+                        payment_id=payment_id, amount=to_decimal(info.get("amount")) or Decimal(0),
+                        currency=str(info.get("currency") or "")[:3], reason=reason[:255])
+        db.session.add(refund)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # recorded at this moment by another delivery of the same news
+            refund = db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one()
+        else:
+            log.warning("refund owed: %s %s of %s (%s)", refund.amount, refund.currency, imp_uid, reason)
+    if refund.status == RefundStatus.OWED.value:
+        give_back(refund)
+
+
+def _refundable(info: dict[str, Any]) -> Decimal:
+    """What is left to give back of iamport's payment: nothing unless it is paid."""
+    if info.get("status") != "paid":
+        return Decimal(0)
+    return (to_decimal(info.get("amount")) or Decimal(0)) - (to_decimal(info.get("cancel_amount")) or Decimal(0))
+
+
+def give_back(refund: Refund) -> bool:
+    """Ask iamport to return an owed refund; done only when iamport's record says it is.
+
+    The payment is looked up first, so a cancel whose answer was lost is not sent again; the
+    cancel carries the balance we expect (`checksum`), which iamport refuses if it moved, so
+    no two requests can both refund. A cancel iamport accepted but PAYMENTWALL confirms later
+    is not sent again: the lookup of a later reconcile finds it done.
+    """
+    refund.attempts += 1
     try:
-        client().cancel_payment(str(info.get("imp_uid")), reason=reason)
+        balance = _refundable(client().get_payment(refund.imp_uid))
+        if balance > 0 and refund.requested_at is None:
+            answer = client().cancel_payment(refund.imp_uid, reason=refund.reason, checksum=balance)
+            refund.requested_at = utcnow()
+            refund.last_error = None
+            balance = _refundable(answer)
     except IamportError as exc:
-        log.error("could not cancel %s (%s): %s", info.get("imp_uid"), reason, exc)
+        refund.last_error = str(exc)[:255]
+        db.session.commit()
+        log.error("refund of %s %s (%s) still owed: %s", refund.amount, refund.currency,
+                  refund.imp_uid, exc)
+        return False
+    if balance > 0:
+        db.session.commit()
+        log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
+        return False
+    refund.status = RefundStatus.DONE.value
+    refund.refunded_at = utcnow()
+    db.session.commit()
+    if refund.payment_id is not None:
+        _move_payment(refund.payment_id, P.PAID, P.CANCELLED, fail_reason=refund.reason)
+    log.info("refund of %s %s (%s) done", refund.amount, refund.currency, refund.imp_uid)
+    return True
+
+
+def _move_payment(payment_id: int, old: P, new: P, **values: Any) -> bool:
+    """`_move` for a payment named by id."""
+    payment = db.session.get(Payment, payment_id)
+    return payment is not None and _move(payment.merchant_uid, old, new, **values)
 
 
 def confirm_billing_key(subscription: Subscription | None) -> bool:
@@ -495,6 +605,11 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
     except IamportError as exc:
         if not exc.not_found:
             log.warning("billing key %s not checked: %s", subscription.customer_uid, exc)
+        return False
+    refusal = refusal_reason(key)
+    if refusal:
+        # Never charged: a key on a test channel or another PG is no card of a live shop.
+        log.error("billing key %s refused: %s", subscription.customer_uid, refusal)
         return False
     # The card is kept as iamport described it, so the account page never waits on iamport.
     result = db.session.execute(
@@ -530,6 +645,18 @@ def find_payment(merchant_uid: str) -> Payment | None:
     return db.session.execute(
         db.select(Payment).where(Payment.merchant_uid == merchant_uid)
     ).scalar_one_or_none()
+
+
+def refund_of(imp_uid: str) -> Refund | None:
+    """The refund we owe or gave for iamport's payment `imp_uid`, if any."""
+    return db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one_or_none()
+
+
+def refunds_of_order(merchant_uid: str) -> list[Refund]:
+    """Every payment made on our order id that we give back, oldest first."""
+    return list(db.session.execute(
+        db.select(Refund).where(Refund.merchant_uid == merchant_uid).order_by(Refund.id)
+    ).scalars())
 
 
 def payment_for_owner(merchant_uid: str, user: User) -> Payment | None:
@@ -771,23 +898,57 @@ def _move(merchant_uid: str, old: P, new: P, **values: Any) -> bool:
     return moved
 
 
-def _retire_key(subscription_id: int, customer_uid: str) -> None:
-    """Withdraw every schedule of a billing key and delete it at iamport."""
-    for row in db.session.execute(
+def _retire_key(subscription_id: int | None, customer_uid: str,
+                reason: str = "subscription ended or card replaced") -> bool:
+    """Withdraw every schedule of a billing key and delete it at iamport.
+
+    Recorded first as a key to delete, so that a deletion iamport does not carry out is tried
+    again by reconcile: no card stays with the PG after we gave it up.
+    """
+    retired = db.session.execute(
+        db.select(RetiredKey).where(RetiredKey.customer_uid == customer_uid)
+    ).scalar_one_or_none()
+    if retired is None:
+        retired = RetiredKey(customer_uid=customer_uid, subscription_id=subscription_id,
+                             reason=reason[:255])
+        db.session.add(retired)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # retired at this moment by another caller, who deletes it
+            return False
+    if retired.deleted_at is not None:
+        return True
+    return _delete_retired_key(retired)
+
+
+def _delete_retired_key(retired: RetiredKey) -> bool:
+    customer_uid = retired.customer_uid
+    withdrawn = all([revoke_schedule(row) for row in db.session.execute(
         db.select(Payment).where(
-            Payment.subscription_id == subscription_id,
             Payment.customer_uid == customer_uid,
             Payment.status == P.SCHEDULED.value,
         )
-    ).scalars():
-        revoke_schedule(row)
+    ).scalars().all()])
+    retired.attempts += 1
     try:
-        client().delete_billing_key(customer_uid, reason="subscription ended or card replaced")
+        client().delete_billing_key(customer_uid, reason=retired.reason)
     except IamportError as exc:
         if not exc.not_found:
-            log.warning("billing key %s not deleted: %s", customer_uid, exc)
-            return
+            retired.last_error = str(exc)[:255]
+            db.session.commit()
+            log.warning("billing key %s not deleted yet: %s", customer_uid, exc)
+            return False
+    if not withdrawn:
+        # A schedule iamport may still hold is withdrawn on the next try.
+        retired.last_error = "a schedule of this key could not be withdrawn yet"
+        db.session.commit()
+        return False
+    retired.deleted_at = utcnow()
+    retired.last_error = None
+    db.session.commit()
     log.info("billing key %s deleted", customer_uid)
+    return True
 
 
 # --------------------------------------------------------------------------- account actions
@@ -967,6 +1128,10 @@ class ReconcileReport:
     keys_confirmed: int = 0
     rescheduled: int = 0
     ended: int = 0
+    refunds_done: int = 0
+    refunds_owed: int = 0
+    keys_deleted: int = 0
+    keys_to_delete: int = 0
 
 
 def reconcile(now: datetime | None = None, min_age: timedelta | None = None) -> ReconcileReport:
@@ -977,7 +1142,44 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None) -> 
     _settle_pending(now, min_age, report)
     _check_keys_and_schedules(report)
     report.ended = end_finished_periods(now)
+    _give_back_owed_refunds(report)
+    _delete_retired_keys(report)
     return report
+
+
+def _give_back_owed_refunds(report: ReconcileReport) -> None:
+    """Ask again for every refund still owed; log each one that stays owed for the operator."""
+    ids = db.session.execute(
+        db.select(Refund.id).where(Refund.status == RefundStatus.OWED.value).order_by(Refund.id)
+    ).scalars().all()
+    for refund_id in ids:
+        refund = _lock_for_work(Refund, refund_id)
+        if refund is None or refund.status != RefundStatus.OWED.value:
+            db.session.rollback()
+            continue
+        if give_back(refund):
+            report.refunds_done += 1
+        else:
+            report.refunds_owed += 1
+            log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
+                        refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
+                        refund.reason, refund.attempts, refund.last_error)
+
+
+def _delete_retired_keys(report: ReconcileReport) -> None:
+    """Delete at iamport every billing key we gave up that is not deleted yet."""
+    ids = db.session.execute(
+        db.select(RetiredKey.id).where(RetiredKey.deleted_at.is_(None)).order_by(RetiredKey.id)
+    ).scalars().all()
+    for key_id in ids:
+        retired = _lock_for_work(RetiredKey, key_id)
+        if retired is None or retired.deleted_at is not None:
+            db.session.rollback()
+            continue
+        if _delete_retired_key(retired):
+            report.keys_deleted += 1
+        else:
+            report.keys_to_delete += 1
 
 
 def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
 RESULT_REFRESH_FOR = timedelta(minutes=10)
+# What a shopper reads when iamport has no record of the payment they made (in live mode, a
+# payment on a test channel is never looked up, so it reads like this too).
+NOT_AT_IAMPORT = ("iamport has no record of this payment as one this shop can accept (payments on a "
+                  "test channel are not accepted). Nothing was activated; please pay again with a card.")
 UID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
@@ -117,7 +121,7 @@ def complete():
     except IamportError as exc:
         if exc.not_found:
             log.warning("callback for %s, which iamport does not know", imp_uid)
-            return json_error(404, "We have no record of that payment.")
+            return json_error(404, NOT_AT_IAMPORT)
         # iamport did not answer (or gave no token): the result page and the webhook settle it.
         owned = (billing.payment_for_owner(merchant_uid, current_user)
                  if current_user.is_authenticated else None)
@@ -125,12 +129,21 @@ def complete():
             return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(owned)), 202
         return json_error(503, "We could not confirm the payment yet. "
                                "Please check your account in a minute.")
+    refused = billing.refund_of(imp_uid)
+    if refused is not None and refused.merchant_uid == payment.merchant_uid:
+        # Not the order's payment (another amount or card, a test channel): given back.
+        return jsonify(status="refused", message=f"Your payment was not accepted. {refused.reason}",
+                       redirect=_result_url(payment))
     return jsonify(status=payment.status, redirect=_result_url(payment))
 
 
 @bp.route("/return")
 def return_from_window():
-    """The mobile `m_redirect_url`: verify first, then make sure the owner is logged in."""
+    """The mobile `m_redirect_url`: verify first, then send the owner to the result.
+
+    A visitor who is not the order's owner is answered the same whether or not the order
+    exists, so that this route tells no one which order ids are real.
+    """
     imp_uid = clean_uid(request.args.get("imp_uid"))
     merchant_uid = clean_uid(request.args.get("merchant_uid"))
     if merchant_uid is None and imp_uid is None:
@@ -145,18 +158,28 @@ def return_from_window():
             log.warning("redirect for unknown payment %s", imp_uid)
         except IamportError as exc:
             log.warning("redirect for %s not verified yet: %s", imp_uid, exc)
+            if exc.not_found:
+                flash(NOT_AT_IAMPORT, "error")
     if payment is None and merchant_uid is not None:
         payment = billing.find_payment(merchant_uid)
-    if payment is None:
-        abort(404, "We have no record of that payment.")
+    owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
+    if not owner:
+        order_id = merchant_uid or (payment.merchant_uid if payment is not None else None)
+        if order_id is None:
+            abort(404, "We have no record of that payment.")
+        target = url_for("checkout.result", merchant_uid=order_id)
+        if current_user.is_authenticated:
+            return redirect(target)  # the result page answers 404 for another's order
+        flash("Please log in to see the result of your payment.", "info")
+        return redirect(url_for("auth.login", next=target))
     target = _result_url(payment)
-    if payment.status == PaymentStatus.PENDING.value and (verified or imp_uid is None):
+    refused = billing.refund_of(imp_uid) if imp_uid else None
+    if refused is not None and refused.merchant_uid == payment.merchant_uid:
+        flash(f"Your payment was not accepted. {refused.reason}", "error")
+    elif payment.status == PaymentStatus.PENDING.value and (verified or imp_uid is None):
         # No payment was made (the window was closed, or never got that far).
         flash("The payment was not completed. You can try again whenever you are ready.", "warning")
         target = url_for("shop.plan", slug=payment.subscription.plan.slug)
-    if not current_user.is_authenticated or current_user.id != payment.user_id:
-        flash("Please log in to see the result of your payment.", "info")
-        return redirect(url_for("auth.login", next=target))
     return redirect(target)
 
 
@@ -180,4 +203,5 @@ def result(merchant_uid: str):
     # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
     refresh = payment.created_at > billing.utcnow() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,
-                           subscription=payment.subscription, refresh=refresh)
+                           subscription=payment.subscription, refresh=refresh,
+                           refunds=billing.refunds_of_order(payment.merchant_uid))

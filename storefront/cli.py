@@ -133,7 +133,9 @@ def reconcile_command(min_age: int | None) -> None:
     click.echo(
         f"settled {report.settled}, still pending {report.still_pending}, "
         f"abandoned {report.abandoned}, keys confirmed {report.keys_confirmed}, "
-        f"rescheduled {report.rescheduled}, ended {report.ended}"
+        f"rescheduled {report.rescheduled}, ended {report.ended}, "
+        f"refunds given back {report.refunds_done}, refunds still owed {report.refunds_owed}, "
+        f"keys deleted {report.keys_deleted}, keys still to delete {report.keys_to_delete}"
     )
 
 

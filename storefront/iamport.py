@@ -92,6 +92,9 @@ class _Settings:
     read_timeout: float
     read_retries: int
     retry_backoff: float
+    # Whether lookups include payments made on a test channel: only in sandbox mode, so that a
+    # live shop never sees (let alone accepts) test money.
+    include_test_payments: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> _Settings:
@@ -104,6 +107,7 @@ class _Settings:
             read_timeout=float(config.get("IAMPORT_READ_TIMEOUT", 10)),
             read_retries=int(config.get("IAMPORT_READ_RETRIES", 2)),
             retry_backoff=float(config.get("IAMPORT_RETRY_BACKOFF", 0.3)),
+            include_test_payments=config.get("IAMPORT_MODE", "sandbox") != "live",
         )
         if settings.connect_timeout <= 0 or settings.read_timeout <= 0:
             raise ValueError("IAMPORT_CONNECT_TIMEOUT and IAMPORT_READ_TIMEOUT must be positive")
@@ -212,10 +216,8 @@ class IamportClient:
     # -- payments ------------------------------------------------------------------------------
 
     def get_payment(self, imp_uid: str) -> dict[str, Any]:
-        """GET /payments/{imp_uid}?include_sandbox=true: one payment by iamport's id."""
-        return self._call(
-            "GET", f"/payments/{_segment(imp_uid)}", params={"include_sandbox": "true"}
-        )
+        """GET /payments/{imp_uid}: one payment by iamport's id."""
+        return self._call("GET", f"/payments/{_segment(imp_uid)}", params=self._test_payments())
 
     def find_payment(self, merchant_uid: str, status: str | None = None) -> dict[str, Any]:
         """GET /payments/find/{merchant_uid}[/{status}]: the payment of one of our orders."""
@@ -224,7 +226,11 @@ class IamportClient:
             if status not in PAYMENT_STATUSES:
                 raise ValueError(f"unknown payment status {status!r}")
             path += f"/{_segment(status)}"
-        return self._call("GET", path)
+        return self._call("GET", path, params=self._test_payments())
+
+    def _test_payments(self) -> dict[str, str]:
+        """The query that makes a lookup include test-channel payments (sandbox mode only)."""
+        return {"include_sandbox": "true"} if self._settings().include_test_payments else {}
 
     def cancel_payment(
         self,

@@ -1,4 +1,4 @@
-"""Database models: User, Plan, Subscription, Payment."""
+"""Database models: User, Plan, Subscription, Payment, and what we owe iamport (Refund, RetiredKey)."""
 
 from __future__ import annotations
 
@@ -232,6 +232,58 @@ class Payment(db.Model):
         """True once the outcome can no longer change by itself."""
         return self.status in {PaymentStatus.PAID.value, PaymentStatus.TAMPERED.value,
                                PaymentStatus.CANCELLED.value}
+
+
+class RefundStatus(str, enum.Enum):
+    """Whether money we must give back has been given back."""
+
+    OWED = "owed"
+    DONE = "done"
+
+
+class Refund(db.Model):
+    """A payment at iamport we must give back in full: one that is not our order's (another
+    amount, another card, a test channel, a second charge of a paid order) or one of ours that
+    nothing can use. Recorded as owed before iamport is asked; done only when iamport's record
+    of the payment shows the money returned."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({_values(RefundStatus)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One refund per iamport payment: asking twice can never refund twice.
+    imp_uid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    merchant_uid: Mapped[str] = mapped_column(sa.String(40), index=True)
+    # Our payment when the money is one of our own payments; None for another's payment.
+    payment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("payments.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[str] = mapped_column(sa.String(10), default=RefundStatus.OWED.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When iamport accepted the cancel; PAYMENTWALL returns the money later, so it is not re-sent.
+    requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class RetiredKey(db.Model):
+    """A billing key no subscription uses any more, to be deleted at iamport (and retried until
+    it is), so that no card stays with the PG after it is given up."""
+
+    __tablename__ = "retired_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_uid: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    subscription_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("subscriptions.id"))
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
 
 class LoginThrottle(db.Model):

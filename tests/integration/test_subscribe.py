@@ -167,7 +167,7 @@ def test_simultaneous_deliveries_apply_once(shop, sandbox, activations):
     assert state(shop, params["pay"]["merchant_uid"])[:2] == ("paid", "active")
 
 
-def test_tampered_amount_is_cancelled(shop, sandbox):
+def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(shop, sandbox):
     quiet_webhooks(sandbox)
     shopper = shop.shopper()
     params = shopper.open_checkout()
@@ -179,12 +179,14 @@ def test_tampered_amount_is_cancelled(shop, sandbox):
         payment.amount = Decimal("19.00")
         db.session.commit()
     response = shopper.complete(params, rsp["imp_uid"])
-    assert response.json()["status"] == "tampered"
-    assert state(shop, merchant_uid)[:2] == ("tampered", "incomplete")
+    assert response.json()["status"] == "refused"
+    assert "9 instead of 19.00" in response.json()["message"]
+    assert state(shop, merchant_uid)[:2] == ("pending", "incomplete")
     wait_until(lambda: sandbox.payment(rsp["imp_uid"])["status"] == "cancelled", timeout=5,
-               message="the tampered payment to be cancelled at iamport")
+               message="the payment of another amount to be cancelled at iamport")
     page = shopper.get(f"/checkout/result/{merchant_uid}")
-    assert "We cancelled this payment" in page.text
+    assert "We did not accept this payment" in page.text
+    assert "was given back" in page.text or "is being given back" in page.text
 
 
 def test_declined_card_shows_the_reason_and_retry_gets_a_new_order(shop, sandbox):

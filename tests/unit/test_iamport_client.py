@@ -639,14 +639,28 @@ SCHEDULE = {"merchant_uid": "order-3", "schedule_at": AT, "amount": 5, "currency
             "name": "Pro monthly"}
 
 
+@pytest.mark.parametrize("lookup", [lambda c: c.get_payment("imp_1"),
+                                    lambda c: c.find_payment("order-1"),
+                                    lambda c: c.find_payment("order-1", "paid")])
+def test_live_mode_never_asks_for_test_channel_payments(clock, sleeps, rsps, lookup):
+    iamport = IamportClient()
+    iamport.init_app(make_app(IAMPORT_MODE="live"))
+    add_token(rsps)
+    rsps.add("GET", API_URL, json=envelope(PAYMENT))
+    lookup(iamport)
+    [sent] = api_calls(rsps)
+    assert parse_qs(urlsplit(sent.request.url).query) == {}
+
+
 @pytest.mark.parametrize(
     ("call", "method", "path", "query", "body", "answer"),
     [
         (lambda c: c.get_payment("imp_1"), "GET", "/payments/imp_1",
          {"include_sandbox": ["true"]}, None, PAYMENT),
-        (lambda c: c.find_payment("order-1"), "GET", "/payments/find/order-1", {}, None, PAYMENT),
-        (lambda c: c.find_payment("order-1", "paid"), "GET", "/payments/find/order-1/paid", {},
-         None, PAYMENT),
+        (lambda c: c.find_payment("order-1"), "GET", "/payments/find/order-1",
+         {"include_sandbox": ["true"]}, None, PAYMENT),
+        (lambda c: c.find_payment("order-1", "paid"), "GET", "/payments/find/order-1/paid",
+         {"include_sandbox": ["true"]}, None, PAYMENT),
         (lambda c: c.cancel_payment("imp_1", "tampered"), "POST", "/payments/cancel", {},
          {"imp_uid": "imp_1", "reason": "tampered"}, PAYMENT),
         (lambda c: c.cancel_payment("imp_1", "partial", Decimal("2.50"), Decimal("10.99")),
