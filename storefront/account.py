@@ -15,7 +15,7 @@ from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.formatting import money
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentStatus, Subscription, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,15 @@ def overview():
     subscriptions = list(
         db.session.execute(
             db.select(Subscription)
-            .where(Subscription.user_id == current_user.id, Subscription.status != "incomplete")
+            .where(
+                Subscription.user_id == current_user.id,
+                # A subscription being bought is shown once its first payment is held for review:
+                # the shopper has paid and needs to see that it is under way.
+                (Subscription.status != SubscriptionStatus.INCOMPLETE.value)
+                | Subscription.payments.any(
+                    (Payment.kind == PaymentKind.FIRST.value) & (Payment.status == PaymentStatus.REVIEW.value)
+                ),
+            )
             .order_by(Subscription.created_at.desc())
         ).scalars()
     )

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from functools import partial
+from functools import partial, wraps
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.extensions import db
 from storefront.followups import later
@@ -124,12 +125,39 @@ def live_subscription(user: User, plan: Plan) -> Subscription | None:
     ).scalars().first()
 
 
+def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
+    """The user's first payment for the plan that PAYMENTWALL holds for review, if any: while
+    it is held, the shopper has paid and must not be offered a second checkout."""
+    return db.session.execute(
+        db.select(Payment).join(Payment.subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.plan_id == plan.id,
+            Subscription.status == SubscriptionStatus.INCOMPLETE.value,
+            Payment.kind == PaymentKind.FIRST.value,
+            Payment.status == P.REVIEW.value,
+        )
+    ).scalars().first()
+
+
 def open_checkout(user: User, plan: Plan) -> Payment:
     """A pending first payment for the plan, registered with iamport by `payments/prepare`.
 
     A reload of the checkout page gets the same pending payment back; a payment that failed
-    or was settled never does, so a retry always has a new `merchant_uid`.
+    or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
+    once share one subscription: the database holds one per user and plan being bought or live.
     """
+    try:
+        payment = _pending_first_payment(user, plan)
+    except IntegrityError:
+        db.session.rollback()
+        if live_subscription(user, plan) is not None:
+            raise ActionRefused(f"You already subscribe to {plan.name}.") from None
+        payment = _pending_first_payment(user, plan)  # the one opened at this moment
+    prepare(payment)
+    return payment
+
+
+def _pending_first_payment(user: User, plan: Plan) -> Payment:
     subscription = db.session.execute(
         db.select(Subscription).where(
             Subscription.user_id == user.id,
@@ -167,7 +195,6 @@ def open_checkout(user: User, plan: Plan) -> Payment:
         db.session.add(payment)
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
-    prepare(payment)
     return payment
 
 
@@ -307,7 +334,8 @@ _CLAIM = sa.update(_PAYMENTS).where(
 )
 _SUBSCRIPTIONS = Subscription.__table__
 _UPDATE_SUBSCRIPTION = sa.update(_SUBSCRIPTIONS).where(
-    _SUBSCRIPTIONS.c.id == sa.bindparam("subscription_id")
+    _SUBSCRIPTIONS.c.id == sa.bindparam("subscription_id"),
+    _SUBSCRIPTIONS.c.version == sa.bindparam("read_version"),
 )
 # Skipped rather than failed on a clash, which must not undo the payment recorded with it.
 _INSERT_RENEWAL = {
@@ -340,11 +368,19 @@ def _lock_payment(merchant_uid: str) -> Payment | None:
 
 
 def _write(subscription: Subscription, **values: Any) -> None:
-    """Write columns of the locked subscription now and keep them on the object as committed."""
+    """Write columns of the locked subscription now and keep them on the object as committed.
+
+    Only if no one changed the row since it was read (its version): otherwise StaleDataError,
+    and the caller records again from a fresh read.
+    """
     values["updated_at"] = utcnow()
-    db.session.connection().execute(
-        _UPDATE_SUBSCRIPTION, {"subscription_id": subscription.id, **values}
+    values["version"] = subscription.version + 1
+    written = db.session.connection().execute(
+        _UPDATE_SUBSCRIPTION,
+        {"subscription_id": subscription.id, "read_version": subscription.version, **values},
     )
+    if written.rowcount != 1:
+        raise StaleDataError(f"subscription {subscription.id} changed since it was read")
     for key, value in values.items():
         set_committed_value(subscription, key, value)
 
@@ -371,6 +407,26 @@ def apply_payment_info(info: dict[str, Any]) -> Payment:
     return record_payment_info(info)[0]
 
 
+# How often a recording is made again from a fresh read when its subscription changed meanwhile.
+CONFLICT_RETRIES = 5
+
+
+def retried_on_conflict(action):
+    """Run a change of a subscription again from a fresh read when another change got in first."""
+    @wraps(action)
+    def run(*args: Any, **kwargs: Any):
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return action(*args, **kwargs)
+            except StaleDataError:
+                db.session.rollback()  # expires every object, so the next try reads them anew
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                log.info("%s: the subscription changed meanwhile; trying again", action.__name__)
+    return run
+
+
+@retried_on_conflict
 def record_payment_info(info: dict[str, Any]) -> tuple[Payment, bool]:
     """Like `apply_payment_info`, also saying whether this call changed the record."""
     merchant_uid = str(info.get("merchant_uid") or "")
@@ -620,6 +676,7 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
             Subscription.billing_key_ready_at.is_(None),
         )
         .values(
+            version=Subscription.version + 1,
             billing_key_ready_at=utcnow(),
             card_name=str(key.get("card_name") or "")[:60] or None,
             card_number=str(key.get("card_number") or "")[:30] or None,
@@ -1031,6 +1088,7 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
     return apply_payment_info(info)
 
 
+@retried_on_conflict
 def cancel(subscription: Subscription, at_period_end: bool) -> None:
     """Stop renewals: at the period's end (access until then) or now (the key is deleted)."""
     if subscription.status not in LIVE_STATUSES:
@@ -1051,6 +1109,7 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         _retire_key(subscription.id, key)
 
 
+@retried_on_conflict
 def resume(subscription: Subscription) -> None:
     """Undo a cancel at period end while the period lasts."""
     if not subscription.cancel_at_period_end or subscription.status != SubscriptionStatus.ACTIVE.value:
@@ -1087,18 +1146,26 @@ def end_finished_periods(now: datetime | None = None) -> int:
         )
     ).scalars().all()
     for subscription_id in ids:
-        subscription = _lock_for_work(Subscription, subscription_id)
-        if subscription is None or not subscription.cancel_at_period_end:
-            db.session.rollback()
-            continue
-        subscription.status = SubscriptionStatus.CANCELED.value
-        subscription.canceled_at = subscription.current_period_end
-        key = subscription.customer_uid
-        db.session.commit()
-        if key:
-            _retire_key(subscription_id, key)
-        ended += 1
+        if _end_period(subscription_id, now):
+            ended += 1
     return ended
+
+
+@retried_on_conflict
+def _end_period(subscription_id: int, now: datetime) -> bool:
+    subscription = _lock_for_work(Subscription, subscription_id)
+    if (subscription is None or not subscription.cancel_at_period_end
+            or subscription.status != SubscriptionStatus.ACTIVE.value
+            or subscription.current_period_end > now):
+        db.session.rollback()
+        return False
+    subscription.status = SubscriptionStatus.CANCELED.value
+    subscription.canceled_at = subscription.current_period_end
+    key = subscription.customer_uid
+    db.session.commit()
+    if key:
+        _retire_key(subscription_id, key)
+    return True
 
 
 # --------------------------------------------------------------------------- reconcile

@@ -85,8 +85,15 @@ def start(slug: str):
     if billing.live_subscription(current_user, plan) is not None:
         flash(f"You already subscribe to {plan.name}.", "info")
         return redirect(url_for("account.overview"))
+    if billing.first_payment_in_review(current_user, plan) is not None:
+        flash(f"Your payment for {plan.name} is being reviewed by PAYMENTWALL. We activate the "
+              "subscription as soon as it is approved; you do not need to pay again.", "info")
+        return redirect(url_for("account.overview"))
     try:
         payment = billing.open_checkout(current_user, plan)
+    except billing.ActionRefused as exc:
+        flash(str(exc), "info")
+        return redirect(url_for("account.overview"))
     except IamportError as exc:
         log.warning("checkout for %s not opened: %s", plan.slug, exc)
         return error_response(

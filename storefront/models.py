@@ -81,6 +81,12 @@ def _values(enum_cls: type[enum.Enum]) -> str:
     return ", ".join(f"'{member.value}'" for member in enum_cls)
 
 
+_OPEN_SUBSCRIPTION = ", ".join(
+    f"'{status.value}'" for status in (SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
+                                       SubscriptionStatus.PAST_DUE)
+)
+
+
 class User(UserMixin, db.Model):
     """A shopper's account; the e-mail is kept lower-case so uniqueness ignores letter case."""
 
@@ -157,6 +163,10 @@ class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
         sa.CheckConstraint(f"status IN ({_values(SubscriptionStatus)})", name="status"),
+        # At most one subscription per user and plan that is being bought or is live.
+        sa.Index("uq_subscriptions_open_per_user_plan", "user_id", "plan_id", unique=True,
+                 sqlite_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})"),
+                 postgresql_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,9 +194,15 @@ class Subscription(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # Checked and raised by every update (optimistic concurrency): where row locks do nothing
+    # (SQLite), an update made from a stale read fails instead of undoing another one.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
     user: Mapped[User] = relationship(back_populates="subscriptions")
     plan: Mapped[Plan] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="subscription")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Payment(db.Model):

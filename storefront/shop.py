@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, abort, current_app, render_template, session
 from flask_login import current_user
 
+from storefront import billing
 from storefront.extensions import db
 from storefront.models import Plan, Subscription, SubscriptionStatus, utcnow
 from storefront.periods import add_interval
@@ -80,4 +81,6 @@ def plan(slug: str):
     """Show one plan and what subscribing to it charges."""
     plan = get_active_plan(slug)
     next_charge = add_interval(utcnow(), plan.interval)
-    return render_template("shop/plan.html", plan=plan, next_charge=next_charge)
+    in_review = (current_user.is_authenticated
+                 and billing.first_payment_in_review(current_user, plan) is not None)
+    return render_template("shop/plan.html", plan=plan, next_charge=next_charge, in_review=in_review)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func
 
-from storefront import billing
+from storefront import billing, followups
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, PaymentStatus, Subscription
@@ -136,3 +136,68 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
         assert statuses == [PaymentStatus.PAID.value] * 100
         end = db.session.get(Subscription, sub_id).current_period_end
     assert end == add_interval(sub.current_period_end, "month", 100)
+
+
+def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int]:
+    """`count` "Charge now" posts with their own tokens at once, and `also` beside them."""
+    csrf = shopper.csrf(shopper.get("/account").text)
+    barrier = threading.Barrier(count + (1 if also else 0))
+
+    def post(i: int) -> int:
+        barrier.wait()
+        if i == count:
+            return also()
+        return shopper.http.post(f"{shop.url}/account/subscriptions/{sub_id}/charge",
+                                 data={"csrf_token": csrf, "charge_token": f"token-{i:02d}-" + "t" * 20},
+                                 allow_redirects=False, timeout=60).status_code
+
+    with ThreadPoolExecutor(count + 1) as pool:
+        return list(pool.map(post, range(count + (1 if also else 0))))
+
+
+def test_ten_charges_at_once_each_pay_one_period(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    start_end = subscription(shop, sub_id).current_period_end
+    codes = _post_charges(shop, shopper, sub_id, 10)
+    assert codes == [303] * 10
+    with shop.context():
+        paid = db.session.execute(db.select(func.count(Payment.id)).where(
+            Payment.kind == "repeat", Payment.status == "paid")).scalar_one()
+    assert paid == 10
+    assert subscription(shop, sub_id).current_period_end == add_interval(start_end, "month", paid)
+
+
+def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):
+    shopper = shop.shopper()
+    for trial in range(3):
+        if trial:
+            shopper = shop.shopper(email=f"trial{trial}@example.com")
+        sub_id = subscribe(shop, shopper)
+        csrf = shopper.csrf(shopper.get("/account").text)
+
+        def cancel_now() -> int:
+            return shopper.http.post(f"{shop.url}/account/subscriptions/{sub_id}/cancel",
+                                     data={"csrf_token": csrf, "when": "now"},
+                                     allow_redirects=False, timeout=60).status_code
+
+        codes = _post_charges(shop, shopper, sub_id, 5, also=cancel_now)
+        assert set(codes) == {303}, codes
+        assert followups.runner(shop.app).wait(timeout=30)
+        assert subscription(shop, sub_id).status == "canceled", f"trial {trial}"
+
+
+def test_two_checkouts_at_once_open_one_subscription(shop):
+    shopper = shop.shopper()
+    barrier = threading.Barrier(6)
+
+    def open_page(_: int) -> int:
+        barrier.wait()
+        return shopper.get("/checkout/basic-monthly").status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(open_page, range(6)))
+    assert codes == [200] * 6
+    with shop.context():
+        count = db.session.execute(db.select(func.count(Subscription.id))).scalar_one()
+    assert count == 1

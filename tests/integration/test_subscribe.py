@@ -309,3 +309,44 @@ def test_closed_window_on_mobile_keeps_the_order_open(shop, sandbox):
     assert again["pay"]["merchant_uid"] == params["pay"]["merchant_uid"]
     rsp = pay_desktop(shopper, again)
     assert shopper.complete(again, rsp["imp_uid"]).json()["status"] == "paid"
+
+
+def test_a_first_payment_held_for_review_offers_no_second_checkout(shop, sandbox):
+    sandbox.set_delays(review_delay=30)
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    rsp = pay_desktop(shopper, params, cvv="555")
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "review"
+    account = shopper.get("/account").text
+    assert "under review" in account and "You have no subscription yet" not in account
+    plan_page = shopper.get("/plans/basic-monthly").text
+    assert "being reviewed" in plan_page and "/checkout/basic-monthly" not in plan_page
+    again = shopper.get("/checkout/basic-monthly", allow_redirects=False)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/account")
+
+
+def test_a_second_first_payment_is_refunded_in_words_and_its_key_deleted(shop, sandbox):
+    """Held payment A, then (opened before the hold) payment B activates; A's approval is refunded."""
+    sandbox.set_delays(review_delay=30)
+    shopper = shop.shopper()
+    first = shopper.open_checkout()
+    rsp_a = pay_desktop(shopper, first, cvv="555")
+    assert shopper.complete(first, rsp_a["imp_uid"]).json()["status"] == "review"
+    with shop.context():
+        # A second page opened before the hold began (two tabs): a new order on the same subscription.
+        user = billing.find_payment(first["pay"]["merchant_uid"]).user
+        plan = billing.find_payment(first["pay"]["merchant_uid"]).subscription.plan
+        payment_b = billing.open_checkout(user, plan)
+        merchant_b, key_b = payment_b.merchant_uid, payment_b.customer_uid
+    params_b = dict(first, pay=dict(first["pay"], merchant_uid=merchant_b, customer_uid=key_b))
+    rsp_b = pay_desktop(shopper, params_b)
+    assert shopper.complete(params_b, rsp_b["imp_uid"]).json()["status"] == "paid"
+    sandbox.control("POST", f"/payments/{rsp_a['imp_uid']}/approve")
+    wait_until(lambda: sandbox.payment(rsp_a["imp_uid"])["status"] == "cancelled", timeout=8,
+               message="the approved second payment to be refunded")
+    with shop.context():
+        [refund] = billing.refunds_of_order(first["pay"]["merchant_uid"])
+        assert refund.reason.startswith("Refunded: you already subscribe")
+    wait_until(lambda: sandbox.api("GET", f"/subscribe/customers/{first['pay']['customer_uid']}")
+               .status_code == 404, timeout=8, message="the unused billing key to be deleted")
+    assert state(shop, merchant_b)[:2] == ("paid", "active")
