@@ -76,6 +76,11 @@ def test_every_form_gives_each_input_its_proper_type(page, shop):
         sub_id = billing.find_payment(merchant_uid).subscription.id
     account = f"{shop.url}/account/subscriptions/{sub_id}"
 
+    page.goto(f"{account}/charge")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Charge Basic now?")
+    # Its only fields are hidden; what it shows is buttons.
+    assert bad_types(page) == []
+
     page.goto(f"{account}/cancel")
     expect(page.get_by_role("heading", level=1)).to_have_text("Cancel Basic?")
     check("cancel confirmation")

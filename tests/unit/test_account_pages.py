@@ -1,0 +1,66 @@
+"""The account pages through the Flask client: the charge confirmation, the history's dates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.models import Plan, Subscription, User
+
+UTC = timezone.utc
+PERIOD_END = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def subscription_id(app, auth) -> int:
+    """Ada, logged in, with an active $9 monthly subscription whose card is ready."""
+    assert auth.register().status_code == 302
+    with app.app_context():
+        seed_plans()
+        user = db.session.execute(db.select(User)).scalar_one()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        sub = Subscription(
+            user=user, plan=plan, status="active", customer_uid="cu_1_abc",
+            current_period_start=datetime(2026, 2, 15, 10, 0, tzinfo=UTC),
+            current_period_end=PERIOD_END, buyer_email=user.email, buyer_name=user.buyer_name,
+            billing_key_ready_at=datetime(2026, 2, 15, 10, 1, tzinfo=UTC),
+            card_name="Sandbox Visa", card_number="400000******0001",
+        )
+        db.session.add(sub)
+        db.session.commit()
+        return sub.id
+
+
+def test_charge_confirmation_shows_amount_card_and_paid_until(client, subscription_id):
+    page = client.get(f"/account/subscriptions/{subscription_id}/charge")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "$9.00" in text
+    assert "Sandbox Visa" in text and "400000******0001" in text
+    # One month after today's paid-until date (15 March).
+    assert "15 April 2026" in text
+    assert 'name="charge_token"' in text
+
+
+def test_the_account_page_links_to_the_confirmation_and_charges_nothing(client, subscription_id):
+    text = client.get("/account").get_data(as_text=True)
+    assert f'href="/account/subscriptions/{subscription_id}/charge"' in text
+    assert 'name="charge_token"' not in text
+
+
+def test_charge_confirmation_of_a_refused_charge_goes_back_with_the_reason(client, app, subscription_id):
+    with app.app_context():
+        db.session.get(Subscription, subscription_id).cancel_at_period_end = True
+        db.session.commit()
+    page = client.get(f"/account/subscriptions/{subscription_id}/charge", follow_redirects=True)
+    assert page.request.path == "/account"
+    assert "resume it first" in page.get_data(as_text=True)
+
+
+def test_charge_confirmation_of_someone_elses_subscription_is_404(client, auth, subscription_id):
+    auth.logout()
+    auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    assert client.get(f"/account/subscriptions/{subscription_id}/charge").status_code == 404
