@@ -65,7 +65,7 @@ def overview():
             # An opened checkout that was never paid is not a charge.
             ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING.value)),
         )
-        .order_by(Payment.created_at.desc(), Payment.id.desc()),
+        .order_by(Payment.occurred_at.desc(), Payment.id.desc()),
         page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,
     )
     return render_template(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 from storefront.cli import seed_plans
 from storefront.extensions import db
-from storefront.models import Plan, Subscription, User
+from storefront.models import Payment, Plan, Subscription, User
 
 UTC = timezone.utc
 PERIOD_END = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
@@ -64,3 +66,43 @@ def test_charge_confirmation_of_someone_elses_subscription_is_404(client, auth, 
     auth.logout()
     auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
     assert client.get(f"/account/subscriptions/{subscription_id}/charge").status_code == 404
+
+
+def history_dates(client) -> list[tuple[str, str]]:
+    """(merchant_uid, date shown) of each history row, top to bottom."""
+    text = client.get("/account").get_data(as_text=True)
+    return re.findall(r'<tr data-merchant-uid="([^"]+)">\s*<td>([^<]*)</td>', text)
+
+
+def add_payment(app, subscription_id: int, merchant_uid: str, **fields) -> None:
+    with app.app_context():
+        sub = db.session.get(Subscription, subscription_id)
+        fields.setdefault("kind", "renewal")
+        db.session.add(Payment(merchant_uid=merchant_uid, user_id=sub.user_id,
+                               subscription_id=sub.id, amount=Decimal("9.00"), currency="USD",
+                               customer_uid=sub.customer_uid, **fields))
+        db.session.commit()
+
+
+def test_failed_renewals_show_the_day_they_ran_newest_first(client, app, subscription_id):
+    made = datetime(2025, 12, 1, 3, 0, tzinfo=UTC)
+    add_payment(app, subscription_id, "sub_first", kind="first", status="paid",
+                created_at=made, paid_at=made)
+    # Written a period ahead, all on 1 December; iamport ran them on 1, 3 and 7 January. The
+    # ids are out of step with the runs, so only the run date can give the order.
+    for uid, day in (("ren_c", 7), ("ren_a", 1), ("ren_b", 3)):
+        add_payment(app, subscription_id, uid, status="failed", fail_reason="Card declined",
+                    created_at=made, scheduled_at=datetime(2026, 1, day, 3, 0, tzinfo=UTC))
+    assert history_dates(client) == [
+        ("ren_c", "7 January 2026"),
+        ("ren_b", "3 January 2026"),
+        ("ren_a", "1 January 2026"),
+        ("sub_first", "1 December 2025"),
+    ]
+
+
+def test_history_ties_are_broken_newest_row_first(client, app, subscription_id):
+    at = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+    for uid in ("rep_1", "rep_2"):
+        add_payment(app, subscription_id, uid, kind="repeat", status="paid", created_at=at, paid_at=at)
+    assert [uid for uid, _ in history_dates(client)] == ["rep_2", "rep_1"]
