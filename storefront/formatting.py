@@ -1,4 +1,4 @@
-"""Template filters for money and dates."""
+"""Money and dates as pages show them, and amounts as the SDK takes them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def money(amount: Decimal | int | None, currency: str = "USD") -> str:
     text = f"{value:,.{digits}f}"
     symbol = SYMBOLS.get(currency)
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def amount_for_sdk(amount: Decimal) -> int | float:
+    """An amount as a JSON number for the SDK (it refuses strings): 9 for 9.00, 9.5 for 9.50."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def date_long(moment: datetime | None) -> str:

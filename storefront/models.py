@@ -142,11 +142,6 @@ class Plan(db.Model):
     sort_order: Mapped[int] = mapped_column(default=0)
 
     @property
-    def amount_for_sdk(self) -> int | float:
-        """The price as a JSON number (the SDK refuses strings)."""
-        return int(self.price) if self.price == self.price.to_integral_value() else float(self.price)
-
-    @property
     def interval_label(self) -> str:
         """'month' or 'year', for "per …" texts."""
         return Interval(self.interval).value
