@@ -14,7 +14,7 @@ from storefront import billing
 from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
-from storefront.formatting import money
+from storefront.formatting import date_long, money
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, Subscription, utcnow
 from storefront.periods import add_interval
@@ -143,8 +143,8 @@ def cancel(subscription_id: int):
         flash(str(exc), "warning")
     else:
         if when == "period_end":
-            end = subscription.current_period_end
-            flash(f"Your subscription ends on {end:%d %B %Y}. You keep access until then.", "info")
+            end = date_long(subscription.current_period_end)
+            flash(f"Your subscription ends on {end}. You keep access until then.", "info")
         else:
             flash("Your subscription is cancelled and your card removed.", "info")
     return redirect(url_for("account.overview")), 303

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -19,10 +20,14 @@ from tests.support.waiting import wait_until
 
 # "26 December 2026" as date_long renders it.
 LONG_DATE = r"\d{1,2} [A-Z][a-z]+ \d{4}"
+# The shop fixture keeps SHOP_TIMEZONE's default.
+SHOP_ZONE = ZoneInfo("Asia/Seoul")
 
 
 def long_date(value) -> str:
-    return f"{value.day} {value:%B %Y}"
+    """A stored (UTC) moment's date as the shop's pages show it: in the shop's zone."""
+    local = value.astimezone(SHOP_ZONE)
+    return f"{local.day} {local:%B %Y}"
 
 
 def subscribed(page, shop, **card) -> str:

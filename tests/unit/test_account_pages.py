@@ -94,10 +94,10 @@ def test_failed_renewals_show_the_day_they_ran_newest_first(client, app, subscri
         add_payment(app, subscription_id, uid, status="failed", fail_reason="Card declined",
                     created_at=made, scheduled_at=datetime(2026, 1, day, 3, 0, tzinfo=UTC))
     assert history_dates(client) == [
-        ("ren_c", "7 January 2026"),
-        ("ren_b", "3 January 2026"),
-        ("ren_a", "1 January 2026"),
-        ("sub_first", "1 December 2025"),
+        ("ren_c", "7 January 2026, 12:00 KST"),
+        ("ren_b", "3 January 2026, 12:00 KST"),
+        ("ren_a", "1 January 2026, 12:00 KST"),
+        ("sub_first", "1 December 2025, 12:00 KST"),
     ]
 
 
@@ -106,3 +106,26 @@ def test_history_ties_are_broken_newest_row_first(client, app, subscription_id):
     for uid in ("rep_1", "rep_2"):
         add_payment(app, subscription_id, uid, kind="repeat", status="paid", created_at=at, paid_at=at)
     assert [uid for uid, _ in history_dates(client)] == ["rep_2", "rep_1"]
+
+
+def test_dates_are_shown_in_the_shops_time_zone(client, app, subscription_id):
+    # 20:00 UTC on 31 January is 05:00 on 1 February in Seoul (UTC+9), the default zone.
+    paid = datetime(2026, 1, 31, 20, 0, tzinfo=UTC)
+    add_payment(app, subscription_id, "rep_late", kind="repeat", status="paid", created_at=paid,
+                paid_at=paid)
+    [(uid, shown)] = history_dates(client)
+    assert uid == "rep_late"
+    assert shown.startswith("1 February 2026")
+    # A moment shows its time with the zone, so it cannot be read as UTC.
+    assert shown == "1 February 2026, 05:00 KST"
+    assert "31 January" not in client.get("/account").get_data(as_text=True)
+
+
+def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, subscription_id):
+    with app.app_context():
+        db.session.get(Subscription, subscription_id).current_period_end = datetime(
+            2026, 3, 15, 16, 0, tzinfo=UTC)
+        db.session.commit()
+    page = client.post(f"/account/subscriptions/{subscription_id}/cancel",
+                       data={"when": "period_end"}, follow_redirects=True)
+    assert "Your subscription ends on 16 March 2026." in page.get_data(as_text=True)
