@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -13,9 +14,17 @@ from storefront import billing
 from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
-from storefront.formatting import money
+from storefront.formatting import date_long, money
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
+from storefront.models import (
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from storefront.periods import add_interval
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +80,7 @@ def overview():
             # An opened checkout that was never paid is not a charge.
             ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING.value)),
         )
-        .order_by(Payment.created_at.desc(), Payment.id.desc()),
+        .order_by(Payment.occurred_at.desc(), Payment.id.desc()),
         page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,
     )
     return render_template(
@@ -79,17 +88,32 @@ def overview():
         subscriptions=subscriptions,
         next_charge={sub.id: billing.next_charge_at(sub) for sub in subscriptions},
         refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
-        charge_token=secrets.token_urlsafe(24),
         history=history,
         now=utcnow(),
     )
 
 
-@bp.route("/subscriptions/<int:subscription_id>/charge", methods=["POST"])
+def paid_until_after_charge(subscription: Subscription) -> datetime:
+    """The end of the paid period once "Charge now" has paid one more period."""
+    return add_interval(subscription.current_period_end, subscription.plan.interval)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/charge", methods=["GET", "POST"])
 @login_required
 def charge(subscription_id: int):
-    """Charge the stored card now (once per form token)."""
+    """Confirm, then charge the stored card now (once per form token)."""
     subscription = _subscription_or_404(subscription_id)
+    if request.method == "GET":
+        refusal = billing.charge_refusal(subscription)
+        if refusal:
+            flash(refusal, "warning")
+            return redirect(url_for("account.overview"))
+        return render_template(
+            "account/confirm_charge.html", subscription=subscription,
+            paid_until=paid_until_after_charge(subscription),
+            # One token per confirmation page: submitting it twice still charges once.
+            charge_token=secrets.token_urlsafe(24),
+        )
     token = request.form.get("charge_token", "")
     if not CHARGE_TOKEN.fullmatch(token):
         return error_response(400, "The form is missing its token. Please reload the page.")
@@ -134,8 +158,8 @@ def cancel(subscription_id: int):
         flash(str(exc), "warning")
     else:
         if when == "period_end":
-            end = subscription.current_period_end
-            flash(f"Your subscription ends on {end:%d %B %Y}. You keep access until then.", "info")
+            end = date_long(subscription.current_period_end)
+            flash(f"Your subscription ends on {end}. You keep access until then.", "info")
         else:
             flash("Your subscription is cancelled and your card removed.", "info")
     return redirect(url_for("account.overview")), 303

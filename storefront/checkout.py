@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 
 from storefront import billing
 from storefront.errors import error_response, json_error
+from storefront.formatting import amount_for_sdk
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus
 from storefront.periods import add_interval
@@ -63,7 +64,8 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
             "pay_method": "card",
             "merchant_uid": payment.merchant_uid,
             "name": plan.name[:40],
-            "amount": plan.amount_for_sdk,
+            # What this payment was opened (and registered at iamport) for, not today's price.
+            "amount": amount_for_sdk(payment.amount),
             "currency": payment.currency,
             "language": "en",
             "buyer_email": user.email,

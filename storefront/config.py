@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -15,6 +16,7 @@ LIVE_API_URL = "https://api.iamport.kr"
 LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
 
 SANDBOX_PORT = 5001
+DEFAULT_SHOP_TIMEZONE = "Asia/Seoul"
 # Seconds a SQLite writer waits for another to finish before failing with "database is locked"
 # (Python's default is 5 s, which the soak test's logins, charges and webhooks reached on a busy
 # machine: a login answered 500).
@@ -75,6 +77,18 @@ def _sandbox_secret_key() -> str:
     return key
 
 
+def _shop_timezone(name: str) -> str:
+    """The IANA zone name pages show dates in, checked now so a typo stops the start."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"SHOP_TIMEZONE must be an IANA time zone name such as Asia/Seoul or Europe/Berlin, "
+            f"not {name!r} (the system's time zone data, or the tzdata package, must have it)"
+        ) from None
+    return name
+
+
 def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings from the environment, apply overrides and validate them."""
     env = dict(os.environ)
@@ -125,6 +139,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Threads per process that schedule the next renewal once a webhook has been answered;
         # 0 makes the webhook do it before answering.
         "FOLLOW_UP_THREADS": int(setting("FOLLOW_UP_THREADS", "8")),
+        # Dates are stored in UTC and shown in this zone.
+        "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

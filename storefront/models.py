@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -147,11 +148,6 @@ class Plan(db.Model):
     sort_order: Mapped[int] = mapped_column(default=0)
 
     @property
-    def amount_for_sdk(self) -> int | float:
-        """The price as a JSON number (the SDK refuses strings)."""
-        return int(self.price) if self.price == self.price.to_integral_value() else float(self.price)
-
-    @property
     def interval_label(self) -> str:
         """'month' or 'year', for "per …" texts."""
         return Interval(self.interval).value
@@ -242,6 +238,19 @@ class Payment(db.Model):
 
     subscription: Mapped[Optional[Subscription]] = relationship(back_populates="payments")
     user: Mapped[User] = relationship()
+
+    @hybrid_property
+    def occurred_at(self) -> datetime:
+        """When the charge was paid, else ran (or is due) at iamport, else was opened.
+
+        A renewal's row is written a period before iamport runs it at `scheduled_at`, so its
+        `created_at` says nothing about when it was tried."""
+        return self.paid_at or self.scheduled_at or self.created_at
+
+    @occurred_at.inplace.expression
+    @classmethod
+    def _occurred_at_expression(cls) -> sa.ColumnElement[datetime]:
+        return sa.func.coalesce(cls.paid_at, cls.scheduled_at, cls.created_at)
 
     @property
     def is_settled(self) -> bool:

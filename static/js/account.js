@@ -1,4 +1,4 @@
-// A second click on "Charge now" would only be refused by the server; say so at once instead.
+// A second click on the confirmed charge would only be refused by the server; say so at once instead.
 (function () {
   "use strict";
   document.querySelectorAll(".charge-form").forEach(function (form) {

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from storefront import billing
+from storefront.periods import add_interval
 from tests.e2e.conftest import (
     register,
     subscribe_desktop,
@@ -18,10 +20,14 @@ from tests.support.waiting import wait_until
 
 # "26 December 2026" as date_long renders it.
 LONG_DATE = r"\d{1,2} [A-Z][a-z]+ \d{4}"
+# The shop fixture keeps SHOP_TIMEZONE's default.
+SHOP_ZONE = ZoneInfo("Asia/Seoul")
 
 
 def long_date(value) -> str:
-    return f"{value.day} {value:%B %Y}"
+    """A stored (UTC) moment's date as the shop's pages show it: in the shop's zone."""
+    local = value.astimezone(SHOP_ZONE)
+    return f"{local.day} {local:%B %Y}"
 
 
 def subscribed(page, shop, **card) -> str:
@@ -39,6 +45,19 @@ def test_charge_now_adds_a_paid_row(page, shop):
     paid_until = subscription_card(page).locator("dd").nth(1).inner_text()
 
     page.locator(".charge-button").click()
+    # Nothing is charged before the confirmation: it shows the amount, the card and the new date.
+    page.wait_for_url(re.compile(r"/account/subscriptions/\d+/charge$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Charge Basic now?")
+    with shop.context():
+        sub = billing.find_payment(first_uid).subscription
+        card_number = sub.card_number
+        after = long_date(add_interval(sub.current_period_end, "month"))
+        assert [p for p in sub.payments if p.kind == "repeat"] == []
+    expect(page.locator(".charge-amount")).to_have_text("$9.00")
+    assert card_number
+    expect(page.locator(".charge-card")).to_contain_text(card_number)
+    expect(page.locator(".charge-paid-until")).to_contain_text(after)
+    page.get_by_role("button", name="Charge $9.00").click()
     page.wait_for_url(f"{shop.url}/account")
     expect(page.locator(".flash-success")).to_contain_text("Charged $9.00")
 
@@ -50,8 +69,9 @@ def test_charge_now_adds_a_paid_row(page, shop):
     expect(rows.nth(1)).to_have_attribute("data-merchant-uid", first_uid)
     expect(rows.nth(1).locator("td").nth(2)).to_have_text("First payment")
     expect(rows.nth(1).locator(".badge")).to_have_text("paid")
-    # The charge paid one more period in advance.
+    # The charge paid one more period in advance, to the date the confirmation showed.
     assert subscription_card(page).locator("dd").nth(1).inner_text() != paid_until
+    assert subscription_card(page).locator("dd").nth(1).inner_text() == after
     with shop.context():
         sub = billing.find_payment(first_uid).subscription
         assert sub.status == "active"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -116,11 +117,16 @@ class Shopper:
 
     def charge_now(self, subscription_id: int, token: str | None = None,
                    follow: bool = True) -> requests.Response:
-        """Submit the account page's "Charge now" form (with its own token unless given one)."""
-        page = self.get("/account")
-        token = token or _CHARGE_TOKEN.search(page.text).group(1)
+        """Submit the "Charge now" confirmation form (with its own token unless given one).
+
+        When the charge is refused the confirmation page sends the shopper back to the account
+        page, which has no token; the form is then posted with a fresh one, as a stale tab would."""
+        path = f"/account/subscriptions/{subscription_id}/charge"
+        page = self.get(path)
+        found = _CHARGE_TOKEN.search(page.text)
+        token = token or (found.group(1) if found else secrets.token_urlsafe(24))
         return self.http.post(
-            f"{self.shop.url}/account/subscriptions/{subscription_id}/charge",
+            f"{self.shop.url}{path}",
             data={"csrf_token": self.csrf(page.text), "charge_token": token}, timeout=30,
             allow_redirects=follow,
         )

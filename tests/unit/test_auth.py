@@ -152,3 +152,13 @@ def test_account_requires_login(client):
     response = client.get("/account")
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login?next=%2Faccount"
+
+
+def test_a_field_with_an_error_keeps_its_type(auth):
+    # The error path adds aria attributes; it must not lose the widget's own type.
+    page = auth.register(email="not-an-address", password="short").get_data(as_text=True)
+    assert 'type="None"' not in page and '="None"' not in page
+    email = page[page.index('id="email"') - 200:page.index('id="email"') + 200]
+    assert 'type="email"' in email and 'aria-invalid="true"' in email
+    password = page[page.index('id="password"') - 200:page.index('id="password"') + 200]
+    assert 'type="password"' in password and 'aria-invalid="true"' in password

@@ -119,3 +119,16 @@ def test_sqlite_waits_for_a_busy_writer(clean_env, tmp_path):
 def test_postgresql_gets_no_sqlite_options(clean_env):
     settings = load({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://shop@127.0.0.1/shop"})
     assert "SQLALCHEMY_ENGINE_OPTIONS" not in settings
+
+
+def test_the_shop_time_zone_defaults_to_seoul(clean_env):
+    clean_env.delenv("SHOP_TIMEZONE", raising=False)
+    assert load({"SECRET_KEY": "t"})["SHOP_TIMEZONE"] == "Asia/Seoul"
+    assert load({"SECRET_KEY": "t", "SHOP_TIMEZONE": "Europe/Berlin"})["SHOP_TIMEZONE"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "KST", "../../etc/passwd", " "])
+def test_an_unknown_shop_time_zone_is_refused_at_load(clean_env, zone):
+    clean_env.setenv("SHOP_TIMEZONE", zone)
+    with pytest.raises(ConfigError, match="SHOP_TIMEZONE"):
+        load({"SECRET_KEY": "t"})

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from storefront.formatting import date_long, money
+from storefront.formatting import date_long, datetime_long, money
+from tests.conftest import make_app
 from storefront.periods import add_interval
 
 UTC = timezone.utc
@@ -42,6 +43,20 @@ def test_money(amount, currency, text):
     assert money(amount, currency) == text
 
 
-def test_date_long():
-    assert date_long(datetime(2026, 3, 4, tzinfo=UTC)) == "4 March 2026"
-    assert date_long(None) == ""
+def test_date_long(app):
+    with app.app_context():
+        assert date_long(datetime(2026, 3, 4, tzinfo=UTC)) == "4 March 2026"
+        assert date_long(None) == ""
+
+
+@pytest.mark.parametrize(("zone", "moment", "date", "time"), [
+    ("Asia/Seoul", datetime(2026, 1, 31, 20, 0, tzinfo=UTC), "1 February 2026", "1 February 2026, 05:00 KST"),
+    ("UTC", datetime(2026, 1, 31, 20, 0, tzinfo=UTC), "31 January 2026", "31 January 2026, 20:00 UTC"),
+    ("America/New_York", datetime(2026, 7, 1, 2, 30, tzinfo=UTC), "30 June 2026", "30 June 2026, 22:30 EDT"),
+])
+def test_dates_and_times_are_in_the_shops_zone(tmp_path, zone, moment, date, time):
+    app = make_app(tmp_path, SHOP_TIMEZONE=zone)
+    with app.app_context():
+        assert date_long(moment) == date
+        assert datetime_long(moment) == time
+        assert datetime_long(None) == ""

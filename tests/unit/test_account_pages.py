@@ -1,0 +1,131 @@
+"""The account pages through the Flask client: the charge confirmation, the history's dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.models import Payment, Plan, Subscription, User
+
+UTC = timezone.utc
+PERIOD_END = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def subscription_id(app, auth) -> int:
+    """Ada, logged in, with an active $9 monthly subscription whose card is ready."""
+    assert auth.register().status_code == 302
+    with app.app_context():
+        seed_plans()
+        user = db.session.execute(db.select(User)).scalar_one()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        sub = Subscription(
+            user=user, plan=plan, status="active", customer_uid="cu_1_abc",
+            current_period_start=datetime(2026, 2, 15, 10, 0, tzinfo=UTC),
+            current_period_end=PERIOD_END, buyer_email=user.email, buyer_name=user.buyer_name,
+            billing_key_ready_at=datetime(2026, 2, 15, 10, 1, tzinfo=UTC),
+            card_name="Sandbox Visa", card_number="400000******0001",
+        )
+        db.session.add(sub)
+        db.session.commit()
+        return sub.id
+
+
+def test_charge_confirmation_shows_amount_card_and_paid_until(client, subscription_id):
+    page = client.get(f"/account/subscriptions/{subscription_id}/charge")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "$9.00" in text
+    assert "Sandbox Visa" in text and "400000******0001" in text
+    # One month after today's paid-until date (15 March).
+    assert "15 April 2026" in text
+    assert 'name="charge_token"' in text
+
+
+def test_the_account_page_links_to_the_confirmation_and_charges_nothing(client, subscription_id):
+    text = client.get("/account").get_data(as_text=True)
+    assert f'href="/account/subscriptions/{subscription_id}/charge"' in text
+    assert 'name="charge_token"' not in text
+
+
+def test_charge_confirmation_of_a_refused_charge_goes_back_with_the_reason(client, app, subscription_id):
+    with app.app_context():
+        db.session.get(Subscription, subscription_id).cancel_at_period_end = True
+        db.session.commit()
+    page = client.get(f"/account/subscriptions/{subscription_id}/charge", follow_redirects=True)
+    assert page.request.path == "/account"
+    assert "resume it first" in page.get_data(as_text=True)
+
+
+def test_charge_confirmation_of_someone_elses_subscription_is_404(client, auth, subscription_id):
+    auth.logout()
+    auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    assert client.get(f"/account/subscriptions/{subscription_id}/charge").status_code == 404
+
+
+def history_dates(client) -> list[tuple[str, str]]:
+    """(merchant_uid, date shown) of each history row, top to bottom."""
+    text = client.get("/account").get_data(as_text=True)
+    return re.findall(r'<tr data-merchant-uid="([^"]+)">\s*<td>([^<]*)</td>', text)
+
+
+def add_payment(app, subscription_id: int, merchant_uid: str, **fields) -> None:
+    with app.app_context():
+        sub = db.session.get(Subscription, subscription_id)
+        fields.setdefault("kind", "renewal")
+        db.session.add(Payment(merchant_uid=merchant_uid, user_id=sub.user_id,
+                               subscription_id=sub.id, amount=Decimal("9.00"), currency="USD",
+                               customer_uid=sub.customer_uid, **fields))
+        db.session.commit()
+
+
+def test_failed_renewals_show_the_day_they_ran_newest_first(client, app, subscription_id):
+    made = datetime(2025, 12, 1, 3, 0, tzinfo=UTC)
+    add_payment(app, subscription_id, "sub_first", kind="first", status="paid",
+                created_at=made, paid_at=made)
+    # Written a period ahead, all on 1 December; iamport ran them on 1, 3 and 7 January. The
+    # ids are out of step with the runs, so only the run date can give the order.
+    for uid, day in (("ren_c", 7), ("ren_a", 1), ("ren_b", 3)):
+        add_payment(app, subscription_id, uid, status="failed", fail_reason="Card declined",
+                    created_at=made, scheduled_at=datetime(2026, 1, day, 3, 0, tzinfo=UTC))
+    assert history_dates(client) == [
+        ("ren_c", "7 January 2026, 12:00 KST"),
+        ("ren_b", "3 January 2026, 12:00 KST"),
+        ("ren_a", "1 January 2026, 12:00 KST"),
+        ("sub_first", "1 December 2025, 12:00 KST"),
+    ]
+
+
+def test_history_ties_are_broken_newest_row_first(client, app, subscription_id):
+    at = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+    for uid in ("rep_1", "rep_2"):
+        add_payment(app, subscription_id, uid, kind="repeat", status="paid", created_at=at, paid_at=at)
+    assert [uid for uid, _ in history_dates(client)] == ["rep_2", "rep_1"]
+
+
+def test_dates_are_shown_in_the_shops_time_zone(client, app, subscription_id):
+    # 20:00 UTC on 31 January is 05:00 on 1 February in Seoul (UTC+9), the default zone.
+    paid = datetime(2026, 1, 31, 20, 0, tzinfo=UTC)
+    add_payment(app, subscription_id, "rep_late", kind="repeat", status="paid", created_at=paid,
+                paid_at=paid)
+    [(uid, shown)] = history_dates(client)
+    assert uid == "rep_late"
+    assert shown.startswith("1 February 2026")
+    # A moment shows its time with the zone, so it cannot be read as UTC.
+    assert shown == "1 February 2026, 05:00 KST"
+    assert "31 January" not in client.get("/account").get_data(as_text=True)
+
+
+def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, subscription_id):
+    with app.app_context():
+        db.session.get(Subscription, subscription_id).current_period_end = datetime(
+            2026, 3, 15, 16, 0, tzinfo=UTC)
+        db.session.commit()
+    page = client.post(f"/account/subscriptions/{subscription_id}/cancel",
+                       data={"when": "period_end"}, follow_redirects=True)
+    assert "Your subscription ends on 16 March 2026." in page.get_data(as_text=True)
