@@ -252,3 +252,17 @@ def test_the_return_route_does_not_tell_a_visitor_which_orders_exist(app, client
     made_up = client.get("/checkout/return?merchant_uid=sub_test_2")
     assert real.status_code == made_up.status_code == 302
     assert real.location.replace("sub_test_1", "ID") == made_up.location.replace("sub_test_2", "ID")
+
+
+def test_live_mode_never_readies_a_billing_key_of_a_test_channel(app, api, order):
+    sub_id = active_subscription(app, order)
+    app.config.update(IAMPORT_MODE="live")
+    api.get(f"{API}/subscribe/customers/cu_1_abc", json=envelope({
+        "customer_uid": "cu_1_abc", "pg_provider": "paymentwall", "pg_id": "mid1", "sandbox": True,
+        "card_name": "VISA", "inserted": 1790000000, "updated": 1790000000}))
+    with app.app_context():
+        sub = db.session.get(Subscription, sub_id)
+        sub.billing_key_ready_at = None
+        db.session.commit()
+        assert billing.confirm_billing_key(sub) is False
+        assert db.session.get(Subscription, sub_id).billing_key_ready_at is None
