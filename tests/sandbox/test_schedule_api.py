@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, new_uid
 
-from .shapes import PAGE, PAYMENT, SCHEDULE, check_envelope, check_shape
+from .shapes import PAYMENT, SCHEDULE, SCHEDULE_PAGE, check_envelope, check_shape
 
 HOUR = 3600
 
@@ -214,7 +214,7 @@ class TestRange:
         body = response.json()
         check_envelope(body)
         page = body["response"]
-        check_shape(page, PAGE)
+        check_shape(page, SCHEDULE_PAGE)
         assert page["total"] == 2
         assert [s["merchant_uid"] for s in page["list"]] == [i["merchant_uid"] for i in items[:2]]
         for result in page["list"]:
