@@ -186,21 +186,24 @@ def prepare_payment() -> Response:
     body = read_body()
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
     amount = _amount(body, "amount")
-    currency = text_field(body, "currency")
+    # KRW when none is given, iamport's default currency everywhere else.
+    currency = (text_field(body, "currency") or "KRW").upper()
+    prepared = {"merchant_uid": merchant_uid, "amount": amount, "currency": currency}
     with sb.store.tx():
         if sb.store.prepared_get(merchant_uid) is not None:
             raise refused("This merchant_uid is already prepared.")
-        sb.store.prepared_put({"merchant_uid": merchant_uid, "amount": amount, "currency": currency})
-    return envelope({"merchant_uid": merchant_uid, "amount": amount})
+        sb.store.prepared_put(prepared)
+    return envelope(prepared)
 
 
 @bp.get("/payments/prepare/<merchant_uid>")
 def get_prepared(merchant_uid: str) -> Response:
-    """The amount registered for a merchant_uid."""
+    """The amount (and currency) registered for a merchant_uid."""
     prepared = sandbox().store.prepared_get(merchant_uid)
     if prepared is None:
         raise not_found("No amount is prepared for this merchant_uid.")
-    return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"]})
+    return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"],
+                     "currency": prepared.get("currency") or "KRW"})
 
 
 # -- billing keys ------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_cancel_unknown_raises_response_error(iamport):
 
 def test_prepare_and_prepare_validate(sandbox, iamport):
     merchant_uid = new_uid()
-    assert iamport.prepare(merchant_uid, 12000) == {"merchant_uid": merchant_uid, "amount": 12000}
+    assert iamport.prepare(merchant_uid, 12000) == {"merchant_uid": merchant_uid, "amount": 12000, "currency": "KRW"}
     assert iamport.prepare_validate(merchant_uid, 12000) is True
     assert iamport.prepare_validate(merchant_uid, 11000) is False
     with pytest.raises(Iamport.ResponseError):

@@ -133,9 +133,17 @@ class TestPrepare:
         assert response.status_code == 200
         body = response.json()
         check_envelope(body)
-        assert body["response"] == {"merchant_uid": uid, "amount": 12.5}
+        # No currency given: KRW, as everywhere in iamport.
+        assert body["response"] == {"merchant_uid": uid, "amount": 12.5, "currency": "KRW"}
         again = sandbox.api("GET", f"/payments/prepare/{uid}")
-        assert again.status_code == 200 and again.json()["response"] == {"merchant_uid": uid, "amount": 12.5}
+        assert again.status_code == 200 and again.json()["response"] == body["response"]
+
+    def test_prepare_answers_the_currency(self, sandbox):
+        uid = new_uid()
+        body = sandbox.api("POST", "/payments/prepare",
+                           json={"merchant_uid": uid, "amount": 9.99, "currency": "usd"}).json()
+        assert body["response"] == {"merchant_uid": uid, "amount": 9.99, "currency": "USD"}
+        assert sandbox.api("GET", f"/payments/prepare/{uid}").json()["response"]["currency"] == "USD"
 
     def test_prepare_accepts_a_form_body(self, sandbox):
         uid = new_uid()
