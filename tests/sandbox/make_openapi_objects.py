@@ -149,7 +149,9 @@ def build(spec: dict[str, Any], commit: str, digest: str) -> dict[str, Any]:
         definition = reader.response_definition(method, path)
         own, response = reader.envelope_parts(definition)
         envelope = envelope or own
+        declared = spec["paths"][path][method]["responses"]
         endpoints[key] = {"spec_operation": f"{method.upper()} {path}", "spec_definition": definition,
+                          "statuses": sorted(int(k) for k in declared if k.isdigit()),
                           "response": response}
     return {
         "about": (
@@ -157,7 +159,8 @@ def build(spec: dict[str, Any], commit: str, digest: str) -> dict[str, Any]:
             "the sandbox serves, taken from PortOne's official OpenAPI description by "
             "tests/sandbox/make_openapi_objects.py. A field is `nullable` when the object does not "
             "require it (Swagger 2.0 has no way to say null). `required_but_undefined` lists names "
-            "the spec requires without defining them; they are ignored."
+            "the spec requires without defining them; they are ignored. `statuses` are the HTTP "
+            "statuses the spec declares for an endpoint."
         ),
         "source": {
             "repository": REPOSITORY,
