@@ -10,7 +10,8 @@ Run it again when PortOne changes the spec, from the repository root:
 
     git clone https://github.com/portone-io/developers.portone.io /tmp/portone
     .venv/bin/python -m tests.sandbox.make_openapi_objects /tmp/portone/src/schema/v1.openapi.json \
-        --commit "$(git -C /tmp/portone rev-parse HEAD)"
+        --commit "$(git -C /tmp/portone rev-parse HEAD)" \
+        --file-commit "$(git -C /tmp/portone log -1 --format=%H -- src/schema/v1.openapi.json)"
 
 Only names, types and required-ness are kept, never the spec's prose: the tests read this file
 offline, since no machine of the project can reach GitHub at test time.
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 REPOSITORY = "portone-io/developers.portone.io"
 SPEC_PATH = "src/schema/v1.openapi.json"
 DEFAULT_COMMIT = "af926bd2cdd7c3c6ee6d2e1f636e9a1f3268df32"
+DEFAULT_FILE_COMMIT = "0a8743aae939dbee11449224d3042604a2ab5a19"
 OUTPUT = Path(__file__).with_name("openapi_objects.json")
 
 # Every endpoint the sandbox serves (storefront/sandbox/api.py), keyed as the tests name it,
@@ -140,7 +142,7 @@ class Reader:
         return self.objects[name]["fields"] if "fields" in self.objects[name] else {}
 
 
-def build(spec: dict[str, Any], commit: str, digest: str) -> dict[str, Any]:
+def build(spec: dict[str, Any], commit: str, file_commit: str, digest: str) -> dict[str, Any]:
     """The whole description file."""
     reader = Reader(spec)
     endpoints = {}
@@ -166,6 +168,7 @@ def build(spec: dict[str, Any], commit: str, digest: str) -> dict[str, Any]:
             "repository": REPOSITORY,
             "path": SPEC_PATH,
             "commit": commit,
+            "file_last_changed_in": file_commit,
             "sha256": digest,
             "swagger": spec.get("swagger"),
         },
@@ -180,10 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spec", type=Path, help="path of v1.openapi.json")
     parser.add_argument("--commit", default=DEFAULT_COMMIT, help="commit the spec was read from")
+    parser.add_argument("--file-commit", default=DEFAULT_FILE_COMMIT, help="last commit that changed the file")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     raw = args.spec.read_bytes()
-    described = build(json.loads(raw), args.commit, hashlib.sha256(raw).hexdigest())
+    described = build(json.loads(raw), args.commit, args.file_commit, hashlib.sha256(raw).hexdigest())
     args.output.write_text(json.dumps(described, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     log.info("wrote %s: %d endpoints, %d objects", args.output, len(described["endpoints"]),
