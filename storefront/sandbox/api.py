@@ -27,6 +27,19 @@ bp = Blueprint("sandbox_api", __name__)
 MAX_SCHEDULE_RANGE = 92 * 24 * 3600  # "at most 3 months"
 PAGE_SIZE = 20
 
+# The refusal statuses iamport's OpenAPI description declares per endpoint, besides 401. Any other
+# refusal (a missing or malformed field, an unreadable body, an unknown id where no 404 is
+# declared) is answered as iamport answers a declined request: HTTP 200, code -1 and a message.
+DECLARED_STATUSES: dict[str, frozenset[int]] = {
+    "sandbox_api.get_payment": frozenset({404}),
+    "sandbox_api.find_payment": frozenset({404}),
+    "sandbox_api.list_schedules": frozenset({400}),
+    "sandbox_api.get_schedule": frozenset({404}),
+    "sandbox_api.get_customer": frozenset({404}),
+    "sandbox_api.delete_customer": frozenset({404}),
+    "sandbox_api.customer_payments": frozenset({404}),
+}
+
 
 def sandbox() -> Sandbox:
     """The sandbox this app serves."""
@@ -56,8 +69,11 @@ def maybe_hang(response: Response) -> Response:
 
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError) -> Response:
-    """Every refusal leaves in the envelope."""
-    return envelope(None, code=exc.code, message=exc.message, status=exc.status)
+    """Every refusal leaves in the envelope, with a status the endpoint's description declares."""
+    status = exc.status
+    if status not in (200, 401) and status not in DECLARED_STATUSES.get(request.endpoint or "", ()):
+        status = 200
+    return envelope(None, code=exc.code, message=exc.message, status=status)
 
 
 def _amount(body: dict, name: str, *, required: bool = True, allow_zero: bool = False) -> Any:
@@ -186,21 +202,24 @@ def prepare_payment() -> Response:
     body = read_body()
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
     amount = _amount(body, "amount")
-    currency = text_field(body, "currency")
+    # KRW when none is given, iamport's default currency everywhere else.
+    currency = (text_field(body, "currency") or "KRW").upper()
+    prepared = {"merchant_uid": merchant_uid, "amount": amount, "currency": currency}
     with sb.store.tx():
         if sb.store.prepared_get(merchant_uid) is not None:
             raise refused("This merchant_uid is already prepared.")
-        sb.store.prepared_put({"merchant_uid": merchant_uid, "amount": amount, "currency": currency})
-    return envelope({"merchant_uid": merchant_uid, "amount": amount})
+        sb.store.prepared_put(prepared)
+    return envelope(prepared)
 
 
 @bp.get("/payments/prepare/<merchant_uid>")
 def get_prepared(merchant_uid: str) -> Response:
-    """The amount registered for a merchant_uid."""
+    """The amount (and currency) registered for a merchant_uid."""
     prepared = sandbox().store.prepared_get(merchant_uid)
     if prepared is None:
         raise not_found("No amount is prepared for this merchant_uid.")
-    return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"]})
+    return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"],
+                     "currency": prepared.get("currency") or "KRW"})
 
 
 # -- billing keys ------------------------------------------------------------------------------

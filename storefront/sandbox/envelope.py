@@ -38,7 +38,7 @@ def not_found(message: str) -> ApiError:
 
 
 def bad_request(message: str) -> ApiError:
-    """400 for a body or query the API cannot use."""
+    """A body or query the API cannot use: 400 where the endpoint declares it, else 200 (api.api_error)."""
     return ApiError(400, CODE_FAILED, message)
 
 

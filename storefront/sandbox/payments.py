@@ -168,6 +168,8 @@ def cancellable_balance(payment: dict, meta: dict) -> Decimal:
 def apply_cancel(sb: "Sandbox", payment: dict, cancel: dict) -> None:
     """Paymentwall confirmed a cancel: add it to the history and update the totals."""
     amount = parse_amount(cancel["amount"])
+    # The official cancel entry requires a reason string: none given is an empty one.
+    reason = cancel.get("reason") or ""
     now = sb.clock.timestamp()
     payment["cancel_amount"] = parse_amount(payment["cancel_amount"], allow_zero=True) + amount
     payment["cancel_history"] = list(payment.get("cancel_history") or []) + [
@@ -175,13 +177,13 @@ def apply_cancel(sb: "Sandbox", payment: dict, cancel: dict) -> None:
             "pg_tid": payment["pg_tid"],
             "amount": amount,
             "cancelled_at": now,
-            "reason": cancel.get("reason"),
+            "reason": reason,
             "cancellation_id": cancel["cancellation_id"],
             "receipt_url": payment.get("receipt_url"),
         }
     ]
     payment["cancel_receipt_urls"] = [h["receipt_url"] for h in payment["cancel_history"]]
-    payment["cancel_reason"] = cancel.get("reason")
+    payment["cancel_reason"] = reason
     payment["cancelled_at"] = now
     if payment["cancel_amount"] >= parse_amount(payment["amount"]):
         payment["status"] = "cancelled"

@@ -72,7 +72,7 @@ def test_cancel_unknown_raises_response_error(iamport):
 
 def test_prepare_and_prepare_validate(sandbox, iamport):
     merchant_uid = new_uid()
-    assert iamport.prepare(merchant_uid, 12000) == {"merchant_uid": merchant_uid, "amount": 12000}
+    assert iamport.prepare(merchant_uid, 12000) == {"merchant_uid": merchant_uid, "amount": 12000, "currency": "KRW"}
     assert iamport.prepare_validate(merchant_uid, 12000) is True
     assert iamport.prepare_validate(merchant_uid, 11000) is False
     with pytest.raises(Iamport.ResponseError):
@@ -139,3 +139,28 @@ def test_pay_unschedule_nothing_raises_response_error(iamport, key):
     with pytest.raises(Iamport.ResponseError) as caught:
         iamport.pay_unschedule(customer_uid=key["customer_uid"])
     assert caught.value.code == 1
+
+
+def test_pay_again_unknown_customer_with_fields_missing_raises_response_error(iamport):
+    # The client checks only customer_uid, merchant_uid and amount; iamport answers the rest
+    # with HTTP 200 and code -1, so the client raises ResponseError, never HttpError.
+    with pytest.raises(Iamport.ResponseError) as caught:
+        iamport.pay_again(customer_uid="nobody", merchant_uid=new_uid(), amount=1)
+    assert caught.value.code == -1 and caught.value.message
+    with pytest.raises(Iamport.ResponseError) as caught:
+        iamport.pay_again(customer_uid="nobody", merchant_uid=new_uid(), amount="lots", name="x")
+    assert caught.value.code == -1 and caught.value.message
+
+
+def test_pay_onetime_raises_response_error(iamport):
+    with pytest.raises(Iamport.ResponseError) as caught:
+        iamport.pay_onetime(customer_uid="nobody", merchant_uid=new_uid(), amount=1,
+                            card_number="4242-4242-4242-4242", expiry="2039-12", birth="000000",
+                            pwd_2digit="00")
+    assert caught.value.code == -1 and caught.value.message
+
+
+def test_prepare_validate_of_an_unprepared_order_raises_response_error(iamport):
+    with pytest.raises(Iamport.ResponseError) as caught:
+        iamport.prepare_validate(new_uid(), 1000)
+    assert caught.value.code == -1

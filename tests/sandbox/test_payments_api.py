@@ -94,10 +94,11 @@ class TestFind:
         assert response.status_code == 404
         check_envelope(response.json(), ok=False)
 
-    def test_bad_status_is_400(self, sandbox):
+    def test_bad_status_is_code_minus_1(self, sandbox):
         response = sandbox.api("GET", "/payments/find/order_x/shipped")
-        assert response.status_code == 400
+        assert response.status_code == 200
         check_envelope(response.json(), ok=False)
+        assert response.json()["code"] == -1
 
     def test_sorting_by_started(self, sandbox):
         param = checkout_params()
@@ -133,9 +134,17 @@ class TestPrepare:
         assert response.status_code == 200
         body = response.json()
         check_envelope(body)
-        assert body["response"] == {"merchant_uid": uid, "amount": 12.5}
+        # No currency given: KRW, as everywhere in iamport.
+        assert body["response"] == {"merchant_uid": uid, "amount": 12.5, "currency": "KRW"}
         again = sandbox.api("GET", f"/payments/prepare/{uid}")
-        assert again.status_code == 200 and again.json()["response"] == {"merchant_uid": uid, "amount": 12.5}
+        assert again.status_code == 200 and again.json()["response"] == body["response"]
+
+    def test_prepare_answers_the_currency(self, sandbox):
+        uid = new_uid()
+        body = sandbox.api("POST", "/payments/prepare",
+                           json={"merchant_uid": uid, "amount": 9.99, "currency": "usd"}).json()
+        assert body["response"] == {"merchant_uid": uid, "amount": 9.99, "currency": "USD"}
+        assert sandbox.api("GET", f"/payments/prepare/{uid}").json()["response"]["currency"] == "USD"
 
     def test_prepare_accepts_a_form_body(self, sandbox):
         uid = new_uid()
@@ -156,21 +165,25 @@ class TestPrepare:
         {"merchant_uid": "order_y", "amount": -1},
         {"merchant_uid": "x" * 41, "amount": 10},
     ])
-    def test_bad_body_is_400(self, sandbox, body):
+    def test_bad_body_is_code_minus_1(self, sandbox, body):
         response = sandbox.api("POST", "/payments/prepare", json=body)
-        assert response.status_code == 400
+        assert response.status_code == 200
         check_envelope(response.json(), ok=False)
+        assert response.json()["code"] == -1
 
-    def test_not_json_is_400(self, sandbox):
+    def test_not_json_is_code_minus_1(self, sandbox):
         response = sandbox.api("POST", "/payments/prepare", data="{not json",
                                headers={"Content-Type": "application/json"})
-        assert response.status_code == 400
+        assert response.status_code == 200
         check_envelope(response.json(), ok=False)
+        assert response.json()["code"] == -1
 
-    def test_unknown_prepared_is_404(self, sandbox):
+    def test_unknown_prepared_is_code_minus_1(self, sandbox):
+        # iamport's description declares no 404 for this look-up.
         response = sandbox.api("GET", "/payments/prepare/not_prepared")
-        assert response.status_code == 404
+        assert response.status_code == 200
         check_envelope(response.json(), ok=False)
+        assert response.json()["code"] == -1
 
     def test_window_with_another_amount_is_refused(self, sandbox):
         uid = new_uid()
