@@ -33,7 +33,7 @@ from storefront.models import (
     User,
     utcnow,
 )
-from storefront.periods import add_interval
+from storefront.periods import next_period_end
 
 log = logging.getLogger(__name__)
 
@@ -422,17 +422,32 @@ def _activate(payment: Payment, subscription: Subscription) -> None:
         buyer_email=payment.user.email,
         buyer_name=payment.user.buyer_name,
         billing_key_ready_at=None,
+        billing_anchor=start,
         current_period_start=start,
-        current_period_end=add_interval(start, subscription.plan.interval),
+        current_period_end=next_period_end(start, start, subscription.plan.interval),
     )
 
 
+def _anchor_of(subscription: Subscription, end: datetime) -> datetime:
+    """The date the subscription's periods are counted from (see Subscription.billing_anchor)."""
+    return subscription.billing_anchor or subscription.current_period_start or end
+
+
+def period_end_after(subscription: Subscription) -> datetime:
+    """The paid-until date once one more period is charged (for the charge's confirmation)."""
+    end = subscription.current_period_end or utcnow()
+    return next_period_end(_anchor_of(subscription, end), end, subscription.plan.interval)
+
+
 def _extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> list[partial]:
-    """A paid repeat charge or renewal pays one more period, from the end of the paid one."""
+    """A paid repeat charge, card change or renewal pays one more period, from the end of the
+    paid one to the anchor's next date."""
     after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
+    anchor = _anchor_of(subscription, old_end)
     values: dict[str, Any] = {
-        "current_period_end": add_interval(old_end, subscription.plan.interval),
+        "billing_anchor": anchor,
+        "current_period_end": next_period_end(anchor, old_end, subscription.plan.interval),
         "status": SubscriptionStatus.ACTIVE.value,
         "retry_count": 0,
         "past_due_since": None,

@@ -167,6 +167,9 @@ class Subscription(db.Model):
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
     current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     current_period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the first period began (the first payment's paid_at): every period ends on this
+    # date moved on by whole intervals (see periods.next_period_end), so ends do not drift.
+    billing_anchor: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # PAYMENTWALL wants later charges made with the e-mail and name the key was issued with.
     buyer_email: Mapped[Optional[str]] = mapped_column(sa.String(254))
     buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))

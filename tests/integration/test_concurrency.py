@@ -135,4 +135,5 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
             db.select(Payment.status).where(Payment.merchant_uid.like("rep_lost_%"))).scalars().all()
         assert statuses == [PaymentStatus.PAID.value] * 100
         end = db.session.get(Subscription, sub_id).current_period_end
-    assert end == add_interval(sub.current_period_end, "month", 100)
+    # A hundred periods more on the anchor's calendar (the first period was the anchor's first).
+    assert end == add_interval(sub.billing_anchor, "month", 101)
