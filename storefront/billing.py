@@ -481,7 +481,9 @@ def _renewal_failed(
         key = subscription.customer_uid
         return [partial(_retire_key, subscription.id, key)] if key else []
     _write(subscription, status=SubscriptionStatus.PAST_DUE.value, **values)
-    return _schedule_next_renewal(subscription, ran_schedule)
+    if payment.period_start != subscription.current_period_end:
+        return [partial(ensure_schedule, subscription.id)]
+    return _schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
 
 
 def _refund_recorded(imp_uid: str | None, merchant_uid: str, reason: str) -> None:
@@ -582,16 +584,33 @@ def _charge_for(subscription: Subscription, kind: PaymentKind, merchant_uid: str
     )
 
 
-def _scheduled_renewals(subscription_id: int, also_at: datetime | None = None) -> list[Payment]:
-    """The subscription's renewals scheduled now; with `also_at`, in the same query, every
-    attempt at that due time too, whatever its status."""
-    scheduled = Payment.status == P.SCHEDULED.value
+# A renewal attempt in one of these states holds its period: iamport holds its schedule, or ran
+# it and its outcome (PAYMENTWALL's review included) is still to come. No other attempt is made
+# for the period meanwhile, or one period could be charged twice.
+OPEN_RENEWAL = (P.SCHEDULED.value, P.PENDING.value, P.REVIEW.value)
+
+
+def _scheduled_renewals(subscription_id: int) -> list[Payment]:
+    """The subscription's renewals scheduled now."""
     return list(db.session.execute(
         db.select(Payment).where(
             Payment.subscription_id == subscription_id,
             Payment.kind == PaymentKind.RENEWAL.value,
-            sa.or_(scheduled, Payment.scheduled_at == also_at) if also_at else scheduled,
+            Payment.status == P.SCHEDULED.value,
         )
+    ).scalars())
+
+
+def _renewal_attempts(subscription_id: int, period: datetime | None) -> list[Payment]:
+    """The subscription's open renewal attempts and, in the same query, every attempt at
+    `period` whatever its status, oldest first."""
+    is_open = Payment.status.in_(OPEN_RENEWAL)
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            sa.or_(is_open, Payment.period_start == period) if period else is_open,
+        ).order_by(Payment.id)
     ).scalars())
 
 
@@ -602,40 +621,55 @@ def next_charge_at(subscription: Subscription) -> datetime | None:
 
 
 def _renewal_due(subscription: Subscription) -> datetime:
-    """When the next renewal attempt should run: the period's end, or the next retry."""
+    """When a new renewal attempt should run: the period's end, or the next retry.
+
+    Only ever used for a new attempt: an attempt already scheduled keeps its time.
+    """
     if subscription.retry_count:
         days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
         due = (subscription.past_due_since or utcnow()) + timedelta(days=days)
     else:
         due = subscription.current_period_end or utcnow()
     # iamport refuses a schedule in the past: a late webhook or reconcile run charges soon instead.
-    return max(due, utcnow() + SCHEDULE_MARGIN)
+    # Whole seconds, as iamport keeps it.
+    return max(due, utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
 
 
 def ensure_schedule(subscription_id: int) -> Payment | None:
-    """Make sure iamport holds exactly one schedule for the subscription's next charge.
+    """Make sure iamport holds one schedule for the subscription's next period; return it.
 
-    The schedule's `merchant_uid` is derived from the subscription, the due time and the
-    number of earlier attempts at it, so two callers racing here collide on the unique index
-    instead of scheduling twice.
+    Decided by the period a renewal pays, never by a time computed again: an open attempt at
+    the period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
+    revoke a schedule iamport may be running. None when nothing is scheduled (no renewal is
+    wanted, or an attempt that iamport ran awaits its outcome). Two callers racing to make the
+    same attempt collide on the unique (subscription, period, attempt) instead of scheduling twice.
     """
     subscription = db.session.get(Subscription, subscription_id, populate_existing=True,
                                   options=[joinedload(Subscription.plan)])
-    due = _wanted_due(subscription)
-    rows = _scheduled_renewals(subscription_id, also_at=due)
-    keep = None
+    period = _wanted_period(subscription)
+    rows = _renewal_attempts(subscription_id, period)
+    keep = held = None
     for row in rows:
-        if row.status != P.SCHEDULED.value:
+        if row.status not in OPEN_RENEWAL:
             continue
-        if keep is None and due and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
+        ours = (period is not None and row.period_start == period
+                and row.customer_uid == subscription.customer_uid)
+        if ours and row.status != P.SCHEDULED.value:
+            held = row
+        elif ours and keep is None:
             keep = row
-        else:
+        elif row.status == P.SCHEDULED.value:
+            # Another period (charged meanwhile), another key, or no renewal wanted.
             revoke_schedule(row)
-    if keep is not None or due is None:
+        # An attempt of another period that iamport ran already cannot be withdrawn: its
+        # outcome is applied when it comes.
+    if keep is not None or held is not None or period is None:
         return keep
-    attempts = sum(1 for row in rows if row.scheduled_at == due)
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription_id, due, attempts),
-                      status=P.SCHEDULED.value, scheduled_at=due)
+    attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
+    due = _renewal_due(subscription)
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription_id, due, attempt),
+                      status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
+                      attempt=attempt)
     db.session.add(row)
     # Taken before the commit expires the rows it is made from.
     customer_uid, schedule = row.customer_uid, _schedule_of(row, subscription)
@@ -649,36 +683,40 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     return row
 
 
-def _wanted_due(subscription: Subscription) -> datetime | None:
-    """When the subscription should be charged next on its key, or None if it should not be."""
+def _wanted_period(subscription: Subscription) -> datetime | None:
+    """The period the subscription's next renewal pays (named by its start, the paid-until
+    date), or None if it should not be renewed on its key."""
     wanted = (
         subscription.status in LIVE_STATUSES
         and not subscription.cancel_at_period_end
         and subscription.billing_key_ready_at is not None
         and subscription.customer_uid
     )
-    return _renewal_due(subscription) if wanted else None
+    return subscription.current_period_end if wanted else None
 
 
 def _renewal_uid(subscription_id: int, due: datetime, attempts: int) -> str:
-    """The `merchant_uid` of a renewal: the same for everyone scheduling the same attempt."""
+    """The `merchant_uid` of a renewal."""
     return f"ren_{subscription_id}_{due:%y%m%d%H%M%S}_{attempts}"
 
 
-def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool) -> list[partial]:
-    """Write the next renewal in the caller's transaction (the subscription row is locked);
-    return the call that sends it to iamport after the commit.
+def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
+                           attempt: int = 0) -> list[partial]:
+    """Write the next renewal (attempt `attempt` at the subscription's period) in the caller's
+    transaction (the subscription row is locked); return the call that sends it to iamport
+    after the commit.
 
     This is the common case: iamport just ran the subscription's one schedule, so nothing is
-    left to withdraw first. Anything else, and a clash on the renewal's `merchant_uid` (an
-    earlier attempt at the same due time, or reconcile scheduling it at this moment), is left
-    to `ensure_schedule` after the commit.
+    left to withdraw first. Anything else, and a clash with an existing attempt at the period
+    (reconcile scheduling it at this moment, say), is left to `ensure_schedule` after the commit.
     """
-    due = _wanted_due(subscription)
-    if due is None or not ran_schedule:
+    period = _wanted_period(subscription)
+    if period is None or not ran_schedule:
         return [partial(ensure_schedule, subscription.id)]
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, 0),
-                      status=P.SCHEDULED.value, scheduled_at=due)
+    due = _renewal_due(subscription)
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, attempt),
+                      status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
+                      attempt=attempt)
     values = {column.key: getattr(row, column.key) for column in _PAYMENTS.columns
               if getattr(row, column.key) is not None}
     inserted = db.session.connection().execute(

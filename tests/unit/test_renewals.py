@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 
 import responses
+import sqlalchemy as sa
 
 from storefront import billing, followups
 from storefront.extensions import db
@@ -97,3 +99,110 @@ def test_period_end_after_is_the_paid_until_date_of_one_more_charge(app, api, or
     with app.app_context():
         sub = db.session.get(Subscription, 1)
         assert billing.period_end_after(sub) == datetime(2027, 3, 31, 10, tzinfo=UTC)
+
+
+def active_until(app, end: datetime) -> None:
+    """The order's subscription is active on a ready key, its period ending at `end`."""
+    with app.app_context():
+        payment = billing.find_payment("sub_test_1")
+        sub = payment.subscription
+        start = end - timedelta(days=31)
+        sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_1_abc", start
+        sub.billing_anchor, sub.current_period_start, sub.current_period_end = start, start, end
+        sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
+        payment.status = "paid"
+        db.session.commit()
+
+
+class Clock:
+    """billing's idea of now, moved by the test."""
+
+    def __init__(self, monkeypatch, now: datetime) -> None:
+        self.now = now
+        monkeypatch.setattr(billing, "utcnow", lambda: self.now)
+
+
+def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order, monkeypatch):
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    clock = Clock(monkeypatch, end - timedelta(minutes=4, microseconds=1234))
+    # Every few seconds, from before the due date to well after it (iamport has not run it yet).
+    while clock.now < end + timedelta(minutes=6):
+        with app.app_context():
+            row = billing.ensure_schedule(1)
+            assert row is not None and row.status == "scheduled"
+        clock.now += timedelta(seconds=17, microseconds=4321)
+    sent, withdrawn = schedule_calls(api)
+    assert len(sent) == 1 and withdrawn == []
+    assert [r.merchant_uid for r in renewals(app)] == sent
+
+
+def test_a_renewals_order_id_cannot_be_guessed(app, api, order, monkeypatch):
+    """Two subscriptions in the same state (the same id, period and attempt) get unrelated ids."""
+    end = datetime(2027, 3, 31, 10, tzinfo=UTC)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    Clock(monkeypatch, datetime(2027, 3, 1, tzinfo=UTC))
+    uids = []
+    for _ in range(2):
+        with app.app_context():
+            uids.append(billing.ensure_schedule(1).merchant_uid)
+            # The same state again, as in another shop's database.
+            db.session.execute(sa.delete(Payment).where(Payment.kind == "renewal"))
+            db.session.commit()
+    assert uids[0] != uids[1]
+    assert all(len(uid) < 40 for uid in uids)
+    # No part derived from the subscription or the due date alone makes them unguessable: at
+    # least 16 random hex digits differ.
+    assert sum(a != b for a, b in zip(uids[0], uids[1])) >= 8
+
+
+def test_callers_racing_in_ensure_schedule_schedule_the_period_once(app, api, order):
+    active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=20))
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                billing.ensure_schedule(1)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sent, _ = schedule_calls(api)
+    assert [r.merchant_uid for r in renewals(app)] == sent and len(sent) == 1
+
+
+def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(app, api, order):
+    """A payment on the renewal's order id that is not iamport running the schedule (here a
+    failed window payment): iamport never holds two schedules for one period."""
+    active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=20))
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    with app.app_context():
+        uid = billing.ensure_schedule(1).merchant_uid
+    info = dict(iamport_payment(), imp_uid="imp_window", merchant_uid=uid,
+                status="failed", fail_reason="Card declined.", customer_uid=None,
+                customer_uid_usage=None, paid_at=0)
+    api.get(f"{API}/payments/imp_window", json={"code": 0, "message": None, "response": info})
+    with app.app_context():
+        billing.sync_payment("imp_window")
+    assert followups.runner(app).wait(timeout=10)
+    sent, withdrawn = schedule_calls(api)
+    held = [uid for uid in sent if uid not in withdrawn]
+    assert len(held) <= 1
+    scheduled = [r.merchant_uid for r in renewals(app, status="scheduled")]
+    assert set(scheduled) <= set(held)
+    if renewals(app)[0].status != "scheduled":
+        assert uid in withdrawn
