@@ -38,6 +38,8 @@ from storefront.periods import next_period_end
 log = logging.getLogger(__name__)
 
 P = PaymentStatus
+# iamport's customer_uid_usage of a payment it made by running a schedule.
+USAGE_SCHEDULED = "payment.scheduled"
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
 # The least time ahead a schedule is placed, so that iamport still sees it in the future.
 SCHEDULE_MARGIN = timedelta(minutes=5)
@@ -389,10 +391,25 @@ def _follow_up(action: partial) -> None:
 def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
     """Change the subscription for a payment that just changed; return iamport calls to make.
 
-    `ran_schedule`: the payment was the subscription's scheduled renewal, which iamport ran.
+    `ran_schedule`: the payment was one of the subscription's scheduled renewals.
     """
+    after: list[partial] = []
+    by_schedule = info.get("customer_uid_usage") == USAGE_SCHEDULED
+    if ran_schedule and not by_schedule:
+        # The renewal left "scheduled" by a payment made otherwise on its order id: iamport
+        # still holds its schedule, which must not charge the period as well.
+        log.warning("renewal %s settled by a payment iamport did not schedule; withdrawing it",
+                    payment.merchant_uid)
+        after.append(partial(_withdraw, payment.customer_uid, payment.merchant_uid))
+        ran_schedule = False
     if payment.subscription_id is None:
-        return []
+        return after
+    return after + _change_subscription(payment, info, ran_schedule, by_schedule)
+
+
+def _change_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool,
+                         by_schedule: bool) -> list[partial]:
+    """The subscription's side of `_apply_to_subscription`."""
     subscription = payment.subscription  # locked with the payment
     paid = payment.status == P.PAID.value
     if paid and payment.kind == PaymentKind.FIRST.value:
@@ -408,6 +425,9 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
                             "subscription already canceled")]
         return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
+        if not by_schedule:
+            # Not the card declining the renewal: the period still wants its attempt.
+            return [partial(ensure_schedule, subscription.id)]
         return _renewal_failed(payment, subscription, info, ran_schedule)
     return []
 
@@ -667,7 +687,7 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
         return keep
     attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
     due = _renewal_due(subscription)
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription_id, due, attempt),
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(),
                       status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
                       attempt=attempt)
     db.session.add(row)
@@ -695,9 +715,10 @@ def _wanted_period(subscription: Subscription) -> datetime | None:
     return subscription.current_period_end if wanted else None
 
 
-def _renewal_uid(subscription_id: int, due: datetime, attempts: int) -> str:
-    """The `merchant_uid` of a renewal."""
-    return f"ren_{subscription_id}_{due:%y%m%d%H%M%S}_{attempts}"
+def _renewal_uid() -> str:
+    """A new renewal's `merchant_uid`: unguessable, like every order id, so that no one can
+    pay on it first (racing callers are kept apart by the attempt's unique key instead)."""
+    return new_merchant_uid("ren")
 
 
 def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
@@ -714,7 +735,7 @@ def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
     if period is None or not ran_schedule:
         return [partial(ensure_schedule, subscription.id)]
     due = _renewal_due(subscription)
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, attempt),
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(),
                       status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
                       attempt=attempt)
     values = {column.key: getattr(row, column.key) for column in _PAYMENTS.columns
