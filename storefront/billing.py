@@ -423,13 +423,55 @@ def _change_subscription(payment: Payment, info: dict[str, Any], ran_schedule: b
         if subscription.status == SubscriptionStatus.CANCELED.value:
             return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
                             "subscription already canceled")]
+        if payment.kind == PaymentKind.RENEWAL.value and _period_paid_already(payment, subscription):
+            return [partial(_refund_recorded, payment.imp_uid, payment.merchant_uid,
+                            "renewal of a period another attempt paid")]
         return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
-        if not by_schedule:
-            # Not the card declining the renewal: the period still wants its attempt.
+        if not by_schedule or not _decides_its_period(payment, subscription):
+            # Not the card declining the period's renewal (a payment made otherwise on its
+            # order id, or an older attempt declined late): the subscription stays as it is.
             return [partial(ensure_schedule, subscription.id)]
         return _renewal_failed(payment, subscription, info, ran_schedule)
     return []
+
+
+def _decides_its_period(payment: Payment, subscription: Subscription) -> bool:
+    """Whether a renewal attempt's failure may change the subscription: only the latest attempt
+    at the period still due may (an older one declined late, after a later one paid, may not)."""
+    if payment.period_start is None:
+        return True  # made before renewals recorded their period
+    if payment.period_start != subscription.current_period_end:
+        return False
+    later = db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            Payment.period_start == payment.period_start,
+            Payment.attempt > (payment.attempt or 0),
+        ).limit(1)
+    ).first()
+    return later is None
+
+
+def _period_paid_already(payment: Payment, subscription: Subscription) -> bool:
+    """Whether another attempt at this paid renewal's period was paid first.
+
+    Only asked when the period is no longer the one due (in the common case it is, and no query
+    is made): charged otherwise meanwhile ("charge now"), this payment still buys a period.
+    """
+    if payment.period_start is None or payment.period_start == subscription.current_period_end:
+        return False
+    other = db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            Payment.period_start == payment.period_start,
+            Payment.status == P.PAID.value,
+            Payment.id != payment.id,
+        ).limit(1)
+    ).first()
+    return other is not None
 
 
 def _activate(payment: Payment, subscription: Subscription) -> None:

@@ -206,3 +206,60 @@ def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(ap
     assert set(scheduled) <= set(held)
     if renewals(app)[0].status != "scheduled":
         assert uid in withdrawn
+
+
+def two_attempts_at_one_period(app) -> tuple[datetime, datetime]:
+    """Attempt 0 at the period is held for review; attempt 1 (made before attempts held their
+    period) was paid and extended the subscription. Returns the period's start and new end."""
+    period = datetime(2027, 3, 31, 10, tzinfo=UTC)
+    active_until(app, period)
+    following = datetime(2027, 4, 30, 10, tzinfo=UTC)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        for attempt, status, imp_uid in [(0, "review", "imp_held"), (1, "paid", "imp_paid")]:
+            db.session.add(Payment(
+                merchant_uid=f"ren_attempt_{attempt}", imp_uid=imp_uid, user_id=sub.user_id,
+                subscription=sub, amount=9, currency="USD", kind="renewal", status=status,
+                customer_uid="cu_1_abc", scheduled_at=period, period_start=period, attempt=attempt))
+        sub.current_period_start, sub.current_period_end = period, following
+        db.session.commit()
+    return period, following
+
+
+def held_attempt_decided(api, status: str, **overrides) -> None:
+    info = dict(iamport_payment(), imp_uid="imp_held", merchant_uid="ren_attempt_0",
+                customer_uid_usage="payment.scheduled", status=status, **overrides)
+    api.get(f"{API}/payments/imp_held", json={"code": 0, "message": None, "response": info})
+
+
+def test_a_late_decline_of_an_older_attempt_changes_nothing(app, api, order):
+    _, following = two_attempts_at_one_period(app)
+    held_attempt_decided(api, "failed", fail_reason="Payment declined after risk review by the PG.",
+                         paid_at=0, failed_at=1806000000)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    with app.app_context():
+        assert billing.sync_payment("imp_held").status == "failed"
+    assert followups.runner(app).wait(timeout=10)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
+        assert sub.current_period_end == following
+        # The next period is scheduled as usual; the declined period gets no retry.
+        assert [r.period_start for r in db.session.execute(
+            db.select(Payment).where(Payment.status == "scheduled")).scalars()] == [following]
+
+
+def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
+    _, following = two_attempts_at_one_period(app)
+    held_attempt_decided(api, "paid")
+    cancel = api.post(f"{API}/payments/cancel", json={"code": 0, "message": None,
+                                                       "response": iamport_payment(status="cancelled")})
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    with app.app_context():
+        billing.sync_payment("imp_held")
+    assert followups.runner(app).wait(timeout=10)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert sub.current_period_end == following  # one period, paid once
+        assert sub.status == "active"
+    assert [json.loads(c.request.body)["imp_uid"] for c in cancel.calls] == ["imp_held"]
