@@ -805,7 +805,17 @@ def _schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
 
 
 def register_schedule(row: Payment) -> bool:
-    """Send one scheduled renewal to iamport; on failure reconcile sends it again."""
+    """Send one scheduled renewal that iamport does not hold (again); on failure reconcile
+    sends it again.
+
+    A time gone by meanwhile is moved a little ahead, as iamport refuses a schedule in the past:
+    no one holds the schedule yet, so only here may its time change (the attempt stays the same).
+    """
+    soonest = (utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
+    if row.scheduled_at is None or row.scheduled_at < soonest:
+        if not _move(row.merchant_uid, P.SCHEDULED, P.SCHEDULED, scheduled_at=soonest):
+            return False  # ran, failed or revoked meanwhile
+        db.session.refresh(row)
     return _send_schedule(row.customer_uid, _schedule_of(row, row.subscription))
 
 

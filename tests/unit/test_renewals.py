@@ -263,3 +263,27 @@ def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
         assert sub.current_period_end == following  # one period, paid once
         assert sub.status == "active"
     assert [json.loads(c.request.body)["imp_uid"] for c in cancel.calls] == ["imp_held"]
+
+
+def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, api, order, monkeypatch):
+    """The schedule's first sending failed; when reconcile sends it again its time has passed,
+    which iamport would refuse: the same attempt is sent, a little ahead of now."""
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", status=500, json={"code": -1, "message": "down"})
+    with app.app_context():
+        uid = billing.ensure_schedule(1).merchant_uid
+    clock = Clock(monkeypatch, end + timedelta(minutes=20))
+    api.replace(responses.POST, f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.get(f"{API}/subscribe/payments/schedule/{uid}", status=404,
+            json={"code": 1, "message": "no such schedule", "response": None})
+    api.get(f"{API}/payments/find/{uid}", status=404,
+            json={"code": 1, "message": "no such payment", "response": None})
+    with app.app_context():
+        assert billing.reconcile(min_age=timedelta(0)).rescheduled == 1
+    sent = [json.loads(c.request.body)["schedules"][0] for c in api.calls
+            if c.request.url.endswith("/subscribe/payments/schedule")]
+    assert [s["merchant_uid"] for s in sent] == [uid, uid]
+    assert sent[-1]["schedule_at"] >= int((clock.now + timedelta(minutes=4)).timestamp())
+    [row] = renewals(app, status="scheduled")
+    assert row.merchant_uid == uid and int(row.scheduled_at.timestamp()) == sent[-1]["schedule_at"]
