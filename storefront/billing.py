@@ -714,11 +714,10 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     for row in rows:
         if row.status not in OPEN_RENEWAL:
             continue
-        ours = (period is not None and row.period_start == period
-                and row.customer_uid == subscription.customer_uid)
-        if ours and row.status != P.SCHEDULED.value:
-            held = row
-        elif ours and keep is None:
+        at_period = period is not None and row.period_start == period
+        if at_period and row.status != P.SCHEDULED.value:
+            held = row  # iamport ran it: its outcome is on its way
+        elif at_period and row.customer_uid == subscription.customer_uid and keep is None:
             keep = row
         elif row.status == P.SCHEDULED.value:
             # Another period (charged meanwhile), another key, or no renewal wanted.
