@@ -37,11 +37,13 @@ from storefront.models import (
     User,
     utcnow,
 )
-from storefront.periods import add_interval
+from storefront.periods import next_period_end
 
 log = logging.getLogger(__name__)
 
 P = PaymentStatus
+# iamport's customer_uid_usage of a payment it made by running a schedule.
+USAGE_SCHEDULED = "payment.scheduled"
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
 # The least time ahead a schedule is placed, so that iamport still sees it in the future.
 SCHEDULE_MARGIN = timedelta(minutes=5)
@@ -483,15 +485,31 @@ def _follow_up(action: partial) -> None:
 # What a shopper reads on a payment of theirs that we gave back.
 ALREADY_SUBSCRIBED = "Refunded: you already subscribe to this plan, so this second payment was not needed."
 ALREADY_CANCELED = "Refunded: the subscription had been cancelled before this payment went through."
+PERIOD_PAID_ALREADY = "Refunded: this period had already been paid by another attempt."
 
 
 def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
     """Change the subscription for a payment that just changed; return iamport calls to make.
 
-    `ran_schedule`: the payment was the subscription's scheduled renewal, which iamport ran.
+    `ran_schedule`: the payment was one of the subscription's scheduled renewals.
     """
+    after: list[partial] = []
+    by_schedule = info.get("customer_uid_usage") == USAGE_SCHEDULED
+    if ran_schedule and not by_schedule:
+        # The renewal left "scheduled" by a payment made otherwise on its order id: iamport
+        # still holds its schedule, which must not charge the period as well.
+        log.warning("renewal %s settled by a payment iamport did not schedule; withdrawing it",
+                    payment.merchant_uid)
+        after.append(partial(_withdraw, payment.customer_uid, payment.merchant_uid))
+        ran_schedule = False
     if payment.subscription_id is None:
-        return []
+        return after
+    return after + _change_subscription(payment, info, ran_schedule, by_schedule)
+
+
+def _change_subscription(payment: Payment, info: dict[str, Any], ran_schedule: bool,
+                         by_schedule: bool) -> list[partial]:
+    """The subscription's side of `_apply_to_subscription`."""
     subscription = payment.subscription  # locked with the payment
     paid = payment.status == P.PAID.value
     if paid and payment.kind == PaymentKind.FIRST.value:
@@ -507,10 +525,54 @@ def _apply_to_subscription(payment: Payment, info: dict[str, Any], ran_schedule:
     if paid:
         if subscription.status == SubscriptionStatus.CANCELED.value:
             return [partial(refund_payment, payment.id, ALREADY_CANCELED)]
+        if payment.kind == PaymentKind.RENEWAL.value and _period_paid_already(payment, subscription):
+            return [partial(refund_payment, payment.id, PERIOD_PAID_ALREADY)]
         return _extend(payment, subscription, ran_schedule)
     if payment.status == P.FAILED.value and payment.kind == PaymentKind.RENEWAL.value:
+        if not by_schedule or not _decides_its_period(payment, subscription):
+            # Not the card declining the period's renewal (a payment made otherwise on its
+            # order id, or an older attempt declined late): the subscription stays as it is.
+            return [partial(ensure_schedule, subscription.id)]
         return _renewal_failed(payment, subscription, info, ran_schedule)
     return []
+
+
+def _decides_its_period(payment: Payment, subscription: Subscription) -> bool:
+    """Whether a renewal attempt's failure may change the subscription: only the latest attempt
+    at the period still due may (an older one declined late, after a later one paid, may not)."""
+    if payment.period_start is None:
+        return True  # made before renewals recorded their period
+    if payment.period_start != subscription.current_period_end:
+        return False
+    later = db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            Payment.period_start == payment.period_start,
+            Payment.attempt > (payment.attempt or 0),
+        ).limit(1)
+    ).first()
+    return later is None
+
+
+def _period_paid_already(payment: Payment, subscription: Subscription) -> bool:
+    """Whether another attempt at this paid renewal's period was paid first.
+
+    Only asked when the period is no longer the one due (in the common case it is, and no query
+    is made): charged otherwise meanwhile ("charge now"), this payment still buys a period.
+    """
+    if payment.period_start is None or payment.period_start == subscription.current_period_end:
+        return False
+    other = db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            Payment.period_start == payment.period_start,
+            Payment.status == P.PAID.value,
+            Payment.id != payment.id,
+        ).limit(1)
+    ).first()
+    return other is not None
 
 
 def _activate(payment: Payment, subscription: Subscription) -> None:
@@ -523,17 +585,32 @@ def _activate(payment: Payment, subscription: Subscription) -> None:
         buyer_email=payment.user.email,
         buyer_name=payment.user.buyer_name,
         billing_key_ready_at=None,
+        billing_anchor=start,
         current_period_start=start,
-        current_period_end=add_interval(start, subscription.plan.interval),
+        current_period_end=next_period_end(start, start, subscription.plan.interval),
     )
 
 
+def _anchor_of(subscription: Subscription, end: datetime) -> datetime:
+    """The date the subscription's periods are counted from (see Subscription.billing_anchor)."""
+    return subscription.billing_anchor or subscription.current_period_start or end
+
+
+def period_end_after(subscription: Subscription) -> datetime:
+    """The paid-until date once one more period is charged (for the charge's confirmation)."""
+    end = subscription.current_period_end or utcnow()
+    return next_period_end(_anchor_of(subscription, end), end, subscription.plan.interval)
+
+
 def _extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> list[partial]:
-    """A paid repeat charge or renewal pays one more period, from the end of the paid one."""
+    """A paid repeat charge, card change or renewal pays one more period, from the end of the
+    paid one to the anchor's next date."""
     after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
+    anchor = _anchor_of(subscription, old_end)
     values: dict[str, Any] = {
-        "current_period_end": add_interval(old_end, subscription.plan.interval),
+        "billing_anchor": anchor,
+        "current_period_end": next_period_end(anchor, old_end, subscription.plan.interval),
         "status": SubscriptionStatus.ACTIVE.value,
         "retry_count": 0,
         "past_due_since": None,
@@ -567,7 +644,9 @@ def _renewal_failed(
         key = subscription.customer_uid
         return [partial(_retire_key, subscription.id, key)] if key else []
     _write(subscription, status=SubscriptionStatus.PAST_DUE.value, **values)
-    return _schedule_next_renewal(subscription, ran_schedule)
+    if payment.period_start != subscription.current_period_end:
+        return [partial(ensure_schedule, subscription.id)]
+    return _schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
 
 
 def refund_payment(payment_id: int, reason: str) -> None:
@@ -751,16 +830,33 @@ def _charge_for(subscription: Subscription, kind: PaymentKind, merchant_uid: str
     )
 
 
-def _scheduled_renewals(subscription_id: int, also_at: datetime | None = None) -> list[Payment]:
-    """The subscription's renewals scheduled now; with `also_at`, in the same query, every
-    attempt at that due time too, whatever its status."""
-    scheduled = Payment.status == P.SCHEDULED.value
+# A renewal attempt in one of these states holds its period: iamport holds its schedule, or ran
+# it and its outcome (PAYMENTWALL's review included) is still to come. No other attempt is made
+# for the period meanwhile, or one period could be charged twice.
+OPEN_RENEWAL = (P.SCHEDULED.value, P.PENDING.value, P.REVIEW.value)
+
+
+def _scheduled_renewals(subscription_id: int) -> list[Payment]:
+    """The subscription's renewals scheduled now."""
     return list(db.session.execute(
         db.select(Payment).where(
             Payment.subscription_id == subscription_id,
             Payment.kind == PaymentKind.RENEWAL.value,
-            sa.or_(scheduled, Payment.scheduled_at == also_at) if also_at else scheduled,
+            Payment.status == P.SCHEDULED.value,
         )
+    ).scalars())
+
+
+def _renewal_attempts(subscription_id: int, period: datetime | None) -> list[Payment]:
+    """The subscription's open renewal attempts and, in the same query, every attempt at
+    `period` whatever its status, oldest first."""
+    is_open = Payment.status.in_(OPEN_RENEWAL)
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL.value,
+            sa.or_(is_open, Payment.period_start == period) if period else is_open,
+        ).order_by(Payment.id)
     ).scalars())
 
 
@@ -771,40 +867,54 @@ def next_charge_at(subscription: Subscription) -> datetime | None:
 
 
 def _renewal_due(subscription: Subscription) -> datetime:
-    """When the next renewal attempt should run: the period's end, or the next retry."""
+    """When a new renewal attempt should run: the period's end, or the next retry.
+
+    Only ever used for a new attempt: an attempt already scheduled keeps its time.
+    """
     if subscription.retry_count:
         days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
         due = (subscription.past_due_since or utcnow()) + timedelta(days=days)
     else:
         due = subscription.current_period_end or utcnow()
     # iamport refuses a schedule in the past: a late webhook or reconcile run charges soon instead.
-    return max(due, utcnow() + SCHEDULE_MARGIN)
+    # Whole seconds, as iamport keeps it.
+    return max(due, utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
 
 
 def ensure_schedule(subscription_id: int) -> Payment | None:
-    """Make sure iamport holds exactly one schedule for the subscription's next charge.
+    """Make sure iamport holds one schedule for the subscription's next period; return it.
 
-    The schedule's `merchant_uid` is derived from the subscription, the due time and the
-    number of earlier attempts at it, so two callers racing here collide on the unique index
-    instead of scheduling twice.
+    Decided by the period a renewal pays, never by a time computed again: an open attempt at
+    the period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
+    revoke a schedule iamport may be running. None when nothing is scheduled (no renewal is
+    wanted, or an attempt that iamport ran awaits its outcome). Two callers racing to make the
+    same attempt collide on the unique (subscription, period, attempt) instead of scheduling twice.
     """
     subscription = db.session.get(Subscription, subscription_id, populate_existing=True,
                                   options=[joinedload(Subscription.plan)])
-    due = _wanted_due(subscription)
-    rows = _scheduled_renewals(subscription_id, also_at=due)
-    keep = None
+    period = _wanted_period(subscription)
+    rows = _renewal_attempts(subscription_id, period)
+    keep = held = None
     for row in rows:
-        if row.status != P.SCHEDULED.value:
+        if row.status not in OPEN_RENEWAL:
             continue
-        if keep is None and due and row.scheduled_at == due and row.customer_uid == subscription.customer_uid:
+        at_period = period is not None and row.period_start == period
+        if at_period and row.status != P.SCHEDULED.value:
+            held = row  # iamport ran it: its outcome is on its way
+        elif at_period and row.customer_uid == subscription.customer_uid and keep is None:
             keep = row
-        else:
+        elif row.status == P.SCHEDULED.value:
+            # Another period (charged meanwhile), another key, or no renewal wanted.
             revoke_schedule(row)
-    if keep is not None or due is None:
+        # An attempt of another period that iamport ran already cannot be withdrawn: its
+        # outcome is applied when it comes.
+    if keep is not None or held is not None or period is None:
         return keep
-    attempts = sum(1 for row in rows if row.scheduled_at == due)
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription_id, due, attempts),
-                      status=P.SCHEDULED.value, scheduled_at=due)
+    attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
+    due = _renewal_due(subscription)
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(),
+                      status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
+                      attempt=attempt)
     db.session.add(row)
     # Taken before the commit expires the rows it is made from.
     customer_uid, schedule = row.customer_uid, _schedule_of(row, subscription)
@@ -818,36 +928,41 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     return row
 
 
-def _wanted_due(subscription: Subscription) -> datetime | None:
-    """When the subscription should be charged next on its key, or None if it should not be."""
+def _wanted_period(subscription: Subscription) -> datetime | None:
+    """The period the subscription's next renewal pays (named by its start, the paid-until
+    date), or None if it should not be renewed on its key."""
     wanted = (
         subscription.status in LIVE_STATUSES
         and not subscription.cancel_at_period_end
         and subscription.billing_key_ready_at is not None
         and subscription.customer_uid
     )
-    return _renewal_due(subscription) if wanted else None
+    return subscription.current_period_end if wanted else None
 
 
-def _renewal_uid(subscription_id: int, due: datetime, attempts: int) -> str:
-    """The `merchant_uid` of a renewal: the same for everyone scheduling the same attempt."""
-    return f"ren_{subscription_id}_{due:%y%m%d%H%M%S}_{attempts}"
+def _renewal_uid() -> str:
+    """A new renewal's `merchant_uid`: unguessable, like every order id, so that no one can
+    pay on it first (racing callers are kept apart by the attempt's unique key instead)."""
+    return new_merchant_uid("ren")
 
 
-def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool) -> list[partial]:
-    """Write the next renewal in the caller's transaction (the subscription row is locked);
-    return the call that sends it to iamport after the commit.
+def _schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
+                           attempt: int = 0) -> list[partial]:
+    """Write the next renewal (attempt `attempt` at the subscription's period) in the caller's
+    transaction (the subscription row is locked); return the call that sends it to iamport
+    after the commit.
 
     This is the common case: iamport just ran the subscription's one schedule, so nothing is
-    left to withdraw first. Anything else, and a clash on the renewal's `merchant_uid` (an
-    earlier attempt at the same due time, or reconcile scheduling it at this moment), is left
-    to `ensure_schedule` after the commit.
+    left to withdraw first. Anything else, and a clash with an existing attempt at the period
+    (reconcile scheduling it at this moment, say), is left to `ensure_schedule` after the commit.
     """
-    due = _wanted_due(subscription)
-    if due is None or not ran_schedule:
+    period = _wanted_period(subscription)
+    if period is None or not ran_schedule:
         return [partial(ensure_schedule, subscription.id)]
-    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(subscription.id, due, 0),
-                      status=P.SCHEDULED.value, scheduled_at=due)
+    due = _renewal_due(subscription)
+    row = _charge_for(subscription, PaymentKind.RENEWAL, _renewal_uid(),
+                      status=P.SCHEDULED.value, scheduled_at=due, period_start=period,
+                      attempt=attempt)
     values = {column.key: getattr(row, column.key) for column in _PAYMENTS.columns
               if getattr(row, column.key) is not None}
     inserted = db.session.connection().execute(
@@ -873,7 +988,17 @@ def _schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
 
 
 def register_schedule(row: Payment) -> bool:
-    """Send one scheduled renewal to iamport; on failure reconcile sends it again."""
+    """Send one scheduled renewal that iamport does not hold (again); on failure reconcile
+    sends it again.
+
+    A time gone by meanwhile is moved a little ahead, as iamport refuses a schedule in the past:
+    no one holds the schedule yet, so only here may its time change (the attempt stays the same).
+    """
+    soonest = (utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
+    if row.scheduled_at is None or row.scheduled_at < soonest:
+        if not _move(row.merchant_uid, P.SCHEDULED, P.SCHEDULED, scheduled_at=soonest):
+            return False  # ran, failed or revoked meanwhile
+        db.session.refresh(row)
     return _send_schedule(row.customer_uid, _schedule_of(row, row.subscription))
 
 

@@ -173,6 +173,9 @@ class Subscription(db.Model):
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
     current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     current_period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the first period began (the first payment's paid_at): every period ends on this
+    # date moved on by whole intervals (see periods.next_period_end), so ends do not drift.
+    billing_anchor: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # PAYMENTWALL wants later charges made with the e-mail and name the key was issued with.
     buyer_email: Mapped[Optional[str]] = mapped_column(sa.String(254))
     buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))
@@ -209,6 +212,10 @@ class Payment(db.Model):
         sa.CheckConstraint(f"status IN ({_values(PaymentStatus)})", name="status"),
         sa.CheckConstraint(f"kind IN ({_values(PaymentKind)})", name="kind"),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
+        # One row per attempt at a period: callers racing to schedule the same attempt collide
+        # here instead of scheduling it twice (NULLs, on every other kind, never collide).
+        sa.UniqueConstraint("subscription_id", "period_start", "attempt",
+                            name="uq_payments_renewal_attempt"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,6 +236,10 @@ class Payment(db.Model):
     prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # When iamport is to run a scheduled renewal.
     scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The period a renewal pays, named by its start (the paid-until date it extends), and
+    # which attempt at that period it is: 0, then one more for each retry or new schedule.
+    period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    attempt: Mapped[Optional[int]]
     # The one-time token of the "Charge now" form: a resubmission hits the unique index.
     idempotency_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
     provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import cards, payments
+from . import cards, payments, scheduler
 from .money import parse_amount
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def activate_billing_key(sb: "Sandbox", payment: dict, meta: dict) -> dict:
     }
     customer_meta = {
         "renewals_decline": card["renewals_decline"],
+        "renewals_review": card.get("renewals_review"),
         "issued_by": payment["imp_uid"],
     }
     sb.store.customer_save(customer, customer_meta)
@@ -85,9 +86,17 @@ def charge_billing_key(sb: "Sandbox", customer: dict, customer_meta: dict, order
     payment["sandbox"] = customer["sandbox"]
     payments.apply_card(payment, customer["card_number"], customer["card_name"])
     meta: dict[str, Any] = {"notice_urls": order.get("notice_urls") or []}
-    outcome = cards.repeat_charge(customer_meta.get("renewals_decline", False))
+    outcome = cards.repeat_charge(customer_meta.get("renewals_decline", False),
+                                  customer_meta.get("renewals_review"))
     if outcome.result == cards.PAID:
         payments.mark_paid(sb, payment)
+    elif outcome.result == cards.HELD:
+        # Answered as failed with the held reason; the review's end is reported by webhook.
+        payment["pg_tid"] = payments.new_pg_tid()
+        payments.mark_failed(sb, payment, outcome.reason)
+        meta["review"] = "pending"
+        sb.store.job_add(scheduler.REVIEW, payment["imp_uid"],
+                         sb.clock.now() + sb.knobs.review_delay, {"decision": outcome.review})
     else:
         payment["pg_tid"] = payments.new_pg_tid()
         payments.mark_failed(sb, payment, outcome.reason or "Card declined.")

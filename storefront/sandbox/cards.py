@@ -13,7 +13,11 @@ GOOD_CARDS = {
 # The sandbox's own card: the first charge (with the window) succeeds, every later
 # charge of its billing key is declined. It is there to rehearse failed renewals.
 RENEWAL_DECLINE_CARD = "4000000000000341"
-TEST_CARDS = {**GOOD_CARDS, RENEWAL_DECLINE_CARD: "VISA"}
+# The sandbox's cards for rehearsing renewals held for risk review: the first charge succeeds,
+# every later charge of the billing key is held, then the review decides (as CVV 555/556 do
+# for the window's charge).
+RENEWAL_REVIEW_CARDS = {"4000000000000259": "approve", "4000000000000267": "decline"}
+TEST_CARDS = {**GOOD_CARDS, RENEWAL_DECLINE_CARD: "VISA", **dict.fromkeys(RENEWAL_REVIEW_CARDS, "VISA")}
 
 PAID = "paid"
 DECLINED = "declined"
@@ -53,6 +57,12 @@ class CardDetails:
     def renewals_decline(self) -> bool:
         """Whether later charges of this card's billing key are declined (the sandbox's card)."""
         return self.number == RENEWAL_DECLINE_CARD
+
+    @property
+    def renewals_review(self) -> str | None:
+        """What the review decides for later charges of this card's key, which it holds
+        ("approve" or "decline"), or None if they are not held (the sandbox's cards)."""
+        return RENEWAL_REVIEW_CARDS.get(self.number)
 
 
 @dataclass(frozen=True)
@@ -139,8 +149,10 @@ def first_charge(card: CardDetails) -> Outcome:
     return Outcome(PAID)
 
 
-def repeat_charge(renewals_decline: bool) -> Outcome:
+def repeat_charge(renewals_decline: bool, renewals_review: str | None = None) -> Outcome:
     """The PG's answer to a charge of a stored billing key."""
     if renewals_decline:
         return Outcome(DECLINED, RENEWAL_DECLINED_REASON)
+    if renewals_review:
+        return Outcome(HELD, HELD_REASON, renewals_review)
     return Outcome(PAID)

@@ -239,4 +239,5 @@ def callback_rsp(payment: dict, meta: dict, error_code: str | None = None,
 
 def card_outcome_meta(card: cards.CardDetails) -> dict:
     """What the sandbox keeps about a card: never the number, only what later charges need."""
-    return {"masked": card.masked, "brand": card.brand, "renewals_decline": card.renewals_decline}
+    return {"masked": card.masked, "brand": card.brand, "renewals_decline": card.renewals_decline,
+            "renewals_review": card.renewals_review}

@@ -99,6 +99,10 @@ def _decide_review(sb: "Sandbox", payment: dict, meta: dict, decision: str) -> s
         payments.mark_failed(sb, payment, cards.REVIEW_DECLINED_REASON)
         meta["review"] = "declined"
         sb.store.payment_save(payment, meta)
+        if payment.get("customer_uid_usage") in (billing.USAGE_PAYMENT, billing.USAGE_SCHEDULED):
+            # A held charge of a stored key (cards 0259 and 0267) reports its end either way,
+            # as its scheduled run did; a declined window payment stays an ordinary failure.
+            sb.webhooks.enqueue(payment, meta, event="review_declined")
     log.info("review of %s: %s", payment["imp_uid"], decision)
     return f"review {payment['imp_uid']}: {decision}"
 

@@ -135,7 +135,8 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
             db.select(Payment.status).where(Payment.merchant_uid.like("rep_lost_%"))).scalars().all()
         assert statuses == [PaymentStatus.PAID.value] * 100
         end = db.session.get(Subscription, sub_id).current_period_end
-    assert end == add_interval(sub.current_period_end, "month", 100)
+    # A hundred periods more on the anchor's calendar (the first period was the anchor's first).
+    assert end == add_interval(sub.billing_anchor, "month", 101)
 
 
 def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int]:
@@ -158,14 +159,15 @@ def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int
 def test_ten_charges_at_once_each_pay_one_period(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
-    start_end = subscription(shop, sub_id).current_period_end
+    anchor = subscription(shop, sub_id).billing_anchor
     codes = _post_charges(shop, shopper, sub_id, 10)
     assert codes == [303] * 10
     with shop.context():
         paid = db.session.execute(db.select(func.count(Payment.id)).where(
             Payment.kind == "repeat", Payment.status == "paid")).scalar_one()
     assert paid == 10
-    assert subscription(shop, sub_id).current_period_end == add_interval(start_end, "month", paid)
+    # The first period and one more for each charge, on the anchor's calendar.
+    assert subscription(shop, sub_id).current_period_end == add_interval(anchor, "month", 1 + paid)
 
 
 def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):

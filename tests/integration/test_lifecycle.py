@@ -11,7 +11,7 @@ from storefront import billing
 from storefront.extensions import db
 from storefront.iamport import IamportClient
 from storefront.models import Payment, Subscription, utcnow
-from storefront.periods import add_interval
+from storefront.periods import next_period_end
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.waiting import wait_until
 
@@ -81,7 +81,8 @@ def test_charge_now_pays_the_next_period_and_moves_the_renewal(shop):
     response = shopper.charge_now(sub_id)
     assert "Charged $9.00" in response.text
     after = subscription(shop, sub_id)
-    assert after.current_period_end == add_interval(before.current_period_end, "month")
+    assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
+                                                       "month")
     repeat = payments(shop, sub_id, kind="repeat")
     assert [p.status for p in repeat] == ["paid"]
     assert repeat[0].customer_uid == before.customer_uid
@@ -220,7 +221,10 @@ def test_two_reconcile_runs_at_once_settle_each_payment_once(shop):
         t.join()
     assert sum(r.settled for r in reports) == 3
     assert [p.status for p in payments(shop, sub_id, kind="repeat")] == ["paid"] * 3
-    assert subscription(shop, sub_id).current_period_end == add_interval(end_before, "month", 3)
+    anchor = subscription(shop, sub_id).billing_anchor
+    assert subscription(shop, sub_id).current_period_end == \
+        next_period_end(anchor, next_period_end(anchor, next_period_end(anchor, end_before, "month"),
+                                                "month"), "month")
 
 
 def test_renewal_runs_on_schedule_and_schedules_the_next(shop):
@@ -234,7 +238,8 @@ def test_renewal_runs_on_schedule_and_schedules_the_next(shop):
     after = subscription(shop, sub_id)
     assert after.status == "active"
     assert after.current_period_start == before.current_period_end
-    assert after.current_period_end == add_interval(before.current_period_end, "month")
+    assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
+                                                       "month")
     wait_until(lambda: scheduled(shop, sub_id), timeout=5, message="the next schedule")
     [following] = scheduled(shop, sub_id)
     assert following.scheduled_at == after.current_period_end
@@ -355,7 +360,8 @@ def test_new_card_replaces_the_key_and_moves_the_schedule(shop):
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
     after = subscription(shop, sub_id)
     assert after.customer_uid == params["pay"]["customer_uid"]
-    assert after.current_period_end == add_interval(before.current_period_end, "month")
+    assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
+                                                       "month")
     wait_until(lambda: not key_exists(shop, before.customer_uid), timeout=5, message="old key deleted")
     assert iamport_schedule(shop, old_row.merchant_uid)["schedule_status"] == "revoked"
     wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="schedule on the new key")

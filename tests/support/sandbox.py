@@ -41,6 +41,9 @@ TEST_CONFIG = {
 GOOD_CARD = "4242 4242 4242 4242"
 OTHER_GOOD_CARD = "4000 0000 0000 0002"
 RENEWAL_DECLINE_CARD = "4000 0000 0000 0341"
+# The sandbox's cards whose later charges are held for review, then approved or declined.
+RENEWAL_REVIEW_APPROVE_CARD = "4000 0000 0000 0259"
+RENEWAL_REVIEW_DECLINE_CARD = "4000 0000 0000 0267"
 
 
 def new_uid(prefix: str = "order") -> str:

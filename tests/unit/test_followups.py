@@ -34,7 +34,8 @@ def active_with_renewal(app, order_uid: str) -> None:
         db.session.add(Payment(merchant_uid=RENEWAL, user_id=payment.user_id, subscription=sub,
                                amount=payment.amount, currency="USD", kind="renewal",
                                status="scheduled", customer_uid="cu_1_abc",
-                               scheduled_at=sub.current_period_end))
+                               scheduled_at=sub.current_period_end,
+                               period_start=sub.current_period_end, attempt=0))
         db.session.commit()
 
 
@@ -77,17 +78,18 @@ def test_webhook_answers_before_the_next_renewal_is_scheduled(app, client, api, 
     assert json.loads(call.request.body)["schedules"][0]["merchant_uid"] == next_renewal
 
 
-def test_an_earlier_attempt_at_the_same_due_time_makes_the_next_one_attempt_1(app, client, api, order):
-    """The renewal's merchant_uid is taken (a withdrawn attempt at that due time): the webhook
-    still records the payment, and the next renewal is scheduled once, under the next uid."""
+def test_an_earlier_attempt_at_the_next_period_makes_the_next_one_attempt_1(app, client, api, order):
+    """The next period already has an attempt (one withdrawn): the webhook still records the
+    payment, and the next renewal is scheduled once, as the period's next attempt."""
     active_with_renewal(app, order)
     serve_renewal(api)
     with app.app_context():
         sub = db.session.get(Subscription, 1)
         due = add_interval(sub.current_period_end, "month")
-        db.session.add(Payment(merchant_uid=billing._renewal_uid(1, due, 0), user_id=sub.user_id,
+        db.session.add(Payment(merchant_uid="ren_withdrawn", user_id=sub.user_id,
                                subscription=sub, amount=9, currency="USD", kind="renewal",
-                               status="revoked", customer_uid="cu_1_abc", scheduled_at=due))
+                               status="revoked", customer_uid="cu_1_abc", scheduled_at=due,
+                               period_start=due, attempt=0))
         db.session.commit()
     schedule = api.post(f"{API}/subscribe/payments/schedule",
                         json={"code": 0, "message": None, "response": []})
@@ -97,10 +99,11 @@ def test_an_earlier_attempt_at_the_same_due_time_makes_the_next_one_attempt_1(ap
     with app.app_context():
         assert billing.find_payment(RENEWAL).status == "paid"
         assert db.session.get(Subscription, 1).current_period_end == due
-    assert scheduled_renewals(app) == [billing._renewal_uid(1, due, 1)]
+        [row] = db.session.execute(db.select(Payment).where(Payment.status == "scheduled")).scalars()
+        assert (row.period_start, row.attempt, row.scheduled_at) == (due, 1, due)
+        uid = row.merchant_uid
     assert schedule.call_count == 1
-    assert json.loads(schedule.calls[0].request.body)["schedules"][0]["merchant_uid"] == \
-        billing._renewal_uid(1, due, 1)
+    assert json.loads(schedule.calls[0].request.body)["schedules"][0]["merchant_uid"] == uid
 
 
 def test_refund_of_a_renewal_on_a_canceled_subscription_is_made_before_the_answer(app, client, api, order):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from storefront.formatting import date_long, datetime_long, money
+from storefront.periods import add_interval, next_period_end
 from tests.conftest import make_app
-from storefront.periods import add_interval
 
 UTC = timezone.utc
 
@@ -27,6 +27,46 @@ UTC = timezone.utc
 )
 def test_add_interval(start, interval, count, end):
     assert add_interval(start, interval, count) == end
+
+
+@pytest.mark.parametrize(
+    ("anchor", "interval", "ends"),
+    [
+        # Each end follows from the anchor, never from the end before it (no drift to the 28th).
+        (datetime(2026, 1, 31, 9, 30, tzinfo=UTC), "month",
+         [datetime(2026, m, d, 9, 30, tzinfo=UTC) for m, d in [(2, 28), (3, 31), (4, 30), (5, 31)]]),
+        # A leap year's 29 February is kept once it comes round again.
+        (datetime(2028, 1, 29, tzinfo=UTC), "month",
+         [datetime(2028, 2, 29, tzinfo=UTC), datetime(2028, 3, 29, tzinfo=UTC)]),
+        (datetime(2027, 12, 31, tzinfo=UTC), "month",
+         [datetime(2028, 1, 31, tzinfo=UTC), datetime(2028, 2, 29, tzinfo=UTC),
+          datetime(2028, 3, 31, tzinfo=UTC)]),
+        (datetime(2028, 2, 29, tzinfo=UTC), "month",
+         [datetime(2028, 3, 29, tzinfo=UTC), datetime(2028, 4, 29, tzinfo=UTC)]),
+        # Yearly on 29 February: 28 February in common years, 29 February again in 2032.
+        (datetime(2028, 2, 29, tzinfo=UTC), "year",
+         [datetime(y, 2, d, tzinfo=UTC) for y, d in [(2029, 28), (2030, 28), (2031, 28), (2032, 29)]]),
+    ],
+)
+def test_next_period_end_follows_the_anchor(anchor, interval, ends):
+    end, seen = anchor, []
+    for _ in ends:
+        end = next_period_end(anchor, end, interval)
+        seen.append(end)
+    assert seen == ends
+
+
+def test_next_period_end_of_an_end_off_the_anchors_calendar_is_on_it():
+    # A period chained from the previous end before anchors existed (28 March) is followed by
+    # the anchor's next date in the following month, so the calendar is found again.
+    anchor = datetime(2026, 1, 31, tzinfo=UTC)
+    assert next_period_end(anchor, datetime(2026, 3, 28, tzinfo=UTC), "month") == \
+        datetime(2026, 4, 30, tzinfo=UTC)
+
+
+def test_next_period_end_refuses_unknown_interval():
+    with pytest.raises(ValueError):
+        next_period_end(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "week")
 
 
 def test_add_interval_refuses_unknown_interval():

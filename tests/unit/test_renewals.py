@@ -1,0 +1,289 @@
+"""Renewals with iamport mocked below the client: anchored periods, one schedule per period."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+
+import responses
+import sqlalchemy as sa
+
+from storefront import billing, followups
+from storefront.extensions import db
+from storefront.models import Payment, Subscription
+from tests.unit.conftest import API
+from tests.unit.test_billing import iamport_payment
+
+UTC = timezone.utc
+OK_LIST = {"code": 0, "message": None, "response": []}
+
+
+def key_known(api, customer_uid="cu_1_abc"):
+    api.get(f"{API}/subscribe/customers/{customer_uid}", json={"code": 0, "message": None, "response": {
+        "customer_uid": customer_uid, "card_name": "VISA", "card_number": "424242******4242"}})
+
+
+def schedule_calls(api) -> tuple[list[str], list[str]]:
+    """The merchant_uids sent to iamport's schedule and unschedule, in order."""
+    sent, withdrawn = [], []
+    for call in api.calls:
+        if call.request.url.endswith("/subscribe/payments/schedule"):
+            sent += [s["merchant_uid"] for s in json.loads(call.request.body)["schedules"]]
+        elif call.request.url.endswith("/subscribe/payments/unschedule"):
+            withdrawn += json.loads(call.request.body)["merchant_uid"]
+    return sent, withdrawn
+
+
+def renewals(app, status=None) -> list[Payment]:
+    with app.app_context():
+        query = db.select(Payment).where(Payment.kind == "renewal").order_by(Payment.id)
+        if status:
+            query = query.where(Payment.status == status)
+        rows = list(db.session.execute(query).scalars())
+        for row in rows:
+            db.session.expunge(row)
+        return rows
+
+
+def subscribe_at(app, api, paid_at: datetime) -> None:
+    """The order's first payment is paid at `paid_at`; its key is ready and a renewal scheduled."""
+    api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None,
+                                           "response": iamport_payment(paid_at=int(paid_at.timestamp()))})
+    key_known(api)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    with app.app_context():
+        assert billing.sync_payment("imp_1").status == "paid"
+    assert followups.runner(app).wait(timeout=10)
+
+
+def run_renewal(app, api, row: Payment, n: int, **overrides) -> Payment:
+    """iamport runs the scheduled renewal `row`; its webhook is verified."""
+    info = dict(iamport_payment(), imp_uid=f"imp_ren_{n}", merchant_uid=row.merchant_uid,
+                customer_uid_usage="payment.scheduled", paid_at=int(row.scheduled_at.timestamp()))
+    info.update(overrides)
+    url = f"{API}/payments/imp_ren_{n}"
+    api.upsert(responses.GET, url, json={"code": 0, "message": None, "response": info})
+    with app.app_context():
+        payment = billing.sync_payment(f"imp_ren_{n}")
+        db.session.expunge(payment)
+    assert followups.runner(app).wait(timeout=10)
+    return payment
+
+
+def period_ends(app) -> tuple[datetime, datetime]:
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        return sub.current_period_start, sub.current_period_end
+
+
+def test_a_subscription_started_on_31_january_renews_on_the_months_last_days(app, api, order):
+    start = datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
+    subscribe_at(app, api, start)
+    assert period_ends(app) == (start, datetime(2027, 2, 28, 10, tzinfo=UTC))
+    ends = []
+    for n in range(3):
+        [row] = renewals(app, status="scheduled")
+        assert run_renewal(app, api, row, n).status == "paid"
+        ends.append(period_ends(app)[1])
+    assert ends == [datetime(2027, 3, 31, 10, tzinfo=UTC), datetime(2027, 4, 30, 10, tzinfo=UTC),
+                    datetime(2027, 5, 31, 10, tzinfo=UTC)]
+    with app.app_context():
+        assert db.session.get(Subscription, 1).billing_anchor == start
+
+
+def test_period_end_after_is_the_paid_until_date_of_one_more_charge(app, api, order):
+    start = datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
+    subscribe_at(app, api, start)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert billing.period_end_after(sub) == datetime(2027, 3, 31, 10, tzinfo=UTC)
+
+
+def active_until(app, end: datetime) -> None:
+    """The order's subscription is active on a ready key, its period ending at `end`."""
+    with app.app_context():
+        payment = billing.find_payment("sub_test_1")
+        sub = payment.subscription
+        start = end - timedelta(days=31)
+        sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_1_abc", start
+        sub.billing_anchor, sub.current_period_start, sub.current_period_end = start, start, end
+        sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
+        payment.status = "paid"
+        db.session.commit()
+
+
+class Clock:
+    """billing's idea of now, moved by the test."""
+
+    def __init__(self, monkeypatch, now: datetime) -> None:
+        self.now = now
+        monkeypatch.setattr(billing, "utcnow", lambda: self.now)
+
+
+def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order, monkeypatch):
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    clock = Clock(monkeypatch, end - timedelta(minutes=4, microseconds=1234))
+    # Every few seconds, from before the due date to well after it (iamport has not run it yet).
+    while clock.now < end + timedelta(minutes=6):
+        with app.app_context():
+            row = billing.ensure_schedule(1)
+            assert row is not None and row.status == "scheduled"
+        clock.now += timedelta(seconds=17, microseconds=4321)
+    sent, withdrawn = schedule_calls(api)
+    assert len(sent) == 1 and withdrawn == []
+    assert [r.merchant_uid for r in renewals(app)] == sent
+
+
+def test_a_renewals_order_id_cannot_be_guessed(app, api, order, monkeypatch):
+    """Two subscriptions in the same state (the same id, period and attempt) get unrelated ids."""
+    end = datetime(2027, 3, 31, 10, tzinfo=UTC)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    Clock(monkeypatch, datetime(2027, 3, 1, tzinfo=UTC))
+    uids = []
+    for _ in range(2):
+        with app.app_context():
+            uids.append(billing.ensure_schedule(1).merchant_uid)
+            # The same state again, as in another shop's database.
+            db.session.execute(sa.delete(Payment).where(Payment.kind == "renewal"))
+            db.session.commit()
+    assert uids[0] != uids[1]
+    assert all(len(uid) < 40 for uid in uids)
+    # No part derived from the subscription or the due date alone makes them unguessable: at
+    # least 16 random hex digits differ.
+    assert sum(a != b for a, b in zip(uids[0], uids[1])) >= 8
+
+
+def test_callers_racing_in_ensure_schedule_schedule_the_period_once(app, api, order):
+    active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=20))
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                billing.ensure_schedule(1)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sent, _ = schedule_calls(api)
+    assert [r.merchant_uid for r in renewals(app)] == sent and len(sent) == 1
+
+
+def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(app, api, order):
+    """A payment on the renewal's order id that is not iamport running the schedule (here a
+    failed window payment): iamport never holds two schedules for one period."""
+    active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=20))
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    with app.app_context():
+        uid = billing.ensure_schedule(1).merchant_uid
+    info = dict(iamport_payment(), imp_uid="imp_window", merchant_uid=uid,
+                status="failed", fail_reason="Card declined.", customer_uid=None,
+                customer_uid_usage=None, paid_at=0)
+    api.get(f"{API}/payments/imp_window", json={"code": 0, "message": None, "response": info})
+    with app.app_context():
+        billing.sync_payment("imp_window")
+    assert followups.runner(app).wait(timeout=10)
+    sent, withdrawn = schedule_calls(api)
+    held = [uid for uid in sent if uid not in withdrawn]
+    assert len(held) <= 1
+    scheduled = [r.merchant_uid for r in renewals(app, status="scheduled")]
+    assert set(scheduled) <= set(held)
+    if renewals(app)[0].status != "scheduled":
+        assert uid in withdrawn
+
+
+def two_attempts_at_one_period(app) -> tuple[datetime, datetime]:
+    """Attempt 0 at the period is held for review; attempt 1 (made before attempts held their
+    period) was paid and extended the subscription. Returns the period's start and new end."""
+    period = datetime(2027, 3, 31, 10, tzinfo=UTC)
+    active_until(app, period)
+    following = datetime(2027, 4, 30, 10, tzinfo=UTC)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        for attempt, status, imp_uid in [(0, "review", "imp_held"), (1, "paid", "imp_paid")]:
+            db.session.add(Payment(
+                merchant_uid=f"ren_attempt_{attempt}", imp_uid=imp_uid, user_id=sub.user_id,
+                subscription=sub, amount=9, currency="USD", kind="renewal", status=status,
+                customer_uid="cu_1_abc", scheduled_at=period, period_start=period, attempt=attempt))
+        sub.current_period_start, sub.current_period_end = period, following
+        db.session.commit()
+    return period, following
+
+
+def held_attempt_decided(api, status: str, **overrides) -> None:
+    info = dict(iamport_payment(), imp_uid="imp_held", merchant_uid="ren_attempt_0",
+                customer_uid_usage="payment.scheduled", status=status, **overrides)
+    api.get(f"{API}/payments/imp_held", json={"code": 0, "message": None, "response": info})
+
+
+def test_a_late_decline_of_an_older_attempt_changes_nothing(app, api, order):
+    _, following = two_attempts_at_one_period(app)
+    held_attempt_decided(api, "failed", fail_reason="Payment declined after risk review by the PG.",
+                         paid_at=0, failed_at=1806000000)
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    with app.app_context():
+        assert billing.sync_payment("imp_held").status == "failed"
+    assert followups.runner(app).wait(timeout=10)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
+        assert sub.current_period_end == following
+        # The next period is scheduled as usual; the declined period gets no retry.
+        assert [r.period_start for r in db.session.execute(
+            db.select(Payment).where(Payment.status == "scheduled")).scalars()] == [following]
+
+
+def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
+    _, following = two_attempts_at_one_period(app)
+    held_attempt_decided(api, "paid")
+    cancel = api.post(f"{API}/payments/cancel", json={"code": 0, "message": None,
+                                                       "response": iamport_payment(status="cancelled")})
+    api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    with app.app_context():
+        billing.sync_payment("imp_held")
+    assert followups.runner(app).wait(timeout=10)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert sub.current_period_end == following  # one period, paid once
+        assert sub.status == "active"
+    assert [json.loads(c.request.body)["imp_uid"] for c in cancel.calls] == ["imp_held"]
+
+
+def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, api, order, monkeypatch):
+    """The schedule's first sending failed; when reconcile sends it again its time has passed,
+    which iamport would refuse: the same attempt is sent, a little ahead of now."""
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    active_until(app, end)
+    api.post(f"{API}/subscribe/payments/schedule", status=500, json={"code": -1, "message": "down"})
+    with app.app_context():
+        uid = billing.ensure_schedule(1).merchant_uid
+    clock = Clock(monkeypatch, end + timedelta(minutes=20))
+    api.replace(responses.POST, f"{API}/subscribe/payments/schedule", json=OK_LIST)
+    api.get(f"{API}/subscribe/payments/schedule/{uid}", status=404,
+            json={"code": 1, "message": "no such schedule", "response": None})
+    api.get(f"{API}/payments/find/{uid}", status=404,
+            json={"code": 1, "message": "no such payment", "response": None})
+    with app.app_context():
+        assert billing.reconcile(min_age=timedelta(0)).rescheduled == 1
+    sent = [json.loads(c.request.body)["schedules"][0] for c in api.calls
+            if c.request.url.endswith("/subscribe/payments/schedule")]
+    assert [s["merchant_uid"] for s in sent] == [uid, uid]
+    assert sent[-1]["schedule_at"] >= int((clock.now + timedelta(minutes=4)).timestamp())
+    [row] = renewals(app, status="scheduled")
+    assert row.merchant_uid == uid and int(row.scheduled_at.timestamp()) == sent[-1]["schedule_at"]
