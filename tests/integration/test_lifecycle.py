@@ -12,6 +12,7 @@ from storefront.extensions import db
 from storefront.iamport import IamportClient
 from storefront.models import Payment, Subscription, utcnow
 from storefront.periods import next_period_end
+from tests.integration.conftest import webhook
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.waiting import wait_until
 
@@ -395,3 +396,40 @@ def test_account_history_is_paginated_newest_first(shop):
     assert second.count("<tr data-merchant-uid") == 2
     assert "First payment" in second and "First payment" not in first_page
     assert shopper.get("/account?page=abc").status_code == 200
+
+
+def test_a_strangers_payment_on_a_renewal_order_id_never_charges_the_subscriber_twice(shop):
+    """A stranger pays $1 on the renewal's order id with their own card and sends the webhook."""
+    victim = shop.shopper()
+    sub_id = subscribe(shop, victim)
+    [renewal] = scheduled(shop, sub_id)
+    victim_key = subscription(shop, sub_id).customer_uid
+    opened = shop.sandbox.open_window({
+        "pg": "paymentwall", "pay_method": "card", "merchant_uid": renewal.merchant_uid,
+        "name": "Basic", "amount": 1, "currency": "USD", "buyer_email": "mallory@example.com",
+        "buyer_name": "Mallory Doe", "customer_uid": "cu_mallory_1",
+        "notice_url": f"{shop.url}/iamport/webhook"}, mode="pc", imp_code=shop.sandbox.imp_code,
+        origin="http://127.0.0.1:9")
+    assert opened["ok"], opened
+    stranger = window_result(shop.sandbox.submit_window(opened["window_url"]).text)
+    assert stranger["imp_uid"]
+    webhook(shop, stranger["imp_uid"], renewal.merchant_uid)
+    wait_until(lambda: shop.sandbox.payment(stranger["imp_uid"])["status"] == "cancelled", timeout=6,
+               message="the stranger's $1 to be refunded")
+    [still] = scheduled(shop, sub_id)
+    assert still.merchant_uid == renewal.merchant_uid and still.imp_uid is None
+    assert subscription(shop, sub_id).status == "active"
+
+    with shop.context():
+        billing.reconcile(min_age=timedelta(0))
+    shop.sandbox.advance(32 * DAY)
+    wait_until(lambda: payments(shop, sub_id, kind="renewal", status="paid"), timeout=6,
+               message="the renewal webhook")
+    with shop.context():
+        billing.reconcile(min_age=timedelta(0))
+    listed = shop.sandbox.api("GET", f"/subscribe/customers/{victim_key}/payments").json()["response"]
+    charged = [p for p in listed["list"] if p["status"] in ("paid", "cancelled")
+               and p["customer_uid_usage"] != "issue"]
+    assert len(charged) == 1, charged
+    assert [p.imp_uid for p in payments(shop, sub_id, kind="renewal", status="paid")] == \
+        [charged[0]["imp_uid"]]
