@@ -664,7 +664,7 @@ def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None)
     owed and reconcile asks again; one row per `imp_uid`, so it is never owed twice.
     """
     imp_uid = str(info.get("imp_uid") or "")
-    refund = db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one_or_none()
+    refund = refund_of(imp_uid)
     if refund is None:
         refund = Refund(imp_uid=imp_uid, merchant_uid=str(info.get("merchant_uid") or "")[:40],
                         payment_id=payment_id, amount=to_decimal(info.get("amount")) or Decimal(0),
@@ -674,7 +674,7 @@ def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()  # recorded at this moment by another delivery of the same news
-            refund = db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one()
+            refund = refund_of(imp_uid)
         else:
             log.warning("refund owed: %s %s of %s (%s)", refund.amount, refund.currency, imp_uid, reason)
     if refund.status == RefundStatus.OWED.value:
@@ -718,15 +718,10 @@ def give_back(refund: Refund) -> bool:
     refund.refunded_at = utcnow()
     db.session.commit()
     if refund.payment_id is not None:
-        _move_payment(refund.payment_id, P.PAID, P.CANCELLED, fail_reason=refund.reason)
+        # Our own payment: the refund's merchant_uid is the payment's.
+        _move(refund.merchant_uid, P.PAID, P.CANCELLED, fail_reason=refund.reason)
     log.info("refund of %s %s (%s) done", refund.amount, refund.currency, refund.imp_uid)
     return True
-
-
-def _move_payment(payment_id: int, old: P, new: P, **values: Any) -> bool:
-    """`_move` for a payment named by id."""
-    payment = db.session.get(Payment, payment_id)
-    return payment is not None and _move(payment.merchant_uid, old, new, **values)
 
 
 def confirm_billing_key(subscription: Subscription | None) -> bool:
