@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from itsdangerous import BadData, URLSafeSerializer
 
 from storefront import billing
 from storefront.checkout import sdk_params
@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 HISTORY_PAGE_SIZE = 10
-# The shape secrets.token_urlsafe gives; anything else is not a token we issued.
-CHARGE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Longer than any token we sign; a longer one is not read at all.
+MAX_CHARGE_TOKEN = 200
 # Past this page the history is empty anyway; a larger one would overflow the query's OFFSET.
 MAX_PAGE = 100_000
 # Ids are 32-bit in PostgreSQL; a larger one in the URL would fail the query instead of missing.
@@ -93,6 +93,32 @@ def overview():
     )
 
 
+def _charge_tokens() -> URLSafeSerializer:
+    """Signs "Charge now" tokens for this browser session only.
+
+    The key lives in the session, which log-in and log-out clear, so a token copied from another
+    session, or kept from before a log-out, does not verify.
+    """
+    session_key = session.setdefault("charge_session", secrets.token_hex(16))
+    return URLSafeSerializer(current_app.secret_key, salt=f"charge-now:{session_key}")
+
+
+def issue_charge_token(subscription: Subscription) -> str:
+    """A one-time token for one confirmation page of one subscription."""
+    return _charge_tokens().dumps([subscription.id, secrets.token_urlsafe(16)])
+
+
+def charge_key(token: str, subscription: Subscription) -> str | None:
+    """The idempotency key a token issued here carries, or None when it is not for this charge."""
+    if not token or len(token) > MAX_CHARGE_TOKEN:
+        return None
+    try:
+        subscription_id, key = _charge_tokens().loads(token)
+    except (BadData, ValueError, TypeError):
+        return None
+    return key if subscription_id == subscription.id and isinstance(key, str) else None
+
+
 def paid_until_after_charge(subscription: Subscription) -> datetime:
     """The end of the paid period once "Charge now" has paid one more period."""
     return add_interval(subscription.current_period_end, subscription.plan.interval)
@@ -112,13 +138,19 @@ def charge(subscription_id: int):
             "account/confirm_charge.html", subscription=subscription,
             paid_until=paid_until_after_charge(subscription),
             # One token per confirmation page: submitting it twice still charges once.
-            charge_token=secrets.token_urlsafe(24),
+            charge_token=issue_charge_token(subscription),
         )
-    token = request.form.get("charge_token", "")
-    if not CHARGE_TOKEN.fullmatch(token):
-        return error_response(400, "The form is missing its token. Please reload the page.")
+    refusal = billing.charge_refusal(subscription)
+    if refusal:
+        # A stale page of a subscription that can no longer be charged: say why, not "reload".
+        flash(refusal, "warning")
+        return redirect(url_for("account.overview")), 303
+    key = charge_key(request.form.get("charge_token", ""), subscription)
+    if key is None:
+        return error_response(400, "This confirmation is not valid any more. Please reload the "
+                                   "page and confirm again; nothing was charged.")
     try:
-        payment = billing.charge_now(subscription, token)
+        payment = billing.charge_now(subscription, key)
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
         return redirect(url_for("account.overview")), 303

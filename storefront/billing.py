@@ -1180,8 +1180,12 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
     except IntegrityError:
         db.session.rollback()
         earlier = db.session.execute(
-            db.select(Payment).where(Payment.idempotency_key == token)
-        ).scalar_one()
+            db.select(Payment).where(
+                Payment.idempotency_key == token, Payment.subscription_id == subscription.id
+            )
+        ).scalar_one_or_none()
+        if earlier is None:
+            raise
         raise DuplicateSubmission(earlier) from None
     try:
         info = client().charge_again(
@@ -1246,12 +1250,35 @@ def open_card_change(subscription: Subscription) -> Payment:
     key only with a charge); once paid, its key replaces the old one."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused("Only an active subscription can change card.")
-    payment = _charge_for(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
-                          customer_uid=new_customer_uid(subscription.user))
-    db.session.add(payment)
-    db.session.commit()
+    # A reload of the page gets the order it opened back, as the checkout page does, so the
+    # history does not fill with pending card changes nobody paid.
+    payment = _open_card_change_of(subscription)
+    if payment is None:
+        payment = _charge_for(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
+                              customer_uid=new_customer_uid(subscription.user))
+        db.session.add(payment)
+        db.session.commit()
     prepare(payment)
     return payment
+
+
+def _open_card_change_of(subscription: Subscription) -> Payment | None:
+    """The card change opened for this subscription lately and not paid, at today's price."""
+    return db.session.execute(
+        db.select(Payment)
+        .where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.REPEAT.value,
+            Payment.status == P.PENDING.value,
+            # A card change is the repeat payment made on a key of its own.
+            Payment.customer_uid != subscription.customer_uid,
+            Payment.idempotency_key.is_(None),
+            Payment.created_at > utcnow() - CHECKOUT_REUSE,
+            Payment.amount == subscription.plan.price,
+            Payment.currency == subscription.plan.currency,
+        )
+        .order_by(Payment.created_at.desc())
+    ).scalars().first()
 
 
 def end_finished_periods(now: datetime | None = None) -> int:

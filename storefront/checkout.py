@@ -37,7 +37,8 @@ RESULT_REFRESH_FOR = timedelta(minutes=10)
 # payment on a test channel is never looked up, so it reads like this too).
 NOT_AT_IAMPORT = ("iamport has no record of this payment as one this shop can accept (payments on a "
                   "test channel are not accepted). Nothing was activated; please pay again with a card.")
-UID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+# At least one letter or digit: an id of dots alone would be a path's "." or ".." at iamport.
+UID = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:\-]{1,64}$")
 
 
 def clean_uid(value: Any) -> str | None:

@@ -149,10 +149,13 @@ def _dumps(body: object) -> str:
 
 
 def _segment(value: str) -> str:
-    """Quote one URL path segment; an empty one would silently hit another endpoint."""
+    """Quote one URL path segment; an empty or dot one would silently hit another endpoint."""
     text = str(value)
     if not text:
         raise ValueError("an iamport path segment must not be empty")
+    if text in {".", ".."}:
+        # Dots are not quoted, and every URL normaliser on the way resolves them.
+        raise ValueError(f"{text!r} is not an id iamport can be asked about")
     return quote(text, safe="")
 
 

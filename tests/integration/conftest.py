@@ -23,7 +23,7 @@ from tests.support.sandbox import RunningSandbox, start_sandbox
 from tests.support.servers import ServedApp, serve_wsgi
 
 _PARAMS = re.compile(r'<script id="checkout-params" type="application/json">(.*?)</script>', re.S)
-_CHARGE_TOKEN = re.compile(r'name="charge_token" value="([^"]+)"')
+CHARGE_TOKEN = re.compile(r'name="charge_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ class Shopper:
         page, which has no token; the form is then posted with a fresh one, as a stale tab would."""
         path = f"/account/subscriptions/{subscription_id}/charge"
         page = self.get(path)
-        found = _CHARGE_TOKEN.search(page.text)
+        found = CHARGE_TOKEN.search(page.text)
         token = token or (found.group(1) if found else secrets.token_urlsafe(24))
         return self.http.post(
             f"{self.shop.url}{path}",

@@ -25,6 +25,7 @@ from storefront.periods import add_interval
 from tests.conftest import PG_URL
 from tests.integration.conftest import webhook
 from tests.integration.test_lifecycle import registered, scheduled, subscribe, subscription
+from tests.integration.test_page_tokens import confirmation
 from tests.support.waiting import wait_until
 
 
@@ -69,9 +70,7 @@ def test_fifty_deliveries_at_once_record_one_payment_one_activation_one_schedule
 def test_twenty_charge_posts_with_one_token_make_one_again_call(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
-    token = "one-token-" + "z" * 30
-    page = shopper.get("/account")
-    csrf = shopper.csrf(page.text)
+    csrf, token = confirmation(shopper, sub_id)
     barrier = threading.Barrier(20)
 
     def post(_: int) -> int:
@@ -141,7 +140,7 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
 
 def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int]:
     """`count` "Charge now" posts with their own tokens at once, and `also` beside them."""
-    csrf = shopper.csrf(shopper.get("/account").text)
+    tokens = [confirmation(shopper, sub_id) for _ in range(count)]
     barrier = threading.Barrier(count + (1 if also else 0))
 
     def post(i: int) -> int:
@@ -149,7 +148,7 @@ def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int
         if i == count:
             return also()
         return shopper.http.post(f"{shop.url}/account/subscriptions/{sub_id}/charge",
-                                 data={"csrf_token": csrf, "charge_token": f"token-{i:02d}-" + "t" * 20},
+                                 data={"csrf_token": tokens[i][0], "charge_token": tokens[i][1]},
                                  allow_redirects=False, timeout=60).status_code
 
     with ThreadPoolExecutor(count + 1) as pool:

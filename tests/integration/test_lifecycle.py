@@ -12,7 +12,7 @@ from storefront.extensions import db
 from storefront.iamport import IamportClient
 from storefront.models import Payment, Subscription, utcnow
 from storefront.periods import next_period_end
-from tests.integration.conftest import webhook
+from tests.integration.conftest import CHARGE_TOKEN, webhook
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.waiting import wait_until
 
@@ -114,7 +114,7 @@ def test_charge_now_waits_for_the_billing_key(shop):
 def test_a_resubmitted_form_charges_once(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
-    token = "same-token-" + "x" * 20
+    token = CHARGE_TOKEN.search(shopper.get(f"/account/subscriptions/{sub_id}/charge").text).group(1)
     barrier = threading.Barrier(6)
     results = []
 

@@ -757,6 +757,14 @@ def test_bad_arguments_are_refused_before_any_request(
 ):
     with pytest.raises(ValueError):
         client.get_payment("")
+    # A dot segment would be resolved to another endpoint by any URL normaliser on the way.
+    for dots in (".", ".."):
+        with pytest.raises(ValueError):
+            client.get_payment(dots)
+        with pytest.raises(ValueError):
+            client.find_payment(dots)
+        with pytest.raises(ValueError):
+            client.get_billing_key(dots)
     with pytest.raises(ValueError):
         client.find_payment("order-1", "refunded")
     with pytest.raises(ValueError):

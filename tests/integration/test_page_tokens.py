@@ -1,0 +1,107 @@
+"""Tokens and pages that make records: a "Charge now" token works only where it was issued, the
+new-card page reuses its open order, and order ids made of dots never reach iamport."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from storefront.extensions import db
+from storefront.models import Payment
+from tests.integration.conftest import CHARGE_TOKEN, webhook
+from tests.integration.test_lifecycle import payments, registered, subscribe
+from tests.integration.test_ownership import two  # noqa: F401 (a fixture)
+from tests.support.sandbox import window_result
+from tests.support.waiting import wait_until
+
+
+def confirmation(shopper, sub_id: int) -> tuple[str, str]:
+    """The charge confirmation page's CSRF token and charge token."""
+    page = shopper.get(f"/account/subscriptions/{sub_id}/charge")
+    assert page.status_code == 200, page.text[:300]
+    return shopper.csrf(page.text), CHARGE_TOKEN.search(page.text).group(1)
+
+
+def post_charge(shopper, sub_id: int, csrf: str, token: str):
+    return shopper.http.post(f"{shopper.shop.url}/account/subscriptions/{sub_id}/charge",
+                             data={"csrf_token": csrf, "charge_token": token},
+                             allow_redirects=False, timeout=30)
+
+
+def again_charges(shop, customer_uid: str) -> list[dict]:
+    listed = shop.sandbox.api("GET", f"/subscribe/customers/{customer_uid}/payments").json()
+    return [p for p in listed["response"]["list"] if p["customer_uid_usage"] == "payment"]
+
+
+def test_a_token_the_shop_never_issued_charges_nothing(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    csrf, _ = confirmation(shopper, sub_id)
+    response = post_charge(shopper, sub_id, csrf, "made-up-but-well-formed-token")
+    assert response.status_code == 400
+    assert "reload" in response.text.lower()
+    assert payments(shop, sub_id, kind="repeat") == []
+    assert again_charges(shop, payments(shop, sub_id)[0].customer_uid) == []
+
+
+def test_another_shoppers_token_neither_charges_nor_finds_their_charge(shop, two):
+    ada, grace, (_, _, ada_sub), (_, _, grace_sub) = two
+    ada_csrf, ada_token = confirmation(ada, ada_sub)
+    assert post_charge(ada, ada_sub, ada_csrf, ada_token).status_code == 303
+    [ada_charge] = payments(shop, ada_sub, kind="repeat")
+    assert ada_charge.status == "paid"
+
+    grace_csrf, _ = confirmation(grace, grace_sub)
+    response = post_charge(grace, grace_sub, grace_csrf, ada_token)
+    assert response.status_code == 400
+    # Grace is told nothing about Ada's charge and is not charged herself.
+    account = grace.get("/account").text
+    assert "already submitted" not in account
+    assert payments(shop, grace_sub, kind="repeat") == []
+
+
+def test_a_token_of_one_subscription_does_not_charge_another(shop):
+    shopper = shop.shopper()
+    basic = subscribe(shop, shopper)
+    params = shopper.open_checkout("premium-monthly")
+    rsp = window_result(shopper.pay_in_window(params).text)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    with shop.context():
+        premium = db.session.execute(db.select(Payment.subscription_id).where(
+            Payment.merchant_uid == params["pay"]["merchant_uid"])).scalar_one()
+    wait_until(lambda: registered(shop, premium), timeout=6, message="the premium renewal schedule")
+    csrf, basic_token = confirmation(shopper, basic)
+    assert post_charge(shopper, premium, csrf, basic_token).status_code == 400
+    assert payments(shop, premium, kind="repeat") == []
+    # On its own subscription the same token charges, once.
+    assert post_charge(shopper, basic, csrf, basic_token).status_code == 303
+    assert post_charge(shopper, basic, csrf, basic_token).status_code == 303
+    assert [p.status for p in payments(shop, basic, kind="repeat")] == ["paid"]
+
+
+def test_reloading_the_new_card_page_reuses_its_open_order(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    before = len(payments(shop, sub_id))
+    merchant_uids = set()
+    for _ in range(5):
+        page = shopper.get(f"/account/subscriptions/{sub_id}/card")
+        assert page.status_code == 200
+        merchant_uids.update(re.findall(r'"merchant_uid": "(card_[^"]+)"', page.text))
+    assert len(merchant_uids) == 1, merchant_uids
+    assert len(payments(shop, sub_id)) == before + 1
+    pending = [p for p in payments(shop, sub_id, kind="repeat") if p.status == "pending"]
+    assert [p.merchant_uid for p in pending] == list(merchant_uids)
+
+
+@pytest.mark.parametrize("uid", ["..", ".", "...", "..:.."])
+def test_ids_made_only_of_dots_are_refused_before_iamport(shop, uid):
+    shopper = shop.shopper()
+    params = shopper.open_checkout()
+    response = shopper.complete(params, imp_uid=uid)
+    assert response.status_code == 400
+    response = shopper.complete(params, imp_uid="imp_x", merchant_uid=uid)
+    assert response.status_code in (400, 404)
+    assert webhook(shop, uid, "sub_x").status_code == 400
+    assert shopper.get(f"/checkout/return?imp_uid={uid}&merchant_uid={uid}").status_code in (400, 404)
