@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import partial, wraps
@@ -699,10 +699,10 @@ def give_back(refund: Refund) -> bool:
     refund.attempts += 1
     try:
         balance = _refundable(client().get_payment(refund.imp_uid))
+        refund.last_error = None
         if balance > 0 and refund.requested_at is None:
             answer = client().cancel_payment(refund.imp_uid, reason=refund.reason, checksum=balance)
             refund.requested_at = utcnow()
-            refund.last_error = None
             balance = _refundable(answer)
     except IamportError as exc:
         refund.last_error = str(exc)[:255]
@@ -1346,6 +1346,9 @@ class ReconcileReport:
     refunds_owed: int = 0
     keys_deleted: int = 0
     keys_to_delete: int = 0
+    # What iamport did not answer (not "no such payment", which is an answer): cron must hear
+    # of these, because the work they stand for waits for the next run.
+    failures: list[str] = field(default_factory=list)
 
 
 def reconcile(now: datetime | None = None, min_age: timedelta | None = None) -> ReconcileReport:
@@ -1375,6 +1378,8 @@ def _give_back_owed_refunds(report: ReconcileReport) -> None:
             report.refunds_done += 1
         else:
             report.refunds_owed += 1
+            if refund.last_error:
+                report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
             log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
                         refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
                         refund.reason, refund.attempts, refund.last_error)
@@ -1394,6 +1399,7 @@ def _delete_retired_keys(report: ReconcileReport) -> None:
             report.keys_deleted += 1
         else:
             report.keys_to_delete += 1
+            report.failures.append(f"deletion of key {retired.customer_uid}: {retired.last_error}")
 
 
 def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
@@ -1416,6 +1422,8 @@ def _settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) 
         try:
             info = client().find_payment(payment.merchant_uid)
         except IamportError as exc:
+            if not exc.not_found:
+                report.failures.append(f"lookup of {payment.merchant_uid}: {exc}")
             abandoned = now - ABANDON_AFTER[payment.kind]
             if exc.not_found and payment.status == P.PENDING.value and payment.created_at <= abandoned:
                 _move(payment.merchant_uid, P.PENDING, P.FAILED,
@@ -1460,7 +1468,9 @@ def _check_keys_and_schedules(report: ReconcileReport) -> None:
             try:
                 schedule = client().get_schedule(row.merchant_uid)
             except IamportError as exc:
-                if exc.not_found and register_schedule(row):
+                if not exc.not_found:
+                    report.failures.append(f"schedule {row.merchant_uid}: {exc}")
+                elif register_schedule(row):
                     report.rescheduled += 1
                 continue
             if schedule.get("schedule_status") == "revoked":

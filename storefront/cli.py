@@ -1,4 +1,4 @@
-"""Flask commands: seed the demo plans, run the demo with its sandbox."""
+"""Flask commands: seed the demo plans, run the demo with its sandbox, reconcile for cron."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
 from storefront.extensions import db
+from storefront.iamport import IamportError
 from storefront.models import Plan
 
 log = logging.getLogger(__name__)
+
+# Failed calls reconcile names on its way out; the log has every one.
+FAILURES_SHOWN = 3
 
 DEMO_PLANS = [
     {
@@ -126,9 +130,22 @@ billing_group = AppGroup("billing", help="Billing jobs for cron.")
 @click.option("--min-age", type=int, default=None,
               help="Leave pending payments younger than this many seconds (default RECONCILE_MIN_AGE).")
 def reconcile_command(min_age: int | None) -> None:
-    """Settle pending payments, confirm billing keys, re-create missing schedules."""
-    from storefront.billing import reconcile
+    """Settle pending payments, confirm billing keys, re-create missing schedules.
 
+    Exits 1 when iamport could not be reached or some of its calls failed, so cron alerts; the
+    work those calls stand for is left for the next run.
+    """
+    from storefront.billing import reconcile
+    from storefront.extensions import iamport
+
+    try:
+        iamport.authenticate()
+    except IamportError as exc:
+        # Without a token every row would wait out its own timeout to fail the same way.
+        raise click.ClickException(
+            f"could not reach iamport at {current_app.config['IAMPORT_API_URL']}: {exc}; "
+            "nothing was reconciled"
+        ) from None
     report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age))
     click.echo(
         f"settled {report.settled}, still pending {report.still_pending}, "
@@ -137,6 +154,14 @@ def reconcile_command(min_age: int | None) -> None:
         f"refunds given back {report.refunds_done}, refunds still owed {report.refunds_owed}, "
         f"keys deleted {report.keys_deleted}, keys still to delete {report.keys_to_delete}"
     )
+    if report.failures:
+        shown = "; ".join(report.failures[:FAILURES_SHOWN])
+        more = len(report.failures) - FAILURES_SHOWN
+        raise click.ClickException(
+            f"{len(report.failures)} of reconcile's calls to iamport failed; the next run tries "
+            f"them again: "
+            f"{shown}" + (f"; and {more} more (see the log)" if more > 0 else "")
+        )
 
 
 def register(app: Flask) -> None:

@@ -356,6 +356,10 @@ class IamportClient:
             params["schedule_status"] = status
         return self._call("GET", "/subscribe/payments/schedule", params=params)
 
+    def authenticate(self) -> None:
+        """Hold a valid access token: proves that iamport answers and takes our REST keys."""
+        self._token(self._settings())
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def _settings(self) -> _Settings:
