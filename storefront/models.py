@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Optional
@@ -88,6 +89,11 @@ _OPEN_SUBSCRIPTION = ", ".join(
 )
 
 
+def new_session_token() -> str:
+    """A fresh random value for User.session_token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
     """A shopper's account; the e-mail is kept lower-case so uniqueness ignores letter case."""
 
@@ -98,6 +104,9 @@ class User(UserMixin, db.Model):
     first_name: Mapped[str] = mapped_column(sa.String(60))
     last_name: Mapped[str] = mapped_column(sa.String(60))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # What the session and the remember cookie name the user by (Flask-Login's alternative id),
+    # not the id: a new value ends every session and remember cookie that carries the old one.
+    session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
@@ -125,6 +134,18 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session and the remember cookie: the session token."""
+        if self.session_token is None:
+            # A user not flushed yet has no default applied; log-in right after sign-up needs one.
+            self.session_token = new_session_token()
+        return self.session_token
+
+    def end_all_sessions(self) -> None:
+        """Make every session and remember cookie of this user stop working (log-in, log-out,
+        and what a password change must call); the caller commits."""
+        self.session_token = new_session_token()
 
 
 class Plan(db.Model):
