@@ -131,7 +131,7 @@ def login():
             error = "Too many failed attempts. Please wait 15 minutes and try again."
             return _refused("auth/login.html", form, 429, error)
         user = find_user(email)
-        if user is None or not user.check_password(form.password.data):
+        if not User.log_in_check(user, form.password.data):
             record_failure(email, request.remote_addr)
             return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
         clear_failures(email)
