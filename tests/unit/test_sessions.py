@@ -237,6 +237,25 @@ def test_hsts_only_in_live_mode(live_app, client):
         assert "Strict-Transport-Security" not in client.get(path).headers
 
 
+def test_the_hsts_header_is_a_setting_of_live_mode(monkeypatch):
+    for name, value in LIVE.items():
+        monkeypatch.setenv(name, value)
+    assert settings.load()["STRICT_TRANSPORT_SECURITY"] == settings.LIVE_HSTS
+    monkeypatch.setenv("STRICT_TRANSPORT_SECURITY", "max-age=31536000")
+    assert settings.load()["STRICT_TRANSPORT_SECURITY"] == "max-age=31536000"
+    monkeypatch.setenv("STRICT_TRANSPORT_SECURITY", "off")
+    assert settings.load()["STRICT_TRANSPORT_SECURITY"] == ""
+    monkeypatch.setenv("IAMPORT_MODE", "sandbox")
+    monkeypatch.setenv("STRICT_TRANSPORT_SECURITY", "max-age=31536000")
+    assert settings.load()["STRICT_TRANSPORT_SECURITY"] == ""
+
+
+def test_env_example_lists_the_session_settings():
+    text = (settings.ROOT / ".env.example").read_text()
+    for name in ("REMEMBER_COOKIE_DAYS", "STRICT_TRANSPORT_SECURITY"):
+        assert f"\n{name}=" in text, name
+
+
 # --------------------------------------------------------------------------- no-store pages
 
 
