@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -23,12 +25,38 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Find the logged-in user by the id kept in the session."""
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
-        return None
+def load_user(session_token: str) -> User | None:
+    """Find the logged-in user by the session token kept in the session or remember cookie."""
+    return db.session.execute(
+        db.select(User).where(User.session_token == session_token)
+    ).scalar_one_or_none()
+
+
+def _new_session() -> None:
+    """Forget everything the session held, the CSRF token with it (a new one is made on use)."""
+    session.clear()
+    # Flask-WTF keeps this request's token in g as well; a page rendered after this needs a new one.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Log the user in on a new session and a new session token: every earlier session and
+    remember cookie of the user, on any device, stops working."""
+    _new_session()
+    user.end_all_sessions()
+    db.session.commit()
+    login_user(user, remember=remember)
+
+
+def end_session() -> None:
+    """Log out and rotate the session token, so no copy of this session or its remember
+    cookie logs in again."""
+    user = current_user._get_current_object()
+    _new_session()
+    logout_user()  # after the clear: it marks the remember cookie for deletion in the session
+    if isinstance(user, User):
+        user.end_all_sessions()
+        db.session.commit()
 
 
 def safe_next(target: str | None, default: str = "shop.catalog") -> str:
@@ -71,7 +99,7 @@ def register():
                 db.session.rollback()
                 form.email.errors.append("An account with this e-mail already exists. Please log in.")
             else:
-                login_user(user)
+                start_session(user)
                 flash("Welcome! Your account is ready.", "success")
                 return redirect(safe_next(request.args.get("next"), "account.overview"))
     if request.method == "POST":
@@ -103,11 +131,11 @@ def login():
             error = "Too many failed attempts. Please wait 15 minutes and try again."
             return _refused("auth/login.html", form, 429, error)
         user = find_user(email)
-        if user is None or not user.check_password(form.password.data):
+        if not User.log_in_check(user, form.password.data):
             record_failure(email, request.remote_addr)
             return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
         clear_failures(email)
-        login_user(user, remember=form.remember.data)
+        start_session(user, remember=form.remember.data)
         flash(f"Welcome back, {user.first_name}.", "success")
         return redirect(safe_next(request.args.get("next"), "account.overview"))
     if request.method == "POST":
@@ -119,6 +147,6 @@ def login():
 @login_required
 def logout():
     """Log out (POST only, so a link on another site cannot log a shopper out)."""
-    logout_user()
+    end_session()
     flash("You are logged out.", "info")
     return redirect(url_for("shop.catalog"))

@@ -21,6 +21,10 @@ DEFAULT_SHOP_TIMEZONE = "Asia/Seoul"
 # (Python's default is 5 s, which the soak test's logins, charges and webhooks reached on a busy
 # machine: a login answered 500).
 SQLITE_BUSY_TIMEOUT = 30
+# The longest a "Keep me logged in" cookie may last; REMEMBER_COOKIE_DAYS chooses up to this.
+MAX_REMEMBER_DAYS = 30
+# Live mode's HSTS: two years, subdomains too (a shop's subdomains are its own and https as well).
+LIVE_HSTS = "max-age=63072000; includeSubDomains"
 SANDBOX_DEFAULTS = {
     "IAMPORT_IMP_CODE": "imp00000000",
     "IAMPORT_API_KEY": "sandbox_api_key",
@@ -89,6 +93,24 @@ def _shop_timezone(name: str) -> str:
     return name
 
 
+def _remember_days(value: str) -> timedelta:
+    """How long the remember cookie lasts, checked now so a year-long cookie cannot be set."""
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_REMEMBER_DAYS:
+        raise ConfigError(
+            f"REMEMBER_COOKIE_DAYS must be a whole number of days from 1 to {MAX_REMEMBER_DAYS}, "
+            f"not {value!r}"
+        )
+    return timedelta(days=days)
+
+
+def _hsts(value: str) -> str:
+    return "" if value.strip().lower() == "off" else value
+
+
 def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings from the environment, apply overrides and validate them."""
     env = dict(os.environ)
@@ -130,6 +152,16 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": live,
         "REMEMBER_COOKIE_SECURE": live,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": _remember_days(
+            setting("REMEMBER_COOKIE_DAYS", str(MAX_REMEMBER_DAYS))
+        ),
+        # "basic" only marks a session whose address or browser changed as not fresh; "strong"
+        # would log out a phone that moves between networks in the middle of a checkout.
+        "SESSION_PROTECTION": "basic",
+        # The HSTS header of every response in live mode ("off": a proxy in front sends it).
+        "STRICT_TRANSPORT_SECURITY": _hsts(setting("STRICT_TRANSPORT_SECURITY", LIVE_HSTS))
+        if live else "",
         "LOG_LEVEL": setting("LOG_LEVEL", "INFO").upper(),
         "WTF_CSRF_TIME_LIMIT": None,
         # Days after a failed renewal's due date on which it is tried again.
@@ -162,6 +194,12 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     if overrides:
         cfg.update(overrides)
+    # A secure-only cookie gets the __Host- prefix: browsers then refuse it unless it came over
+    # https for this exact host and path /, so no subdomain or plain-http page can plant one.
+    cfg.setdefault("SESSION_COOKIE_NAME",
+                   "__Host-session" if cfg["SESSION_COOKIE_SECURE"] else "session")
+    cfg.setdefault("REMEMBER_COOKIE_NAME",
+                   "__Host-remember_token" if cfg["REMEMBER_COOKIE_SECURE"] else "remember_token")
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
     return cfg

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from storefront.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+
 
 def _collapse_spaces(value: str | None) -> str | None:
     # PAYMENTWALL wants "First Last" with single spaces, so names are stored that way.
@@ -56,7 +58,8 @@ class RegisterForm(BrowserForm):
         "Password",
         validators=[
             DataRequired("Please choose a password."),
-            Length(min=8, max=128, message="The password must have 8 to 128 characters."),
+            Length(min=MIN_LENGTH, max=MAX_LENGTH,
+                   message=f"The password must have {MIN_LENGTH} to {MAX_LENGTH} characters."),
         ],
     )
     confirm = PasswordField(
@@ -66,6 +69,15 @@ class RegisterForm(BrowserForm):
             EqualTo("password", message="The two passwords differ."),
         ],
     )
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Not common, not the e-mail or name (storefront.passwords), with the reason if it is."""
+        if field.errors:
+            return
+        problem = password_problem(field.data, self.email.data or "", self.first_name.data or "",
+                                   self.last_name.data or "")
+        if problem:
+            raise ValidationError(problem)
 
 
 class LoginForm(BrowserForm):
@@ -79,6 +91,6 @@ class LoginForm(BrowserForm):
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired("Please enter your password."), Length(max=128)],
+        validators=[DataRequired("Please enter your password."), Length(max=MAX_LENGTH)],
     )
     remember = BooleanField("Keep me logged in")

@@ -7,7 +7,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from storefront.extensions import db
@@ -17,6 +18,8 @@ from storefront.models import LoginThrottle, utcnow
 MAX_FAILURES = {"email": 5, "ip": 20}
 WINDOW = timedelta(minutes=15)
 QUOTED_NONE = "'none'"
+# Their pages show a shopper's account, orders and card: never kept by a browser or proxy cache.
+NO_STORE_BLUEPRINTS = frozenset({"auth", "account", "checkout"})
 
 
 def _origin(url: str) -> str:
@@ -51,7 +54,18 @@ def _add_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
+    hsts = current_app.config.get("STRICT_TRANSPORT_SECURITY")
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", hsts)
+    if request.blueprint in NO_STORE_BLUEPRINTS or _shows_a_shopper(response):
+        # The back button after log-out, or the next user of a shared computer, finds nothing.
+        headers["Cache-Control"] = "no-store"
     return response
+
+
+def _shows_a_shopper(response: Response) -> bool:
+    # Any page of a logged-in shopper carries their name and the log-out form's CSRF token.
+    return response.mimetype == "text/html" and current_user.is_authenticated
 
 
 def register(app: Flask) -> None:

@@ -57,11 +57,11 @@ def test_register_duplicate_email_is_refused_whatever_the_case(client, auth, app
         ("email", "", b"Please enter your e-mail address."),
         ("email", "not-an-email", b"Please enter a valid e-mail address."),
         ("password", "", b"Please choose a password."),
-        ("password", "short", b"8 to 128 characters"),
+        ("password", "short", b"10 to 128 characters"),
         ("first_name", "x" * 61, b"Field cannot be longer than 60 characters."),
         ("last_name", "y" * 61, b"Field cannot be longer than 60 characters."),
         ("email", "a" * 250 + "@example.com", b"Field cannot be longer than 254 characters."),
-        ("password", "p" * 129, b"8 to 128 characters"),
+        ("password", "p" * 129, b"10 to 128 characters"),
     ],
 )
 def test_register_bad_input_is_refused_with_a_message(auth, app, field, value, message):
