@@ -105,3 +105,18 @@ def test_ids_made_only_of_dots_are_refused_before_iamport(shop, uid):
     assert response.status_code in (400, 404)
     assert webhook(shop, uid, "sub_x").status_code == 400
     assert shopper.get(f"/checkout/return?imp_uid={uid}&merchant_uid={uid}").status_code in (400, 404)
+
+
+def test_a_token_from_before_a_log_out_charges_nothing_after_it(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    _, token = confirmation(shopper, sub_id)
+    page = shopper.get("/account")
+    shopper.http.post(f"{shop.url}/auth/logout", data={"csrf_token": shopper.csrf(page.text)}, timeout=10)
+    login = shopper.get("/auth/login")
+    assert shopper.http.post(f"{shop.url}/auth/login", data={
+        "csrf_token": shopper.csrf(login.text), "email": shopper.email, "password": "correct horse",
+    }, timeout=10).url.endswith("/account")
+    csrf, _ = confirmation(shopper, sub_id)
+    assert post_charge(shopper, sub_id, csrf, token).status_code == 400
+    assert payments(shop, sub_id, kind="repeat") == []
