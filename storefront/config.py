@@ -77,6 +77,17 @@ def _sandbox_secret_key() -> str:
     return key
 
 
+def _bytes(name: str, value: str) -> int:
+    """A size in bytes from the environment, checked now so a typo stops the start."""
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise ConfigError(f"{name} must be a number of bytes greater than 0, not {value!r}")
+    return size
+
+
 def _shop_timezone(name: str) -> str:
     """The IANA zone name pages show dates in, checked now so a typo stops the start."""
     try:
@@ -139,6 +150,17 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Threads per process that schedule the next renewal once a webhook has been answered;
         # 0 makes the webhook do it before answering.
         "FOLLOW_UP_THREADS": int(setting("FOLLOW_UP_THREADS", "8")),
+        # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
+        # bigger is refused 413 before it is read, so a request cannot cost much memory.
+        "MAX_CONTENT_LENGTH": _bytes("MAX_CONTENT_LENGTH", setting("MAX_CONTENT_LENGTH", "65536")),
+        # Also the whole of a urlencoded form (Werkzeug applies it to the body there).
+        "MAX_FORM_MEMORY_SIZE": _bytes(
+            "MAX_FORM_MEMORY_SIZE", setting("MAX_FORM_MEMORY_SIZE", "16384")
+        ),
+        # iamport's webhook body is four short fields (about 150 bytes).
+        "WEBHOOK_MAX_CONTENT_LENGTH": _bytes(
+            "WEBHOOK_MAX_CONTENT_LENGTH", setting("WEBHOOK_MAX_CONTENT_LENGTH", "8192")
+        ),
         # Dates are stored in UTC and shown in this zone.
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
     }

@@ -1,14 +1,19 @@
-"""Security headers on every response and the throttle on failed log-ins."""
+"""Security headers, request size limits, rate limits and the throttle on failed log-ins."""
 
 from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
+from typing import IO
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app
+from flask import Request as FlaskRequest
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from storefront.extensions import db
 from storefront.models import LoginThrottle, utcnow
@@ -17,6 +22,35 @@ from storefront.models import LoginThrottle, utcnow
 MAX_FAILURES = {"email": 5, "ip": 20}
 WINDOW = timedelta(minutes=15)
 QUOTED_NONE = "'none'"
+
+
+class _CappedStream(LimitedStream):
+    """A body without Content-Length, read up to the limit and refused (413) if it goes on."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        # One byte more than allowed, so that a body that runs past the limit is told from
+        # one that ends exactly at it (werkzeug's own stream silently stops at the limit).
+        super().__init__(stream, limit + 1, is_max=True)
+        self._allowed = limit
+
+    def readinto(self, b: bytearray) -> int | None:  # type: ignore[override]
+        read = super().readinto(b)
+        if self._pos > self._allowed:
+            raise RequestEntityTooLarge()
+        return read
+
+
+class Request(FlaskRequest):
+    """Flask's request, where a chunked body over the limit is refused rather than cut short."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body, as werkzeug gives it; a body of unknown length is capped at the limit."""
+        limit = self.max_content_length
+        if (self.content_length is None and limit is not None and not self.shallow
+                and self.environ.get("wsgi.input_terminated")):
+            return _CappedStream(self.environ["wsgi.input"], limit)  # type: ignore[return-value]
+        return super().stream
 
 
 def _origin(url: str) -> str:
@@ -56,6 +90,7 @@ def _add_headers(response: Response) -> Response:
 
 def register(app: Flask) -> None:
     """Compute the policy once and add the headers to every response."""
+    app.request_class = Request
     app.config["_CSP"] = content_security_policy(app)
     app.after_request(_add_headers)
 
