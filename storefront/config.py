@@ -77,15 +77,15 @@ def _sandbox_secret_key() -> str:
     return key
 
 
-def _bytes(name: str, value: str) -> int:
-    """A size in bytes from the environment, checked now so a typo stops the start."""
+def _positive(name: str, value: str, unit: str) -> int:
+    """A whole number above 0 from the environment, checked now so a typo stops the start."""
     try:
-        size = int(value)
+        number = int(value)
     except ValueError:
-        size = 0
-    if size <= 0:
-        raise ConfigError(f"{name} must be a number of bytes greater than 0, not {value!r}")
-    return size
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} must be a number of {unit} greater than 0, not {value!r}")
+    return number
 
 
 def _shop_timezone(name: str) -> str:
@@ -113,6 +113,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     def setting(name: str, default: str = "") -> str:
         value = env.get(name)
         return value if value not in (None, "") else default
+
+    def number(name: str, default: str, unit: str) -> int:
+        return _positive(name, setting(name, default), unit)
 
     sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
     cfg: dict[str, Any] = {
@@ -152,14 +155,25 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "FOLLOW_UP_THREADS": int(setting("FOLLOW_UP_THREADS", "8")),
         # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
         # bigger is refused 413 before it is read, so a request cannot cost much memory.
-        "MAX_CONTENT_LENGTH": _bytes("MAX_CONTENT_LENGTH", setting("MAX_CONTENT_LENGTH", "65536")),
+        "MAX_CONTENT_LENGTH": number("MAX_CONTENT_LENGTH", "65536", "bytes"),
         # Also the whole of a urlencoded form (Werkzeug applies it to the body there).
-        "MAX_FORM_MEMORY_SIZE": _bytes(
-            "MAX_FORM_MEMORY_SIZE", setting("MAX_FORM_MEMORY_SIZE", "16384")
-        ),
+        "MAX_FORM_MEMORY_SIZE": number("MAX_FORM_MEMORY_SIZE", "16384", "bytes"),
         # iamport's webhook body is four short fields (about 150 bytes).
-        "WEBHOOK_MAX_CONTENT_LENGTH": _bytes(
-            "WEBHOOK_MAX_CONTENT_LENGTH", setting("WEBHOOK_MAX_CONTENT_LENGTH", "8192")
+        "WEBHOOK_MAX_CONTENT_LENGTH": number("WEBHOOK_MAX_CONTENT_LENGTH", "8192", "bytes"),
+        # The log-in throttle (storefront/security.py). A pair, one e-mail from one client
+        # address, may fail this often freely; then each attempt waits 1, 2, 4 … seconds, up to
+        # LOGIN_MAX_DELAY. Only that pair waits: the owner elsewhere logs in at once.
+        "LOGIN_FREE_FAILURES": number("LOGIN_FREE_FAILURES", "5", "failures"),
+        "LOGIN_MAX_DELAY": timedelta(seconds=number("LOGIN_MAX_DELAY", "900", "seconds")),
+        # A pair's failures are forgotten this long after its last one (and at a log-in).
+        "LOGIN_FAILURE_MEMORY": timedelta(
+            seconds=number("LOGIN_FAILURE_MEMORY", str(24 * 3600), "seconds")
+        ),
+        # Credential stuffing: when this many accounts failed from one client address within
+        # the window, every log-in from it is refused until the window ends.
+        "LOGIN_ACCOUNTS_PER_ADDRESS": number("LOGIN_ACCOUNTS_PER_ADDRESS", "50", "accounts"),
+        "LOGIN_ADDRESS_WINDOW": timedelta(
+            seconds=number("LOGIN_ADDRESS_WINDOW", "3600", "seconds")
         ),
         # Dates are stored in UTC and shown in this zone.
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -18,9 +19,6 @@ from werkzeug.wsgi import LimitedStream
 from storefront.extensions import db
 from storefront.models import LoginThrottle, utcnow
 
-# Failed log-ins allowed per e-mail address and per client address inside the window.
-MAX_FAILURES = {"email": 5, "ip": 20}
-WINDOW = timedelta(minutes=15)
 QUOTED_NONE = "'none'"
 
 
@@ -95,59 +93,134 @@ def register(app: Flask) -> None:
     app.after_request(_add_headers)
 
 
-def _address(ip: str | None) -> str:
-    """The client address in canonical form, or "-" when it is not an IP address."""
+def client_address(ip: str | None) -> str:
+    """The client address the throttle and the rate limits count: an IPv4 address, an IPv6
+    /64 network (one subscriber's whole range, which a client can hop around in), or "-"."""
     # Behind a misconfigured proxy X-Forwarded-For can be any text, too long for the key column.
     try:
-        return ipaddress.ip_address(ip or "").compressed[:64]
+        address = ipaddress.ip_address(ip or "")
     except ValueError:
         return "-"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped.compressed
+        return ipaddress.IPv6Network((address, 64), strict=False).compressed
+    return address.compressed
 
 
-def _keys(email: str, ip: str | None) -> list[tuple[str, str]]:
-    return [("email", f"email:{email}"), ("ip", f"ip:{_address(ip)}")]
+def _pair_key(email: str, ip: str | None) -> str:
+    return f"pair:{client_address(ip)}|{email}"
 
 
-def login_blocked(email: str, ip: str | None) -> bool:
-    """True while this e-mail or client address has failed too often recently."""
-    since = utcnow() - WINDOW
-    for kind, key in _keys(email, ip):
-        row = db.session.execute(
-            db.select(LoginThrottle).where(LoginThrottle.key == key)
-        ).scalar_one_or_none()
-        if row and row.window_start > since and row.failures >= MAX_FAILURES[kind]:
-            return True
-    return False
+def _address_key(ip: str | None) -> str:
+    return f"addr:{client_address(ip)}"
+
+
+def _row(key: str) -> LoginThrottle | None:
+    return db.session.execute(
+        db.select(LoginThrottle).where(LoginThrottle.key == key)
+    ).scalar_one_or_none()
+
+
+def _seconds(left: timedelta) -> int:
+    """Whole seconds to wait, at least 1 (Retry-After has no fractions)."""
+    return max(1, math.ceil(left.total_seconds()))
+
+
+def wait_text(seconds: int) -> str:
+    """A wait for people: "1 second", "40 seconds", "15 minutes" (minutes rounded up)."""
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def pair_delay(failures: int) -> timedelta:
+    """How long a pair waits after its `failures`-th failure: nothing for the first few, then
+    1, 2, 4 … seconds, up to the cap."""
+    config = current_app.config
+    free = config["LOGIN_FREE_FAILURES"]
+    if failures < free:
+        return timedelta(0)
+    cap = config["LOGIN_MAX_DELAY"].total_seconds()
+    return timedelta(seconds=min(cap, 2.0 ** min(failures - free, 32)))
+
+
+def login_wait(email: str, ip: str | None) -> int:
+    """Seconds before this e-mail may be tried from this address (0: now, and the attempt is
+    taken, so that of several at once only one is checked)."""
+    config = current_app.config
+    now = utcnow()
+    # The ceiling for credential stuffing: too many accounts failed from this address.
+    ceiling = _row(_address_key(ip))
+    if ceiling is not None:
+        ends = ceiling.window_start + config["LOGIN_ADDRESS_WINDOW"]
+        if ends > now and ceiling.failures >= config["LOGIN_ACCOUNTS_PER_ADDRESS"]:
+            return _seconds(ends - now)
+    pair = _row(_pair_key(email, ip))
+    if pair is None or pair.last_failure is None:
+        return 0
+    last = pair.last_failure
+    if last <= now - config["LOGIN_FAILURE_MEMORY"]:
+        return 0
+    delay = pair_delay(pair.failures)
+    if not delay:
+        return 0
+    if last + delay > now:
+        return _seconds(last + delay - now)
+    # Take the attempt: a compare-and-set on the last failure lets one of concurrent guesses
+    # through; the others wait, as they would after it failed.
+    taken = db.session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.key == pair.key, LoginThrottle.last_failure == last)
+        .values(last_failure=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return 0 if taken else _seconds(delay)
+
+
+def _count(key: str, going_on: sa.ColumnElement[bool], now: datetime) -> bool:
+    """Add one to the row's count while `going_on` holds for it, else start it again at one.
+
+    True when the count started afresh."""
+    # One UPDATE, so that concurrent failures are all counted.
+    counted = db.session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.key == key, going_on)
+        .values(failures=LoginThrottle.failures + 1, last_failure=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if counted:
+        return False
+    row = _row(key)
+    if row is None:
+        db.session.add(LoginThrottle(key=key, failures=1, window_start=now, last_failure=now))
+    else:
+        row.failures, row.window_start, row.last_failure = 1, now, now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another failure of the same key made the row at the same moment: count on that one.
+        db.session.rollback()
+        return _count(key, going_on, now)
+    return True
 
 
 def record_failure(email: str, ip: str | None) -> None:
-    """Count one failed log-in for the e-mail and the client address."""
+    """Count one failed log-in of the e-mail from the client address."""
+    config = current_app.config
     now = utcnow()
-    for _, key in _keys(email, ip):
-        # One UPDATE per key, so concurrent failures are all counted.
-        result = db.session.execute(
-            sa.update(LoginThrottle)
-            .where(LoginThrottle.key == key, LoginThrottle.window_start > now - WINDOW)
-            .values(failures=LoginThrottle.failures + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:
-            continue
-        row = db.session.execute(
-            db.select(LoginThrottle).where(LoginThrottle.key == key)
-        ).scalar_one_or_none()
-        if row is None:
-            db.session.add(LoginThrottle(key=key, failures=1, window_start=now))
-        else:
-            row.failures, row.window_start = 1, now
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+    # A pair goes on until a day after its last failure.
+    remembered = LoginThrottle.last_failure > now - config["LOGIN_FAILURE_MEMORY"]
+    if _count(_pair_key(email, ip), remembered, now):
+        # The address counts accounts, not failures, so that one shopper's typos count once;
+        # its window is fixed from its first account, so that the ceiling ends.
+        in_window = LoginThrottle.window_start > now - config["LOGIN_ADDRESS_WINDOW"]
+        _count(_address_key(ip), in_window, now)
     db.session.commit()
 
 
-def clear_failures(email: str) -> None:
-    """Forget failures of an e-mail address after a successful log-in."""
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == f"email:{email}"))
+def clear_failures(email: str, ip: str | None) -> None:
+    """Forget the failures of this e-mail from this address after a successful log-in."""
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == _pair_key(email, ip)))
     db.session.commit()
