@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import time
 from datetime import datetime, timedelta
 from typing import IO
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, make_response, request
 from flask import Request as FlaskRequest
+from flask_limiter import Limiter, RateLimitExceeded
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
+from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.models import LoginThrottle, utcnow
 
@@ -87,10 +90,57 @@ def _add_headers(response: Response) -> Response:
 
 
 def register(app: Flask) -> None:
-    """Compute the policy once and add the headers to every response."""
+    """Compute the policy once and add the headers to every response; install the limits."""
     app.request_class = Request
     app.config["_CSP"] = content_security_policy(app)
     app.after_request(_add_headers)
+    register_rate_limits(app)
+
+
+# Routes that cost an iamport lookup or a password hash: endpoint -> (setting, methods limited).
+RATE_LIMITED = {
+    "auth.login": ("LOGIN_RATE_LIMIT", ["POST"]),
+    "auth.register": ("REGISTER_RATE_LIMIT", ["POST"]),
+    "checkout.complete": ("COMPLETION_RATE_LIMIT", None),
+    "checkout.return_from_window": ("COMPLETION_RATE_LIMIT", None),
+    "webhooks.receive": ("WEBHOOK_RATE_LIMIT", None),
+}
+
+
+def _limit_key() -> str:
+    # The address as the app sees it: the proxy's word when PROXY_HOPS trusts one (ProxyFix).
+    return client_address(request.remote_addr)
+
+
+def _webhook_sender_allowed() -> bool:
+    """iamport's own addresses are never refused: a lost webhook is only found by reconcile."""
+    return request.remote_addr in (current_app.config.get("WEBHOOK_ALLOWED_IPS") or [])
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Flask-Limiter on the routes of RATE_LIMITED, one limiter per app (the RATELIMIT_* settings
+    are Flask-Limiter's own), and the readable 429 it answers with."""
+    limiter = Limiter(key_func=_limit_key, app=app)
+    app.extensions["storefront.limiter"] = limiter
+    for endpoint, (setting, methods) in RATE_LIMITED.items():
+        exempt = _webhook_sender_allowed if endpoint == "webhooks.receive" else None
+        limit = limiter.limit(app.config[setting], methods=methods, exempt_when=exempt)
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+
+
+def _too_many_requests(exc: RateLimitExceeded):
+    limiter: Limiter = current_app.extensions["storefront.limiter"]
+    breached = limiter.current_limit
+    wait = 60
+    if breached is not None:
+        # The window's reset time, never more than the window itself (reset_at rounds up).
+        left = min(breached.window.reset_time - time.time(), breached.limit.get_expiry())
+        wait = _seconds(timedelta(seconds=left))
+    message = f"Too many requests from your address. Please wait {wait_text(wait)} and try again."
+    response = make_response(error_response(429, message))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def client_address(ip: str | None) -> str:
