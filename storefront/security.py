@@ -120,6 +120,9 @@ def _webhook_sender_allowed() -> bool:
 def register_rate_limits(app: Flask) -> None:
     """Flask-Limiter on the routes of RATE_LIMITED, one limiter per app (the RATELIMIT_* settings
     are Flask-Limiter's own), and the readable 429 it answers with."""
+    # A limiter of its own for each app, wrapping the app's views, rather than one decorating
+    # the blueprints' functions: Flask-Limiter keeps its switch and counters on the instance,
+    # and a process that builds several apps (the tests) would otherwise share them.
     limiter = Limiter(key_func=_limit_key, app=app)
     app.extensions["storefront.limiter"] = limiter
     for endpoint, (setting, methods) in RATE_LIMITED.items():
