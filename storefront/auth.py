@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for,
+    Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
+    url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -15,7 +16,7 @@ from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.models import User
-from storefront.security import clear_failures, login_blocked, record_failure
+from storefront.security import clear_failures, login_wait, record_failure, wait_text
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -119,6 +120,14 @@ def _refused(template: str, form: FlaskForm, status: int, error: str | None = No
     return render_template(template, form=form, error=error), status
 
 
+def _throttled(form: FlaskForm, wait: int):
+    """The log-in form again, saying how long this e-mail must wait from this address."""
+    error = f"Too many failed attempts. Please wait {wait_text(wait)} and try again."
+    response = make_response(_refused("auth/login.html", form, 429, error))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Log in with e-mail and password, then go to a safe `next`."""
@@ -127,14 +136,14 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
-        if login_blocked(email, request.remote_addr):
-            error = "Too many failed attempts. Please wait 15 minutes and try again."
-            return _refused("auth/login.html", form, 429, error)
+        wait = login_wait(email, request.remote_addr)
+        if wait:
+            return _throttled(form, wait)
         user = find_user(email)
         if not User.log_in_check(user, form.password.data):
             record_failure(email, request.remote_addr)
             return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
-        clear_failures(email)
+        clear_failures(email, request.remote_addr)
         start_session(user, remember=form.remember.data)
         flash(f"Welcome back, {user.first_name}.", "success")
         return redirect(safe_next(request.args.get("next"), "account.overview"))

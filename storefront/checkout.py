@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 
 from storefront import billing
 from storefront.errors import error_response, json_error
+from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus
@@ -113,9 +114,29 @@ def _result_url(payment: Payment) -> str:
     return url_for("checkout.result", merchant_uid=payment.merchant_uid)
 
 
+# What anyone but the order's owner is told, whether or not the order exists.
+NO_RECORD = "We have no record of that payment."
+
+
+def _recorded_with(imp_uid: str) -> Payment | None:
+    """Our payment that iamport's `imp_uid` was already recorded on, if any."""
+    return db.session.execute(
+        db.select(Payment).where(Payment.imp_uid == imp_uid)
+    ).scalar_one_or_none()
+
+
+def _log_in_first(merchant_uid: str) -> str:
+    """The log-in page, then the order's result (which answers 404 to anyone but its owner)."""
+    return url_for("auth.login", next=url_for("checkout.result", merchant_uid=merchant_uid))
+
+
 @bp.route("/complete", methods=["POST"])
 def complete():
-    """The desktop callback: verify `imp_uid` with iamport and say where to go next."""
+    """The desktop callback: verify `imp_uid` with iamport and tell the order's owner where to go.
+
+    Our order is looked up first: anyone but its owner is answered the same whether or not it
+    exists, and costs no lookup at iamport.
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return json_error(400, "Send a JSON object.")
@@ -123,22 +144,31 @@ def complete():
     merchant_uid = clean_uid(body.get("merchant_uid"))
     if imp_uid is None or merchant_uid is None:
         return json_error(400, "imp_uid and merchant_uid are required.")
+    if not current_user.is_authenticated:
+        # Logged out meanwhile: after logging in, the result page verifies the order.
+        message = "Please log in to see the result of your payment."
+        return jsonify(error={"status": 401, "message": message},
+                       redirect=_log_in_first(merchant_uid)), 401
+    order = billing.payment_for_owner(merchant_uid, current_user)
+    recorded = _recorded_with(imp_uid)
+    if order is None or (recorded is not None and recorded.id != order.id):
+        return json_error(404, NO_RECORD)
     try:
         payment = billing.sync_payment(imp_uid)
     except billing.UnknownPayment as exc:
         log.warning("callback for a payment that is not ours: %s", exc)
-        return json_error(404, "We have no record of that payment.")
+        return json_error(404, NO_RECORD)
     except IamportError as exc:
         if exc.not_found:
             log.warning("callback for %s, which iamport does not know", imp_uid)
             return json_error(404, NOT_AT_IAMPORT)
         # iamport did not answer (or gave no token): the result page and the webhook settle it.
-        owned = (billing.payment_for_owner(merchant_uid, current_user)
-                 if current_user.is_authenticated else None)
-        if owned is not None:
-            return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(owned)), 202
-        return json_error(503, "We could not confirm the payment yet. "
-                               "Please check your account in a minute.")
+        return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(order)), 202
+    if payment.id != order.id:
+        # iamport's payment is another order's (recorded now, as a webhook would); not told here.
+        log.warning("callback for %s with %s, a payment of order %s", merchant_uid, imp_uid,
+                    payment.merchant_uid)
+        return json_error(404, NO_RECORD)
     refused = billing.refund_of(imp_uid)
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
         # Not the order's payment (another amount or card, a test channel): given back.

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -81,6 +83,29 @@ def _sandbox_secret_key() -> str:
     return key
 
 
+def _positive(name: str, value: str, unit: str) -> int:
+    """A whole number above 0 from the environment, checked now so a typo stops the start."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} must be a number of {unit} greater than 0, not {value!r}")
+    return number
+
+
+def _rate_limit(name: str, value: str) -> str:
+    """A Flask-Limiter limit such as "30 per minute" or "5/second; 100/hour", checked now."""
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '30 per minute' or '10/second; 300/hour', "
+            f"not {value!r}"
+        ) from None
+    return value
+
+
 def _shop_timezone(name: str) -> str:
     """The IANA zone name pages show dates in, checked now so a typo stops the start."""
     try:
@@ -124,6 +149,12 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     def setting(name: str, default: str = "") -> str:
         value = env.get(name)
         return value if value not in (None, "") else default
+
+    def number(name: str, default: str, unit: str) -> int:
+        return _positive(name, setting(name, default), unit)
+
+    def rate(name: str, default: str) -> str:
+        return _rate_limit(name, setting(name, default))
 
     sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
     cfg: dict[str, Any] = {
@@ -171,6 +202,48 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Threads per process that schedule the next renewal once a webhook has been answered;
         # 0 makes the webhook do it before answering.
         "FOLLOW_UP_THREADS": int(setting("FOLLOW_UP_THREADS", "8")),
+        # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
+        # bigger is refused 413 before it is read, so a request cannot cost much memory.
+        "MAX_CONTENT_LENGTH": number("MAX_CONTENT_LENGTH", "65536", "bytes"),
+        # Also the whole of a urlencoded form (Werkzeug applies it to the body there).
+        "MAX_FORM_MEMORY_SIZE": number("MAX_FORM_MEMORY_SIZE", "16384", "bytes"),
+        # iamport's webhook body is four short fields (about 150 bytes).
+        "WEBHOOK_MAX_CONTENT_LENGTH": number("WEBHOOK_MAX_CONTENT_LENGTH", "8192", "bytes"),
+        # The log-in throttle (storefront/security.py). A pair, one e-mail from one client
+        # address, may fail this often freely; then each attempt waits 1, 2, 4 … seconds, up to
+        # LOGIN_MAX_DELAY. Only that pair waits: the owner elsewhere logs in at once.
+        "LOGIN_FREE_FAILURES": number("LOGIN_FREE_FAILURES", "5", "failures"),
+        "LOGIN_MAX_DELAY": timedelta(seconds=number("LOGIN_MAX_DELAY", "900", "seconds")),
+        # A pair's failures are forgotten this long after its last one (and at a log-in).
+        "LOGIN_FAILURE_MEMORY": timedelta(
+            seconds=number("LOGIN_FAILURE_MEMORY", str(24 * 3600), "seconds")
+        ),
+        # Credential stuffing: when this many accounts failed from one client address within
+        # the window, every log-in from it is refused until the window ends.
+        "LOGIN_ACCOUNTS_PER_ADDRESS": number("LOGIN_ACCOUNTS_PER_ADDRESS", "50", "accounts"),
+        "LOGIN_ADDRESS_WINDOW": timedelta(
+            seconds=number("LOGIN_ADDRESS_WINDOW", "3600", "seconds")
+        ),
+        # Rate limits per client address (Flask-Limiter; see storefront/security.py). Counters
+        # live in each process's memory unless RATELIMIT_STORAGE_URI names a shared store
+        # (redis://host:6379/0), which several workers and hosts need to count together.
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_STORAGE_URI": setting("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": setting("RATELIMIT_KEY_PREFIX", "storefront"),
+        # A store that cannot be reached must not take the shop down: count in memory meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # Each attempt costs a password hash (about 0.1 s of CPU); an office's shoppers fit.
+        "LOGIN_RATE_LIMIT": rate("LOGIN_RATE_LIMIT", "30 per minute"),
+        # Sign-ups, which also say whether an e-mail has an account.
+        "REGISTER_RATE_LIMIT": rate("REGISTER_RATE_LIMIT", "20 per hour"),
+        # The callback and the mobile return each cost a lookup at iamport; a shopper makes one
+        # or two per payment.
+        "COMPLETION_RATE_LIMIT": rate("COMPLETION_RATE_LIMIT", "30 per minute"),
+        # For addresses outside WEBHOOK_ALLOWED_IPS (those are never limited). Renewals come
+        # at each subscription's own time of day; 120 a minute from each of iamport's three
+        # addresses, if they are not allowed, is 360 renewals a minute.
+        "WEBHOOK_RATE_LIMIT": rate("WEBHOOK_RATE_LIMIT", "120 per minute"),
         # Dates are stored in UTC and shown in this zone.
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
     }

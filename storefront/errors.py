@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,13 @@ MESSAGES = {
 }
 
 
+# Blueprints only scripts call: answered in JSON whatever they send (iamport posts forms too).
+JSON_BLUEPRINTS = {"webhooks"}
+
+
 def wants_json() -> bool:
-    """True when the client asked for JSON (by Accept or by sending JSON)."""
-    if request.is_json:
+    """True when the client asked for JSON (by Accept or by sending JSON), or is a script."""
+    if request.is_json or request.blueprint in JSON_BLUEPRINTS:
         return True
     accept = request.accept_mimetypes
     return accept.accept_json and not accept.accept_html
@@ -48,6 +52,14 @@ def _handle_http(exc: HTTPException):
     # Our own aborts carry a readable description; werkzeug's defaults are replaced by ours.
     custom = exc.description if exc.description != type(exc).description else None
     return error_response(status, custom)
+
+
+def _handle_too_large(exc: RequestEntityTooLarge):
+    limit = request.max_content_length
+    if request.mimetype == "application/x-www-form-urlencoded" and request.max_form_memory_size:
+        limit = min(limit or request.max_form_memory_size, request.max_form_memory_size)
+    size = f" (at most {limit:,} bytes)" if limit else ""
+    return error_response(413, f"The request is too large{size} for this address.")
 
 
 def _handle_csrf(exc: CSRFError):
@@ -74,6 +86,7 @@ def register(app: Flask) -> None:
     """Install the error handlers on the app, and JSON decoding that fails as bad input."""
     app.json = JSONProvider(app)
     app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(RequestEntityTooLarge, _handle_too_large)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, _handle_unexpected)
     app.register_error_handler(Exception, _handle_unexpected)

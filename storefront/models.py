@@ -364,7 +364,8 @@ class RetiredKey(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed log-ins counted per e-mail address or client address within a window."""
+    """Failed log-ins of one e-mail from one client address (a "pair"), or the accounts that
+    failed from one client address within a window (see storefront/security.py)."""
 
     __tablename__ = "login_throttles"
 
@@ -372,3 +373,5 @@ class LoginThrottle(db.Model):
     key: Mapped[str] = mapped_column(sa.String(300), unique=True)
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A pair's last failed (or last admitted) attempt; its next one waits a delay from here.
+    last_failure: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -14,6 +14,14 @@ from storefront.iamport import IamportError
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/iamport")
+
+
+@bp.before_request
+def _small_bodies_only() -> None:
+    """Hold the webhook to its own, much smaller body limit (registered first: before any read)."""
+    request.max_content_length = current_app.config["WEBHOOK_MAX_CONTENT_LENGTH"]
+
+
 # iamport waits for the record only: scheduling the next renewal and checking a new billing key
 # run on the follow-up threads (and reconcile repeats any that fail).
 bp.before_request(followups.defer)

@@ -30,6 +30,9 @@ def make_app(tmp_path, **overrides) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
         "WTF_CSRF_ENABLED": False,
         "IAMPORT_RETRY_BACKOFF": 0,
+        # The suite logs in and sends webhooks by the hundred from one address; the tests of the
+        # rate limits (tests/unit/test_limits.py) turn them on.
+        "RATELIMIT_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -12,6 +12,21 @@ from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
 
 API = "http://127.0.0.1:5001"
+# Client addresses of the tests of limits (documentation ranges).
+ATTACKER = "203.0.113.66"
+OWNER_DEVICE = "198.51.100.7"
+GATEWAY = "192.0.2.10"
+
+
+def lookups(api) -> int:
+    """REST lookups of payments the storefront made (GET /payments/...)."""
+    return sum(1 for call in api.calls
+               if call.request.method == "GET" and "/payments/" in call.request.url)
+
+
+def from_address(address: str) -> dict:
+    """Test-client options for a request from this client address."""
+    return {"environ_base": {"REMOTE_ADDR": address}}
 
 
 @pytest.fixture
