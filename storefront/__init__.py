@@ -40,7 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.iamport.init_app(app)
     followups.init_app(app)
 
-    from storefront import account, auth, checkout, cli, errors, formatting, security, shop, webhooks
+    from storefront import (
+        account, auth, checkout, cli, errors, formatting, ratelimits, security, shop, webhooks,
+    )
 
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
@@ -50,5 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     formatting.register(app)
     security.register(app)
+    # After the blueprints: the limits wrap their views.
+    ratelimits.register(app)
     cli.register(app)
     return app

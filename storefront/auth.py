@@ -16,7 +16,7 @@ from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.models import User
-from storefront.security import clear_failures, login_wait, record_failure, wait_text
+from storefront.throttle import clear_failures, login_wait, record_failure, wait_text
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

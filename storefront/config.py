@@ -209,7 +209,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAX_FORM_MEMORY_SIZE": number("MAX_FORM_MEMORY_SIZE", "16384", "bytes"),
         # iamport's webhook body is four short fields (about 150 bytes).
         "WEBHOOK_MAX_CONTENT_LENGTH": number("WEBHOOK_MAX_CONTENT_LENGTH", "8192", "bytes"),
-        # The log-in throttle (storefront/security.py). A pair, one e-mail from one client
+        # The log-in throttle (storefront/throttle.py). A pair, one e-mail from one client
         # address, may fail this often freely; then each attempt waits 1, 2, 4 … seconds, up to
         # LOGIN_MAX_DELAY. Only that pair waits: the owner elsewhere logs in at once.
         "LOGIN_FREE_FAILURES": number("LOGIN_FREE_FAILURES", "5", "failures"),
@@ -224,7 +224,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_ADDRESS_WINDOW": timedelta(
             seconds=number("LOGIN_ADDRESS_WINDOW", "3600", "seconds")
         ),
-        # Rate limits per client address (Flask-Limiter; see storefront/security.py). Counters
+        # Rate limits per client address (Flask-Limiter; see storefront/ratelimits.py). Counters
         # live in each process's memory unless RATELIMIT_STORAGE_URI names a shared store
         # (redis://host:6379/0), which several workers and hosts need to count together.
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),

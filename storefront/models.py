@@ -365,7 +365,7 @@ class RetiredKey(db.Model):
 
 class LoginThrottle(db.Model):
     """Failed log-ins of one e-mail from one client address (a "pair"), or the accounts that
-    failed from one client address within a window (see storefront/security.py)."""
+    failed from one client address within a window (see storefront/throttle.py)."""
 
     __tablename__ = "login_throttles"
 

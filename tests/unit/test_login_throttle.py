@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from storefront import security
+from storefront import throttle
 from tests.conftest import AuthActions
 from tests.unit.conftest import ATTACKER, GATEWAY, OWNER_DEVICE, from_address
 
@@ -31,7 +31,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     ticking = Clock()
-    monkeypatch.setattr(security, "utcnow", ticking)
+    monkeypatch.setattr(throttle, "utcnow", ticking)
     return ticking
 
 
@@ -143,7 +143,7 @@ def test_many_accounts_from_one_address_reach_the_ceiling(app, client, clock):
 
 
 def test_an_ipv6_client_is_one_address_per_64_network():
-    assert security.client_address("2001:db8:1:2:aaaa::1") == security.client_address("2001:db8:1:2::ffff")
-    assert security.client_address("2001:db8:1:2::1") != security.client_address("2001:db8:1:3::1")
-    assert security.client_address("::ffff:192.0.2.1") == "192.0.2.1"
-    assert security.client_address("not an address") == "-"
+    assert throttle.client_address("2001:db8:1:2:aaaa::1") == throttle.client_address("2001:db8:1:2::ffff")
+    assert throttle.client_address("2001:db8:1:2::1") != throttle.client_address("2001:db8:1:3::1")
+    assert throttle.client_address("::ffff:192.0.2.1") == "192.0.2.1"
+    assert throttle.client_address("not an address") == "-"

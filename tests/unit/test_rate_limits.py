@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from storefront import config, followups, security
+from storefront import config, followups
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
 from tests.conftest import AuthActions, make_app
