@@ -233,7 +233,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # A store that cannot be reached must not take the shop down: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
-        # Each attempt costs a password hash (about 0.1 s of CPU); an office's shoppers fit.
+        # Each attempt costs a password hash; the shoppers of one office still fit.
         "LOGIN_RATE_LIMIT": rate("LOGIN_RATE_LIMIT", "30 per minute"),
         # Sign-ups, which also say whether an e-mail has an account.
         "REGISTER_RATE_LIMIT": rate("REGISTER_RATE_LIMIT", "20 per hour"),

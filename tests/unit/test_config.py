@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -107,6 +108,15 @@ def test_env_example_lists_every_setting():
                  "SECRET_KEY", "DATABASE_URL", "PUBLIC_URL", "WEBHOOK_ALLOWED_IPS", "PROXY_HOPS",
                  "LOG_LEVEL", "SANDBOX_URL"]:
         assert f"\n{name}=" in "\n" + text or f"\n# {name}=" in "\n" + text, name
+
+
+def test_env_example_documents_every_setting_the_app_reads():
+    text = "\n" + (ROOT / ".env.example").read_text()
+    source = (ROOT / "storefront" / "config.py").read_text()
+    read = set(re.findall(r'(?:setting|number|rate)\(\s*"([A-Z_]+)"', source))
+    read |= set(re.findall(r'env\.get\("([A-Z_]+)"\)', source))
+    assert len(read) > 20
+    assert sorted(name for name in read if f"\n{name}=" not in text) == []
 
 
 def test_sqlite_waits_for_a_busy_writer(clean_env, tmp_path):
