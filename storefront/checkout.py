@@ -189,7 +189,7 @@ def return_from_window():
     if merchant_uid is None and imp_uid is None:
         abort(400, "The payment window sent us back without an order number.")
     payment = None
-    verified = False
+    verified = not_at_iamport = False
     if imp_uid is not None:
         try:
             payment = billing.sync_payment(imp_uid)
@@ -198,20 +198,19 @@ def return_from_window():
             log.warning("redirect for unknown payment %s", imp_uid)
         except IamportError as exc:
             log.warning("redirect for %s not verified yet: %s", imp_uid, exc)
-            if exc.not_found:
-                flash(NOT_AT_IAMPORT, "error")
+            not_at_iamport = exc.not_found
     if payment is None and merchant_uid is not None:
         payment = billing.find_payment(merchant_uid)
     owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
     if not owner:
-        order_id = merchant_uid or (payment.merchant_uid if payment is not None else None)
-        if order_id is None:
-            abort(404, "We have no record of that payment.")
-        target = url_for("checkout.result", merchant_uid=order_id)
         if current_user.is_authenticated:
-            return redirect(target)  # the result page answers 404 for another's order
+            abort(404, NO_RECORD)
+        # Back here after logging in, with only what the visitor sent: nothing in the answer
+        # says whether the order or the payment exists, nor which order a payment is of.
         flash("Please log in to see the result of your payment.", "info")
-        return redirect(url_for("auth.login", next=target))
+        return redirect(url_for("auth.login", next=request.full_path))
+    if not_at_iamport:
+        flash(NOT_AT_IAMPORT, "error")
     target = _result_url(payment)
     refused = billing.refund_of(imp_uid) if imp_uid else None
     if refused is not None and refused.merchant_uid == payment.merchant_uid:

@@ -187,3 +187,39 @@ def test_the_owners_mobile_return_is_verified(app, client, order, paid_at_iampor
     assert lookups(paid_at_iamport) == 1
     with app.app_context():
         assert db.session.execute(db.select(Payment.status)).scalar_one() == "paid"
+
+
+def test_the_mobile_return_tells_a_visitor_nothing_of_an_imp_uid(app, client, order, paid_at_iamport):
+    api = paid_at_iamport
+    api.get(f"{API}/payments/imp_9", status=404,
+            json={"code": -1, "message": "no such payment", "response": None})
+    known = client.get("/checkout/return?imp_uid=imp_1")
+    unknown = client.get("/checkout/return?imp_uid=imp_9")
+    # Both sent to log in and back to the same return, which names only what the visitor sent.
+    assert known.status_code == unknown.status_code == 302
+    assert unquote(known.location).replace("imp_1", "ID") == unquote(unknown.location).replace("imp_9", "ID")
+    assert "sub_test_1" not in unquote(known.location)
+    login_page = client.get(known.location).get_data(as_text=True)
+    assert "iamport has no record" not in login_page
+
+
+def test_the_mobile_return_tells_another_shopper_nothing_of_an_imp_uid(app, client, order, paid_at_iamport):
+    api = paid_at_iamport
+    api.get(f"{API}/payments/imp_9", status=404,
+            json={"code": -1, "message": "no such payment", "response": None})
+    AuthActions(client).register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    client.get("/account")  # shows the welcome message, so neither answer below carries it
+    known = client.get("/checkout/return?imp_uid=imp_1")
+    unknown = client.get("/checkout/return?imp_uid=imp_9")
+    assert known.status_code == unknown.status_code == 404
+    assert known.get_data(as_text=True).replace("imp_1", "ID") == unknown.get_data(as_text=True).replace("imp_9", "ID")
+    assert "sub_test_1" not in known.get_data(as_text=True) + str(known.location)
+
+
+def test_the_owner_who_logs_in_after_the_return_reaches_the_result(app, client, order, paid_at_iamport):
+    back = client.get("/checkout/return?imp_uid=imp_1&merchant_uid=sub_test_1")
+    assert back.status_code == 302 and "/auth/login" in back.location
+    logged_in = client.post(back.location, data={"email": "ada@example.com", "password": "correct horse"})
+    assert logged_in.status_code == 302
+    final = client.get(logged_in.location, follow_redirects=True)
+    assert final.status_code == 200 and final.request.path == "/checkout/result/sub_test_1"
