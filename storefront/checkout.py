@@ -39,12 +39,13 @@ RESULT_REFRESH_FOR = timedelta(minutes=10)
 NOT_AT_IAMPORT = ("iamport has no record of this payment as one this shop can accept (payments on a "
                   "test channel are not accepted). Nothing was activated; please pay again with a card.")
 # At least one letter or digit: an id of dots alone would be a path's "." or ".." at iamport.
-UID = re.compile(r"^(?=.*[A-Za-z0-9])[A-Za-z0-9_.:\-]{1,64}$")
+UID = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.:\-]{1,64}")
 
 
 def clean_uid(value: Any) -> str | None:
     """An imp_uid or merchant_uid from outside, or None when it is not one."""
-    return value if isinstance(value, str) and UID.match(value) else None
+    # fullmatch: `$` alone would let a trailing newline through to iamport and the logs.
+    return value if isinstance(value, str) and UID.fullmatch(value) else None
 
 
 def external_url(endpoint: str, **values: Any) -> str:

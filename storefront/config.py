@@ -205,7 +205,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
         # bigger is refused 413 before it is read, so a request cannot cost much memory.
         "MAX_CONTENT_LENGTH": number("MAX_CONTENT_LENGTH", "65536", "bytes"),
-        # Also the whole of a urlencoded form (Werkzeug applies it to the body there).
+        # Each field of a multipart form (Werkzeug reads a urlencoded form whole, under the
+        # limit above).
         "MAX_FORM_MEMORY_SIZE": number("MAX_FORM_MEMORY_SIZE", "16384", "bytes"),
         # iamport's webhook body is four short fields (about 150 bytes).
         "WEBHOOK_MAX_CONTENT_LENGTH": number("WEBHOOK_MAX_CONTENT_LENGTH", "8192", "bytes"),

@@ -56,8 +56,10 @@ def _handle_http(exc: HTTPException):
 
 def _handle_too_large(exc: RequestEntityTooLarge):
     limit = request.max_content_length
-    if request.mimetype == "application/x-www-form-urlencoded" and request.max_form_memory_size:
-        limit = min(limit or request.max_form_memory_size, request.max_form_memory_size)
+    if (request.mimetype == "multipart/form-data" and request.max_form_memory_size
+            and request.content_length is not None and request.content_length <= (limit or 0)):
+        # The body fits: one field of the form is over the limit each field has.
+        limit = request.max_form_memory_size
     size = f" (at most {limit:,} bytes)" if limit else ""
     return error_response(413, f"The request is too large{size} for this address.")
 

@@ -151,9 +151,6 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         """The id Flask-Login keeps in the session and the remember cookie: the session token."""
-        if self.session_token is None:
-            # A user not flushed yet has no default applied; log-in right after sign-up needs one.
-            self.session_token = new_session_token()
         return self.session_token
 
     def end_all_sessions(self) -> None:

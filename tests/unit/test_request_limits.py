@@ -59,3 +59,20 @@ def test_a_chunked_webhook_body_without_length_is_cut_at_the_limit(app, client, 
                            environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 413 and response.is_json
     assert lookups(api) == 0
+
+
+def test_the_413_names_the_limit_that_applied(app, client):
+    whole_body = client.post("/auth/login", data={"email": "a@example.com", "password": "x" * 70_000})
+    assert whole_body.status_code == 413 and b"65,536 bytes" in whole_body.data
+    one_field = client.post("/auth/login", data={"email": "a@example.com", "password": "x" * 30_000},
+                            content_type="multipart/form-data")
+    assert one_field.status_code == 413 and b"16,384 bytes" in one_field.data
+    # A urlencoded form is held to the body's limit alone: a 30 KB one is read, and refused as input.
+    read = client.post("/auth/login", data={"email": "a@example.com", "password": "x" * 30_000})
+    assert read.status_code == 400
+
+
+@pytest.mark.parametrize("uid", ["imp_1\n", "imp_1\r\n", "\nimp_1"])
+def test_an_id_with_a_line_break_is_refused(app, client, api, uid):
+    assert client.post("/iamport/webhook", json={"imp_uid": uid}).status_code == 400
+    assert lookups(api) == 0
