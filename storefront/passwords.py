@@ -10,8 +10,9 @@ MIN_LENGTH = 10
 MAX_LENGTH = 128
 # The 10,000 most common passwords (Django's list; source and license in the file's header).
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
-# Names and e-mail parts shorter than this are left in ("al" or "li" is in too many words).
-MIN_PERSONAL_WORD = 3
+# Name and e-mail words shorter than this are left in: "Lee", "Kim" or "Ada" are in too many
+# words ("fleece", "akimbo") to take them out of a password.
+MIN_PERSONAL_WORD = 4
 
 
 @functools.cache

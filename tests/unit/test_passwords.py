@@ -95,6 +95,12 @@ def test_a_strong_enough_password_is_taken(app, auth, password):
     assert count_users(app) == 1
 
 
+def test_a_short_name_inside_another_word_is_no_reason_to_refuse(app, auth):
+    response = register(auth, "fleecejacket", email="minji@example.com", first_name="Minji",
+                        last_name="Lee")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
 def test_the_refusal_comes_as_json_to_a_client_that_asks(auth):
     response = register(auth, "1234567890", headers={"Accept": "application/json"})
     assert response.status_code == 400
