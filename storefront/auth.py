@@ -16,7 +16,9 @@ from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.models import User
-from storefront.throttle import clear_failures, login_wait, record_failure, wait_text
+from storefront.throttle import (
+    clear_failures, known_device, login_wait, record_failure, remember_device, wait_text,
+)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -102,7 +104,9 @@ def register():
             else:
                 start_session(user)
                 flash("Welcome! Your account is ready.", "success")
-                return redirect(safe_next(request.args.get("next"), "account.overview"))
+                response = redirect(safe_next(request.args.get("next"), "account.overview"))
+                remember_device(response, email)
+                return response
     if request.method == "POST":
         return _refused("auth/register.html", form, 409 if _duplicate(form) else 400)
     return render_template("auth/register.html", form=form)
@@ -136,17 +140,20 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
-        wait = login_wait(email, request.remote_addr)
+        device = known_device(email)
+        wait = login_wait(email, request.remote_addr, device)
         if wait:
             return _throttled(form, wait)
         user = find_user(email)
         if not User.log_in_check(user, form.password.data):
-            record_failure(email, request.remote_addr)
+            record_failure(email, request.remote_addr, device)
             return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
-        clear_failures(email, request.remote_addr)
+        clear_failures(email, request.remote_addr, device)
         start_session(user, remember=form.remember.data)
         flash(f"Welcome back, {user.first_name}.", "success")
-        return redirect(safe_next(request.args.get("next"), "account.overview"))
+        response = redirect(safe_next(request.args.get("next"), "account.overview"))
+        remember_device(response, email)
+        return response
     if request.method == "POST":
         return _refused("auth/login.html", form, 400)
     return render_template("auth/login.html", form=form, error=None)

@@ -241,6 +241,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The callback and the mobile return each cost a lookup at iamport; a shopper makes one
         # or two per payment.
         "COMPLETION_RATE_LIMIT": rate("COMPLETION_RATE_LIMIT", "30 per minute"),
+        # Per shopper: a pending order's result page reloads itself every few seconds, and each
+        # load asks iamport.
+        "RESULT_RATE_LIMIT": rate("RESULT_RATE_LIMIT", "60 per minute"),
         # For addresses outside WEBHOOK_ALLOWED_IPS (those are never limited). Renewals come
         # at each subscription's own time of day; 120 a minute from each of iamport's three
         # addresses, if they are not allowed, is 360 renewals a minute.

@@ -7,29 +7,46 @@ from datetime import timedelta
 
 from flask import Flask, current_app, make_response, request
 from flask_limiter import Limiter, RateLimitExceeded
+from flask_login import current_user
 
 from storefront.errors import error_response
-from storefront.throttle import client_address, seconds_to_wait, wait_text
+from storefront.models import User
+from storefront.throttle import client_address, known_device, seconds_to_wait, wait_text
 
 
-# Routes that cost an iamport lookup or a password hash: endpoint -> (setting, methods limited).
-RATE_LIMITED = {
-    "auth.login": ("LOGIN_RATE_LIMIT", ["POST"]),
-    "auth.register": ("REGISTER_RATE_LIMIT", ["POST"]),
-    "checkout.complete": ("COMPLETION_RATE_LIMIT", None),
-    "checkout.return_from_window": ("COMPLETION_RATE_LIMIT", None),
-    "webhooks.receive": ("WEBHOOK_RATE_LIMIT", None),
-}
-
-
-def _limit_key() -> str:
+def _address() -> str:
     # The address as the app sees it: the proxy's word when PROXY_HOPS trusts one (ProxyFix).
     return client_address(request.remote_addr)
+
+
+def _shopper() -> str:
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated else _address()
 
 
 def _webhook_sender_allowed() -> bool:
     """iamport's own addresses are never refused: a lost webhook is only found by reconcile."""
     return request.remote_addr in (current_app.config.get("WEBHOOK_ALLOWED_IPS") or [])
+
+
+def _known_device_logging_in() -> bool:
+    """A browser logging in to an account it has logged in to before is not counted with the
+    rest of its address, so a neighbour's flood cannot lock it out (the throttle still slows
+    its own failures)."""
+    email = request.form.get("email")
+    return isinstance(email, str) and known_device(User.normalize_email(email)) is not None
+
+
+# Routes that cost an iamport lookup or a password hash:
+# endpoint -> (setting, methods limited, counted per, exempt when).
+RATE_LIMITED = {
+    "auth.login": ("LOGIN_RATE_LIMIT", ["POST"], _address, _known_device_logging_in),
+    "auth.register": ("REGISTER_RATE_LIMIT", ["POST"], _address, None),
+    "checkout.complete": ("COMPLETION_RATE_LIMIT", None, _address, None),
+    "checkout.return_from_window": ("COMPLETION_RATE_LIMIT", None, _address, None),
+    # The result page of a pending order asks iamport on each of its reloads.
+    "checkout.result": ("RESULT_RATE_LIMIT", None, _shopper, None),
+    "webhooks.receive": ("WEBHOOK_RATE_LIMIT", None, _address, _webhook_sender_allowed),
+}
 
 
 def register(app: Flask) -> None:
@@ -38,11 +55,11 @@ def register(app: Flask) -> None:
     # A limiter of its own for each app, wrapping the app's views, rather than one decorating
     # the blueprints' functions: Flask-Limiter keeps its switch and counters on the instance,
     # and a process that builds several apps (the tests) would otherwise share them.
-    limiter = Limiter(key_func=_limit_key, app=app)
+    limiter = Limiter(key_func=_address, app=app)
     app.extensions["storefront.limiter"] = limiter
-    for endpoint, (setting, methods) in RATE_LIMITED.items():
-        exempt = _webhook_sender_allowed if endpoint == "webhooks.receive" else None
-        limit = limiter.limit(app.config[setting], methods=methods, exempt_when=exempt)
+    for endpoint, (setting, methods, counted_per, exempt) in RATE_LIMITED.items():
+        limit = limiter.limit(app.config[setting], methods=methods, key_func=counted_per,
+                              exempt_when=exempt)
         app.view_functions[endpoint] = limit(app.view_functions[endpoint])
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
 

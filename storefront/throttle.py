@@ -1,13 +1,20 @@
-"""The throttle on failed log-ins: growing delays per e-mail and address, a ceiling per address."""
+"""The throttle on failed log-ins: growing delays per e-mail and client, a ceiling per address.
+
+A client is its address, or, for a browser that has logged in to the account before, that
+browser (a signed "known device" cookie): what others do from its address never holds it back.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
+import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Response, current_app, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
 from storefront.extensions import db
@@ -29,7 +36,52 @@ def client_address(ip: str | None) -> str:
     return address.compressed
 
 
-def _pair_key(email: str, ip: str | None) -> str:
+# How long a browser stays known to an account after its last log-in there.
+KNOWN_DEVICE_FOR = timedelta(days=365)
+# Longer than any cookie we sign; a longer one is not read at all.
+MAX_DEVICE_COOKIE = 300
+
+
+def _device_cookie_name() -> str:
+    # Like the session cookie: secure-only with the __Host- prefix in live mode.
+    return "__Host-device" if current_app.config["SESSION_COOKIE_SECURE"] else "device"
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def _account_of(email: str) -> str:
+    # The cookie names the account without showing its e-mail to whoever reads the cookie.
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def known_device(email: str) -> str | None:
+    """This browser's device id when it has logged in as this e-mail before, else None."""
+    cookie = request.cookies.get(_device_cookie_name(), "")
+    if not cookie or len(cookie) > MAX_DEVICE_COOKIE:
+        return None
+    try:
+        account, device = _devices().loads(cookie, max_age=int(KNOWN_DEVICE_FOR.total_seconds()))
+    except (BadData, ValueError, TypeError):
+        return None
+    return device if account == _account_of(email) and isinstance(device, str) else None
+
+
+def remember_device(response: Response, email: str) -> None:
+    """Mark this browser as known to the account it has just logged in to (or signed up for)."""
+    device = known_device(email) or secrets.token_urlsafe(12)
+    config = current_app.config
+    response.set_cookie(
+        _device_cookie_name(), _devices().dumps([_account_of(email), device]),
+        max_age=int(KNOWN_DEVICE_FOR.total_seconds()), path="/",
+        secure=config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+    )
+
+
+def _pair_key(email: str, ip: str | None, device: str | None) -> str:
+    if device:
+        return f"pair:device:{device}|{email}"
     return f"pair:{client_address(ip)}|{email}"
 
 
@@ -66,18 +118,19 @@ def pair_delay(failures: int) -> timedelta:
     return timedelta(seconds=min(cap, 2.0 ** min(failures - free, 32)))
 
 
-def login_wait(email: str, ip: str | None) -> int:
-    """Seconds before this e-mail may be tried from this address (0: now, and the attempt is
+def login_wait(email: str, ip: str | None, device: str | None = None) -> int:
+    """Seconds before this e-mail may be tried from this client (0: now, and the attempt is
     taken, so that of several at once only one is checked)."""
     config = current_app.config
     now = utcnow()
-    # The ceiling for credential stuffing: too many accounts failed from this address.
-    ceiling = _row(_address_key(ip))
+    # The ceiling for credential stuffing: too many accounts failed from this address. A known
+    # device is not stuffing, and a neighbour filling the ceiling must not lock it out.
+    ceiling = None if device else _row(_address_key(ip))
     if ceiling is not None:
         ends = ceiling.window_start + config["LOGIN_ADDRESS_WINDOW"]
         if ends > now and ceiling.failures >= config["LOGIN_ACCOUNTS_PER_ADDRESS"]:
             return seconds_to_wait(ends - now)
-    pair = _row(_pair_key(email, ip))
+    pair = _row(_pair_key(email, ip, device))
     if pair is None or pair.last_failure is None:
         return 0
     last = pair.last_failure
@@ -127,13 +180,13 @@ def _count(key: str, going_on: sa.ColumnElement[bool], now: datetime) -> bool:
     return True
 
 
-def record_failure(email: str, ip: str | None) -> None:
-    """Count one failed log-in of the e-mail from the client address."""
+def record_failure(email: str, ip: str | None, device: str | None = None) -> None:
+    """Count one failed log-in of the e-mail from the client."""
     config = current_app.config
     now = utcnow()
     # A pair goes on until a day after its last failure.
     remembered = LoginThrottle.last_failure > now - config["LOGIN_FAILURE_MEMORY"]
-    if _count(_pair_key(email, ip), remembered, now):
+    if _count(_pair_key(email, ip, device), remembered, now) and not device:
         # The address counts accounts, not failures, so that one shopper's typos count once;
         # its window is fixed from its first account, so that the ceiling ends.
         in_window = LoginThrottle.window_start > now - config["LOGIN_ADDRESS_WINDOW"]
@@ -141,7 +194,9 @@ def record_failure(email: str, ip: str | None) -> None:
     db.session.commit()
 
 
-def clear_failures(email: str, ip: str | None) -> None:
-    """Forget the failures of this e-mail from this address after a successful log-in."""
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == _pair_key(email, ip)))
+def clear_failures(email: str, ip: str | None, device: str | None = None) -> None:
+    """Forget the failures of this e-mail from this client after a successful log-in."""
+    db.session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.key == _pair_key(email, ip, device))
+    )
     db.session.commit()

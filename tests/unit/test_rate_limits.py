@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from storefront import config, followups
+from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
 from tests.conftest import AuthActions, make_app
@@ -223,3 +224,29 @@ def test_the_owner_who_logs_in_after_the_return_reaches_the_result(app, client, 
     assert logged_in.status_code == 302
     final = client.get(logged_in.location, follow_redirects=True)
     assert final.status_code == 200 and final.request.path == "/checkout/result/sub_test_1"
+
+
+def test_the_result_page_is_limited_per_shopper_not_per_address(limited, api):
+    app = limited(RESULT_RATE_LIMIT="3 per minute")
+    api.get(re.compile(rf"{API}/payments/find/.*"), status=404,
+            json={"code": -1, "message": "no such payment", "response": None})
+    browsers = {}
+    for email, first in (("ada@example.com", "Ada"), ("grace@example.com", "Grace")):
+        browsers[first] = app.test_client()
+        AuthActions(browsers[first]).register(email=email, first_name=first, last_name="Tester",
+                                              **from_address(GATEWAY))
+    with app.app_context():
+        seed_plans()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        for first in browsers:
+            user = db.session.execute(db.select(User).where(User.first_name == first)).scalar_one()
+            db.session.add(Payment(merchant_uid=f"sub_{first.lower()}", user=user,
+                                   subscription=Subscription(user=user, plan=plan), amount=plan.price,
+                                   currency="USD", kind="first", customer_uid=f"cu_{first.lower()}"))
+        db.session.commit()
+    ada = [browsers["Ada"].get("/checkout/result/sub_ada", **from_address(GATEWAY)).status_code
+           for _ in range(4)]
+    assert ada == [200, 200, 200, 429]
+    assert lookups(api) == 3
+    # Grace, behind the same address, is not held back by Ada's reloads.
+    assert browsers["Grace"].get("/checkout/result/sub_grace", **from_address(GATEWAY)).status_code == 200
