@@ -72,7 +72,7 @@ def test_live_mode_host_cookies_are_kept_and_carry_the_session(page, live_shop):
     log_out(page)
     log_in(page, live_shop.url, email, remember=True)
     cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
-    assert set(cookies) == {"__Host-session", "__Host-remember_token"}
+    assert set(cookies) == {"__Host-session", "__Host-remember_token", "__Host-device"}
     for cookie in cookies.values():
         assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
         assert cookie["path"] == "/"

@@ -219,7 +219,8 @@ def test_live_mode_cookies_are_host_prefixed_and_secure(live_app):
     auth.logout()
     response = login_remembered(client)
     cookies = set_cookies(response)
-    assert set(cookies) == {"__Host-session", "__Host-remember_token"}
+    # The session, the remember cookie and the known-device cookie of the log-in throttle.
+    assert set(cookies) == {"__Host-session", "__Host-remember_token", "__Host-device"}
     for header in cookies.values():
         attrs = attributes(header)
         assert "secure" in attrs and "httponly" in attrs
