@@ -6,7 +6,9 @@ import logging
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for,
+)
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
