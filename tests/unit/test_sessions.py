@@ -293,7 +293,8 @@ def test_the_login_page_and_an_anonymous_catalog(app, client):
     assert catalog.status_code == 200
     # The catalog for a visitor who is not logged in may be cached.
     assert "no-store" not in catalog.headers.get("Cache-Control", "")
-    assert "no-store" not in client.get("/static/css/style.css").headers.get("Cache-Control", "")
+    with client.get("/static/css/style.css") as stylesheet:
+        assert "no-store" not in stylesheet.headers.get("Cache-Control", "")
 
 
 
