@@ -6,9 +6,7 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,10 +14,13 @@ from urllib.parse import quote
 
 import requests
 from flask import Flask, current_app, has_app_context
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 logger = logging.getLogger(__name__)
 
 LIVE_API_URL = "https://api.iamport.kr"
+TOKEN_PATH = "/users/getToken"
 # Renew this long before the expiry the API gave, so a token never dies in flight.
 RENEW_MARGIN = 60.0
 PAYMENT_STATUSES = frozenset({"ready", "paid", "failed", "cancelled"})
@@ -33,22 +34,11 @@ def _clock() -> float:
     return time.monotonic()
 
 
-def _sleep(seconds: float) -> None:
-    """Wait between read retries (a seam for tests)."""
-    time.sleep(seconds)
-
-
 class IamportError(Exception):
     """An iamport call failed; carries the API code, the message and the HTTP status."""
 
-    def __init__(
-        self,
-        code: int | None,
-        message: str,
-        status: int | None = None,
-        *,
-        unknown_outcome: bool | None = None,
-    ) -> None:
+    def __init__(self, code: int | None, message: str, status: int | None = None, *,
+                 unknown_outcome: bool | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -69,64 +59,13 @@ class IamportError(Exception):
 
     def __str__(self) -> str:
         """Return the message with the HTTP status and API code when known."""
-        details = []
-        if self.status is not None:
-            details.append(f"HTTP {self.status}")
-        if self.code is not None:
-            details.append(f"code {self.code}")
+        details = [f"HTTP {self.status}"] if self.status is not None else []
+        details += [f"code {self.code}"] if self.code is not None else []
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle with all attributes (Exception's default would pass only the message)."""
         return (self.__class__, (self.code, self.message, self.status), self.__dict__)
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """One app's iamport configuration; also the key of its token in the cache."""
-
-    base_url: str
-    api_key: str
-    api_secret: str = field(repr=False)
-    connect_timeout: float
-    read_timeout: float
-    read_retries: int
-    retry_backoff: float
-    # Whether lookups include payments made on a test channel: only in sandbox mode, so that a
-    # live shop never sees (let alone accepts) test money.
-    include_test_payments: bool = False
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> _Settings:
-        """Read the IAMPORT_* keys of a Flask config, with defaults."""
-        settings = cls(
-            base_url=str(config.get("IAMPORT_API_URL") or LIVE_API_URL).rstrip("/"),
-            api_key=str(config.get("IAMPORT_API_KEY") or ""),
-            api_secret=str(config.get("IAMPORT_API_SECRET") or ""),
-            connect_timeout=float(config.get("IAMPORT_CONNECT_TIMEOUT", 3.05)),
-            read_timeout=float(config.get("IAMPORT_READ_TIMEOUT", 10)),
-            read_retries=int(config.get("IAMPORT_READ_RETRIES", 2)),
-            retry_backoff=float(config.get("IAMPORT_RETRY_BACKOFF", 0.3)),
-            include_test_payments=config.get("IAMPORT_MODE", "sandbox") != "live",
-        )
-        if settings.connect_timeout <= 0 or settings.read_timeout <= 0:
-            raise ValueError("IAMPORT_CONNECT_TIMEOUT and IAMPORT_READ_TIMEOUT must be positive")
-        if settings.read_retries < 0 or settings.retry_backoff < 0:
-            raise ValueError("IAMPORT_READ_RETRIES and IAMPORT_RETRY_BACKOFF must not be negative")
-        return settings
-
-    @property
-    def timeout(self) -> tuple[float, float]:
-        """The (connect, read) timeout passed to every request."""
-        return (self.connect_timeout, self.read_timeout)
-
-
-@dataclass(frozen=True)
-class _Token:
-    """An access token and the local monotonic time at which to renew it."""
-
-    value: str = field(repr=False)
-    renew_at: float
 
 
 def _json_default(value: object) -> object:
@@ -136,9 +75,8 @@ def _json_default(value: object) -> object:
             raise ValueError(f"cannot send {value} to iamport")
         if value == value.to_integral_value():
             return int(value)
-        as_float = float(value)
-        if Decimal(repr(as_float)) == value:
-            return as_float
+        if Decimal(repr(float(value))) == value:
+            return float(value)
         raise ValueError(f"amount {value} cannot be sent to iamport as an exact JSON number")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
@@ -181,40 +119,190 @@ def _api_int(value: object) -> int | None:
     return None
 
 
-def _environment_for(url: str) -> dict[str, Any]:
-    """The proxies and CA bundle that requests would take from the environment for `url`."""
-    with requests.Session() as probe:
-        found = probe.merge_environment_settings(url, {}, None, None, None)
-    return {"proxies": found["proxies"], "verify": found["verify"]}
+def _envelope(resp: requests.Response) -> dict[str, Any] | None:
+    """The decoded {code, message, response} envelope (floats as Decimal), or None."""
+    try:
+        payload = json.loads(resp.content, parse_float=Decimal)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or _api_int(payload.get("code")) is None:
+        return None
+    return payload
+
+
+def _logged(error: IamportError, method: str, path: str) -> IamportError:
+    """Log a failed call and hand the error back to be raised."""
+    # A 404 is an answer callers expect (a key not confirmed yet, an order never paid).
+    level = logging.INFO if error.not_found else logging.WARNING
+    logger.log(level, "iamport %s %s failed: %s", method, path, error)
+    return error
+
+
+class _WritesOnce(Retry):
+    """urllib3's Retry, except that a method it may not retry is never sent twice."""
+
+    def increment(self, method: str | None = None, *args: Any, **kwargs: Any) -> Retry:
+        """Count one failure; for a method not allowed, make it the last."""
+        # urllib3 retries a failed connect whatever the method; a write goes out at most once.
+        if (method or "").upper() not in (self.allowed_methods or ()):
+            return Retry.increment(self.new(total=0), method, *args, **kwargs)
+        return super().increment(method, *args, **kwargs)
+
+
+class _Bearer(requests.auth.AuthBase):
+    """The access token in the Authorization header (and, being auth, no ~/.netrc in its place)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the header on the request about to go out."""
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+class _Connection:
+    """One app's IAMPORT_* settings, kept-alive HTTP session and cached access token."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.base_url = str(config.get("IAMPORT_API_URL") or LIVE_API_URL).rstrip("/")
+        self.api_key = str(config.get("IAMPORT_API_KEY") or "")
+        self.api_secret = str(config.get("IAMPORT_API_SECRET") or "")
+        self.timeout = (float(config.get("IAMPORT_CONNECT_TIMEOUT", 3.05)),
+                        float(config.get("IAMPORT_READ_TIMEOUT", 10)))
+        self.read_retries = int(config.get("IAMPORT_READ_RETRIES", 2))
+        self.retry_backoff = float(config.get("IAMPORT_RETRY_BACKOFF", 0.3))
+        if min(self.timeout) <= 0:
+            raise ValueError("IAMPORT_CONNECT_TIMEOUT and IAMPORT_READ_TIMEOUT must be positive")
+        if self.read_retries < 0 or self.retry_backoff < 0:
+            raise ValueError("IAMPORT_READ_RETRIES and IAMPORT_RETRY_BACKOFF must not be negative")
+        # Whether lookups include payments made on a test channel: only in sandbox mode, so that
+        # a live shop never sees (let alone accepts) test money.
+        self.include_test_payments = config.get("IAMPORT_MODE", "sandbox") != "live"
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        # Proxies and the CA bundle are taken from the environment once, here, rather than on
+        # every call; with trust_env off, ~/.netrc is never read either.
+        found = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies, self.session.verify = found["proxies"], found["verify"]
+        self.session.trust_env = False
+        self.session.mount(self.base_url + "/", HTTPAdapter(max_retries=self._retry("GET")))
+        # getToken has no side effect (it hands back the same token while valid): retried as a read.
+        token_adapter = HTTPAdapter(max_retries=self._retry("POST"))
+        self.session.mount(self.base_url + TOKEN_PATH, token_adapter)
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0  # local monotonic time
+
+    def _retry(self, method: str) -> Retry:
+        """Retry network errors and 5xx answers of `method`, as configured, with backoff."""
+        return _WritesOnce(
+            total=self.read_retries, allowed_methods={method},
+            status_forcelist=range(500, 600), backoff_factor=self.retry_backoff,
+            # The last 5xx answer is returned, to be raised with its status and code.
+            raise_on_status=False,
+            # A Retry-After could hold a worker for minutes; the configured backoff is the wait.
+            respect_retry_after_header=False,
+        )
+
+    def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+             data: str | None = None, token: str | None = None) -> requests.Response:
+        """One HTTP exchange (retried as mounted) with timeouts; no answer is an IamportError."""
+        headers = {"Content-Type": "application/json; charset=utf-8"} if data is not None else {}
+        started = time.perf_counter()
+        try:
+            resp = self.session.request(
+                method, self.base_url + path, params=params, headers=headers,
+                data=data.encode("utf-8") if data is not None else None,
+                auth=_Bearer(token) if token is not None else None, timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            what = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+            error = IamportError(None, f"iamport {method} {path}: no answer ({what})")
+            raise _logged(error, method, path) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("iamport %s %s -> %d in %.0f ms", method, path, resp.status_code, elapsed)
+        return resp
+
+    def unwrap(self, resp: requests.Response, method: str, path: str, *, expect: type,
+               token: str | None) -> Any:
+        """Return the envelope's `response`, or raise IamportError for any other answer."""
+        status = resp.status_code
+        write = method != "GET" and path != TOKEN_PATH
+        envelope = _envelope(resp)
+        code = _api_int(envelope.get("code")) if envelope is not None else None
+        message = str(envelope.get("message") or "") if envelope is not None else ""
+        # Keep the key, the secret and the token out of messages, even if the server echoed them.
+        for secret in (self.api_secret, self.api_key, token):
+            message = message.replace(secret, "***") if secret else message
+        if not 200 <= status < 300:
+            error = IamportError(code, message or f"iamport {method} {path} failed", status)
+        elif envelope is not None and code != 0:
+            error = IamportError(code, message or f"iamport {method} {path} refused", status)
+        elif envelope is None or not isinstance(envelope.get("response"), expect):
+            # A 2xx we cannot read: a write may well have gone through.
+            what = f"not its JSON envelope with a {expect.__name__}"
+            error = IamportError(None, f"iamport {method} {path} answered {what}", status,
+                                 unknown_outcome=write)
+        else:
+            return envelope["response"]
+        raise _logged(error, method, path)
+
+    def token(self, refused: str | None = None) -> str:
+        """A token valid for RENEW_MARGIN more seconds; `refused` is one iamport turned down."""
+        # Held across the fetch on purpose: concurrent threads wait for one renewal instead
+        # of each asking for a token.
+        with self._lock:
+            if self._token is None or _clock() >= self._renew_at or self._token == refused:
+                self._token, self._renew_at = self._fetch_token()
+            return self._token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        """POST /users/getToken: the token and the local monotonic time at which to renew it."""
+        if not self.api_key or not self.api_secret:
+            error = IamportError(None, "IAMPORT_API_KEY and IAMPORT_API_SECRET must be set",
+                                 unknown_outcome=False)
+            raise _logged(error, "POST", TOKEN_PATH)
+        started = _clock()
+        try:
+            keys = {"imp_key": self.api_key, "imp_secret": self.api_secret}
+            resp = self.send("POST", TOKEN_PATH, data=_dumps(keys))
+            if resp.status_code == 401:
+                envelope = _envelope(resp) or {}
+                message = "iamport refused IAMPORT_API_KEY/IAMPORT_API_SECRET"
+                error = IamportError(_api_int(envelope.get("code")), message, 401)
+                raise _logged(error, "POST", TOKEN_PATH)
+            answer = self.unwrap(resp, "POST", TOKEN_PATH, expect=dict, token=None)
+        except IamportError as exc:
+            # No token means the caller's own request was never sent: its outcome is known.
+            raise IamportError(exc.code, exc.message, exc.status, unknown_outcome=False) from exc
+        access_token = answer.get("access_token")
+        now, expired_at = _api_int(answer.get("now")), _api_int(answer.get("expired_at"))
+        if not (isinstance(access_token, str) and access_token and now and expired_at):
+            error = IamportError(None, "iamport answered getToken without access_token, now and "
+                                 "expired_at", resp.status_code, unknown_outcome=False)
+            raise _logged(error, "POST", TOKEN_PATH)
+        # expired_at is on the server's clock: only its distance from the server's `now`
+        # means anything here, so local clock skew cannot make us use a dead token.
+        return access_token, started + (expired_at - now) - RENEW_MARGIN
 
 
 class IamportClient:
-    """iamport V1 REST client: one session, a cached token, read retries, one error type."""
+    """iamport V1 REST client: per app one session, a cached token, read retries, one error type."""
 
     def __init__(self, app: Flask | None = None) -> None:
-        self._session = requests.Session()
-        self._session.headers.update({"Accept": "application/json"})
-        # The environment (proxy variables, REQUESTS_CA_BUNDLE) is read once per API URL instead
-        # of on every call (about 0.15 ms a call, twice per renewal); ~/.netrc is not read at
-        # all, so it can never replace the Bearer token.
-        self._session.trust_env = False
-        self._environment: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._tokens: dict[_Settings, _Token] = {}
-        # One instance (in extensions.py) may serve several apps, e.g. in tests: settings are
-        # looked up per app so a token or URL of one app never leaks into another.
-        self._by_app: weakref.WeakKeyDictionary[Flask, _Settings] = weakref.WeakKeyDictionary()
-        self._default: _Settings | None = None
+        # Set only on the client an app keeps in app.extensions["iamport"]; the shared one in
+        # storefront.extensions speaks for the current app, else for the app last initialised.
+        self._own: _Connection | None = None
+        self._last: _Connection | None = None
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Read the app's IAMPORT_* settings; register as app.extensions["iamport"]."""
-        settings = _Settings.from_config(app.config)
-        self._environment[settings.base_url] = _environment_for(settings.base_url)
-        self._by_app[app] = settings
-        self._default = settings
-        app.extensions["iamport"] = self
+        """Keep a client of the app's own (settings, session, token) in app.extensions["iamport"]."""
+        bound = IamportClient()
+        bound._own = self._last = _Connection(app.config)
+        app.extensions["iamport"] = bound
 
     # -- payments ------------------------------------------------------------------------------
 
@@ -228,35 +316,24 @@ class IamportClient:
         if status is not None:
             if status not in PAYMENT_STATUSES:
                 raise ValueError(f"unknown payment status {status!r}")
-            path += f"/{_segment(status)}"
+            path += f"/{status}"
         return self._call("GET", path, params=self._test_payments())
 
     def _test_payments(self) -> dict[str, str]:
         """The query that makes a lookup include test-channel payments (sandbox mode only)."""
-        return {"include_sandbox": "true"} if self._settings().include_test_payments else {}
+        sandbox = self._connection().include_test_payments
+        return {"include_sandbox": "true"} if sandbox else {}
 
-    def cancel_payment(
-        self,
-        imp_uid: str,
-        reason: str,
-        amount: Amount | None = None,
-        checksum: Amount | None = None,
-    ) -> dict[str, Any]:
+    def cancel_payment(self, imp_uid: str, reason: str, amount: Amount | None = None,
+                       checksum: Amount | None = None) -> dict[str, Any]:
         """POST /payments/cancel: cancel a payment in full, or `amount` of it."""
-        body: dict[str, Any] = {"imp_uid": imp_uid, "reason": reason}
-        if amount is not None:
-            body["amount"] = amount
-        if checksum is not None:
-            body["checksum"] = checksum
+        body = {"imp_uid": imp_uid, "reason": reason, "amount": amount, "checksum": checksum}
         return self._call("POST", "/payments/cancel", body=body)
 
-    def prepare_payment(
-        self, merchant_uid: str, amount: Amount, currency: str | None = None
-    ) -> dict[str, Any]:
+    def prepare_payment(self, merchant_uid: str, amount: Amount,
+                        currency: str | None = None) -> dict[str, Any]:
         """POST /payments/prepare: register the amount the payment window must charge."""
-        body: dict[str, Any] = {"merchant_uid": merchant_uid, "amount": amount}
-        if currency is not None:
-            body["currency"] = currency
+        body = {"merchant_uid": merchant_uid, "amount": amount, "currency": currency}
         return self._call("POST", "/payments/prepare", body=body)
 
     def get_prepared_payment(self, merchant_uid: str) -> dict[str, Any]:
@@ -265,38 +342,19 @@ class IamportClient:
 
     # -- billing keys --------------------------------------------------------------------------
 
-    def charge_again(
-        self,
-        *,
-        customer_uid: str,
-        merchant_uid: str,
-        amount: Amount,
-        name: str,
-        currency: str,
-        buyer_email: str,
-        buyer_name: str,
-        notice_url: str | None = None,
-        custom_data: str | Mapping[str, Any] | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
+    def charge_again(self, *, customer_uid: str, merchant_uid: str, amount: Amount, name: str,
+                     currency: str, buyer_email: str, buyer_name: str,
+                     notice_url: str | None = None,
+                     custom_data: str | Mapping[str, Any] | None = None,
+                     **extra: Any) -> dict[str, Any]:
         """POST /subscribe/payments/again: charge a billing key; its `status` says if it paid."""
-        body: dict[str, Any] = {
-            "customer_uid": customer_uid,
-            "merchant_uid": merchant_uid,
-            "amount": amount,
-            "name": name,
-            "currency": currency,
-            "buyer_email": buyer_email,
-            "buyer_name": buyer_name,
-            **extra,
-        }
-        if notice_url is not None:
-            body["notice_url"] = notice_url
-        if custom_data is not None:
+        if custom_data is not None and not isinstance(custom_data, str):
             # iamport stores custom_data as a string; a mapping is sent as its JSON text.
-            body["custom_data"] = (
-                custom_data if isinstance(custom_data, str) else _dumps(custom_data)
-            )
+            custom_data = _dumps(custom_data)
+        body = {"customer_uid": customer_uid, "merchant_uid": merchant_uid, "amount": amount,
+                "name": name, "currency": currency, "buyer_email": buyer_email,
+                "buyer_name": buyer_name, **extra, "notice_url": notice_url,
+                "custom_data": custom_data}
         return self._call("POST", "/subscribe/payments/again", body=body)
 
     def get_billing_key(self, customer_uid: str) -> dict[str, Any]:
@@ -305,334 +363,67 @@ class IamportClient:
 
     def delete_billing_key(self, customer_uid: str, reason: str | None = None) -> dict[str, Any]:
         """DELETE /subscribe/customers/{customer_uid}: forget the billing key (irreversible)."""
-        params = {"reason": reason} if reason is not None else None
-        return self._call("DELETE", f"/subscribe/customers/{_segment(customer_uid)}", params=params)
-
-    def list_billing_key_payments(self, customer_uid: str, page: int = 1) -> dict[str, Any]:
-        """GET /subscribe/customers/{customer_uid}/payments: one page of the key's payments."""
-        return self._call(
-            "GET", f"/subscribe/customers/{_segment(customer_uid)}/payments", params={"page": page}
-        )
+        path = f"/subscribe/customers/{_segment(customer_uid)}"
+        return self._call("DELETE", path, params={"reason": reason})
 
     # -- schedules -----------------------------------------------------------------------------
 
-    def schedule_payments(
-        self, customer_uid: str, schedules: Sequence[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
+    def schedule_payments(self, customer_uid: str,
+                          schedules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """POST /subscribe/payments/schedule: schedule charges of a billing key."""
         converted = [{**item, "schedule_at": _unix(item["schedule_at"])} for item in schedules]
         body = {"customer_uid": customer_uid, "schedules": converted}
         return self._call("POST", "/subscribe/payments/schedule", body=body, expect=list)
 
-    def unschedule_payments(
-        self, customer_uid: str, merchant_uids: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
+    def unschedule_payments(self, customer_uid: str,
+                            merchant_uids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """POST /subscribe/payments/unschedule: revoke the given schedules, or all of the key's."""
-        body: dict[str, Any] = {"customer_uid": customer_uid}
-        if merchant_uids is not None:
-            body["merchant_uid"] = list(merchant_uids)
+        merchant_uid = list(merchant_uids) if merchant_uids is not None else None
+        body = {"customer_uid": customer_uid, "merchant_uid": merchant_uid}
         return self._call("POST", "/subscribe/payments/unschedule", body=body, expect=list)
 
     def get_schedule(self, merchant_uid: str) -> dict[str, Any]:
         """GET /subscribe/payments/schedule/{merchant_uid}: one scheduled charge."""
         return self._call("GET", f"/subscribe/payments/schedule/{_segment(merchant_uid)}")
 
-    def list_schedules(
-        self,
-        schedule_from: Timestamp,
-        schedule_to: Timestamp,
-        status: str | None = None,
-        page: int = 1,
-        limit: int = 20,
-    ) -> dict[str, Any]:
+    def list_schedules(self, schedule_from: Timestamp, schedule_to: Timestamp,
+                       status: str | None = None, page: int = 1,
+                       limit: int = 20) -> dict[str, Any]:
         """GET /subscribe/payments/schedule: one page of schedules in a time range."""
-        params: dict[str, Any] = {
-            "schedule_from": _unix(schedule_from),
-            "schedule_to": _unix(schedule_to),
-            "page": page,
-            "limit": limit,
-        }
-        if status is not None:
-            params["schedule_status"] = status
+        params = {"schedule_from": _unix(schedule_from), "schedule_to": _unix(schedule_to),
+                  "schedule_status": status, "page": page, "limit": limit}
         return self._call("GET", "/subscribe/payments/schedule", params=params)
 
     def authenticate(self) -> None:
         """Hold a valid access token: proves that iamport answers and takes our REST keys."""
-        self._token(self._settings())
+        self._connection().token()
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _settings(self) -> _Settings:
-        """The settings of the current app, else of the app last passed to init_app."""
-        if has_app_context():
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            settings = self._by_app.get(app)
-            if settings is not None:
-                return settings
-        if self._default is None:
+    def _connection(self) -> _Connection:
+        """This client's app's connection, else the current app's, else the last app's."""
+        if self._own is not None:
+            return self._own
+        if has_app_context() and "iamport" in current_app.extensions:
+            return current_app.extensions["iamport"]._connection()
+        if self._last is None:
             raise RuntimeError("IamportClient.init_app(app) has not been called")
-        return self._default
+        return self._last
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        expect: type = dict,
-    ) -> Any:
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              body: Mapping[str, Any] | None = None, expect: type = dict) -> Any:
         """Send one API request with a valid token and return the envelope's `response`."""
-        # Encode first: an amount that cannot be sent exactly fails before anything goes out.
+        # Optional fields left as None are not sent at all (requests drops None params itself).
+        body = {key: value for key, value in body.items() if value is not None} if body else None
+        # Encoded first: an amount that cannot be sent exactly fails before anything goes out.
         data = _dumps(body) if body is not None else None
-        settings = self._settings()
-        is_read = method == "GET"
-        retries = settings.read_retries if is_read else 0
-        renewed = False
-        while True:
-            token = self._token(settings)
-            resp = self._send_with_retries(
-                settings, method, path, params=params, data=data, token=token, retries=retries
-            )
-            if resp.status_code == 401 and not renewed:
-                # A 401 means the request was refused before it was processed, so one repeat
-                # with a fresh token is safe even for a write.
-                logger.info("iamport %s %s: token refused, renewing once", method, path)
-                self._forget_token(settings, token)
-                renewed = True
-                continue
-            return self._unwrap(
-                settings, resp, method, path, expect=expect, write=not is_read, token=token
-            )
-
-    def _token(self, settings: _Settings) -> str:
-        """Return a token valid for at least RENEW_MARGIN seconds, fetching one if needed."""
-        # Held across the fetch on purpose: concurrent threads wait for one renewal instead
-        # of each asking for a token.
-        with self._lock:
-            cached = self._tokens.get(settings)
-            if cached is not None and _clock() < cached.renew_at:
-                return cached.value
-            token = self._fetch_token(settings)
-            self._tokens[settings] = token
-            return token.value
-
-    def _forget_token(self, settings: _Settings, token: str) -> None:
-        """Drop a refused token unless another thread already replaced it."""
-        with self._lock:
-            cached = self._tokens.get(settings)
-            if cached is not None and cached.value == token:
-                del self._tokens[settings]
-
-    def _fetch_token(self, settings: _Settings) -> _Token:
-        """POST /users/getToken and keep its lifetime on the local clock."""
-        path = "/users/getToken"
-        if not settings.api_key or not settings.api_secret:
-            error = IamportError(
-                None, "IAMPORT_API_KEY and IAMPORT_API_SECRET must be set", unknown_outcome=False
-            )
-            raise self._logged(error, "POST", path)
-        data = _dumps({"imp_key": settings.api_key, "imp_secret": settings.api_secret})
-        started = _clock()
-        try:
-            # getToken has no side effect (it hands back the same token while valid), so it
-            # is retried like a read.
-            resp = self._send_with_retries(
-                settings, "POST", path, params=None, data=data, token=None,
-                retries=settings.read_retries,
-            )
-            if resp.status_code == 401:
-                error = IamportError(
-                    self._envelope_code(resp),
-                    "iamport refused IAMPORT_API_KEY/IAMPORT_API_SECRET",
-                    401,
-                )
-                raise self._logged(error, "POST", path)
-            answer = self._unwrap(
-                settings, resp, "POST", path, expect=dict, write=False, token=None
-            )
-        except IamportError as exc:
-            # No token means the caller's own request was never sent: its outcome is known.
-            raise IamportError(exc.code, exc.message, exc.status, unknown_outcome=False) from exc
-        access_token = answer.get("access_token")
-        now = _api_int(answer.get("now"))
-        expired_at = _api_int(answer.get("expired_at"))
-        if (
-            not isinstance(access_token, str)
-            or not access_token
-            or now is None
-            or expired_at is None
-        ):
-            error = IamportError(
-                None,
-                "iamport answered getToken without access_token, now and expired_at",
-                resp.status_code,
-                unknown_outcome=False,
-            )
-            raise self._logged(error, "POST", path)
-        # expired_at is on the server's clock: only its distance from the server's `now`
-        # means anything here, so local clock skew cannot make us use a dead token.
-        return _Token(access_token, started + (expired_at - now) - RENEW_MARGIN)
-
-    def _send_with_retries(
-        self,
-        settings: _Settings,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None,
-        data: str | None,
-        token: str | None,
-        retries: int,
-    ) -> requests.Response:
-        """Send, retrying network errors and 5xx answers up to `retries` times with backoff."""
-        attempt = 0
-        while True:
-            try:
-                resp = self._send(settings, method, path, params=params, data=data, token=token)
-            except IamportError:
-                if attempt >= retries:
-                    raise
-            else:
-                if resp.status_code < 500 or attempt >= retries:
-                    return resp
-            delay = settings.retry_backoff * 2**attempt
-            attempt += 1
-            logger.warning(
-                "iamport %s %s: retry %d of %d in %.2f s", method, path, attempt, retries, delay
-            )
-            _sleep(delay)
-
-    def _send(
-        self,
-        settings: _Settings,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None,
-        data: str | None,
-        token: str | None,
-    ) -> requests.Response:
-        """One HTTP exchange with timeouts; network failures become IamportError(status=None)."""
-        headers: dict[str, str] = {}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if data is not None:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        started = time.perf_counter()
-        try:
-            resp = self._session.request(
-                method,
-                settings.base_url + path,
-                params=params,
-                data=data.encode("utf-8") if data is not None else None,
-                headers=headers,
-                timeout=settings.timeout,
-                **self._environment[settings.base_url],
-            )
-        except requests.Timeout as exc:
-            raise self._logged(
-                IamportError(None, f"iamport {method} {path} timed out"), method, path, started
-            ) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise self._logged(
-                IamportError(None, f"iamport {method} {path}: connection failed"),
-                method, path, started,
-            ) from exc
-        except requests.RequestException as exc:
-            raise self._logged(
-                IamportError(None, f"iamport {method} {path}: {type(exc).__name__}"),
-                method, path, started,
-            ) from exc
-        logger.debug(
-            "iamport %s %s -> %d in %.0f ms",
-            method, path, resp.status_code, (time.perf_counter() - started) * 1000,
-        )
-        return resp
-
-    def _unwrap(
-        self,
-        settings: _Settings,
-        resp: requests.Response,
-        method: str,
-        path: str,
-        *,
-        expect: type,
-        write: bool,
-        token: str | None,
-    ) -> Any:
-        """Return the envelope's `response`, or raise IamportError for any other answer."""
-        status = resp.status_code
-        envelope = self._envelope(resp)
-        code = _api_int(envelope.get("code")) if envelope is not None else None
-        raw_message = envelope.get("message") if envelope is not None else None
-        message = self._redact(str(raw_message), settings, token) if raw_message else ""
-        if not 200 <= status < 300:
-            error = IamportError(code, message or f"iamport {method} {path} failed", status)
-            raise self._logged(error, method, path)
-        if envelope is None:
-            # A 2xx we cannot read: a write may well have gone through.
-            error = IamportError(
-                None,
-                f"iamport {method} {path} answered with a body that is not its JSON envelope",
-                status,
-                unknown_outcome=write,
-            )
-            raise self._logged(error, method, path)
-        if code != 0:
-            error = IamportError(code, message or f"iamport {method} {path} refused", status)
-            raise self._logged(error, method, path)
-        response = envelope.get("response")
-        if not isinstance(response, expect):
-            error = IamportError(
-                None,
-                f"iamport {method} {path} answered without the expected {expect.__name__}",
-                status,
-                unknown_outcome=write,
-            )
-            raise self._logged(error, method, path)
-        return response
-
-    @staticmethod
-    def _envelope(resp: requests.Response) -> dict[str, Any] | None:
-        """The decoded {code, message, response} envelope (floats as Decimal), or None."""
-        try:
-            payload = json.loads(resp.content, parse_float=Decimal)
-        except ValueError:
-            return None
-        if not isinstance(payload, dict) or _api_int(payload.get("code")) is None:
-            return None
-        return payload
-
-    def _envelope_code(self, resp: requests.Response) -> int | None:
-        """The envelope code of an answer, if it has one."""
-        envelope = self._envelope(resp)
-        return _api_int(envelope.get("code")) if envelope is not None else None
-
-    @staticmethod
-    def _redact(text: str, settings: _Settings, token: str | None) -> str:
-        """Keep the key, the secret and the token out of messages, even if the server echoed them."""
-        for secret in (settings.api_secret, settings.api_key, token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    @staticmethod
-    def _logged(
-        error: IamportError, method: str, path: str, started: float | None = None
-    ) -> IamportError:
-        """Log a failed call and hand the error back to be raised.
-
-        A 404 is an answer callers expect (a key not confirmed yet, an order never paid), so it
-        is logged at INFO; everything else at WARNING.
-        """
-        level = logging.INFO if error.not_found else logging.WARNING
-        if started is None:
-            logger.log(level, "iamport %s %s failed: %s", method, path, error)
-        else:
-            logger.log(
-                level,
-                "iamport %s %s failed after %.0f ms: %s",
-                method, path, (time.perf_counter() - started) * 1000, error,
-            )
-        return error
+        connection = self._connection()
+        token = connection.token()
+        resp = connection.send(method, path, params=params, data=data, token=token)
+        if resp.status_code == 401:
+            # A 401 means the request was refused before it was processed, so one repeat
+            # with a fresh token is safe even for a write.
+            logger.info("iamport %s %s: token refused, renewing once", method, path)
+            token = connection.token(refused=token)
+            resp = connection.send(method, path, params=params, data=data, token=token)
+        return connection.unwrap(resp, method, path, expect=expect, token=token)

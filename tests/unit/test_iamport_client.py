@@ -1,4 +1,5 @@
-"""Unit tests of the iamport client, with `responses` standing in for the HTTP API."""
+"""Unit tests of the iamport client: `responses` stands in for the HTTP API, a scripted local
+server where what happens on the wire matters (timeouts, dropped connections, retries)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import logging
 import pickle
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import flask
@@ -23,6 +24,7 @@ import requests
 import responses
 
 from storefront.iamport import IamportClient, IamportError
+from tests.support.scripted_http import Answer, Drop, ScriptedServer, Stall
 
 # `storefront.iamport` as an attribute may be shadowed by the package's client instance.
 iamport_module = importlib.import_module("storefront.iamport")
@@ -71,13 +73,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waited: list[float] = []
-    monkeypatch.setattr(iamport_module, "_sleep", waited.append)
-    return waited
-
-
-@pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         yield mocked
@@ -96,7 +91,7 @@ def make_app(**config: Any) -> flask.Flask:
 
 
 @pytest.fixture
-def client(clock: FakeClock, sleeps: list[float]) -> IamportClient:
+def client(clock: FakeClock) -> IamportClient:
     iamport = IamportClient()
     iamport.init_app(make_app())
     return iamport
@@ -304,43 +299,60 @@ def test_malformed_token_answer_raises(client: IamportClient, rsps: responses.Re
     assert api_calls(rsps) == []
 
 
-def test_token_failure_leaves_a_write_known_not_done(
-    client: IamportClient, rsps: responses.RequestsMock
-):
-    rsps.post(TOKEN_URL, body=requests.exceptions.ReadTimeout("slow"))
-    rsps.post(API_URL, json=envelope(PAYMENT))
+def test_token_failure_leaves_a_write_known_not_done():
+    script = {"/users/getToken": [Stall(2)], "/subscribe/payments/again": [Answer(200, PAYMENT)]}
+    with ScriptedServer(script) as server:
+        iamport = IamportClient(make_app(IAMPORT_API_URL=server.url, IAMPORT_READ_TIMEOUT=0.2))
 
-    with pytest.raises(IamportError) as caught:
-        client.charge_again(**CHARGE)
+        with pytest.raises(IamportError) as caught:
+            iamport.charge_again(**CHARGE)
 
     # The charge itself never went out, so it is safe to mark it failed rather than pending.
     assert caught.value.status is None
     assert not caught.value.unknown_outcome
-    assert api_calls(rsps) == []
-    assert len(token_calls(rsps)) == 3  # getToken has no side effect: retried like a read
+    assert server.count("/subscribe/payments/again") == 0
+    assert server.count("/users/getToken") == 3  # getToken has no side effect: retried like a read
+
+
+def test_token_fetch_is_retried_after_a_5xx(client: IamportClient, rsps: responses.RequestsMock):
+    rsps.post(TOKEN_URL, status=502, body="bad gateway")
+    add_token(rsps)
+    rsps.get(API_URL, json=envelope(PAYMENT))
+
+    assert client.get_payment("imp_1")["imp_uid"] == "imp_1"
+    assert len(token_calls(rsps)) == 2
 
 
 # -- retries and timeouts -------------------------------------------------------------------------
 
 
-def test_get_retries_on_503_with_backoff_then_succeeds(
-    rsps: responses.RequestsMock, clock: FakeClock, sleeps: list[float]
-):
-    iamport = IamportClient(make_app(IAMPORT_RETRY_BACKOFF=0.3))
+def test_get_retries_on_503_then_succeeds(client: IamportClient, rsps: responses.RequestsMock):
     add_token(rsps)
     rsps.get(API_URL, status=503, body="busy")
     rsps.get(API_URL, status=503, json=envelope(code=-1, message="busy"))
     rsps.get(API_URL, json=envelope(PAYMENT))
 
-    assert iamport.get_payment("imp_1")["status"] == "paid"
+    assert client.get_payment("imp_1")["status"] == "paid"
 
     assert len(api_calls(rsps)) == 3
-    assert sleeps == pytest.approx([0.3, 0.6])
 
 
-def test_get_gives_up_after_the_configured_retries(
-    rsps: responses.RequestsMock, clock: FakeClock, sleeps: list[float]
-):
+def test_retries_wait_the_backoff_between_attempts():
+    busy = Answer(503, envelope(code=-1, message="busy"))
+    script = {"/users/getToken": [Answer(200, token_body())],
+              "/payments/imp_1": [busy, busy, Answer(200, envelope(PAYMENT))]}
+    with ScriptedServer(script) as server:
+        iamport = IamportClient(make_app(IAMPORT_API_URL=server.url, IAMPORT_RETRY_BACKOFF=0.2))
+        started = time.monotonic()
+
+        assert iamport.get_payment("imp_1")["status"] == "paid"
+
+    # urllib3's backoff: none before the first retry, then 2 x 0.2 s before the second.
+    assert time.monotonic() - started >= 0.4
+    assert server.count("/payments/imp_1") == 3
+
+
+def test_get_gives_up_after_the_configured_retries(rsps: responses.RequestsMock, clock: FakeClock):
     iamport = IamportClient(make_app(IAMPORT_READ_RETRIES=1))
     add_token(rsps)
     rsps.get(API_URL, status=500, json=envelope(code=-1, message="internal"))
@@ -353,37 +365,74 @@ def test_get_gives_up_after_the_configured_retries(
     assert len(api_calls(rsps)) == 2
 
 
-@pytest.mark.parametrize(
-    "exception",
-    [
-        requests.exceptions.ReadTimeout("read timed out"),
-        requests.exceptions.ConnectTimeout("connect timed out"),
-        requests.exceptions.ConnectionError("reset"),
-    ],
-    ids=["read-timeout", "connect-timeout", "connection-error"],
-)
-def test_get_retries_network_errors_then_raises(
-    client: IamportClient, rsps: responses.RequestsMock, exception: Exception
-):
-    add_token(rsps)
-    rsps.get(API_URL, body=exception)
+def token_body() -> dict[str, Any]:
+    now = int(time.time())
+    return envelope({"access_token": "tok-1", "now": now, "expired_at": now + 1800})
 
-    with pytest.raises(IamportError) as caught:
-        client.get_payment("imp_1")
+
+def scripted_app(server: ScriptedServer, **config: Any) -> flask.Flask:
+    return make_app(IAMPORT_API_URL=server.url, IAMPORT_READ_TIMEOUT=0.2, **config)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("failure", [Stall(2), Drop()], ids=["read-timeout", "dropped"])
+def test_get_retries_network_errors_then_raises(failure: Stall | Drop):
+    script = {"/users/getToken": [Answer(200, token_body())], "/payments/imp_1": [failure]}
+    with ScriptedServer(script) as server:
+        iamport = IamportClient(scripted_app(server))
+
+        with pytest.raises(IamportError) as caught:
+            iamport.get_payment("imp_1")
 
     assert caught.value.status is None
     assert caught.value.code is None
     assert caught.value.unknown_outcome
-    assert len(api_calls(rsps)) == 3
+    assert server.count("/payments/imp_1") == 3
 
 
-def test_get_recovers_after_a_timeout(client: IamportClient, rsps: responses.RequestsMock):
-    add_token(rsps)
-    rsps.get(API_URL, body=requests.exceptions.ReadTimeout("read timed out"))
-    rsps.get(API_URL, json=envelope(PAYMENT))
+def test_get_recovers_after_a_timeout():
+    script = {"/users/getToken": [Answer(200, token_body())],
+              "/payments/imp_1": [Stall(2), Answer(200, envelope(PAYMENT))]}
+    with ScriptedServer(script) as server:
+        iamport = IamportClient(scripted_app(server))
 
-    assert client.get_payment("imp_1")["imp_uid"] == "imp_1"
-    assert len(api_calls(rsps)) == 2
+        assert iamport.get_payment("imp_1")["imp_uid"] == "imp_1"
+
+    assert server.count("/payments/imp_1") == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "call", "retried"),
+    [
+        ("GET", lambda c: c.get_payment("imp_1"), True),
+        ("POST", lambda c: c.charge_again(**CHARGE), False),
+    ],
+    ids=["read", "write"],
+)
+def test_a_refused_connection_is_retried_for_reads_only(
+    clock: FakeClock, method: str, call: Callable[[IamportClient], Any], retried: bool
+):
+    iamport = IamportClient(make_app(IAMPORT_API_URL=closed_port_url(), IAMPORT_RETRY_BACKOFF=0.5))
+    # A token is held already, so that only the call itself meets the closed port.
+    now = int(time.time())
+    with responses.RequestsMock() as rsps:
+        rsps.post(re.compile(r".*/users/getToken"),
+                  json=envelope({"access_token": "tok-1", "now": now, "expired_at": now + 1800}))
+        iamport.authenticate()
+    started = time.monotonic()
+
+    with pytest.raises(IamportError) as caught:
+        call(iamport)
+
+    # Two retries wait 0 + 1.0 s of backoff; a single attempt fails at once.
+    assert (time.monotonic() - started >= 1.0) is retried
+    assert caught.value.status is None
+    assert caught.value.unknown_outcome
 
 
 def test_post_is_not_retried_on_503(client: IamportClient, rsps: responses.RequestsMock):
@@ -399,28 +448,19 @@ def test_post_is_not_retried_on_503(client: IamportClient, rsps: responses.Reque
     assert len(api_calls(rsps)) == 1
 
 
-@pytest.mark.parametrize(
-    "exception",
-    [
-        requests.exceptions.ReadTimeout("read timed out"),
-        requests.exceptions.ConnectTimeout("connect timed out"),
-        requests.exceptions.ConnectionError("reset"),
-    ],
-    ids=["read-timeout", "connect-timeout", "connection-error"],
-)
-def test_write_network_error_is_not_retried_and_outcome_unknown(
-    client: IamportClient, rsps: responses.RequestsMock, exception: Exception
-):
-    add_token(rsps)
-    rsps.post(API_URL, body=exception)
-    rsps.post(API_URL, json=envelope(PAYMENT))
+@pytest.mark.parametrize("failure", [Stall(2), Drop()], ids=["read-timeout", "dropped"])
+def test_write_network_error_is_not_retried_and_outcome_unknown(failure: Stall | Drop):
+    script = {"/users/getToken": [Answer(200, token_body())],
+              "/subscribe/payments/again": [failure, Answer(200, envelope(PAYMENT))]}
+    with ScriptedServer(script) as server:
+        iamport = IamportClient(scripted_app(server))
 
-    with pytest.raises(IamportError) as caught:
-        client.charge_again(**CHARGE)
+        with pytest.raises(IamportError) as caught:
+            iamport.charge_again(**CHARGE)
 
     assert caught.value.status is None
     assert caught.value.unknown_outcome
-    assert len(api_calls(rsps)) == 1
+    assert server.count("/subscribe/payments/again") == 1
 
 
 def test_delete_is_not_retried(client: IamportClient, rsps: responses.RequestsMock):
@@ -445,7 +485,6 @@ def test_delete_is_not_retried(client: IamportClient, rsps: responses.RequestsMo
 def test_every_request_carries_connect_and_read_timeouts(
     rsps: responses.RequestsMock,
     clock: FakeClock,
-    sleeps: list[float],
     config: dict[str, Any],
     expected: tuple[float, float],
 ):
@@ -456,16 +495,13 @@ def test_every_request_carries_connect_and_read_timeouts(
     rsps.post(API_URL, json=envelope(PAYMENT))
     rsps.delete(API_URL, json=envelope({"customer_uid": "cust-1"}))
 
-    with mock.patch.object(
-        iamport._session, "request", wraps=iamport._session.request
-    ) as request:
-        iamport.get_payment("imp_1")
-        iamport.cancel_payment("imp_1", "customer asked")
-        iamport.delete_billing_key("cust-1")
+    iamport.get_payment("imp_1")
+    iamport.cancel_payment("imp_1", "customer asked")
+    iamport.delete_billing_key("cust-1")
 
     # getToken, GET 503, GET 200, POST, DELETE
-    assert request.call_count == 5
-    assert [call.kwargs["timeout"] for call in request.call_args_list] == [expected] * 5
+    assert len(rsps.calls) == 5
+    assert [call.request.req_kwargs["timeout"] for call in rsps.calls] == [expected] * 5
 
 
 # -- error paths ----------------------------------------------------------------------------------
@@ -642,7 +678,7 @@ SCHEDULE = {"merchant_uid": "order-3", "schedule_at": AT, "amount": 5, "currency
 @pytest.mark.parametrize("lookup", [lambda c: c.get_payment("imp_1"),
                                     lambda c: c.find_payment("order-1"),
                                     lambda c: c.find_payment("order-1", "paid")])
-def test_live_mode_never_asks_for_test_channel_payments(clock, sleeps, rsps, lookup):
+def test_live_mode_never_asks_for_test_channel_payments(clock, rsps, lookup):
     iamport = IamportClient()
     iamport.init_app(make_app(IAMPORT_MODE="live"))
     add_token(rsps)
@@ -688,9 +724,6 @@ def test_live_mode_never_asks_for_test_channel_payments(clock, sleeps, rsps, loo
         (lambda c: c.delete_billing_key("cust-1", "new card"), "DELETE",
          "/subscribe/customers/cust-1", {"reason": ["new card"]}, None,
          {"customer_uid": "cust-1"}),
-        (lambda c: c.list_billing_key_payments("cust-1", page=2), "GET",
-         "/subscribe/customers/cust-1/payments", {"page": ["2"]}, None,
-         {"total": 0, "previous": 0, "next": 0, "list": []}),
         (lambda c: c.schedule_payments("cust-1", [SCHEDULE]), "POST",
          "/subscribe/payments/schedule", {},
          {"customer_uid": "cust-1", "schedules": [{**SCHEDULE, "schedule_at": AT_UNIX}]}, []),
@@ -711,7 +744,7 @@ def test_live_mode_never_asks_for_test_channel_payments(clock, sleeps, rsps, loo
         "get_payment", "find_payment", "find_payment-status", "cancel_payment",
         "cancel_payment-partial", "prepare_payment", "prepare_payment-currency",
         "get_prepared_payment", "charge_again", "charge_again-extras", "get_billing_key",
-        "delete_billing_key", "delete_billing_key-reason", "list_billing_key_payments",
+        "delete_billing_key", "delete_billing_key-reason",
         "schedule_payments", "unschedule_payments-all", "unschedule_payments-some",
         "get_schedule", "list_schedules",
     ],
@@ -778,14 +811,26 @@ def test_bad_arguments_are_refused_before_any_request(
 # -- Flask wiring ---------------------------------------------------------------------------------
 
 
-def test_init_app_registers_the_client(clock: FakeClock):
-    app = make_app()
+def test_init_app_gives_each_app_a_client_of_its_own(
+    rsps: responses.RequestsMock, clock: FakeClock
+):
+    other = "http://other-iamport.test"
+    first, second = make_app(), make_app(IAMPORT_API_URL=other)
     iamport = IamportClient()
+    iamport.init_app(first)
+    iamport.init_app(second)
+    add_token(rsps)
+    add_token(rsps, base=other)
+    rsps.get(API_URL, json=envelope(PAYMENT))
+    rsps.get(re.compile(re.escape(other) + r"/payments/.*"), json=envelope(PAYMENT))
 
-    iamport.init_app(app)
+    # What the storefront's code looks up: the app's own, whichever app is current.
+    for app in (first, second):
+        assert isinstance(app.extensions["iamport"], IamportClient)
+        app.extensions["iamport"].get_payment("imp_1")
 
-    assert app.extensions["iamport"] is iamport
-    assert IamportClient(make_app()) is not iamport
+    hosts = [urlsplit(c.request.url).hostname for c in rsps.calls if "/payments/" in c.request.url]
+    assert hosts == [urlsplit(BASE).hostname, urlsplit(other).hostname]
 
 
 def test_calls_before_init_app_fail_clearly():
@@ -824,7 +869,6 @@ def test_one_client_serves_each_app_with_its_own_url_and_token(
 
 def test_proxy_and_ca_bundle_come_from_the_environment_read_at_start_up(
     rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path, clock: FakeClock,
-    sleeps: list[float],
 ) -> None:
     netrc = tmp_path / ".netrc"
     netrc.write_text(f"machine {urlsplit(BASE).hostname} login someone password secret\n")
@@ -853,7 +897,6 @@ def test_proxy_and_ca_bundle_come_from_the_environment_read_at_start_up(
 
 def test_no_proxy_in_the_environment_sends_directly(
     rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
-    sleeps: list[float],
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")

@@ -29,7 +29,8 @@ SECRET = "secret-DO-NOT-LEAK-456"
 TOKEN = "token-DO-NOT-LEAK-789"
 IMP_CODE = "imp31415926"
 LEAKS = (KEY, SECRET, TOKEN)
-ANY_CALL = re.compile(re.escape(API) + r"/.*")
+# Any endpoint but getToken, so that a catch-all never takes the place of the token's stub.
+ANY_CALL = re.compile(re.escape(API) + r"/(?!users/getToken).*")
 ECHO = f"bad request: imp_key={KEY} imp_secret={SECRET} Authorization: Bearer {TOKEN}"
 
 
@@ -92,11 +93,13 @@ def iamport_works(rsps) -> None:
 
 def iamport_echoes(rsps, status: int, token_fails: bool) -> None:
     """Every call (or already the token) fails with `status`, echoing the credentials."""
-    if not token_fails:
+    echo = {"code": -1, "message": ECHO, "response": {"echo": ECHO}}
+    if token_fails:
+        rsps.post(f"{API}/users/getToken", status=status, json=echo)
+    else:
         token_ok(rsps)
     for method in (responses.GET, responses.POST, responses.DELETE):
-        rsps.add(method, ANY_CALL, status=status,
-                 json={"code": -1, "message": ECHO, "response": {"echo": ECHO}})
+        rsps.add(method, ANY_CALL, status=status, json=echo)
 
 
 def pages(ids: dict) -> list[str]:
