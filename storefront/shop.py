@@ -44,7 +44,7 @@ def current_plan_ids() -> set[int]:
     """Ids of the plans the logged-in user has a live subscription to."""
     if not current_user.is_authenticated:
         return set()
-    live = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
+    live = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
     return set(
         db.session.execute(
             db.select(Subscription.plan_id).where(
