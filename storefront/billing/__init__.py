@@ -1,6 +1,7 @@
 """The money logic: open an order, verify a payment with iamport and record its outcome once (see each module for one concern)."""
 
 from storefront.billing.common import (
+    LIVE_STATUSES,
     ActionRefused,
     UnknownPayment,
     first_payment_in_review,
@@ -26,7 +27,7 @@ from storefront.billing.schedules import register_schedule, revoke_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
-    "ActionRefused", "CAN_WAIT", "DuplicateSubmission", "Outcome", "ReconcileReport", "Recorded",
+    "LIVE_STATUSES", "ActionRefused", "CAN_WAIT", "DuplicateSubmission", "Outcome", "ReconcileReport", "Recorded",
     "USAGE_SCHEDULED", "UnknownPayment", "cancel", "charge_now", "charge_refusal",
     "confirm_billing_key", "end_finished_periods", "ensure_schedule", "first_payment_in_review",
     "judge", "live_subscription", "mismatch_reason", "next_charge_at", "open_card_change",
