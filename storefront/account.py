@@ -40,7 +40,7 @@ MAX_PAGE = 100_000
 # Ids are 32-bit in PostgreSQL; a larger one in the URL would fail the query instead of missing.
 MAX_ID = 2**31 - 1
 # Rows that are plans for the future or checkouts never attempted are not history.
-HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED.value, PaymentStatus.REVOKED.value)
+HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED, PaymentStatus.REVOKED)
 
 
 def _subscription_or_404(subscription_id: int) -> Subscription:
@@ -63,9 +63,9 @@ def overview():
                 Subscription.user_id == current_user.id,
                 # A subscription being bought is shown once its first payment is held for review:
                 # the shopper has paid and needs to see that it is under way.
-                (Subscription.status != SubscriptionStatus.INCOMPLETE.value)
+                (Subscription.status != SubscriptionStatus.INCOMPLETE)
                 | Subscription.payments.any(
-                    (Payment.kind == PaymentKind.FIRST.value) & (Payment.status == PaymentStatus.REVIEW.value)
+                    (Payment.kind == PaymentKind.FIRST) & (Payment.status == PaymentStatus.REVIEW)
                 ),
             )
             .order_by(Subscription.created_at.desc())
@@ -80,7 +80,7 @@ def overview():
             Payment.user_id == current_user.id,
             Payment.status.not_in(HIDDEN_FROM_HISTORY),
             # An opened checkout that was never paid is not a charge.
-            ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING.value)),
+            ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING)),
         )
         .order_by(Payment.occurred_at.desc(), Payment.id.desc()),
         page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,
@@ -165,11 +165,11 @@ def charge(subscription_id: int):
 
 def _flash_charge(payment: Payment) -> None:
     amount = money(payment.amount, payment.currency)
-    if payment.status == PaymentStatus.PAID.value:
+    if payment.status == PaymentStatus.PAID:
         flash(f"Charged {amount}. Thank you!", "success")
-    elif payment.status == PaymentStatus.FAILED.value:
+    elif payment.status == PaymentStatus.FAILED:
         flash(f"The charge was declined: {payment.fail_reason}", "error")
-    elif payment.status == PaymentStatus.REVIEW.value:
+    elif payment.status == PaymentStatus.REVIEW:
         flash("The charge is held for review by PAYMENTWALL; we will update it when it is decided.", "warning")
     else:
         flash("We have not heard back from the payment provider yet. The charge is pending and will "

@@ -25,7 +25,7 @@ from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentStatus
+from storefront.models import Payment, PaymentStatus, utcnow
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
 
@@ -104,7 +104,7 @@ def start(slug: str):
         return error_response(
             503, "The payment service is not answering. Please try again in a minute."
         )
-    next_charge = add_interval(billing.utcnow(), plan.interval)
+    next_charge = add_interval(utcnow(), plan.interval)
     return render_template(
         "checkout/checkout.html", plan=plan, payment=payment, params=sdk_params(payment),
         next_charge=next_charge,
@@ -155,7 +155,7 @@ def complete():
     if order is None or (recorded is not None and recorded.id != order.id):
         return json_error(404, NO_RECORD)
     try:
-        payment = billing.sync_payment(imp_uid)
+        payment = billing.verify_payment(imp_uid)
     except billing.UnknownPayment as exc:
         log.warning("callback for a payment that is not ours: %s", exc)
         return json_error(404, NO_RECORD)
@@ -164,7 +164,7 @@ def complete():
             log.warning("callback for %s, which iamport does not know", imp_uid)
             return json_error(404, NOT_AT_IAMPORT)
         # iamport did not answer (or gave no token): the result page and the webhook settle it.
-        return jsonify(status=PaymentStatus.PENDING.value, redirect=_result_url(order)), 202
+        return jsonify(status=PaymentStatus.PENDING, redirect=_result_url(order)), 202
     if payment.id != order.id:
         # iamport's payment is another order's (recorded now, as a webhook would); not told here.
         log.warning("callback for %s with %s, a payment of order %s", merchant_uid, imp_uid,
@@ -193,7 +193,7 @@ def return_from_window():
     verified = not_at_iamport = False
     if imp_uid is not None:
         try:
-            payment = billing.sync_payment(imp_uid)
+            payment = billing.verify_payment(imp_uid)
             verified = True
         except billing.UnknownPayment:
             log.warning("redirect for unknown payment %s", imp_uid)
@@ -201,7 +201,7 @@ def return_from_window():
             log.warning("redirect for %s not verified yet: %s", imp_uid, exc)
             not_at_iamport = exc.not_found
     if payment is None and merchant_uid is not None:
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
     owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
     if not owner:
         if current_user.is_authenticated:
@@ -216,7 +216,7 @@ def return_from_window():
     refused = billing.refund_of(imp_uid) if imp_uid else None
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
         flash(f"Your payment was not accepted. {refused.reason}", "error")
-    elif payment.status == PaymentStatus.PENDING.value and (verified or imp_uid is None):
+    elif payment.status == PaymentStatus.PENDING and (verified or imp_uid is None):
         # No payment was made (the window was closed, or never got that far).
         flash("The payment was not completed. You can try again whenever you are ready.", "warning")
         target = url_for("shop.plan", slug=payment.subscription.plan.slug)
@@ -232,16 +232,16 @@ def result(merchant_uid: str):
         payment = billing.payment_for_owner(merchant_uid, current_user)
     if payment is None:
         abort(404, "We could not find that payment.")
-    if payment.status in (PaymentStatus.PENDING.value, PaymentStatus.REVIEW.value):
+    if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
         try:
-            billing.sync_merchant_uid(payment.merchant_uid)
+            billing.verify_order(payment.merchant_uid)
         except billing.UnknownPayment:
             pass
         except IamportError as exc:
             if not exc.not_found:
                 log.info("result %s not refreshed: %s", merchant_uid, exc)
     # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
-    refresh = payment.created_at > billing.utcnow() - RESULT_REFRESH_FOR
+    refresh = payment.created_at > utcnow() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,
                            subscription=payment.subscription, refresh=refresh,
                            refunds=billing.refunds_of_order(payment.merchant_uid))

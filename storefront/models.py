@@ -43,14 +43,14 @@ class UTCDateTime(sa.types.TypeDecorator):
 Money = sa.Numeric(12, 2, asdecimal=True)
 
 
-class Interval(str, enum.Enum):
+class Interval(enum.StrEnum):
     """Billing interval of a plan."""
 
     MONTH = "month"
     YEAR = "year"
 
 
-class SubscriptionStatus(str, enum.Enum):
+class SubscriptionStatus(enum.StrEnum):
     """Where a subscription is in its life."""
 
     INCOMPLETE = "incomplete"
@@ -59,7 +59,7 @@ class SubscriptionStatus(str, enum.Enum):
     CANCELED = "canceled"
 
 
-class PaymentStatus(str, enum.Enum):
+class PaymentStatus(enum.StrEnum):
     """Our verified view of one charge."""
 
     PENDING = "pending"
@@ -72,7 +72,7 @@ class PaymentStatus(str, enum.Enum):
     TAMPERED = "tampered"
 
 
-class PaymentKind(str, enum.Enum):
+class PaymentKind(enum.StrEnum):
     """Why a charge was made."""
 
     FIRST = "first"
@@ -80,14 +80,19 @@ class PaymentKind(str, enum.Enum):
     RENEWAL = "renewal"
 
 
-def _values(enum_cls: type[enum.Enum]) -> str:
-    return ", ".join(f"'{member.value}'" for member in enum_cls)
+def _values(members: Any) -> str:
+    return ", ".join(f"'{member}'" for member in members)
 
 
-_OPEN_SUBSCRIPTION = ", ".join(
-    f"'{status.value}'" for status in (SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
-                                       SubscriptionStatus.PAST_DUE)
-)
+_OPEN_SUBSCRIPTION = _values((SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
+                              SubscriptionStatus.PAST_DUE))
+
+
+def enum_column(enum_cls: type[enum.StrEnum], length: int) -> sa.Enum:
+    """A column of one of these StrEnums, stored as its value in a VARCHAR of `length` (the
+    CHECK constraint of each table keeps the values) and read back as the enum's member."""
+    return sa.Enum(enum_cls, native_enum=False, create_constraint=False, length=length,
+                   values_callable=lambda members: [str(member) for member in members])
 
 
 # How passwords are hashed; the dummy hash of an unknown address's log-in is made the same way.
@@ -181,14 +186,14 @@ class Plan(db.Model):
     features: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     price: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
-    interval: Mapped[str] = mapped_column(sa.String(5), default=Interval.MONTH.value)
+    interval: Mapped[Interval] = mapped_column(enum_column(Interval, 5), default=Interval.MONTH)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
 
     @property
     def interval_label(self) -> str:
         """'month' or 'year', for "per …" texts."""
-        return Interval(self.interval).value
+        return str(Interval(self.interval))
 
 
 class Subscription(db.Model):
@@ -206,7 +211,8 @@ class Subscription(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id"))
-    status: Mapped[str] = mapped_column(sa.String(20), default=SubscriptionStatus.INCOMPLETE.value)
+    status: Mapped[SubscriptionStatus] = mapped_column(enum_column(SubscriptionStatus, 20),
+                                                       default=SubscriptionStatus.INCOMPLETE)
     # The billing key charged for renewals: the one whose first or card-change payment was paid.
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
     current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -266,8 +272,9 @@ class Payment(db.Model):
     )
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(sa.String(3))
-    status: Mapped[str] = mapped_column(sa.String(20), default=PaymentStatus.PENDING.value)
-    kind: Mapped[str] = mapped_column(sa.String(10), default=PaymentKind.FIRST.value)
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus, 20),
+                                                  default=PaymentStatus.PENDING)
+    kind: Mapped[PaymentKind] = mapped_column(enum_column(PaymentKind, 10), default=PaymentKind.FIRST)
     # The billing key this charge issues (first payment) or uses (repeat, renewal).
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80), index=True)
     fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
@@ -304,11 +311,10 @@ class Payment(db.Model):
     @property
     def is_settled(self) -> bool:
         """True once the outcome can no longer change by itself."""
-        return self.status in {PaymentStatus.PAID.value, PaymentStatus.TAMPERED.value,
-                               PaymentStatus.CANCELLED.value}
+        return self.status in {PaymentStatus.PAID, PaymentStatus.TAMPERED, PaymentStatus.CANCELLED}
 
 
-class RefundStatus(str, enum.Enum):
+class RefundStatus(enum.StrEnum):
     """Whether money we must give back has been given back."""
 
     OWED = "owed"
@@ -335,7 +341,7 @@ class Refund(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(sa.String(3))
     reason: Mapped[str] = mapped_column(sa.String(255))
-    status: Mapped[str] = mapped_column(sa.String(10), default=RefundStatus.OWED.value)
+    status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, 10), default=RefundStatus.OWED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

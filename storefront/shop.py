@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
-from flask import Blueprint, abort, current_app, render_template, session
+from flask import Blueprint, abort, make_response, render_template, request, session
 from flask_login import current_user
 
 from storefront import billing
 from storefront.extensions import db
-from storefront.models import Plan, Subscription, SubscriptionStatus, utcnow
+from storefront.models import Plan, Subscription, utcnow
 from storefront.periods import add_interval
 
 bp = Blueprint("shop", __name__)
@@ -44,36 +43,37 @@ def current_plan_ids() -> set[int]:
     """Ids of the plans the logged-in user has a live subscription to."""
     if not current_user.is_authenticated:
         return set()
-    live = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
     return set(
         db.session.execute(
             db.select(Subscription.plan_id).where(
-                Subscription.user_id == current_user.id, Subscription.status.in_(live)
+                Subscription.user_id == current_user.id, Subscription.status.in_(billing.LIVE_STATUSES)
             )
         ).scalars()
     )
 
 
-# The anonymous catalog is the same page for everyone, so it is rendered once per few seconds
-# per worker; a plan change shows within that time.
-CATALOG_TTL = 5.0
+# The anonymous catalog is the same page for everyone: browsers and proxies may keep it this many
+# seconds (a plan change shows within that time), then ask again with its ETag.
+CATALOG_MAX_AGE = 5
 
 
 @bp.route("/")
 def catalog():
     """List the active plans."""
+    # A page with a flashed message is one visitor's; a logged-in page is never cached (security.py).
     anonymous = not current_user.is_authenticated and "_flashes" not in session
-    cache = current_app.extensions.setdefault("catalog_page", {})
-    if anonymous:
-        cached = cache.get("page")
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
     page = render_template(
         "shop/catalog.html", plans=active_plans(), current_plan_ids=current_plan_ids()
     )
-    if anonymous:
-        cache["page"] = (time.monotonic() + CATALOG_TTL, page)
-    return page
+    if not anonymous:
+        return page
+    response = make_response(page)
+    response.cache_control.public = True
+    response.cache_control.max_age = CATALOG_MAX_AGE
+    # Logged-in visitors see another page at the same address, told apart by their cookie.
+    response.vary.add("Cookie")
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.route("/plans/<slug>")

@@ -43,7 +43,7 @@ def receive():
     if imp_uid is None:
         abort(400, "imp_uid is missing or malformed.")
     try:
-        payment = billing.sync_payment(imp_uid)
+        payment = billing.verify_payment(imp_uid)
     except billing.UnknownPayment:
         log.warning("webhook for a payment that is not ours: %s", imp_uid)
         return jsonify(result="ignored", message="not an order of this shop"), 200

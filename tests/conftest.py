@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -106,20 +107,22 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+class Activations:
+    """The subscriptions that billing logged as activated while a test ran."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def __len__(self) -> int:
+        return sum(1 for record in self._caplog.records
+                   if record.name == "storefront.billing.lifecycle" and " activated by " in record.getMessage())
+
+
 @pytest.fixture
-def activations(monkeypatch) -> list[int]:
-    """Counts the subscriptions activated (billing._activate calls) during the test."""
-    from storefront import billing
-
-    calls: list[int] = []
-    real = billing._activate
-
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(billing, "_activate", counted)
-    return calls
+def activations(caplog) -> Activations:
+    """Counts the subscriptions activated during the test (billing logs each activation)."""
+    caplog.set_level(logging.INFO, logger="storefront.billing.lifecycle")
+    return Activations(caplog)
 
 
 @pytest.fixture(scope="session")

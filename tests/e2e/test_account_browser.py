@@ -49,7 +49,7 @@ def test_charge_now_adds_a_paid_row(page, shop):
     page.wait_for_url(re.compile(r"/account/subscriptions/\d+/charge$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Charge Basic now?")
     with shop.context():
-        sub = billing.find_payment(first_uid).subscription
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
         card_number = sub.card_number
         after = long_date(add_interval(sub.current_period_end, "month"))
         assert [p for p in sub.payments if p.kind == "repeat"] == []
@@ -73,7 +73,7 @@ def test_charge_now_adds_a_paid_row(page, shop):
     assert subscription_card(page).locator("dd").nth(1).inner_text() != paid_until
     assert subscription_card(page).locator("dd").nth(1).inner_text() == after
     with shop.context():
-        sub = billing.find_payment(first_uid).subscription
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
         assert sub.status == "active"
         assert [p.status for p in sub.payments if p.kind == "repeat"] == ["paid"]
 
@@ -83,7 +83,7 @@ def test_cancel_at_period_end_then_resume(page, shop):
     wait_for_charge_button(page, shop.url)
     card = subscription_card(page)
     with shop.context():
-        end = billing.find_payment(first_uid).subscription.current_period_end
+        end = billing.payment_by_merchant_uid(first_uid).subscription.current_period_end
     ends_on = long_date(end)
 
     card.get_by_role("link", name="Cancel").click()
@@ -101,7 +101,7 @@ def test_cancel_at_period_end_then_resume(page, shop):
     expect(card.get_by_role("link", name="Cancel")).to_have_count(0)
     expect(card.locator(".charge-button")).to_be_disabled()
     with shop.context():
-        sub = billing.find_payment(first_uid).subscription
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
         assert sub.status == "active" and sub.cancel_at_period_end
         assert billing.next_charge_at(sub) is None
 
@@ -127,7 +127,7 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
     badge = card.locator("h3 .badge")
     expect(badge).to_have_attribute("data-status", "active")
     with shop.context():
-        sub = billing.find_payment(first_uid).subscription
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
         sub_id, end = sub.id, sub.current_period_end
     # The billing key being ready means the first renewal is scheduled at the period's end
     # (by the same request that saw the key ready, so a reload may still catch it in between).
@@ -163,5 +163,5 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
     expect(renewal).to_have_count(1)
     expect(renewal.locator(".badge")).to_have_text("failed")
     with shop.context():
-        sub = billing.find_payment(first_uid).subscription
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
         assert sub.status == "past_due" and sub.retry_count == 1

@@ -73,7 +73,7 @@ def test_every_form_gives_each_input_its_proper_type(page, shop):
     merchant_uid = subscribe_desktop(page, shop.url)
     wait_for_charge_button(page, shop.url)
     with shop.context():
-        sub_id = billing.find_payment(merchant_uid).subscription.id
+        sub_id = billing.payment_by_merchant_uid(merchant_uid).subscription.id
     account = f"{shop.url}/account/subscriptions/{sub_id}"
 
     page.goto(f"{account}/charge")

@@ -42,7 +42,7 @@ def test_a_test_channel_payment_activates_nothing_in_live_mode(page, live_shop_o
 
     with shop.context():
         billing.reconcile(min_age=timedelta(0))
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         assert (payment.status, payment.imp_uid) == ("pending", None)
         assert payment.subscription.status == "incomplete"
         assert db.session.execute(db.select(Subscription).where(

@@ -104,7 +104,7 @@ def test_declined_card_shows_the_reason_and_try_again_opens_a_new_order(page, sh
     expect(page.locator("h1")).to_have_text("The payment did not go through")
     expect(page.locator("section.result .flash-error")).to_contain_text(re.compile("contact your bank", re.I))
     with shop.context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         assert payment.status == "failed"
         assert payment.subscription.status == "incomplete"
 
@@ -139,7 +139,7 @@ def test_closing_the_window_leaves_the_order_pending(page, shop):
     assert page.url.endswith("/checkout/basic-monthly")
 
     with shop.context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         assert payment.status == "pending", payment.status
         assert payment.paid_at is None
         assert payment.subscription.status == "incomplete"
@@ -178,7 +178,7 @@ def test_window_that_cannot_open_leaves_the_order_pending(page, shop):
     expect(page.locator("#pay-button")).to_be_enabled()
     assert page.url == f"{shop.url}/checkout/basic-monthly"
     with shop.context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         assert payment.status == "pending" and payment.imp_uid is None
         assert payment.subscription.status == "incomplete"
 

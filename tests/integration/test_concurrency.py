@@ -56,7 +56,7 @@ def test_fifty_deliveries_at_once_record_one_payment_one_activation_one_schedule
         first = db.session.execute(
             db.select(func.count(Payment.id)).where(Payment.kind == "first")).scalar_one()
         assert first == 1
-        sub_id = billing.find_payment(params["pay"]["merchant_uid"]).subscription_id
+        sub_id = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription_id
     wait_until(lambda: registered(shop, sub_id), timeout=5, message="the renewal schedule")
     assert len(scheduled(shop, sub_id)) == 1
     now = int(time.time())

@@ -25,7 +25,7 @@ def subscribe(shop, shopper, card="4242 4242 4242 4242", wait_ready=True):
     rsp = window_result(shopper.pay_in_window(params, card=card).text)
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
     with shop.context():
-        sub_id = billing.find_payment(params["pay"]["merchant_uid"]).subscription_id
+        sub_id = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription_id
     if wait_ready:
         wait_until(lambda: registered(shop, sub_id), timeout=6, message="the first renewal schedule")
     return sub_id
@@ -173,7 +173,7 @@ def test_reconcile_after_a_lost_webhook_and_callback(shop):
         report = billing.reconcile()
         assert report.settled == 1
     with shop.context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         assert payment.status == "paid" and payment.subscription.status == "active"
     wait_until(lambda: _reconciled_ready(shop, payment.subscription_id), timeout=5,
                message="reconcile to confirm the key and schedule the renewal")

@@ -19,7 +19,7 @@ def subscribe(shop, shopper, slug):
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
     merchant_uid = params["pay"]["merchant_uid"]
     with shop.context():
-        sub_id = billing.find_payment(merchant_uid).subscription_id
+        sub_id = billing.payment_by_merchant_uid(merchant_uid).subscription_id
     return merchant_uid, rsp["imp_uid"], sub_id
 
 

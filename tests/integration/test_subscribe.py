@@ -22,7 +22,7 @@ from tests.support.waiting import wait_until
 def state(shop, merchant_uid):
     """(payment status, subscription status, billing key ready?) as recorded by the storefront."""
     with shop.context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         sub = payment.subscription
         return payment.status, sub.status, sub.billing_key_ready_at is not None
 
@@ -65,7 +65,7 @@ def test_callback_alone_activates(shop, sandbox):
 def billing_key_ready(shop, shopper, merchant_uid):
     shopper.get("/account")  # any later look-up (here the result page) may confirm the key
     with shop.context():
-        sub = billing.find_payment(merchant_uid).subscription
+        sub = billing.payment_by_merchant_uid(merchant_uid).subscription
         billing.confirm_billing_key(sub)
         return sub.billing_key_ready_at is not None
 
@@ -133,7 +133,7 @@ def test_all_three_in_every_order_apply_once(shop, sandbox, order):
     for route in order + order:  # each way back twice
         assert deliver(route, shop, shopper, params, imp_uid, location) in (200, 302)
         with shop.context():
-            sub = billing.find_payment(params["pay"]["merchant_uid"]).subscription
+            sub = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription
             ends.append(sub.current_period_end)
     assert len(set(ends)) == 1
     with shop.context():
@@ -175,7 +175,7 @@ def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(shop, 
     rsp = pay_desktop(shopper, params)
     with shop.context():
         # The order says $19 but $9 was paid (as if the page had been altered before prepare).
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         payment.amount = Decimal("19.00")
         db.session.commit()
     response = shopper.complete(params, rsp["imp_uid"])
@@ -334,8 +334,8 @@ def test_a_second_first_payment_is_refunded_in_words_and_its_key_deleted(shop, s
     assert shopper.complete(first, rsp_a["imp_uid"]).json()["status"] == "review"
     with shop.context():
         # A second page opened before the hold began (two tabs): a new order on the same subscription.
-        user = billing.find_payment(first["pay"]["merchant_uid"]).user
-        plan = billing.find_payment(first["pay"]["merchant_uid"]).subscription.plan
+        user = billing.payment_by_merchant_uid(first["pay"]["merchant_uid"]).user
+        plan = billing.payment_by_merchant_uid(first["pay"]["merchant_uid"]).subscription.plan
         payment_b = billing.open_checkout(user, plan)
         merchant_b, key_b = payment_b.merchant_uid, payment_b.customer_uid
     params_b = dict(first, pay=dict(first["pay"], merchant_uid=merchant_b, customer_uid=key_b))

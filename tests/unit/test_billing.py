@@ -1,4 +1,4 @@
-"""sync_payment's verdicts and its once-only recording, with iamport mocked below the client."""
+"""verify_payment's verdicts and its once-only recording, with iamport mocked below the client."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def stored(app, merchant_uid="sub_test_1"):
 )
 def test_judge(app, order, overrides, status):
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         assert billing.judge(payment, iamport_payment(**overrides)).status == status
 
 
@@ -60,7 +60,7 @@ def test_paid_first_payment_activates_the_subscription(app, api, order):
     serve_payment(api)
     key_unknown(api)
     with app.app_context():
-        payment = billing.sync_payment("imp_1")
+        payment = billing.verify_payment("imp_1")
         assert payment.status == "paid"
         assert payment.imp_uid == "imp_1"
         sub = payment.subscription
@@ -87,7 +87,7 @@ def test_paid_first_payment_activates_the_subscription(app, api, order):
 )
 def test_mismatch_reason(app, order, overrides, reason):
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         assert billing.mismatch_reason(payment, iamport_payment(**overrides)) == reason
 
 
@@ -95,11 +95,11 @@ def test_a_second_sync_changes_nothing(app, api, order):
     serve_payment(api)
     key_unknown(api)
     with app.app_context():
-        first = billing.sync_payment("imp_1")
+        first = billing.verify_payment("imp_1")
         end = first.subscription.current_period_end
         updated = first.updated_at
     with app.app_context():
-        again = billing.sync_payment("imp_1")
+        again = billing.verify_payment("imp_1")
         assert again.subscription.current_period_end == end
         assert again.updated_at == updated
 
@@ -107,12 +107,12 @@ def test_a_second_sync_changes_nothing(app, api, order):
 def test_failed_then_late_paid_is_honoured(app, api, order):
     serve_payment(api, status="failed", fail_reason="Insufficient funds")
     with app.app_context():
-        assert billing.sync_payment("imp_1").status == "failed"
+        assert billing.verify_payment("imp_1").status == "failed"
     api.replace(responses.GET, f"{API}/payments/imp_1",
                 json={"code": 0, "message": None, "response": iamport_payment()})
     key_unknown(api)
     with app.app_context():
-        payment = billing.sync_payment("imp_1")
+        payment = billing.verify_payment("imp_1")
         assert payment.status == "paid"
         assert payment.fail_reason is None
         assert payment.subscription.status == "active"
@@ -122,55 +122,32 @@ def test_paid_is_not_undone_by_a_stale_failed(app, api, order):
     serve_payment(api)
     key_unknown(api)
     with app.app_context():
-        billing.sync_payment("imp_1")
+        billing.verify_payment("imp_1")
     api.replace(responses.GET, f"{API}/payments/imp_1", json={"code": 0, "message": None,
                 "response": iamport_payment(status="failed", fail_reason="stale")})
     assert stored(app)[0] == "paid"
     with app.app_context():
-        assert billing.sync_payment("imp_1").status == "paid"
+        assert billing.verify_payment("imp_1").status == "paid"
 
 
 def test_a_payment_of_no_subscription_is_still_recorded(app, api, order):
     # No flow makes one, but the schema allows it: the joined lock must not make it unknown.
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         sub = payment.subscription
         payment.subscription = None
         db.session.delete(sub)
         db.session.commit()
     serve_payment(api)
     with app.app_context():
-        payment = billing.sync_payment("imp_1")
+        payment = billing.verify_payment("imp_1")
         assert (payment.status, payment.subscription_id) == ("paid", None)
-
-
-def test_the_payment_and_its_subscription_are_locked_by_one_statement(app, api, order):
-    serve_payment(api)
-    key_unknown(api)
-    selects: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-        def remember(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("SELECT"):
-                selects.append(" ".join(statement.split()))
-
-        sa.event.listen(engine, "before_cursor_execute", remember)
-        try:
-            billing.sync_payment("imp_1")
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", remember)
-        dialect = engine.dialect.name
-    lock = selects[0]
-    assert "JOIN subscriptions" in lock and "JOIN plans" in lock
-    if dialect == "postgresql":
-        assert lock.endswith("FOR UPDATE OF payments, subscriptions")
 
 
 def test_unknown_merchant_uid_is_refused(app, api, order):
     serve_payment(api, merchant_uid="someone_elses")
     with app.app_context(), pytest.raises(billing.UnknownPayment):
-        billing.sync_payment("imp_1")
+        billing.verify_payment("imp_1")
 
 
 def test_concurrent_syncs_apply_once(app, api, order, activations):
@@ -183,7 +160,7 @@ def test_concurrent_syncs_apply_once(app, api, order, activations):
         try:
             with app.app_context():
                 barrier.wait()
-                billing.sync_payment("imp_1")
+                billing.verify_payment("imp_1")
                 db.session.remove()
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
@@ -197,7 +174,7 @@ def test_concurrent_syncs_apply_once(app, api, order, activations):
     assert len(activations) == 1
     with app.app_context():
         assert db.session.execute(db.select(func.count(Payment.id))).scalar_one() == 1
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         assert payment.status == "paid"
         assert payment.subscription.status == "active"
 
@@ -212,7 +189,7 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
     start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
     end = add_interval(start, "month")
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         sub = payment.subscription
         sub.status, sub.customer_uid = "active", "cu_1_abc"
         sub.current_period_start, sub.current_period_end = start, end
@@ -236,13 +213,13 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
                            json={"code": 0, "message": None, "response": []})
     with app.app_context():
         # A held renewal is not yet a failure: no retry, still active.
-        assert billing.sync_payment("imp_ren").status == "review"
+        assert billing.verify_payment("imp_ren").status == "review"
         assert db.session.get(Subscription, 1).status == "active"
     api.replace(responses.GET, f"{API}/payments/imp_ren", json={"code": 0, "message": None,
                 "response": dict(renewal_info, status="failed", fail_reason="Card declined",
                                  failed_at=failed_at, paid_at=0)})
     with app.app_context():
-        assert billing.sync_payment("imp_ren").status == "failed"
+        assert billing.verify_payment("imp_ren").status == "failed"
         sub = db.session.get(Subscription, 1)
         assert (sub.status, sub.retry_count) == ("past_due", 1)
         [retry] = db.session.execute(db.select(Payment).where(Payment.status == "scheduled")).scalars()
@@ -252,7 +229,7 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
     api.replace(responses.GET, f"{API}/payments/imp_ren", json={"code": 0, "message": None,
                 "response": dict(renewal_info, paid_at=paid_at)})
     with app.app_context():
-        assert billing.sync_payment("imp_ren").status == "paid"
+        assert billing.verify_payment("imp_ren").status == "paid"
         sub = db.session.get(Subscription, 1)
         assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
         assert sub.current_period_start == end

@@ -28,7 +28,7 @@ def refunds(app):
 
 def order_state(app, merchant_uid="sub_test_1"):
     with app.app_context():
-        payment = billing.find_payment(merchant_uid)
+        payment = billing.payment_by_merchant_uid(merchant_uid)
         return payment.status, payment.imp_uid, payment.subscription.status
 
 
@@ -42,7 +42,7 @@ def cancelled(info, amount=None):
 def active_subscription(app, order):
     """Make the order's subscription active on its key, paid with imp_1."""
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         sub = payment.subscription
         start = utcnow().replace(microsecond=0)
         sub.status, sub.customer_uid = "active", "cu_1_abc"
@@ -71,7 +71,7 @@ def test_live_mode_refuses_test_channel_and_other_pg_payments(app, api, order, o
     api.get(f"{API}/payments/imp_1", json=envelope(info))
     api.post(f"{API}/payments/cancel", json=envelope(cancelled(info)))
     with app.app_context():
-        billing.sync_payment("imp_1")
+        billing.verify_payment("imp_1")
         [refund] = db.session.execute(db.select(Refund)).scalars()
         assert refund.reason == f"Refunded: this payment was {reason}."
     assert order_state(app) == ("pending", None, "incomplete")
@@ -83,7 +83,7 @@ def test_live_mode_takes_a_paymentwall_payment_on_its_mid(app, api, order):
     serve_payment(api)
     key_unknown(api)
     with app.app_context():
-        billing.sync_payment("imp_1")
+        billing.verify_payment("imp_1")
     assert order_state(app) == ("paid", "imp_1", "active")
 
 
@@ -95,7 +95,7 @@ def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(app, a
     api.get(f"{API}/payments/imp_stranger", json=envelope(stranger))
     cancel = api.post(f"{API}/payments/cancel", json=envelope(cancelled(stranger)))
     with app.app_context():
-        billing.sync_payment("imp_stranger")
+        billing.verify_payment("imp_stranger")
     assert order_state(app) == ("pending", None, "incomplete")
     assert refunds(app) == [("imp_stranger", "done", 1)]
     body = json.loads(cancel.calls[0].request.body)
@@ -105,7 +105,7 @@ def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(app, a
     serve_payment(api)
     key_unknown(api)
     with app.app_context():
-        assert billing.sync_payment("imp_1").status == "paid"
+        assert billing.verify_payment("imp_1").status == "paid"
     assert order_state(app) == ("paid", "imp_1", "active")
 
 
@@ -122,8 +122,8 @@ def test_a_strangers_failed_payment_on_a_renewal_order_changes_nothing(app, api,
         imp_uid="imp_stranger", merchant_uid="ren_x_1", amount=1, customer_uid=None,
         status="failed", fail_reason="Card declined", paid_at=0)))
     with app.app_context():
-        billing.sync_payment("imp_stranger")
-        renewal = billing.find_payment("ren_x_1")
+        billing.verify_payment("imp_stranger")
+        renewal = billing.payment_by_merchant_uid("ren_x_1")
         assert (renewal.status, renewal.imp_uid) == ("scheduled", None)
         sub = db.session.get(Subscription, sub_id)
         assert (sub.status, sub.retry_count) == ("active", 0)
@@ -139,7 +139,7 @@ def test_a_refund_that_fails_stays_owed_and_reconcile_gives_it_back(app, api, or
     api.post(f"{API}/payments/cancel", status=500, json={"code": -1, "message": "PG down",
                                                           "response": None})
     with app.app_context():
-        billing.sync_payment("imp_stranger")
+        billing.verify_payment("imp_stranger")
     assert refunds(app) == [("imp_stranger", "owed", 1)]
 
     api.replace(responses.POST, f"{API}/payments/cancel", json=envelope(cancelled(stranger)))
@@ -155,7 +155,7 @@ def test_a_refund_whose_answer_was_lost_is_not_sent_again(app, api, order):
     api.get(f"{API}/payments/imp_stranger", json=envelope(stranger))
     cancel = api.post(f"{API}/payments/cancel", body=requests.ConnectionError("reset"))
     with app.app_context():
-        billing.sync_payment("imp_stranger")
+        billing.verify_payment("imp_stranger")
     assert refunds(app) == [("imp_stranger", "owed", 1)]
     calls_before = cancel.call_count
 
@@ -173,7 +173,7 @@ def test_a_second_charge_of_a_paid_order_is_stored_and_refunded(app, api, order)
     api.get(f"{API}/payments/imp_2", json=envelope(duplicate))
     api.post(f"{API}/payments/cancel", json=envelope(cancelled(duplicate)))
     with app.app_context():
-        billing.sync_payment("imp_2")
+        billing.verify_payment("imp_2")
     assert order_state(app) == ("paid", "imp_1", "active")
     assert refunds(app) == [("imp_2", "done", 9)]
 
@@ -182,7 +182,7 @@ def test_a_refund_of_our_own_payment_is_recorded_only_from_iamports_answer(app, 
     """A second paid checkout of a live plan is refunded; it is cancelled only once iamport says so."""
     active_subscription(app, order)
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         second = Payment(merchant_uid="sub_test_2", user_id=payment.user_id,
                          subscription_id=payment.subscription_id, amount=payment.amount,
                          currency="USD", kind="first", customer_uid="cu_1_second")
@@ -194,8 +194,8 @@ def test_a_refund_of_our_own_payment_is_recorded_only_from_iamports_answer(app, 
                                                           "response": None})
     api.delete(f"{API}/subscribe/customers/cu_1_second", json=envelope({"customer_uid": "cu_1_second"}))
     with app.app_context():
-        billing.sync_payment("imp_2")
-        assert billing.find_payment("sub_test_2").status == "paid"
+        billing.verify_payment("imp_2")
+        assert billing.payment_by_merchant_uid("sub_test_2").status == "paid"
     assert refunds(app) == [("imp_2", "owed", 9)]
 
 
@@ -206,7 +206,7 @@ def test_another_charges_cancelled_never_changes_a_paid_order(app, api, order):
     active_subscription(app, order)
     api.get(f"{API}/payments/imp_2", json=envelope(cancelled(iamport_payment(imp_uid="imp_2"))))
     with app.app_context():
-        billing.sync_payment("imp_2")
+        billing.verify_payment("imp_2")
     assert order_state(app) == ("paid", "imp_1", "active")
 
 
@@ -216,7 +216,7 @@ def test_another_charges_cancelled_never_changes_a_paid_order(app, api, order):
 @pytest.mark.parametrize("status", ["pending", "review"])
 def test_an_open_payment_that_iamport_reports_cancelled_is_closed(app, api, order, status):
     with app.app_context():
-        payment = billing.find_payment(order)
+        payment = billing.payment_by_merchant_uid(order)
         payment.status = status
         payment.created_at = utcnow() - timedelta(hours=1)
         db.session.commit()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -54,7 +56,7 @@ def subscribe_at(app, api, paid_at: datetime) -> None:
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
     with app.app_context():
-        assert billing.sync_payment("imp_1").status == "paid"
+        assert billing.verify_payment("imp_1").status == "paid"
     assert followups.runner(app).wait(timeout=10)
 
 
@@ -66,7 +68,8 @@ def run_renewal(app, api, row: Payment, n: int, **overrides) -> Payment:
     url = f"{API}/payments/imp_ren_{n}"
     api.upsert(responses.GET, url, json={"code": 0, "message": None, "response": info})
     with app.app_context():
-        payment = billing.sync_payment(f"imp_ren_{n}")
+        payment = billing.verify_payment(f"imp_ren_{n}")
+        db.session.refresh(payment)  # read what was committed, for use after the context
         db.session.expunge(payment)
     assert followups.runner(app).wait(timeout=10)
     return payment
@@ -104,7 +107,7 @@ def test_period_end_after_is_the_paid_until_date_of_one_more_charge(app, api, or
 def active_until(app, end: datetime) -> None:
     """The order's subscription is active on a ready key, its period ending at `end`."""
     with app.app_context():
-        payment = billing.find_payment("sub_test_1")
+        payment = billing.payment_by_merchant_uid("sub_test_1")
         sub = payment.subscription
         start = end - timedelta(days=31)
         sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_1_abc", start
@@ -115,11 +118,15 @@ def active_until(app, end: datetime) -> None:
 
 
 class Clock:
-    """billing's idea of now, moved by the test."""
+    """The billing package's idea of now (models.utcnow, as each of its modules reads it), moved
+    by the test."""
 
     def __init__(self, monkeypatch, now: datetime) -> None:
         self.now = now
-        monkeypatch.setattr(billing, "utcnow", lambda: self.now)
+        for info in pkgutil.iter_modules(billing.__path__, f"{billing.__name__}."):
+            module = importlib.import_module(info.name)
+            if hasattr(module, "utcnow"):
+                monkeypatch.setattr(module, "utcnow", lambda: self.now)
 
 
 def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order, monkeypatch):
@@ -197,7 +204,7 @@ def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(ap
                 customer_uid_usage=None, paid_at=0)
     api.get(f"{API}/payments/imp_window", json={"code": 0, "message": None, "response": info})
     with app.app_context():
-        billing.sync_payment("imp_window")
+        billing.verify_payment("imp_window")
     assert followups.runner(app).wait(timeout=10)
     sent, withdrawn = schedule_calls(api)
     held = [uid for uid in sent if uid not in withdrawn]
@@ -238,7 +245,7 @@ def test_a_late_decline_of_an_older_attempt_changes_nothing(app, api, order):
                          paid_at=0, failed_at=1806000000)
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     with app.app_context():
-        assert billing.sync_payment("imp_held").status == "failed"
+        assert billing.verify_payment("imp_held").status == "failed"
     assert followups.runner(app).wait(timeout=10)
     with app.app_context():
         sub = db.session.get(Subscription, 1)
@@ -256,7 +263,7 @@ def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
                                                        "response": iamport_payment(status="cancelled")})
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     with app.app_context():
-        billing.sync_payment("imp_held")
+        billing.verify_payment("imp_held")
     assert followups.runner(app).wait(timeout=10)
     with app.app_context():
         sub = db.session.get(Subscription, 1)

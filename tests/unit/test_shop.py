@@ -107,7 +107,7 @@ def test_pages_link_only_local_assets(client, app):
     assert "https://" not in page and "http://" not in page.replace("http://localhost", "")
 
 
-def test_anonymous_catalog_is_cached_briefly_and_sets_no_cookie(client, app, auth):
+def test_the_anonymous_catalog_sets_no_cookie_and_shows_a_plan_change_at_once(client, app):
     seed(app)
     first = client.get("/")
     assert "Set-Cookie" not in first.headers
@@ -115,9 +115,34 @@ def test_anonymous_catalog_is_cached_briefly_and_sets_no_cookie(client, app, aut
         plan = db.session.execute(db.select(Plan).where(Plan.slug == "premium-monthly")).scalar_one()
         plan.active = False
         db.session.commit()
-    assert b"Premium" in client.get("/").data  # the same page for a few seconds
-    auth.register()
-    assert b"Premium" not in client.get("/").data  # never cached for a logged-in shopper
-    app.extensions["catalog_page"].clear()
-    auth.logout()
-    assert b"Premium" not in client.get("/").data
+    assert b"Premium" not in client.get("/").data  # no copy kept by the shop itself
+
+
+def test_the_anonymous_catalog_is_cacheable_and_a_conditional_get_answers_304(client, app):
+    seed(app)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.cache_control.public and page.cache_control.max_age == 5
+    assert "Cookie" in page.vary
+    etag = page.headers["ETag"]
+    again = client.get("/", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    # A change of the plans changes the page, so a browser's copy is not taken for it.
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "premium-monthly")).scalar_one()
+        plan.active = False
+        db.session.commit()
+    changed = client.get("/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and b"Premium" not in changed.data
+    assert changed.headers["ETag"] != etag
+
+
+def test_a_logged_in_catalog_is_never_cached(client, app, auth):
+    seed(app)
+    anonymous_etag = client.get("/").headers["ETag"]
+    assert auth.register().status_code == 302
+    page = client.get("/", headers={"If-None-Match": anonymous_etag})
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "ETag" not in page.headers
+    assert b"Log out" in page.data

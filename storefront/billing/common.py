@@ -1,0 +1,205 @@
+"""What every billing module shares: the iamport client, order ids, lookups of our records and the status compare-and-set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from typing import Any
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy.orm.exc import StaleDataError
+
+from storefront.billing.verification import refusal_reason
+from storefront.extensions import db
+from storefront.iamport import IamportClient
+from storefront.models import (
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Plan,
+    Refund,
+    Subscription,
+    SubscriptionStatus,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+# A pending order is offered again on a page reload for this long, then a new one is made.
+CHECKOUT_REUSE = timedelta(hours=1)
+# How often a change of a subscription is made again from a fresh read when it changed meanwhile.
+CONFLICT_RETRIES = 5
+
+
+class UnknownPayment(LookupError):
+    """iamport, or our own records, do not know this payment."""
+
+
+class ActionRefused(ValueError):
+    """The action does not fit the subscription's state; the message says why."""
+
+
+def client() -> IamportClient:
+    """The app's iamport client."""
+    return current_app.extensions["iamport"]
+
+
+def new_merchant_uid(prefix: str) -> str:
+    """A fresh order id: readable prefix, UTC date, random part (well under 40 characters)."""
+    return f"{prefix}_{utcnow():%Y%m%d}_{secrets.token_hex(8)}"
+
+
+def new_customer_uid(user: User) -> str:
+    """A billing-key alias for one user and one card; a new card always gets a new one."""
+    return f"cu_{user.id}_{secrets.token_hex(8)}"
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of an API answer that the JSON column can store (Decimals become strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def from_unix(value: Any) -> datetime | None:
+    """A UNIX timestamp from the API as aware UTC; 0 and missing mean none."""
+    try:
+        seconds = int(value or 0)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc) if seconds > 0 else None
+
+
+def refusal_of(info: dict[str, Any]) -> str | None:
+    """`verification.refusal_reason` under this shop's IAMPORT_MODE and IAMPORT_PG."""
+    return refusal_reason(info, current_app.config.get("IAMPORT_MODE"), current_app.config.get("IAMPORT_PG"))
+
+
+def notice_url() -> str | None:
+    """Our webhook URL for iamport, or None to let iamport use the console's URL."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return f"{public}/iamport/webhook"
+    if has_request_context():
+        return url_for("webhooks.receive", _external=True)
+    return None
+
+
+def retried_on_conflict(action):
+    """Run a change of a subscription again from a fresh read when another change got in first
+    (the subscription's version column makes a write from a stale read raise StaleDataError)."""
+    @wraps(action)
+    def run(*args: Any, **kwargs: Any):
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return action(*args, **kwargs)
+            except StaleDataError:
+                db.session.rollback()  # expires every object, so the next try reads them anew
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                log.info("%s: the subscription changed meanwhile; trying again", action.__name__)
+    return run
+
+
+def set_payment_status(merchant_uid: str, expected: PaymentStatus, new: PaymentStatus,
+                       **values: Any) -> bool:
+    """Move a payment from `expected` to `new` (setting `values` too) unless someone moved it
+    first; commit. False when it was not in `expected`.
+
+    A compare-and-set in the database (UPDATE … WHERE status = expected), so that of callers
+    racing on one payment exactly one moves it, on SQLite as on PostgreSQL.
+    """
+    moved = db.session.execute(
+        db.update(Payment)
+        .where(Payment.merchant_uid == merchant_uid, Payment.status == expected)
+        .values(status=new, updated_at=utcnow(), **values)
+        # The commit below expires every object, so none is brought up to date here.
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    return moved
+
+
+def new_charge(subscription: Subscription, kind: PaymentKind, merchant_uid: str,
+               **fields: Any) -> Payment:
+    """A new payment of one period of the subscription, on its billing key unless told another."""
+    fields.setdefault("customer_uid", subscription.customer_uid)
+    return Payment(
+        merchant_uid=merchant_uid,
+        user_id=subscription.user_id,
+        subscription_id=subscription.id,
+        amount=subscription.plan.price,
+        currency=subscription.plan.currency,
+        kind=kind,
+        **fields,
+    )
+
+
+def payment_by_merchant_uid(merchant_uid: str) -> Payment | None:
+    """Our payment with this `merchant_uid` (a database lookup; iamport is not asked)."""
+    return db.session.execute(
+        db.select(Payment).where(Payment.merchant_uid == merchant_uid)
+    ).scalar_one_or_none()
+
+
+def payment_for_owner(merchant_uid: str, user: User) -> Payment | None:
+    """The payment with this `merchant_uid` if it belongs to the user."""
+    return db.session.execute(
+        db.select(Payment).where(Payment.merchant_uid == merchant_uid, Payment.user_id == user.id)
+    ).scalar_one_or_none()
+
+
+def owned_subscription(subscription_id: int, user: User) -> Subscription | None:
+    """The subscription if it belongs to the user."""
+    return db.session.execute(
+        db.select(Subscription).where(
+            Subscription.id == subscription_id, Subscription.user_id == user.id
+        )
+    ).scalar_one_or_none()
+
+
+def live_subscription(user: User, plan: Plan) -> Subscription | None:
+    """The user's active or past-due subscription to the plan, if any."""
+    return db.session.execute(
+        db.select(Subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.plan_id == plan.id,
+            Subscription.status.in_(LIVE_STATUSES),
+        )
+    ).scalars().first()
+
+
+def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
+    """The user's first payment for the plan that PAYMENTWALL holds for review, if any: while
+    it is held, the shopper has paid and must not be offered a second checkout."""
+    return db.session.execute(
+        db.select(Payment).join(Payment.subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.plan_id == plan.id,
+            Subscription.status == SubscriptionStatus.INCOMPLETE,
+            Payment.kind == PaymentKind.FIRST,
+            Payment.status == PaymentStatus.REVIEW,
+        )
+    ).scalars().first()
+
+
+def refund_of(imp_uid: str) -> Refund | None:
+    """The refund we owe or gave for iamport's payment `imp_uid`, if any."""
+    return db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one_or_none()
+
+
+def refunds_of_order(merchant_uid: str) -> list[Refund]:
+    """Every payment made on our order id that we give back, oldest first."""
+    return list(db.session.execute(
+        db.select(Refund).where(Refund.merchant_uid == merchant_uid).order_by(Refund.id)
+    ).scalars())
+
+
+def lock_unclaimed(model: type, row_id: int) -> Any:
+    """Lock one row for this worker, fresh from the database; None when another worker holds it
+    (SKIP LOCKED on PostgreSQL; SQLite has no row locks, its writers take turns)."""
+    query = db.select(model).where(model.id == row_id).execution_options(populate_existing=True)
+    return db.session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()

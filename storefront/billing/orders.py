@@ -1,0 +1,220 @@
+"""Creating orders: the checkout's first payment, a card change and "charge now", each registered with iamport before it is paid."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from storefront.billing.common import (
+    CHECKOUT_REUSE,
+    LIVE_STATUSES,
+    ActionRefused,
+    client,
+    live_subscription,
+    new_charge,
+    new_customer_uid,
+    new_merchant_uid,
+    notice_url,
+)
+from storefront.billing.recording import apply_outcome, record_payment
+from storefront.billing.verification import Outcome, to_decimal
+from storefront.extensions import db
+from storefront.iamport import IamportError
+from storefront.models import (
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    Plan,
+    Subscription,
+    SubscriptionStatus,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateSubmission(Exception):
+    """The form's one-time token was used already; carries the payment it made."""
+
+    def __init__(self, payment: Payment) -> None:
+        super().__init__(payment.merchant_uid)
+        self.payment = payment
+
+
+def prepare(payment: Payment) -> None:
+    """Register the order's amount with iamport (`payments/prepare`) once.
+
+    An earlier attempt may have reached iamport without its answer reaching us; then iamport
+    refuses a second prepare, and the amount it holds decides whether we are done.
+    """
+    if payment.prepared_at is not None:
+        return
+    try:
+        client().prepare_payment(payment.merchant_uid, payment.amount, payment.currency)
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            raise
+        prepared = client().get_prepared_payment(payment.merchant_uid)
+        if to_decimal(prepared.get("amount")) != payment.amount:
+            raise
+    payment.prepared_at = utcnow()
+    db.session.commit()
+
+
+def pending_first_payment(user: User, plan: Plan) -> Payment:
+    """The user's pending first payment for the plan opened lately at today's price, or a new one
+    (with its subscription, if none is being bought), committed before iamport hears of it."""
+    subscription = db.session.execute(
+        db.select(Subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.plan_id == plan.id,
+            Subscription.status == SubscriptionStatus.INCOMPLETE,
+        )
+    ).scalars().first()
+    payment = None
+    if subscription is None:
+        subscription = Subscription(user=user, plan=plan, status=SubscriptionStatus.INCOMPLETE)
+        db.session.add(subscription)
+    else:
+        payment = db.session.execute(
+            db.select(Payment)
+            .where(
+                Payment.subscription_id == subscription.id,
+                Payment.kind == PaymentKind.FIRST,
+                Payment.status == PaymentStatus.PENDING,
+                Payment.created_at > utcnow() - CHECKOUT_REUSE,
+                Payment.amount == plan.price,
+                Payment.currency == plan.currency,
+            )
+            .order_by(Payment.created_at.desc())
+        ).scalars().first()
+    if payment is None:
+        payment = Payment(
+            merchant_uid=new_merchant_uid("sub"),
+            user=user,
+            subscription=subscription,
+            amount=plan.price,
+            currency=plan.currency,
+            kind=PaymentKind.FIRST,
+            customer_uid=new_customer_uid(user),
+        )
+        db.session.add(payment)
+    # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
+    db.session.commit()
+    return payment
+
+
+def open_checkout(user: User, plan: Plan) -> Payment:
+    """A pending first payment for the plan, registered with iamport by `payments/prepare`.
+
+    A reload of the checkout page gets the same pending payment back; a payment that failed
+    or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
+    once share one subscription: the database holds one per user and plan being bought or live.
+    """
+    try:
+        payment = pending_first_payment(user, plan)
+    except IntegrityError:
+        db.session.rollback()
+        if live_subscription(user, plan) is not None:
+            raise ActionRefused(f"You already subscribe to {plan.name}.") from None
+        payment = pending_first_payment(user, plan)  # the one opened at this moment
+    prepare(payment)
+    return payment
+
+
+def open_card_change_of(subscription: Subscription) -> Payment | None:
+    """The card change opened for this subscription lately and not paid, at today's price."""
+    return db.session.execute(
+        db.select(Payment)
+        .where(
+            Payment.subscription_id == subscription.id,
+            Payment.kind == PaymentKind.REPEAT,
+            Payment.status == PaymentStatus.PENDING,
+            # A card change is the repeat payment made on a key of its own.
+            Payment.customer_uid != subscription.customer_uid,
+            Payment.idempotency_key.is_(None),
+            Payment.created_at > utcnow() - CHECKOUT_REUSE,
+            Payment.amount == subscription.plan.price,
+            Payment.currency == subscription.plan.currency,
+        )
+        .order_by(Payment.created_at.desc())
+    ).scalars().first()
+
+
+def open_card_change(subscription: Subscription) -> Payment:
+    """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
+    key only with a charge); once paid, its key replaces the old one."""
+    if subscription.status not in LIVE_STATUSES:
+        raise ActionRefused("Only an active subscription can change card.")
+    # A reload of the page gets the order it opened back, as the checkout page does, so the
+    # history does not fill with pending card changes nobody paid.
+    payment = open_card_change_of(subscription)
+    if payment is None:
+        payment = new_charge(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
+                             customer_uid=new_customer_uid(subscription.user))
+        db.session.add(payment)
+        db.session.commit()
+    prepare(payment)
+    return payment
+
+
+def charge_refusal(subscription: Subscription) -> str | None:
+    """Why "Charge now" is not possible right now, or None when it is."""
+    if subscription.status not in LIVE_STATUSES:
+        return "Only an active subscription can be charged."
+    if subscription.cancel_at_period_end:
+        return "This subscription ends at the end of the period; resume it first."
+    if subscription.billing_key_ready_at is None:
+        return "Your card is still being activated by PAYMENTWALL. This takes a few seconds."
+    return None
+
+
+def charge_now(subscription: Subscription, token: str) -> Payment:
+    """Charge the stored card for the next period (POST /subscribe/payments/again), once per token.
+
+    The pending payment is written first, so an answer that never comes leaves a record that
+    reconcile settles by lookup; a timeout is never followed by a second charge.
+    """
+    refusal = charge_refusal(subscription)
+    if refusal:
+        raise ActionRefused(refusal)
+    payment = new_charge(subscription, PaymentKind.REPEAT, new_merchant_uid("rep"),
+                         idempotency_key=token)
+    db.session.add(payment)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        earlier = db.session.execute(
+            db.select(Payment).where(
+                Payment.idempotency_key == token, Payment.subscription_id == subscription.id
+            )
+        ).scalar_one_or_none()
+        if earlier is None:
+            raise
+        raise DuplicateSubmission(earlier) from None
+    try:
+        info = client().charge_again(
+            customer_uid=payment.customer_uid,
+            merchant_uid=payment.merchant_uid,
+            amount=payment.amount,
+            name=subscription.plan.name[:40],
+            currency=payment.currency,
+            buyer_email=subscription.buyer_email,
+            buyer_name=subscription.buyer_name,
+            notice_url=notice_url(),
+        )
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            log.warning("charge %s outcome unknown, left pending: %s", payment.merchant_uid, exc)
+            return payment
+        # The request was refused (code != 0) or never sent (no token): nothing was charged.
+        reason = ("The payment provider refused the charge." if exc.status
+                  else "We could not reach the payment provider; nothing was charged.")
+        apply_outcome(payment, Outcome(PaymentStatus.FAILED, reason), {"imp_uid": None})
+        db.session.commit()
+        log.info("charge %s refused by iamport: %s", payment.merchant_uid, exc)
+        return payment
+    return record_payment(info).payment

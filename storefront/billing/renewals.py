@@ -1,0 +1,206 @@
+"""The next renewal: which period it pays, when it runs, that iamport holds exactly one schedule for it, and a billing key made ready for it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from storefront.billing.common import (
+    LIVE_STATUSES,
+    client,
+    new_charge,
+    new_merchant_uid,
+    refusal_of,
+    retried_on_conflict,
+)
+from storefront.billing.schedules import (
+    SCHEDULE_MARGIN,
+    revoke_schedule,
+    schedule_of,
+    scheduled_renewals,
+    send_schedule,
+)
+from storefront.extensions import db
+from storefront.iamport import IamportError
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, utcnow
+
+log = logging.getLogger(__name__)
+
+# A renewal attempt in one of these states holds its period: iamport holds its schedule, or ran
+# it and its outcome (PAYMENTWALL's review included) is still to come. No other attempt is made
+# for the period meanwhile, or one period could be charged twice.
+OPEN_RENEWAL = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.REVIEW)
+
+
+def next_charge_at(subscription: Subscription) -> datetime | None:
+    """When the subscription is charged next, by iamport's schedule or a pending retry."""
+    due = [p.scheduled_at for p in scheduled_renewals(subscription.id) if p.scheduled_at]
+    return min(due) if due else None
+
+
+def wanted_period(subscription: Subscription) -> datetime | None:
+    """The period the subscription's next renewal pays (named by its start, the paid-until
+    date), or None if it should not be renewed on its key."""
+    wanted = (
+        subscription.status in LIVE_STATUSES
+        and not subscription.cancel_at_period_end
+        and subscription.billing_key_ready_at is not None
+        and subscription.customer_uid
+    )
+    return subscription.current_period_end if wanted else None
+
+
+def renewal_due(subscription: Subscription) -> datetime:
+    """When a new renewal attempt should run: the period's end, or the next retry.
+
+    Only ever used for a new attempt: an attempt already scheduled keeps its time.
+    """
+    if subscription.retry_count:
+        days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
+        due = (subscription.past_due_since or utcnow()) + timedelta(days=days)
+    else:
+        due = subscription.current_period_end or utcnow()
+    # iamport refuses a schedule in the past: a late webhook or reconcile run charges soon instead.
+    # Whole seconds, as iamport keeps it.
+    return max(due, utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
+
+
+def new_renewal(subscription: Subscription, period: datetime, attempt: int) -> Payment:
+    """A scheduled renewal row for attempt `attempt` at `period`, with an unguessable order id
+    like every order, so that no one can pay on it first (racing callers are kept apart by the
+    attempt's unique key instead)."""
+    return new_charge(subscription, PaymentKind.RENEWAL, new_merchant_uid("ren"),
+                      status=PaymentStatus.SCHEDULED, scheduled_at=renewal_due(subscription),
+                      period_start=period, attempt=attempt)
+
+
+def renewal_attempts(subscription_id: int, period: datetime | None) -> list[Payment]:
+    """The subscription's open renewal attempts and, in the same query, every attempt at
+    `period` whatever its status, oldest first."""
+    is_open = Payment.status.in_(OPEN_RENEWAL)
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription_id,
+            Payment.kind == PaymentKind.RENEWAL,
+            sa.or_(is_open, Payment.period_start == period) if period else is_open,
+        ).order_by(Payment.id)
+    ).scalars())
+
+
+def ensure_schedule(subscription_id: int) -> Payment | None:
+    """Make sure iamport holds one schedule for the subscription's next period; return it.
+
+    Decided by the period a renewal pays, never by a time computed again: an open attempt at
+    the period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
+    revoke a schedule iamport may be running. None when nothing is scheduled (no renewal is
+    wanted, or an attempt that iamport ran awaits its outcome). Two callers racing to make the
+    same attempt collide on the unique (subscription, period, attempt) instead of scheduling twice.
+    """
+    subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
+    period = wanted_period(subscription)
+    rows = renewal_attempts(subscription_id, period)
+    keep = held = None
+    for row in rows:
+        if row.status not in OPEN_RENEWAL:
+            continue
+        at_period = period is not None and row.period_start == period
+        if at_period and row.status != PaymentStatus.SCHEDULED:
+            held = row  # iamport ran it: its outcome is on its way
+        elif at_period and row.customer_uid == subscription.customer_uid and keep is None:
+            keep = row
+        elif row.status == PaymentStatus.SCHEDULED:
+            # Another period (charged meanwhile), another key, or no renewal wanted.
+            revoke_schedule(row)
+        # An attempt of another period that iamport ran already cannot be withdrawn: its
+        # outcome is applied when it comes.
+    if keep is not None or held is not None or period is None:
+        return keep
+    attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
+    row = new_renewal(subscription, period, attempt)
+    db.session.add(row)
+    # Taken before the commit expires the rows it is made from.
+    customer_uid, schedule = row.customer_uid, schedule_of(row, subscription)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        log.info("schedule for subscription %s already being made", subscription_id)
+        return None
+    send_schedule(customer_uid, schedule)
+    return row
+
+
+def schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
+                          attempt: int = 0) -> list[partial]:
+    """Write the next renewal (attempt `attempt` at the subscription's period) in the caller's
+    transaction (the subscription row is locked); return the call that sends it to iamport
+    after the commit.
+
+    This is the common case: iamport just ran the subscription's one schedule, so nothing is
+    left to withdraw first. Anything else, and a clash with an existing attempt at the period
+    (reconcile scheduling it at this moment, say), is left to `ensure_schedule` after the commit.
+    """
+    period = wanted_period(subscription)
+    if period is None or not ran_schedule:
+        return [partial(ensure_schedule, subscription.id)]
+    row = new_renewal(subscription, period, attempt)
+    try:
+        # A savepoint: a clash undoes this row only, never the payment recorded with it.
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return [partial(ensure_schedule, subscription.id)]
+    return [partial(send_schedule, row.customer_uid, schedule_of(row, subscription))]
+
+
+@retried_on_conflict
+def mark_key_ready(subscription_id: int, customer_uid: str, key: dict) -> bool:
+    """Record that iamport knows the subscription's key `customer_uid` (described by `key`);
+    False when another caller did first or the key was replaced meanwhile."""
+    # Locked after iamport answered, so no row stays locked while the network is slow.
+    subscription = db.session.get(Subscription, subscription_id, with_for_update=True,
+                                  populate_existing=True)
+    if subscription.customer_uid != customer_uid or subscription.billing_key_ready_at is not None:
+        db.session.commit()
+        return False
+    # The card is kept as iamport described it, so the account page never waits on iamport.
+    subscription.billing_key_ready_at = utcnow()
+    subscription.card_name = str(key.get("card_name") or "")[:60] or None
+    subscription.card_number = str(key.get("card_number") or "")[:30] or None
+    db.session.commit()
+    return True
+
+
+def confirm_billing_key(subscription: Subscription | None) -> bool:
+    """Mark the billing key ready once iamport knows it (PAYMENTWALL confirms it later)."""
+    if subscription is None or not subscription.customer_uid:
+        return False
+    if subscription.billing_key_ready_at is not None:
+        return True
+    customer_uid = subscription.customer_uid
+    try:
+        key = client().get_billing_key(customer_uid)
+    except IamportError as exc:
+        if not exc.not_found:
+            log.warning("billing key %s not checked: %s", customer_uid, exc)
+        return False
+    refusal = refusal_of(key)
+    if refusal:
+        # Never charged: a key on a test channel or another PG is no card of a live shop.
+        log.error("billing key %s refused: %s", customer_uid, refusal)
+        return False
+    if mark_key_ready(subscription.id, customer_uid, key):
+        log.info("billing key %s is ready", customer_uid)
+        # Only the caller that marked the key ready schedules, so the key is scheduled once.
+        ensure_schedule(subscription.id)
+    return True
+
+
+def confirm_billing_key_of(subscription_id: int) -> bool:
+    """`confirm_billing_key` for a subscription named by id (for calls made after a response)."""
+    return confirm_billing_key(db.session.get(Subscription, subscription_id))
