@@ -90,7 +90,7 @@ def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
 def _form(payment: dict, meta: dict, errors: dict, values: dict) -> str:
     values = {k: v for k, v in values.items() if k != "cvv"}  # never echo a security code
     return render_template(
-        "sandbox/window.html",
+        "window.html",
         payment=payment,
         meta=meta,
         amount_text=format_amount(payment["amount"], payment["currency"]),
@@ -114,7 +114,7 @@ def _finish(payment: dict, meta: dict) -> Response | str:
         return redirect(sdk.add_query(meta["m_redirect_url"], params), code=302)
     rsp = payments.callback_rsp(payment, meta, error_code, error_msg)
     return render_template(
-        "sandbox/window_done.html",
+        "window_done.html",
         payment=payment,
         rsp=rsp,
         amount_text=format_amount(payment["amount"], payment["currency"]),

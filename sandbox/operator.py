@@ -70,7 +70,7 @@ def page() -> str:
     sb.remember_url(request.host_url)
     pending_issues = {j["ref"] for j in sb.store.jobs_pending(scheduler.PINGBACK)}
     return render_template(
-        "sandbox/operator.html",
+        "operator.html",
         clock=_clock_json(),
         payments=sb.store.payments_recent(),
         pending_issues=pending_issues,
@@ -227,5 +227,5 @@ def receipt(imp_uid: str) -> str:
     if found is None:
         abort(404)
     payment = found[0]
-    return render_template("sandbox/receipt.html", payment=payment,
+    return render_template("receipt.html", payment=payment,
                            amount_text=format_amount(payment["amount"], payment["currency"]))
