@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from . import auth, billing, faults, payments, scheduler
+from . import auth, billing, faults, payments, scheduler, webhooks
 from .envelope import (
     CODE_FAILED,
     ApiError,
@@ -19,8 +19,8 @@ from .envelope import (
     text_field,
 )
 from .money import AmountError, parse_amount
-from .runtime import Sandbox
 from .sdk import BUYER_NAME_RE, notice_urls_of
+from .state import CANCEL, State, current
 
 bp = Blueprint("sandbox_api", __name__)
 
@@ -41,15 +41,10 @@ DECLARED_STATUSES: dict[str, frozenset[int]] = {
 }
 
 
-def sandbox() -> Sandbox:
-    """The sandbox this app serves."""
-    return current_app.extensions["sandbox"]
-
-
 @bp.before_request
 def guard() -> Response | None:
     """Faults first, then the token check every endpoint but getToken makes."""
-    sb = sandbox()
+    sb = current()
     injected = faults.before_request(sb)
     if injected is not None:
         return injected
@@ -64,7 +59,7 @@ def guard() -> Response | None:
 @bp.after_request
 def maybe_hang(response: Response) -> Response:
     """The hang fault holds the finished answer back."""
-    return faults.after_request(sandbox(), response)
+    return faults.after_request(current(), response)
 
 
 @bp.errorhandler(ApiError)
@@ -93,7 +88,7 @@ def _amount(body: dict, name: str, *, required: bool = True, allow_zero: bool = 
 @bp.post("/users/getToken")
 def get_token() -> Response:
     """Issue (or reuse, or extend) the access token of the REST key pair."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     imp_key, imp_secret = body.get("imp_key"), body.get("imp_secret")
     if not auth.keys_match(sb, imp_key, imp_secret):
@@ -112,7 +107,7 @@ def _visible(payment: dict, include_sandbox: bool) -> bool:
 @bp.get("/payments/<imp_uid>")
 def get_payment(imp_uid: str) -> Response:
     """One payment by imp_uid."""
-    found = sandbox().store.payment_get(imp_uid)
+    found = current().store.payment_get(imp_uid)
     if found is None or not _visible(found[0], bool_field(request.args.get("include_sandbox"))):
         raise not_found("No payment exists with this imp_uid.")
     return envelope(found[0])
@@ -129,7 +124,7 @@ def find_payment(merchant_uid: str, payment_status: str | None = None) -> Respon
         raise bad_request("sorting must be one of -started, started, -paid, paid, -updated, updated.")
     include = bool_field(request.args.get("include_sandbox"))
     found = [
-        p for p in sandbox().store.payments_for_merchant_uid(merchant_uid, sorting)
+        p for p in current().store.payments_for_merchant_uid(merchant_uid, sorting)
         if _visible(p, include) and (payment_status is None or p["status"] == payment_status)
     ]
     if not found:
@@ -140,7 +135,7 @@ def find_payment(merchant_uid: str, payment_status: str | None = None) -> Respon
 @bp.post("/payments/cancel")
 def cancel_payment() -> Response:
     """Cancel a payment in full or in part; Paymentwall confirms it asynchronously."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     imp_uid = text_field(body, "imp_uid")
     merchant_uid = text_field(body, "merchant_uid")
@@ -181,12 +176,12 @@ def cancel_payment() -> Response:
         else:
             meta["pending_cancels"] = list(meta.get("pending_cancels", [])) + [cancel]
             sb.store.payment_save(payment, meta)
-            sb.store.job_add(scheduler.CANCEL, payment["imp_uid"], sb.clock.now() + delay, cancel)
+            sb.store.job_add(CANCEL, payment["imp_uid"], sb.clock.now() + delay, cancel)
         payment = sb.store.payment_get(payment["imp_uid"])[0]
     return envelope(payment)
 
 
-def _payment_to_cancel(sb: Sandbox, imp_uid: str | None, merchant_uid: str | None):
+def _payment_to_cancel(sb: State, imp_uid: str | None, merchant_uid: str | None):
     if imp_uid:
         return sb.store.payment_get(imp_uid)
     candidates = sb.store.payments_for_merchant_uid(merchant_uid or "")
@@ -198,7 +193,7 @@ def _payment_to_cancel(sb: Sandbox, imp_uid: str | None, merchant_uid: str | Non
 @bp.post("/payments/prepare")
 def prepare_payment() -> Response:
     """Register the amount a merchant_uid must be paid with."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
     amount = _amount(body, "amount")
@@ -215,7 +210,7 @@ def prepare_payment() -> Response:
 @bp.get("/payments/prepare/<merchant_uid>")
 def get_prepared(merchant_uid: str) -> Response:
     """The amount (and currency) registered for a merchant_uid."""
-    prepared = sandbox().store.prepared_get(merchant_uid)
+    prepared = current().store.prepared_get(merchant_uid)
     if prepared is None:
         raise not_found("No amount is prepared for this merchant_uid.")
     return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"],
@@ -252,7 +247,7 @@ def _notice_urls(body: dict) -> list[str]:
 @bp.post("/subscribe/payments/again")
 def pay_again() -> Response:
     """Charge a billing key; code 0 with status paid or failed, as iamport answers."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     customer_uid = text_field(body, "customer_uid", required=True)
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
@@ -275,7 +270,7 @@ def pay_again() -> Response:
         payment, meta = billing.charge_billing_key(sb, customer, customer_meta, order,
                                                    billing.USAGE_PAYMENT)
         if payment["status"] == "paid":
-            sb.webhooks.enqueue(payment, meta, event="again")
+            webhooks.enqueue(sb, payment, meta, event="again")
     return envelope(payment)
 
 
@@ -290,7 +285,7 @@ def pay_onetime() -> Response:
 @bp.post("/subscribe/payments/schedule")
 def schedule_payments() -> Response:
     """Schedule charges of a billing key; results arrive only by webhook."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     customer_uid = text_field(body, "customer_uid", required=True)
     items = body.get("schedules")
@@ -332,7 +327,7 @@ def schedule_payments() -> Response:
 @bp.post("/subscribe/payments/unschedule")
 def unschedule_payments() -> Response:
     """Revoke scheduled charges: by merchant_uid, or all of a customer_uid."""
-    sb = sandbox()
+    sb = current()
     body = read_body()
     customer_uid = text_field(body, "customer_uid")
     raw = body.get("merchant_uid")
@@ -361,7 +356,7 @@ def unschedule_payments() -> Response:
 @bp.get("/subscribe/payments/schedule/<merchant_uid>")
 def get_schedule(merchant_uid: str) -> Response:
     """One scheduled payment."""
-    schedule = sandbox().store.schedule_get(merchant_uid)
+    schedule = current().store.schedule_get(merchant_uid)
     if schedule is None:
         raise not_found("No scheduled payment exists with this merchant_uid.")
     return envelope(billing.schedule_object(schedule))
@@ -387,7 +382,7 @@ def list_schedules() -> Response:
     sorting = args.get("sorting") or "-schedule_at"
     if sorting not in ("schedule_at", "-schedule_at"):
         raise bad_request("sorting must be schedule_at or -schedule_at.")
-    total, rows = sandbox().store.schedules_between(
+    total, rows = current().store.schedules_between(
         start, end, status, sorting.startswith("-"), limit, (page - 1) * limit
     )
     return envelope(_page(total, page, limit, [billing.schedule_object(s) for s in rows]))
@@ -405,7 +400,7 @@ def _page(total: int, page: int, limit: int, rows: list) -> dict:
 @bp.get("/subscribe/customers/<customer_uid>")
 def get_customer(customer_uid: str) -> Response:
     """A chargeable billing key (404 until Paymentwall's pingback made it one)."""
-    found = sandbox().store.customer_get(customer_uid)
+    found = current().store.customer_get(customer_uid)
     if found is None:
         raise not_found("No billing key is registered for this customer_uid.")
     return envelope(billing.customer_object(found[0]))
@@ -414,7 +409,7 @@ def get_customer(customer_uid: str) -> Response:
 @bp.delete("/subscribe/customers/<customer_uid>")
 def delete_customer(customer_uid: str) -> Response:
     """Delete a billing key for good; its pending schedules will fail when due."""
-    sb = sandbox()
+    sb = current()
     with sb.store.tx():
         found = sb.store.customer_get(customer_uid)
         if found is None:
@@ -434,7 +429,7 @@ def create_customer(customer_uid: str) -> Response:
 @bp.get("/subscribe/customers/<customer_uid>/payments")
 def customer_payments(customer_uid: str) -> Response:
     """The payments made with a billing key, newest first, 20 per page."""
-    sb = sandbox()
+    sb = current()
     if sb.store.customer_get(customer_uid) is None:
         raise not_found("No billing key is registered for this customer_uid.")
     page = int_field(request.args.to_dict(), "page") or 1

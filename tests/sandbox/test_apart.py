@@ -1,6 +1,7 @@
 """The sandbox is a second application beside the shop: its own package, files and URLs."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -53,3 +54,42 @@ def test_the_sandbox_serves_its_sdk_and_window_files(sandbox):
     assert links
     for link in links:
         assert sandbox.http.get(f"{sandbox.url}{link}", timeout=10).status_code == 200, link
+
+
+def _imports_between_modules() -> dict[str, set[str]]:
+    """Each sandbox module -> the sandbox modules it imports (type-checking imports included)."""
+    package = REPO / "sandbox"
+    names = {path.stem for path in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    imported.add(node.module.split(".")[0])
+                else:
+                    imported.update(alias.name for alias in node.names if alias.name in names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sandbox":
+                imported.add((node.module.split(".") + ["__init__"])[1])
+        graph[path.stem] = imported & names - {path.stem}
+    return graph
+
+
+def test_the_sandbox_modules_import_each_other_without_a_circle():
+    graph = _imports_between_modules()
+    # The package's __init__ builds the app from all the others; a module importing it back
+    # would be a circle too.
+    assert not [m for m, imported in graph.items() if "__init__" in imported and m != "__main__"]
+    del graph["__init__"], graph["__main__"]
+    circles: list[list[str]] = []
+
+    def walk(module: str, path: list[str]) -> None:
+        for other in sorted(graph[module]):
+            if other in path:
+                circles.append(path[path.index(other):] + [other])
+            elif other in graph:
+                walk(other, path + [other])
+
+    for module in sorted(graph):
+        walk(module, [module])
+    assert circles == []
