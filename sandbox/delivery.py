@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 from .money import loads
 from .state import State
-from .store import StoreClosed
+from .database import StoreClosed
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from . import scheduler
 from .delivery import WebhookSenders
 from .settings import Settings
 from .state import State
-from .store import StoreClosed
+from .database import StoreClosed
 
 log = logging.getLogger(__name__)
 
