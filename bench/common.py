@@ -296,7 +296,7 @@ class RequestCounter:
 def start_counted_sandbox(database: Path, **config: Any):
     """A sandbox served on 127.0.0.1 (like tests.support.sandbox.start_sandbox) whose REST
     calls are counted; returns (RunningSandbox, RequestCounter)."""
-    from storefront.sandbox import create_app
+    from sandbox import create_app
     from tests.support.sandbox import TEST_CONFIG, RunningSandbox
     from tests.support.servers import serve_wsgi
 

@@ -103,7 +103,7 @@ def run_demo_command(host: str, port: int) -> None:
         # The sandbox sends webhooks of payments without notice_url to the storefront.
         env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/iamport/webhook")
         sandbox = subprocess.Popen(
-            [sys.executable, "-m", "storefront.sandbox", "--host", parts.hostname or host,
+            [sys.executable, "-m", "sandbox", "--host", parts.hostname or host,
              "--port", str(parts.port or 5001)],
             env=env,
         )

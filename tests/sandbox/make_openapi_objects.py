@@ -34,7 +34,7 @@ DEFAULT_COMMIT = "af926bd2cdd7c3c6ee6d2e1f636e9a1f3268df32"
 DEFAULT_FILE_COMMIT = "0a8743aae939dbee11449224d3042604a2ab5a19"
 OUTPUT = Path(__file__).with_name("openapi_objects.json")
 
-# Every endpoint the sandbox serves (storefront/sandbox/api.py), keyed as the tests name it,
+# Every endpoint the sandbox serves (sandbox/api.py), keyed as the tests name it,
 # with the spec operation that describes it. `find` without a status is the same operation
 # with its optional last segment left out.
 ENDPOINTS: dict[str, tuple[str, str]] = {

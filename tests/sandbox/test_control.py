@@ -113,7 +113,7 @@ def test_runs_alone_from_the_command_line(tmp_path):
     port = _free_port()
     env = {**os.environ, "SANDBOX_DATABASE": str(tmp_path / "alone.sqlite3")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "storefront.sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:

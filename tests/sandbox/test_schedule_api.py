@@ -102,7 +102,7 @@ def test_unknown_schedule_is_404(sandbox):
 def test_advance_lists_what_it_ran_if_the_worker_ticks_between(sandbox, customer_uid, monkeypatch):
     """The background worker's tick between the clock's move and the run must not take a schedule
     out of the answer (seen once in CI)."""
-    from storefront.sandbox import scheduler
+    from sandbox import scheduler
 
     sb = sandbox.sandbox
     item = schedule_item(clock_now(sandbox) + HOUR)

@@ -6,7 +6,7 @@ import http.client
 import pytest
 from flask import Flask, request
 
-from storefront.sandbox.serving import KeepAliveRequestHandler
+from sandbox.serving import KeepAliveRequestHandler
 from tests.support.servers import serve_wsgi
 
 

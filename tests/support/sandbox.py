@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from flask import Flask, request
 
-from storefront.sandbox import create_app
+from sandbox import create_app
 
 from .servers import ServedApp, serve_wsgi
 from .waiting import wait_until

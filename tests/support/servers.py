@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from werkzeug.serving import BaseWSGIServer
 
-from storefront.sandbox.serving import make_server
+from sandbox.serving import make_server
 
 log = logging.getLogger(__name__)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import secrets
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import cards
 from .money import parse_amount
+from .state import State
 
-if TYPE_CHECKING:
-    from .runtime import Sandbox
 
 PG_PROVIDER = "paymentwall"
 STATUSES = ("ready", "paid", "failed", "cancelled")
@@ -76,7 +75,7 @@ def payment_template() -> dict[str, Any]:
     }
 
 
-def new_imp_uid(sb: "Sandbox") -> str:
+def new_imp_uid(sb: State) -> str:
     """A fresh imp_uid in iamport's shape (imp_ and 12 digits)."""
     while True:
         imp_uid = "imp_" + "".join(secrets.choice("0123456789") for _ in range(12))
@@ -103,12 +102,12 @@ def custom_data_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def receipt_url(sb: "Sandbox", imp_uid: str) -> str:
+def receipt_url(sb: State, imp_uid: str) -> str:
     """Where the sandbox shows a payment's receipt."""
     return f"{sb.public_url()}/_sandbox/receipts/{imp_uid}"
 
 
-def create_payment(sb: "Sandbox", **fields: Any) -> dict:
+def create_payment(sb: State, **fields: Any) -> dict:
     """A new Payment with a fresh imp_uid, started now."""
     payment = payment_template()
     payment.update(fields)
@@ -126,7 +125,7 @@ def apply_card(payment: dict, masked: str, brand: str) -> None:
     payment["card_quota"] = 0
 
 
-def mark_paid(sb: "Sandbox", payment: dict) -> None:
+def mark_paid(sb: State, payment: dict) -> None:
     """The PG approved the charge."""
     payment["status"] = "paid"
     payment["paid_at"] = sb.clock.timestamp()
@@ -136,7 +135,7 @@ def mark_paid(sb: "Sandbox", payment: dict) -> None:
     payment["receipt_url"] = receipt_url(sb, payment["imp_uid"])
 
 
-def mark_failed(sb: "Sandbox", payment: dict, reason: str) -> None:
+def mark_failed(sb: State, payment: dict, reason: str) -> None:
     """The charge failed (declined, held, or abandoned)."""
     payment["status"] = "failed"
     payment["failed_at"] = sb.clock.timestamp()
@@ -148,7 +147,7 @@ def was_paid(payment: dict) -> bool:
     return payment["status"] in ("paid", "cancelled")
 
 
-def merchant_uid_paid(sb: "Sandbox", merchant_uid: str) -> bool:
+def merchant_uid_paid(sb: State, merchant_uid: str) -> bool:
     """Whether a merchant_uid already carries a payment that went through."""
     return any(was_paid(p) for p in sb.store.payments_for_merchant_uid(merchant_uid))
 
@@ -165,7 +164,7 @@ def cancellable_balance(payment: dict, meta: dict) -> Decimal:
     )
 
 
-def apply_cancel(sb: "Sandbox", payment: dict, cancel: dict) -> None:
+def apply_cancel(sb: State, payment: dict, cancel: dict) -> None:
     """Paymentwall confirmed a cancel: add it to the history and update the totals."""
     amount = parse_amount(cancel["amount"])
     # The official cancel entry requires a reason string: none given is an empty one.

@@ -2,25 +2,17 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from . import billing, cards, payments, webhooks
+from .state import CANCEL, PINGBACK, REVIEW, State
 
-from . import billing, cards, payments
-
-if TYPE_CHECKING:
-    from .runtime import Sandbox
 
 log = logging.getLogger(__name__)
-
-PINGBACK = "pingback"
-REVIEW = "review"
-CANCEL = "cancel"
-
 
 class NotHeld(LookupError):
     """The payment is not waiting for a risk review."""
 
 
-def run_due(sb: "Sandbox") -> list[str]:
+def run_due(sb: State) -> list[str]:
     """Run every job and schedule whose time has come; returns a line per thing done."""
     done: list[str] = []
     with sb.work_lock:
@@ -39,7 +31,7 @@ def run_due(sb: "Sandbox") -> list[str]:
     return done
 
 
-def run_job(sb: "Sandbox", job: dict) -> str | None:
+def run_job(sb: State, job: dict) -> str | None:
     """Run one queued job once (a job already run by someone else is skipped)."""
     with sb.store.tx():
         if not sb.store.job_done(job["id"], sb.clock.now()):
@@ -59,7 +51,7 @@ def run_job(sb: "Sandbox", job: dict) -> str | None:
     return None
 
 
-def decide_review_now(sb: "Sandbox", imp_uid: str, decision: str) -> dict:
+def decide_review_now(sb: State, imp_uid: str, decision: str) -> dict:
     """The operator approves or declines a held payment before the review delay is over."""
     with sb.work_lock, sb.store.tx():
         found = sb.store.payment_get(imp_uid)
@@ -74,18 +66,18 @@ def decide_review_now(sb: "Sandbox", imp_uid: str, decision: str) -> dict:
         return sb.store.payment_get(imp_uid)[0]
 
 
-def _pingback(sb: "Sandbox", payment: dict, meta: dict) -> str:
+def _pingback(sb: State, payment: dict, meta: dict) -> str:
     """Paymentwall confirms the first charge: the billing key becomes usable, the webhook goes out."""
     meta["pingback_at"] = sb.clock.timestamp()
     if payment["status"] == "paid" and payment.get("customer_uid") and meta.get("card"):
         billing.activate_billing_key(sb, payment, meta)
     sb.store.payment_save(payment, meta)
     if payment["status"] == "paid":
-        sb.webhooks.enqueue(payment, meta, event="issue")
+        webhooks.enqueue(sb, payment, meta, event="issue")
     return f"pingback {payment['imp_uid']}"
 
 
-def _decide_review(sb: "Sandbox", payment: dict, meta: dict, decision: str) -> str:
+def _decide_review(sb: State, payment: dict, meta: dict, decision: str) -> str:
     if decision == "approve":
         payments.mark_paid(sb, payment)
         meta["review"] = "approved"
@@ -94,7 +86,7 @@ def _decide_review(sb: "Sandbox", payment: dict, meta: dict, decision: str) -> s
             billing.activate_billing_key(sb, payment, meta)
         sb.store.payment_save(payment, meta)
         # The late approval is reported like any approval: a `paid` webhook.
-        sb.webhooks.enqueue(payment, meta, event="review_approved")
+        webhooks.enqueue(sb, payment, meta, event="review_approved")
     else:
         payments.mark_failed(sb, payment, cards.REVIEW_DECLINED_REASON)
         meta["review"] = "declined"
@@ -102,12 +94,12 @@ def _decide_review(sb: "Sandbox", payment: dict, meta: dict, decision: str) -> s
         if payment.get("customer_uid_usage") in (billing.USAGE_PAYMENT, billing.USAGE_SCHEDULED):
             # A held charge of a stored key (cards 0259 and 0267) reports its end either way,
             # as its scheduled run did; a declined window payment stays an ordinary failure.
-            sb.webhooks.enqueue(payment, meta, event="review_declined")
+            webhooks.enqueue(sb, payment, meta, event="review_declined")
     log.info("review of %s: %s", payment["imp_uid"], decision)
     return f"review {payment['imp_uid']}: {decision}"
 
 
-def confirm_cancel(sb: "Sandbox", payment: dict, meta: dict, cancel: dict) -> str:
+def confirm_cancel(sb: State, payment: dict, meta: dict, cancel: dict) -> str:
     """Paymentwall's cancel callback: only now does the payment show the cancel."""
     meta["pending_cancels"] = [
         c for c in meta.get("pending_cancels", [])
@@ -116,6 +108,6 @@ def confirm_cancel(sb: "Sandbox", payment: dict, meta: dict, cancel: dict) -> st
     payments.apply_cancel(sb, payment, cancel)
     sb.store.payment_save(payment, meta)
     if cancel.get("enable_webhook"):
-        sb.webhooks.enqueue(payment, meta, event="cancel", status="cancelled",
+        webhooks.enqueue(sb, payment, meta, event="cancel", status="cancelled",
                             extra={"cancellation_id": cancel["cancellation_id"]})
     return f"cancel {payment['imp_uid']}: {cancel['amount']}"

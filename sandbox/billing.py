@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import cards, payments, scheduler
+from . import cards, payments, webhooks
 from .money import parse_amount
+from .state import REVIEW, State
 
-if TYPE_CHECKING:
-    from .runtime import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,7 @@ def customer_object(customer: dict) -> dict:
     return dict(customer)
 
 
-def activate_billing_key(sb: "Sandbox", payment: dict, meta: dict) -> dict:
+def activate_billing_key(sb: State, payment: dict, meta: dict) -> dict:
     """Paymentwall's pingback arrived: the key issued with this payment becomes chargeable.
 
     Reusing a customer_uid replaces the card behind it with the latest one, as iamport does.
@@ -62,7 +61,7 @@ def activate_billing_key(sb: "Sandbox", payment: dict, meta: dict) -> dict:
     return customer
 
 
-def charge_billing_key(sb: "Sandbox", customer: dict, customer_meta: dict, order: dict,
+def charge_billing_key(sb: State, customer: dict, customer_meta: dict, order: dict,
                        usage: str) -> tuple[dict, dict]:
     """Charge a stored key; returns the new Payment (paid or failed) and its meta."""
     payment = payments.create_payment(
@@ -95,7 +94,7 @@ def charge_billing_key(sb: "Sandbox", customer: dict, customer_meta: dict, order
         payment["pg_tid"] = payments.new_pg_tid()
         payments.mark_failed(sb, payment, outcome.reason)
         meta["review"] = "pending"
-        sb.store.job_add(scheduler.REVIEW, payment["imp_uid"],
+        sb.store.job_add(REVIEW, payment["imp_uid"],
                          sb.clock.now() + sb.knobs.review_delay, {"decision": outcome.review})
     else:
         payment["pg_tid"] = payments.new_pg_tid()
@@ -104,7 +103,7 @@ def charge_billing_key(sb: "Sandbox", customer: dict, customer_meta: dict, order
     return payment, meta
 
 
-def failed_without_key(sb: "Sandbox", order: dict, customer_uid: str, usage: str,
+def failed_without_key(sb: State, order: dict, customer_uid: str, usage: str,
                        reason: str) -> tuple[dict, dict]:
     """Record a charge that could not be tried because the billing key is gone."""
     payment = payments.create_payment(
@@ -164,7 +163,7 @@ def new_schedule(customer: dict, item: dict) -> dict:
     }
 
 
-def run_schedule(sb: "Sandbox", schedule: dict) -> dict:
+def run_schedule(sb: State, schedule: dict) -> dict:
     """Charge one due schedule, record the result on it and send its webhook."""
     found = sb.store.customer_get(schedule["customer_uid"])
     order = dict(schedule)
@@ -188,6 +187,6 @@ def run_schedule(sb: "Sandbox", schedule: dict) -> dict:
     )
     sb.store.schedule_save(schedule)
     # Scheduled charges report through the webhook, paid or failed.
-    sb.webhooks.enqueue(payment, meta, event="scheduled")
+    webhooks.enqueue(sb, payment, meta, event="scheduled")
     log.info("schedule %s ran: %s", schedule["merchant_uid"], payment["status"])
     return schedule

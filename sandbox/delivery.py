@@ -1,18 +1,15 @@
-"""Webhook deliveries: queued, sent by background senders, every attempt logged; faults for tests."""
+"""Webhook delivery: background senders that claim due webhooks from the store and POST them."""
 from __future__ import annotations
 
 import http.client
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from .money import dumps, loads
-from .store import StoreClosed
-
-if TYPE_CHECKING:
-    from .runtime import Sandbox
+from .money import loads
+from .state import State
+from .database import StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -20,118 +17,14 @@ USER_AGENT = "iamport-sandbox-webhook/1.0"
 CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
-def destinations(sb: "Sandbox", meta: dict) -> list[str]:
-    """The payment's notice_url(s), else the configured default URL, else nowhere."""
-    urls = [u for u in meta.get("notice_urls") or [] if u]
-    if urls:
-        return urls
-    return [sb.knobs.webhook_url] if sb.knobs.webhook_url else []
+class WebhookSenders:
+    """Deliver the webhooks queued in the store (by webhooks.enqueue) in the background."""
 
-
-def public_row(row: dict) -> dict:
-    """A delivery log row as the control endpoint shows it."""
-    out = dict(row)
-    out["body"] = loads(row["body"])
-    out.pop("order_key", None)
-    out["reorder"] = bool(row["reorder"])
-    return out
-
-
-class WebhookDispatcher:
-    """Queues webhooks in the store and delivers them in the background."""
-
-    def __init__(self, sb: "Sandbox"):
+    def __init__(self, sb: State):
         self._sb = sb
-        self._wake = threading.Event()
         # Senders beyond the first, started when the workers knob asks for them.
         self._extra: list[threading.Thread] = []
         self._extra_lock = threading.Lock()
-
-    # -- queueing ---------------------------------------------------------------------------
-
-    def enqueue(self, payment: dict, meta: dict, *, event: str, status: str | None = None,
-                extra: dict | None = None) -> list[int]:
-        """Queue the webhook of a payment event to each destination; returns the log ids."""
-        sb = self._sb
-        knobs = sb.knobs
-        body: dict[str, Any] = {
-            "imp_uid": payment["imp_uid"],
-            "merchant_uid": payment["merchant_uid"],
-            "status": status or payment["status"],
-        }
-        body.update(extra or {})
-        now = sb.clock.now()
-        urls = destinations(sb, meta)
-        ids: list[int] = []
-        if not urls:
-            ids.append(self._log(body, None, event, "skipped", "original", now, now, False,
-                                 error="no notice_url and no default webhook URL"))
-            return ids
-        for url in urls:
-            if sb.rng.random() < knobs.webhook_drop_rate:
-                ids.append(self._log(body, url, event, "dropped", "original", now, now, False,
-                                     error="dropped by the webhook fault setting"))
-                continue
-            due = now + knobs.webhook_delay
-            reorder = bool(knobs.webhook_reorder)
-            if reorder:
-                # Every webhook queued while a batch is open joins it; a batch goes out
-                # newest first, so events arrive in the reverse order of their creation.
-                batch = sb.store.webhook_reorder_batch(now)
-                due = batch if batch is not None else due + knobs.webhook_reorder_window
-            ids.append(self._log(body, url, event, "pending", "original", now, due, reorder))
-            if sb.rng.random() < knobs.webhook_duplicate_rate:
-                ids.append(self._log(body, url, event, "pending", "duplicate", now, due, reorder))
-        self._wake.set()
-        return ids
-
-    def resend(self, webhook_id: int) -> int | None:
-        """Send a logged webhook again now, to the same place, with the same body."""
-        sb = self._sb
-        row = sb.store.webhook_get(webhook_id)
-        if row is None:
-            return None
-        now = sb.clock.now()
-        url = row["url"]
-        if not url:
-            # A skipped webhook had nowhere to go; try the default URL now set, if any.
-            url = sb.knobs.webhook_url or None
-        if not url:
-            return None
-        new_id = self._log(loads(row["body"]), url, row["event"], "pending", "resend", now, now,
-                           False, fmt=row["format"])
-        self._wake.set()
-        return new_id
-
-    def _log(self, body: dict, url: str | None, event: str, state: str, kind: str, now: float,
-             due: float, reorder: bool, error: str | None = None, fmt: str | None = None) -> int:
-        store = self._sb.store
-        with store.tx():
-            webhook_id = store.webhook_add({
-                "created_at": now,
-                "due_at": due,
-                "reorder": int(reorder),
-                "state": state,
-                "kind": kind,
-                "event": event,
-                "imp_uid": body.get("imp_uid"),
-                "merchant_uid": body.get("merchant_uid"),
-                "status": body.get("status"),
-                "url": url,
-                "format": fmt or self._sb.knobs.webhook_format,
-                "body": dumps(body),
-                "error": error,
-            })
-            store.webhook_update(webhook_id, order_key=-webhook_id if reorder else webhook_id)
-        if state == "pending":
-            log.info("webhook %s queued: %s %s -> %s", webhook_id, event, body.get("status"), url)
-        return webhook_id
-
-    # -- delivery ---------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Look at the queue now instead of at the next tick."""
-        self._wake.set()
 
     def recover(self) -> None:
         """After a restart, deliveries cut off mid-flight go back to the queue."""
@@ -157,8 +50,8 @@ class WebhookDispatcher:
                     if sb.stopping.is_set():
                         break
                     log.exception("webhook dispatcher failed; retrying at the next tick")
-            self._wake.wait(sb.settings.tick)
-            self._wake.clear()
+            sb.webhooks_due.wait(sb.settings.tick)
+            sb.webhooks_due.clear()
 
     def _scale(self) -> None:
         """Start senders until there are as many as the workers knob says (they never stop early)."""

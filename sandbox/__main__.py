@@ -1,4 +1,4 @@
-"""Run the sandbox alone: python -m storefront.sandbox --host 127.0.0.1 --port 5001."""
+"""Run the sandbox alone: python -m sandbox --host 127.0.0.1 --port 5001."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +10,13 @@ from typing import Sequence
 from . import create_app
 from .serving import make_server
 
-log = logging.getLogger("storefront.sandbox")
+log = logging.getLogger("sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, start the workers and serve until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m storefront.sandbox",
+        prog="python -m sandbox",
         description="Offline stand-in for iamport (V1 REST API, iamport.js) with Paymentwall as the PG.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")

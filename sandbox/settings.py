@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Relative paths (the default database) start at the repository root, beside this package.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _TRUE = {"1", "true", "yes", "on"}
 # The most webhook deliveries the sandbox keeps in flight at once.

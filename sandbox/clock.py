@@ -4,13 +4,13 @@ from __future__ import annotations
 import threading
 import time
 
-from .store import Store
+from .database import Database
 
 
 class Clock:
     """Every sandbox timestamp (tokens, paid_at, due schedules) comes from here."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Database):
         self._store = store
         self._lock = threading.Lock()
         # The offset is persisted so that a restart does not move time backwards.

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 
 from . import payments
 from .money import AmountError, loads, parse_amount
+from .state import State, current
 
 bp = Blueprint("sandbox_sdk", __name__)
 
@@ -67,7 +68,7 @@ def add_query(url: str, params: dict[str, Any]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def check_request(sb, imp_code: Any, param: Any, mode: str) -> dict:
+def check_request(sb: State, imp_code: Any, param: Any, mode: str) -> dict:
     """Check request_pay parameters as iamport and Paymentwall do; returns the kept ones."""
     if not imp_code:
         raise WindowRequestError(NOT_INITIALISED, "Call IMP.init() with your merchant code first.")
@@ -182,7 +183,7 @@ def open_window_preflight() -> Response:
 @bp.post("/sdk/v1/payments")
 def open_window() -> Response:
     """Check a request_pay call and create the window's pending payment."""
-    sb = current_app.extensions["sandbox"]
+    sb = current()
     sb.remember_url(request.host_url)
     try:
         body = loads(request.get_data(as_text=True) or "{}")

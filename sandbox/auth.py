@@ -3,19 +3,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING
 
 from flask import Request
 
-if TYPE_CHECKING:
-    from .runtime import Sandbox
+from .state import State
 
 TOKEN_LIFETIME = 30 * 60
 LAST_MINUTE = 60
 EXTENSION = 5 * 60
 
 
-def keys_match(sb: "Sandbox", imp_key: str | None, imp_secret: str | None) -> bool:
+def keys_match(sb: State, imp_key: str | None, imp_secret: str | None) -> bool:
     """Whether the REST key pair is the sandbox's."""
     if not imp_key or not imp_secret:
         return False
@@ -24,7 +22,7 @@ def keys_match(sb: "Sandbox", imp_key: str | None, imp_secret: str | None) -> bo
     )
 
 
-def issue_token(sb: "Sandbox", imp_key: str) -> dict:
+def issue_token(sb: State, imp_key: str) -> dict:
     """The AuthAnnotation for a key: the current token, extended or replaced as iamport does."""
     now = sb.clock.timestamp()
     with sb.store.tx():
@@ -55,7 +53,7 @@ def token_from_request(req: Request) -> str | None:
     return legacy or None
 
 
-def token_is_valid(sb: "Sandbox", token: str | None) -> bool:
+def token_is_valid(sb: State, token: str | None) -> bool:
     """Whether a token was issued here and has not expired (by the sandbox clock)."""
     if not token:
         return False

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from . import cards, payments, scheduler, sdk
+from . import cards, payments, sdk
 from .money import format_amount
+from .state import PINGBACK, REVIEW, current
 
 bp = Blueprint("sandbox_window", __name__)
 
@@ -14,12 +15,8 @@ CLOSED_REASON = "The buyer closed the payment window."
 CLOSED_MESSAGE = "Payment cancelled: the payment window was closed."
 
 
-def _sandbox():
-    return current_app.extensions["sandbox"]
-
-
 def _load(imp_uid: str, key: str | None) -> tuple[dict, dict]:
-    found = _sandbox().store.payment_get(imp_uid)
+    found = current().store.payment_get(imp_uid)
     # Only the page that opened the window holds its key.
     if found is None or not key or not hmac.compare_digest(key, found[1].get("window_key", "")):
         abort(404)
@@ -38,7 +35,7 @@ def show(imp_uid: str) -> Response | str:
 @bp.post("/window/<imp_uid>")
 def submit(imp_uid: str) -> Response | str:
     """Pay with the entered card, or close the window."""
-    sb = _sandbox()
+    sb = current()
     payment, meta = _load(imp_uid, request.form.get("key"))
     if meta.get("finished"):
         return _finish(payment, meta)
@@ -73,12 +70,12 @@ def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
         payments.mark_paid(sb, payment)
         meta.update(error_code=None, error_msg=None)
         # The key becomes chargeable, and the webhook leaves, when the pingback arrives.
-        sb.store.job_add(scheduler.PINGBACK, payment["imp_uid"], now + sb.knobs.pingback_delay)
+        sb.store.job_add(PINGBACK, payment["imp_uid"], now + sb.knobs.pingback_delay)
     elif outcome.result == cards.HELD:
         payment["pg_tid"] = payments.new_pg_tid()
         payments.mark_failed(sb, payment, outcome.reason)
         meta.update(error_code=sdk.HELD_FOR_REVIEW, error_msg=outcome.reason, review="pending")
-        sb.store.job_add(scheduler.REVIEW, payment["imp_uid"], now + sb.knobs.review_delay,
+        sb.store.job_add(REVIEW, payment["imp_uid"], now + sb.knobs.review_delay,
                          {"decision": outcome.review})
     else:
         payment["pg_tid"] = payments.new_pg_tid()
@@ -90,13 +87,13 @@ def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
 def _form(payment: dict, meta: dict, errors: dict, values: dict) -> str:
     values = {k: v for k, v in values.items() if k != "cvv"}  # never echo a security code
     return render_template(
-        "sandbox/window.html",
+        "window.html",
         payment=payment,
         meta=meta,
         amount_text=format_amount(payment["amount"], payment["currency"]),
         errors=errors,
         values=values,
-        imp_code=_sandbox().settings.imp_code,
+        imp_code=current().settings.imp_code,
     )
 
 
@@ -114,7 +111,7 @@ def _finish(payment: dict, meta: dict) -> Response | str:
         return redirect(sdk.add_query(meta["m_redirect_url"], params), code=302)
     rsp = payments.callback_rsp(payment, meta, error_code, error_msg)
     return render_template(
-        "sandbox/window_done.html",
+        "window_done.html",
         payment=payment,
         rsp=rsp,
         amount_text=format_amount(payment["amount"], payment["currency"]),

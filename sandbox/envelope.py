@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from flask import Response, current_app, request
 
-from .money import loads
+from .money import AmountError, loads, parse_amount
 
 # iamport has no published table of codes; these are the values its clients are seen to get.
 CODE_OK = 0
@@ -153,3 +153,26 @@ def bool_field(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     return str(value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def amount_field(body: dict, name: str, *, required: bool = True, allow_zero: bool = False) -> Decimal | None:
+    """An amount of the request body, exact (a Decimal); a 400 when it is missing or not an amount."""
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise bad_request(f"{name} is required.")
+        return None
+    try:
+        return parse_amount(value, allow_zero=allow_zero)
+    except AmountError as exc:
+        raise bad_request(f"{name} {exc}.") from None
+
+
+def paged(total: int, page: int, limit: int, rows: list) -> dict:
+    """A page of a listing, as iamport pages them (0 for no previous or next page)."""
+    return {
+        "total": total,
+        "previous": page - 1 if page > 1 else 0,
+        "next": page + 1 if page * limit < total else 0,
+        "list": rows,
+    }

@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
-
 from flask import Response, g
 
 from .envelope import envelope
+from .state import State
 
-if TYPE_CHECKING:
-    from .runtime import Sandbox
 
 log = logging.getLogger(__name__)
 
 ERROR_STATUSES = (500, 502, 503)
 
 
-def before_request(sb: "Sandbox") -> Response | None:
+def before_request(sb: State) -> Response | None:
     """Delay the request, or answer it with a 5xx, as the fault settings say."""
     knobs = sb.knobs
     if knobs.latency_ms > 0:
@@ -32,7 +29,7 @@ def before_request(sb: "Sandbox") -> Response | None:
     return None
 
 
-def after_request(sb: "Sandbox", response: Response) -> Response:
+def after_request(sb: State, response: Response) -> Response:
     """Hold the finished answer back for the hang duration when this request was chosen."""
     if getattr(g, "sandbox_hang", False):
         log.info("fault: hanging for %.1fs", sb.knobs.hang_seconds)

@@ -4,17 +4,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
 from . import billing, scheduler, webhooks
 from .money import format_amount
 from .settings import KNOB_SECTIONS
+from .state import PINGBACK, current
 
 bp = Blueprint("sandbox_operator", __name__, url_prefix="/_sandbox")
-
-
-def _sandbox():
-    return current_app.extensions["sandbox"]
 
 
 def _from_form() -> bool:
@@ -42,7 +39,7 @@ def _problem(message: str, status: int = 400) -> Response:
 
 
 def _clock_json() -> dict:
-    sb = _sandbox()
+    sb = current()
     now = sb.clock.now()
     return {
         "now": int(now),
@@ -66,11 +63,11 @@ def sandbox_time(value: Any) -> str:
 @bp.get("")
 def page() -> str:
     """Payments, billing keys, schedules and webhook deliveries, with the operator's actions."""
-    sb = _sandbox()
+    sb = current()
     sb.remember_url(request.host_url)
-    pending_issues = {j["ref"] for j in sb.store.jobs_pending(scheduler.PINGBACK)}
+    pending_issues = {j["ref"] for j in sb.store.jobs_pending(PINGBACK)}
     return render_template(
-        "sandbox/operator.html",
+        "operator.html",
         clock=_clock_json(),
         payments=sb.store.payments_recent(),
         pending_issues=pending_issues,
@@ -91,7 +88,7 @@ def page() -> str:
 @bp.get("/state")
 def state() -> Response:
     """Everything the operator page shows, as JSON."""
-    sb = _sandbox()
+    sb = current()
     return jsonify(
         clock=_clock_json(),
         payments=[{"payment": p, "held": m.get("review") == "pending"} for p, m in sb.store.payments_recent()],
@@ -105,7 +102,7 @@ def state() -> Response:
 @bp.post("/reset")
 def reset() -> Response:
     """Forget all payments, keys, schedules, tokens and deliveries; real time; start-up settings."""
-    _sandbox().reset()
+    current().reset()
     return _done({"reset": True}, "The sandbox was reset.")
 
 
@@ -118,7 +115,7 @@ def clock() -> Response:
 @bp.post("/clock/advance")
 def advance_clock() -> Response:
     """Move the clock forward and run whatever became due."""
-    sb = _sandbox()
+    sb = current()
     raw = _body().get("seconds")
     try:
         seconds = float(raw)
@@ -139,14 +136,14 @@ def advance_clock() -> Response:
 @bp.post("/run")
 def run_now() -> Response:
     """Run due jobs and schedules now instead of at the next tick."""
-    sb = _sandbox()
+    sb = current()
     ran = scheduler.run_due(sb)
     sb.wake()
     return _done({"ran": ran}, f"{len(ran)} thing(s) ran.")
 
 
 def _section(name: str) -> Response:
-    sb = _sandbox()
+    sb = current()
     if request.method == "GET":
         return jsonify(sb.knobs.section(name))
     data = _body()
@@ -183,21 +180,21 @@ def delays() -> Response:
 @bp.get("/webhooks")
 def webhook_log() -> Response:
     """Every webhook delivery, newest first (?imp_uid= narrows it)."""
-    rows = _sandbox().store.webhooks_all(imp_uid=request.args.get("imp_uid") or None)
+    rows = current().store.webhooks_all(imp_uid=request.args.get("imp_uid") or None)
     return jsonify([webhooks.public_row(r) for r in rows])
 
 
 @bp.post("/webhooks/<int:webhook_id>/resend")
 def resend_webhook(webhook_id: int) -> Response:
     """Send a logged webhook again."""
-    new_id = _sandbox().webhooks.resend(webhook_id)
+    new_id = webhooks.resend(current(), webhook_id)
     if new_id is None:
         return _problem("No such webhook, or nowhere to send it.", 404)
     return _done({"id": new_id}, f"Webhook {webhook_id} queued again as {new_id}.", anchor="webhooks")
 
 
 def _review(imp_uid: str, decision: str) -> Response:
-    sb = _sandbox()
+    sb = current()
     try:
         payment = scheduler.decide_review_now(sb, imp_uid, decision)
     except scheduler.NotHeld:
@@ -223,9 +220,9 @@ def decline(imp_uid: str) -> Response:
 @bp.get("/receipts/<imp_uid>")
 def receipt(imp_uid: str) -> str:
     """The receipt a payment's receipt_url points to."""
-    found = _sandbox().store.payment_get(imp_uid)
+    found = current().store.payment_get(imp_uid)
     if found is None:
         abort(404)
     payment = found[0]
-    return render_template("sandbox/receipt.html", payment=payment,
+    return render_template("receipt.html", payment=payment,
                            amount_text=format_amount(payment["amount"], payment["currency"]))

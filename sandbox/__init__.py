@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from .envelope import CODE_FAILED, envelope
 from .money import as_number
 from .runtime import Sandbox
-from .settings import REPO_ROOT, Settings
+from .settings import Settings
 
 __all__ = ["create_app", "Sandbox", "Settings"]
 
@@ -40,12 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a sandbox app; its workers start on the first request or with extensions['sandbox'].start()."""
     config = dict(config or {})
     settings = Settings.from_config(config)
-    app = Flask(
-        __name__,
-        template_folder=str(REPO_ROOT / "templates"),
-        static_folder=str(REPO_ROOT / "static" / "sandbox"),
-        static_url_path="/static/sandbox",
-    )
+    # Templates and static files are the package's own (sandbox/templates, sandbox/static), Flask's default.
+    app = Flask(__name__)
     app.json = SandboxJSONProvider(app)
     app.config.update({k: v for k, v in config.items() if k.isupper()})
     sandbox = Sandbox(settings)

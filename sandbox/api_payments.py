@@ -1,0 +1,137 @@
+"""The REST API's payment endpoints: look a payment up, find it by merchant_uid, cancel, prepare."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from . import payments, scheduler
+from .envelope import (
+    amount_field,
+    bad_request,
+    bool_field,
+    envelope,
+    not_found,
+    read_body,
+    refused,
+    text_field,
+)
+from .state import CANCEL, State, current
+
+bp = Blueprint("payments", __name__)
+
+
+def _visible(payment: dict, include_sandbox: bool) -> bool:
+    # Payments of a test channel are hidden unless the caller asks for them.
+    return include_sandbox or not payment.get("sandbox")
+
+
+@bp.get("/payments/<imp_uid>")
+def get_payment(imp_uid: str) -> Response:
+    """One payment by imp_uid."""
+    found = current().store.payment_get(imp_uid)
+    if found is None or not _visible(found[0], bool_field(request.args.get("include_sandbox"))):
+        raise not_found("No payment exists with this imp_uid.")
+    return envelope(found[0])
+
+
+@bp.get("/payments/find/<merchant_uid>")
+@bp.get("/payments/find/<merchant_uid>/<payment_status>")
+def find_payment(merchant_uid: str, payment_status: str | None = None) -> Response:
+    """The latest payment of a merchant_uid, optionally only in one status."""
+    if payment_status is not None and payment_status not in payments.STATUSES:
+        raise bad_request("payment_status must be one of ready, paid, failed, cancelled.")
+    sorting = request.args.get("sorting") or "-started"
+    if sorting not in ("-started", "started", "-paid", "paid", "-updated", "updated"):
+        raise bad_request("sorting must be one of -started, started, -paid, paid, -updated, updated.")
+    include = bool_field(request.args.get("include_sandbox"))
+    found = [
+        p for p in current().store.payments_for_merchant_uid(merchant_uid, sorting)
+        if _visible(p, include) and (payment_status is None or p["status"] == payment_status)
+    ]
+    if not found:
+        raise not_found("No payment exists with this merchant_uid.")
+    return envelope(found[0])
+
+
+@bp.post("/payments/cancel")
+def cancel_payment() -> Response:
+    """Cancel a payment in full or in part; Paymentwall confirms it asynchronously."""
+    sb = current()
+    body = read_body()
+    imp_uid = text_field(body, "imp_uid")
+    merchant_uid = text_field(body, "merchant_uid")
+    if not imp_uid and not merchant_uid:
+        raise bad_request("imp_uid or merchant_uid is required.")
+    amount = amount_field(body, "amount", required=False, allow_zero=True)
+    checksum = amount_field(body, "checksum", required=False, allow_zero=True)
+    reason = text_field(body, "reason")
+    enable_webhook = bool_field(body.get("enable_webhook"))
+    with sb.store.tx():
+        found = _payment_to_cancel(sb, imp_uid, merchant_uid)
+        if found is None:
+            raise refused("There is no payment to cancel.")
+        payment, meta = found
+        if payment["status"] == "cancelled":
+            raise refused("This payment is already cancelled in full.")
+        if payment["status"] != "paid":
+            raise refused(f"Only paid payments can be cancelled (this one is {payment['status']}).")
+        balance = payments.cancellable_balance(payment, meta)
+        if balance <= 0:
+            raise refused("Nothing is left to cancel (a cancel for the rest awaits the PG).")
+        if checksum is not None and checksum != balance:
+            raise refused(f"checksum {checksum} does not match the cancellable amount {balance}.")
+        # amount omitted or 0 means "cancel everything that is left".
+        to_cancel = balance if not amount else amount
+        if to_cancel > balance:
+            raise refused(f"amount {to_cancel} exceeds the cancellable amount {balance}.")
+        cancel = {
+            "cancellation_id": payments.new_cancellation_id(),
+            "amount": to_cancel,
+            "reason": reason,
+            "enable_webhook": enable_webhook,
+            "requested_at": sb.clock.timestamp(),
+        }
+        delay = sb.knobs.cancel_delay
+        if delay <= 0:
+            scheduler.confirm_cancel(sb, payment, meta, cancel)
+        else:
+            meta["pending_cancels"] = list(meta.get("pending_cancels", [])) + [cancel]
+            sb.store.payment_save(payment, meta)
+            sb.store.job_add(CANCEL, payment["imp_uid"], sb.clock.now() + delay, cancel)
+        payment = sb.store.payment_get(payment["imp_uid"])[0]
+    return envelope(payment)
+
+
+def _payment_to_cancel(sb: State, imp_uid: str | None, merchant_uid: str | None):
+    if imp_uid:
+        return sb.store.payment_get(imp_uid)
+    candidates = sb.store.payments_for_merchant_uid(merchant_uid or "")
+    # By merchant_uid, the payment that went through is the one to cancel.
+    chosen = next((p for p in candidates if payments.was_paid(p)), candidates[0] if candidates else None)
+    return None if chosen is None else sb.store.payment_get(chosen["imp_uid"])
+
+
+@bp.post("/payments/prepare")
+def prepare_payment() -> Response:
+    """Register the amount a merchant_uid must be paid with."""
+    sb = current()
+    body = read_body()
+    merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
+    amount = amount_field(body, "amount")
+    # KRW when none is given, iamport's default currency everywhere else.
+    currency = (text_field(body, "currency") or "KRW").upper()
+    prepared = {"merchant_uid": merchant_uid, "amount": amount, "currency": currency}
+    with sb.store.tx():
+        if sb.store.prepared_get(merchant_uid) is not None:
+            raise refused("This merchant_uid is already prepared.")
+        sb.store.prepared_put(prepared)
+    return envelope(prepared)
+
+
+@bp.get("/payments/prepare/<merchant_uid>")
+def get_prepared(merchant_uid: str) -> Response:
+    """The amount (and currency) registered for a merchant_uid."""
+    prepared = current().store.prepared_get(merchant_uid)
+    if prepared is None:
+        raise not_found("No amount is prepared for this merchant_uid.")
+    return envelope({"merchant_uid": prepared["merchant_uid"], "amount": prepared["amount"],
+                     "currency": prepared.get("currency") or "KRW"})
