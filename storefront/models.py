@@ -281,6 +281,9 @@ class Payment(db.Model):
     prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # When iamport is to run a scheduled renewal.
     scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When iamport took this renewal's schedule. A scheduled renewal without it is still to be
+    # sent: the row is the outbox, and reconcile sends what iamport never took.
+    schedule_taken_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # The period a renewal pays, named by its start (the paid-until date it extends), and
     # which attempt at that period it is: 0, then one more for each retry or new schedule.
     period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
