@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from storefront import config as settings
-from storefront import extensions, followups
+from storefront import extensions
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -38,7 +38,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.init_app(app)
     extensions.csrf.init_app(app)
     extensions.iamport.init_app(app)
-    followups.init_app(app)
 
     from storefront import (
         account, auth, checkout, cli, errors, formatting, ratelimits, security, shop, webhooks,

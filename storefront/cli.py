@@ -129,8 +129,10 @@ billing_group = AppGroup("billing", help="Billing jobs for cron.")
 @billing_group.command("reconcile")
 @click.option("--min-age", type=int, default=None,
               help="Leave pending payments younger than this many seconds (default RECONCILE_MIN_AGE).")
-def reconcile_command(min_age: int | None) -> None:
-    """Settle pending payments, confirm billing keys, re-create missing schedules.
+@click.option("--audit", is_flag=True,
+              help="Also page through iamport's schedule listing for schedules it revoked or lost (daily).")
+def reconcile_command(min_age: int | None, audit: bool) -> None:
+    """Settle pending payments, confirm billing keys, send schedules iamport has not taken.
 
     Exits 1 when iamport could not be reached or some of its calls failed, so cron alerts; the
     work those calls stand for is left for the next run.
@@ -146,7 +148,10 @@ def reconcile_command(min_age: int | None) -> None:
             f"could not reach iamport at {current_app.config['IAMPORT_API_URL']}: {exc}; "
             "nothing was reconciled"
         ) from None
-    report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age))
+    report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age), audit=audit)
+    if audit:
+        click.echo(f"audit: revoked at iamport {report.revoked_at_iamport}, "
+                   f"lost at iamport {report.lost_at_iamport}")
     click.echo(
         f"settled {report.settled}, still pending {report.still_pending}, "
         f"abandoned {report.abandoned}, keys confirmed {report.keys_confirmed}, "

@@ -199,9 +199,6 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "RENEWAL_RETRY_DAYS": [int(d) for d in setting("RENEWAL_RETRY_DAYS", "1,3,5").split(",")],
         # Reconcile leaves younger pending payments to the callback and the webhook.
         "RECONCILE_MIN_AGE": timedelta(seconds=int(setting("RECONCILE_MIN_AGE", "60"))),
-        # Threads per process that schedule the next renewal once a webhook has been answered;
-        # 0 makes the webhook do it before answering.
-        "FOLLOW_UP_THREADS": int(setting("FOLLOW_UP_THREADS", "8")),
         # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
         # bigger is refused 413 before it is read, so a request cannot cost much memory.
         "MAX_CONTENT_LENGTH": number("MAX_CONTENT_LENGTH", "65536", "bytes"),

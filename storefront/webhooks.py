@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from storefront import billing, followups
+from storefront import billing
 from storefront.checkout import clean_uid
 from storefront.extensions import csrf
 from storefront.iamport import IamportError
@@ -22,10 +24,15 @@ def _small_bodies_only() -> None:
     request.max_content_length = current_app.config["WEBHOOK_MAX_CONTENT_LENGTH"]
 
 
-# iamport waits for the record only: scheduling the next renewal and checking a new billing key
-# run on the follow-up threads (and reconcile repeats any that fail).
-bp.before_request(followups.defer)
-bp.after_request(followups.hand_off)
+def update_schedules_after_answer(app: Flask, subscription_id: int) -> None:
+    """Send iamport the subscription's next schedule (or check its new key) once iamport has
+    its answer. If this fails or the process dies first, the renewal stays in the database as
+    not taken, and reconcile sends it."""
+    with app.app_context():
+        try:
+            billing.update_schedules(subscription_id)
+        except SQLAlchemyError:
+            log.exception("schedules of subscription %s not updated; reconcile will", subscription_id)
 
 
 @bp.route("/webhook", methods=["POST"])
@@ -43,7 +50,8 @@ def receive():
     if imp_uid is None:
         abort(400, "imp_uid is missing or malformed.")
     try:
-        payment = billing.verify_payment(imp_uid)
+        # iamport waits for the record only; the schedule is sent after the answer.
+        payment = billing.verify_payment(imp_uid, send_schedules=False)
     except billing.UnknownPayment:
         log.warning("webhook for a payment that is not ours: %s", imp_uid)
         return jsonify(result="ignored", message="not an order of this shop"), 200
@@ -55,4 +63,9 @@ def receive():
         log.warning("webhook for %s not verified: %s", imp_uid, exc)
         message = "We could not verify the payment with iamport yet; please try again."
         return jsonify(result="retry", error={"status": 503, "message": message}), 503
-    return jsonify(result="ok", status=payment.status), 200
+    response = jsonify(result="ok", status=payment.status)
+    if payment.subscription_id is not None:
+        # Run by the WSGI server once the answer is sent (gunicorn and Werkzeug both do).
+        response.call_on_close(partial(update_schedules_after_answer,
+                                       current_app._get_current_object(), payment.subscription_id))
+    return response

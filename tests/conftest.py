@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from storefront import create_app, followups
+from storefront import create_app
 from storefront.extensions import db
+from tests.support.clients import ClosingClient
 
 # The PostgreSQL leg sets TEST_DATABASE_URL; otherwise every test gets its own SQLite file.
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -37,6 +38,7 @@ def make_app(tmp_path, **overrides) -> Flask:
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = ClosingClient
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -48,8 +50,6 @@ def app(tmp_path) -> Iterator[Flask]:
     """The storefront with an empty database."""
     app = make_app(tmp_path)
     yield app
-    # Webhook follow-ups run on their own threads; none may outlive the test's mocks and database.
-    assert followups.runner(app).wait(timeout=30), "follow-ups still running after 30 s"
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -21,17 +21,17 @@ from storefront.billing.orders import (
     open_checkout,
 )
 from storefront.billing.reconcile import ReconcileReport, reconcile
-from storefront.billing.recording import CAN_WAIT, Recorded, record_payment, verify_order, verify_payment
-from storefront.billing.renewals import confirm_billing_key, ensure_schedule, next_charge_at
-from storefront.billing.schedules import register_schedule, revoke_schedule
+from storefront.billing.recording import Recorded, record_payment, verify_order, verify_payment
+from storefront.billing.renewals import confirm_billing_key, ensure_schedule, next_charge_at, update_schedules
+from storefront.billing.schedules import revoke_schedule, send_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
-    "LIVE_STATUSES", "ActionRefused", "CAN_WAIT", "DuplicateSubmission", "Outcome", "ReconcileReport", "Recorded",
+    "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "Outcome", "ReconcileReport", "Recorded",
     "USAGE_SCHEDULED", "UnknownPayment", "cancel", "charge_now", "charge_refusal",
     "confirm_billing_key", "end_finished_periods", "ensure_schedule", "first_payment_in_review",
     "judge", "live_subscription", "mismatch_reason", "next_charge_at", "open_card_change",
     "open_checkout", "owned_subscription", "payment_by_merchant_uid", "payment_for_owner",
     "period_end_after", "reconcile", "record_payment", "refund_of", "refunds_of_order",
-    "register_schedule", "resume", "revoke_schedule", "verify_order", "verify_payment",
+    "resume", "revoke_schedule", "send_schedule", "update_schedules", "verify_order", "verify_payment",
 ]

@@ -58,7 +58,7 @@ def activate(payment: Payment, subscription: Subscription) -> None:
 
 def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> list[partial]:
     """A paid repeat charge, card change or renewal pays one more period, from the end of the
-    paid one to the anchor's next date."""
+    paid one to the anchor's next date; return the calls to iamport to make after the commit."""
     after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
     anchor = anchor_of(subscription, old_end)
@@ -78,12 +78,14 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
         subscription.billing_key_ready_at = None
         if old_key:
             after.append(partial(retire_key, subscription.id, old_key))
-    return after + schedule_next_renewal(subscription, ran_schedule)
+    schedule_next_renewal(subscription, ran_schedule)
+    return after
 
 
 def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str, Any],
                    ran_schedule: bool) -> list[partial]:
-    """A declined renewal: past due and retried later, canceled after the last retry."""
+    """A declined renewal: past due and retried later, canceled after the last retry; return
+    the calls to iamport to make after the commit."""
     if subscription.status not in LIVE_STATUSES:
         return []
     failed_at = from_unix(info.get("failed_at")) or utcnow()
@@ -96,9 +98,9 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
         key = subscription.customer_uid
         return [partial(retire_key, subscription.id, key)] if key else []
     subscription.status = SubscriptionStatus.PAST_DUE
-    if payment.period_start != subscription.current_period_end:
-        return [partial(ensure_schedule, subscription.id)]
-    return schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
+    if payment.period_start == subscription.current_period_end:
+        schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
+    return []
 
 
 def decides_its_period(payment: Payment, subscription: Subscription) -> bool:
@@ -142,7 +144,8 @@ def period_paid_already(payment: Payment, subscription: Subscription) -> bool:
 def follow_payment(payment: Payment, subscription: Subscription, info: dict[str, Any],
                    ran_schedule: bool, by_schedule: bool) -> list[partial]:
     """Change the (locked) subscription for its payment that just changed; return the calls
-    to iamport to make after the commit.
+    to iamport that give money back or retire a key, to make after the commit (the schedules
+    follow from the database, see update_schedules).
 
     `ran_schedule`: the payment was a scheduled renewal that iamport ran; `by_schedule`: iamport
     says a schedule made the payment.
@@ -168,7 +171,7 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
         if not by_schedule or not decides_its_period(payment, subscription):
             # Not the card declining the period's renewal (a payment made otherwise on its
             # order id, or an older attempt declined late): the subscription stays as it is.
-            return [partial(ensure_schedule, subscription.id)]
+            return []
         return renewal_failed(payment, subscription, info, ran_schedule)
     return []
 

@@ -1,4 +1,4 @@
-"""Reconcile: settle what webhooks and answers left open, send schedules iamport lacks, give back what is owed; safe on several hosts at once."""
+"""Reconcile: settle what webhooks and answers left open, send the schedules iamport has not taken, give back what is owed; safe on several hosts at once."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from storefront.billing.audit import audit_schedules
 from storefront.billing.common import CHECKOUT_REUSE, LIVE_STATUSES, client, lock_unclaimed, set_payment_status
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.recording import record_payment
 from storefront.billing.refunds import give_back
-from storefront.billing.renewals import confirm_billing_key, ensure_schedule
-from storefront.billing.schedules import delete_retired_key, register_schedule, scheduled_renewals
+from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, update_schedules
+from storefront.billing.schedules import delete_retired_key
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import (
@@ -48,6 +49,8 @@ class ReconcileReport:
     abandoned: int = 0
     keys_confirmed: int = 0
     rescheduled: int = 0
+    revoked_at_iamport: int = 0
+    lost_at_iamport: int = 0
     ended: int = 0
     refunds_done: int = 0
     refunds_owed: int = 0
@@ -60,9 +63,13 @@ class ReconcileReport:
 
 def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
     """Look up every open payment old enough at iamport and record what it holds; give up
-    orders iamport never heard of once they are old."""
-    ids = db.session.execute(
-        db.select(Payment.id).where(
+    orders iamport never heard of once they are old.
+
+    No row is locked while iamport is asked: recording takes its own lock, and its
+    compare-and-set keeps a payment that two hosts look up at once recorded once.
+    """
+    payments = db.session.execute(
+        db.select(Payment).where(
             sa.or_(
                 Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.REVIEW]),
                 sa.and_(Payment.status == PaymentStatus.SCHEDULED, Payment.scheduled_at <= now),
@@ -70,25 +77,21 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
             Payment.created_at <= now - min_age,
         ).order_by(Payment.id)
     ).scalars().all()
-    for payment_id in ids:
-        payment = lock_unclaimed(Payment, payment_id)
-        if payment is None or payment.is_settled:
-            db.session.rollback()
-            continue
-        # The row stays locked through the lookup so that other reconcile workers skip it; a
-        # webhook for this payment waits at most the client's timeout for it.
+    # Taken before the first commit expires them.
+    open_orders = [(p.merchant_uid, p.status, p.kind, p.created_at) for p in payments]
+    db.session.commit()
+    for merchant_uid, status, kind, created_at in open_orders:
         try:
-            info = client().find_payment(payment.merchant_uid)
+            info = client().find_payment(merchant_uid)
         except IamportError as exc:
             if not exc.not_found:
-                report.failures.append(f"lookup of {payment.merchant_uid}: {exc}")
-            abandoned = now - ABANDON_AFTER[payment.kind]
-            if exc.not_found and payment.status == PaymentStatus.PENDING and payment.created_at <= abandoned:
-                set_payment_status(payment.merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED,
-                                   fail_reason="Not completed: no payment was made.")
+                report.failures.append(f"lookup of {merchant_uid}: {exc}")
+            if (exc.not_found and status == PaymentStatus.PENDING
+                    and created_at <= now - ABANDON_AFTER[kind]
+                    and set_payment_status(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED,
+                                           fail_reason="Not completed: no payment was made.")):
                 report.abandoned += 1
             else:
-                db.session.rollback()
                 report.still_pending += 1
             continue
         recorded = record_payment(info)
@@ -98,36 +101,64 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
             report.still_pending += 1
 
 
-def check_keys_and_schedules(report: ReconcileReport) -> None:
-    """For every live subscription: confirm a key not ready yet, send iamport the scheduled
-    renewals it does not hold, record those it revoked, and schedule one where none is."""
-    ids = db.session.execute(
-        db.select(Subscription.id).where(Subscription.status.in_(LIVE_STATUSES))
-        .order_by(Subscription.id)
-    ).scalars().all()
-    for subscription_id in ids:
+def subscriptions_out_of_step() -> list[int]:
+    """The live subscriptions whose schedules at iamport may not match them: a key still to
+    confirm, a renewal iamport has not taken, no renewal where one is wanted, or one that is
+    no longer wanted (see ensure_schedule, which decides). Every other one is left alone, so a
+    run costs what is unsettled, not the size of the shop."""
+    renewal = sa.orm.aliased(Payment)
+    of_the_subscription = sa.and_(renewal.subscription_id == Subscription.id,
+                                  renewal.kind == PaymentKind.RENEWAL)
+    scheduled = sa.and_(of_the_subscription, renewal.status == PaymentStatus.SCHEDULED)
+    wanted = sa.and_(Subscription.customer_uid.is_not(None),
+                     Subscription.billing_key_ready_at.is_not(None),
+                     Subscription.cancel_at_period_end.is_(False))
+    at_period = renewal.period_start == Subscription.current_period_end
+    on_the_key = renewal.customer_uid == Subscription.customer_uid
+    # The attempt ensure_schedule keeps: at the period, scheduled on the subscription's key or
+    # already run by iamport.
+    kept = sa.exists().where(of_the_subscription, renewal.status.in_(OPEN_RENEWAL), at_period,
+                             sa.or_(renewal.status != PaymentStatus.SCHEDULED, on_the_key))
+    return list(db.session.execute(
+        db.select(Subscription.id).where(
+            Subscription.status.in_(LIVE_STATUSES),
+            sa.or_(
+                sa.and_(Subscription.customer_uid.is_not(None),
+                        Subscription.billing_key_ready_at.is_(None)),
+                sa.exists().where(scheduled, renewal.schedule_taken_at.is_(None)),
+                sa.and_(wanted, ~kept),
+                sa.exists().where(scheduled, ~sa.and_(wanted, at_period, on_the_key)),
+            ),
+        ).order_by(Subscription.id)
+    ).scalars())
+
+
+def taken_schedule(subscription_id: int) -> bool:
+    """Whether iamport took a schedule of the subscription's that is scheduled now."""
+    return db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == subscription_id,
+            Payment.status == PaymentStatus.SCHEDULED,
+            Payment.schedule_taken_at.is_not(None),
+        ).limit(1)
+    ).first() is not None
+
+
+def bring_schedules_in_step(report: ReconcileReport) -> None:
+    """For every subscription out of step: confirm a key not ready yet, send iamport the
+    renewal it has not taken, and schedule one where none is."""
+    for subscription_id in subscriptions_out_of_step():
         subscription = lock_unclaimed(Subscription, subscription_id)
+        db.session.commit()  # a claim for this moment only: iamport is asked unlocked
         if subscription is None:
-            db.session.rollback()
             continue
-        db.session.commit()
         if subscription.billing_key_ready_at is None:
             if confirm_billing_key(subscription):
                 report.keys_confirmed += 1
             continue
-        for row in scheduled_renewals(subscription_id):
-            try:
-                schedule = client().get_schedule(row.merchant_uid)
-            except IamportError as exc:
-                if not exc.not_found:
-                    report.failures.append(f"schedule {row.merchant_uid}: {exc}")
-                elif register_schedule(row):
-                    report.rescheduled += 1
-                continue
-            if schedule.get("schedule_status") == "revoked":
-                set_payment_status(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED)
-        had_schedule = bool(scheduled_renewals(subscription_id))
-        if ensure_schedule(subscription_id) is not None and not had_schedule:
+        had_schedule = taken_schedule(subscription_id)
+        update_schedules(subscription_id)
+        if not had_schedule and taken_schedule(subscription_id):
             report.rescheduled += 1
 
 
@@ -169,13 +200,21 @@ def delete_retired_keys(report: ReconcileReport) -> None:
             report.failures.append(f"deletion of key {retired.customer_uid}: {retired.last_error}")
 
 
-def reconcile(now: datetime | None = None, min_age: timedelta | None = None) -> ReconcileReport:
-    """Settle what webhooks and answers left open; safe to run on several hosts at once."""
+def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
+              audit: bool = False) -> ReconcileReport:
+    """Settle what webhooks and answers left open; safe to run on several hosts at once.
+
+    `audit` also pages through iamport's schedule listing, to find schedules it revoked or lost
+    since it took them: worth a run a day, not every run.
+    """
     now = now or utcnow()
     min_age = current_app.config["RECONCILE_MIN_AGE"] if min_age is None else min_age
     report = ReconcileReport()
     settle_pending(now, min_age, report)
-    check_keys_and_schedules(report)
+    if audit:
+        report.revoked_at_iamport, report.lost_at_iamport, failures = audit_schedules()
+        report.failures.extend(failures)
+    bring_schedules_in_step(report)
     report.ended = end_finished_periods(now)
     give_back_owed_refunds(report)
     delete_retired_keys(report)

@@ -7,7 +7,6 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from storefront.billing.common import (
-    LIVE_STATUSES,
     UnknownPayment,
     client,
     from_unix,
@@ -17,20 +16,13 @@ from storefront.billing.common import (
 )
 from storefront.billing.lifecycle import follow_payment
 from storefront.billing.refunds import owe_refund
-from storefront.billing.renewals import confirm_billing_key_of, ensure_schedule
-from storefront.billing.schedules import send_schedule, withdraw_schedule
+from storefront.billing.renewals import update_schedules
+from storefront.billing.schedules import withdraw_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason
 from storefront.extensions import db
-from storefront.followups import later
 from storefront.models import Payment, PaymentStatus, Subscription, utcnow
 
 log = logging.getLogger(__name__)
-
-# Follow-ups whose loss reconcile repairs (it schedules a live subscription that has no renewal,
-# sends iamport a scheduled renewal it does not hold and checks keys not yet ready), so an answer
-# to iamport need not wait for them.
-CAN_WAIT = frozenset({ensure_schedule, send_schedule, confirm_billing_key_of})
-
 
 class Recorded(NamedTuple):
     """Our payment after a recording, and whether this recording changed it."""
@@ -81,18 +73,10 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
     return moved
 
 
-def follow_up(action: partial) -> None:
-    """Make a call that follows a recorded change: refunds and key deletions at once; what
-    reconcile would repeat may wait until a webhook has been answered."""
-    if action.func in CAN_WAIT:
-        later(action)
-    else:
-        action()
-
-
 def after_change(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
     """What a payment that just changed does to its renewal's schedule and its subscription;
-    return the calls to iamport to make after the commit.
+    return the calls to iamport that withdraw a schedule, give money back or retire a key, to
+    make after the commit.
 
     `ran_schedule`: the payment was one of the subscription's scheduled renewals.
     """
@@ -111,13 +95,16 @@ def after_change(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> 
 
 
 @retried_on_conflict
-def record_payment(info: dict[str, Any]) -> Recorded:
+def record_payment(info: dict[str, Any], send_schedules: bool = True) -> Recorded:
     """Record what iamport says about a payment (`info`, as its REST lookup answers) on our order.
 
     The callback, the mobile redirect and the webhook all end here, in any order, any number
     of times, also at the same moment: the status compare-and-set (plus row locks on
     PostgreSQL) lets exactly one of them apply each change. The next renewal is written in the
     same transaction as the paid one; calls to iamport come after the commit.
+
+    `send_schedules=False` leaves sending the subscription's schedules (`update_schedules`) to
+    the caller, who may answer first; refunds and withdrawals are never left.
     """
     merchant_uid = str(info.get("merchant_uid") or "")
     payment = lock_order(merchant_uid)
@@ -139,24 +126,27 @@ def record_payment(info: dict[str, Any]) -> Recorded:
     ran_schedule = payment.status == PaymentStatus.SCHEDULED
     changed = apply_outcome(payment, judge(payment, info), info)
     after = after_change(payment, info, ran_schedule) if changed else []
-    if payment.status == PaymentStatus.PAID and payment.subscription_id is not None:
-        subscription = payment.subscription
-        if (subscription.status in LIVE_STATUSES and subscription.customer_uid
-                and subscription.billing_key_ready_at is None):
-            after.append(partial(confirm_billing_key_of, subscription.id))
+    subscription_id = payment.subscription_id
+    # A charge that settled moves the subscription's next renewal (one in review does not), and
+    # a paid one may have brought a billing key iamport is still to confirm.
+    settled = changed and payment.status in (PaymentStatus.PAID, PaymentStatus.FAILED)
+    key_to_confirm = (payment.status == PaymentStatus.PAID and subscription_id is not None
+                      and payment.subscription.billing_key_ready_at is None)
     if changed:
         log.info("payment %s (%s, %s) is now %s", merchant_uid, payment.kind, info.get("imp_uid"),
                  payment.status)
     db.session.commit()
     # Calls to iamport come after the commit, so no row stays locked while the network is slow.
     for action in after:
-        follow_up(action)
+        action()
+    if send_schedules and subscription_id is not None and (settled or key_to_confirm):
+        update_schedules(subscription_id)
     return Recorded(payment, changed)
 
 
-def verify_payment(imp_uid: str) -> Payment:
+def verify_payment(imp_uid: str, send_schedules: bool = True) -> Payment:
     """Verify iamport's payment `imp_uid` by REST lookup and record it on our order once."""
-    return record_payment(client().get_payment(imp_uid)).payment
+    return record_payment(client().get_payment(imp_uid), send_schedules).payment
 
 
 def verify_order(merchant_uid: str) -> Payment:

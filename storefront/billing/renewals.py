@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import partial
 
 import sqlalchemy as sa
 from flask import current_app
@@ -21,7 +20,6 @@ from storefront.billing.common import (
 from storefront.billing.schedules import (
     SCHEDULE_MARGIN,
     revoke_schedule,
-    schedule_of,
     scheduled_renewals,
     send_schedule,
 )
@@ -35,6 +33,11 @@ log = logging.getLogger(__name__)
 # it and its outcome (PAYMENTWALL's review included) is still to come. No other attempt is made
 # for the period meanwhile, or one period could be charged twice.
 OPEN_RENEWAL = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.REVIEW)
+
+
+def untaken_renewals(subscription_id: int) -> list[Payment]:
+    """The subscription's scheduled renewals whose schedule iamport has not taken."""
+    return [row for row in scheduled_renewals(subscription_id) if row.schedule_taken_at is None]
 
 
 def next_charge_at(subscription: Subscription) -> datetime | None:
@@ -93,13 +96,15 @@ def renewal_attempts(subscription_id: int, period: datetime | None) -> list[Paym
 
 
 def ensure_schedule(subscription_id: int) -> Payment | None:
-    """Make sure iamport holds one schedule for the subscription's next period; return it.
+    """Make sure iamport holds one schedule for the subscription's next period; return its row.
 
     Decided by the period a renewal pays, never by a time computed again: an open attempt at
     the period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
     revoke a schedule iamport may be running. None when nothing is scheduled (no renewal is
     wanted, or an attempt that iamport ran awaits its outcome). Two callers racing to make the
-    same attempt collide on the unique (subscription, period, attempt) instead of scheduling twice.
+    same attempt collide on the unique (subscription, period, attempt) instead of scheduling
+    twice; only the one that made it sends it (a kept one iamport has not taken yet is sent by
+    update_schedules).
     """
     subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
     period = wanted_period(subscription)
@@ -123,23 +128,19 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
     row = new_renewal(subscription, period, attempt)
     db.session.add(row)
-    # Taken before the commit expires the rows it is made from.
-    customer_uid, schedule = row.customer_uid, schedule_of(row, subscription)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         log.info("schedule for subscription %s already being made", subscription_id)
         return None
-    send_schedule(customer_uid, schedule)
+    send_schedule(row)
     return row
 
 
-def schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
-                          attempt: int = 0) -> list[partial]:
+def schedule_next_renewal(subscription: Subscription, ran_schedule: bool, attempt: int = 0) -> None:
     """Write the next renewal (attempt `attempt` at the subscription's period) in the caller's
-    transaction (the subscription row is locked); return the call that sends it to iamport
-    after the commit.
+    transaction (the subscription row is locked), for `update_schedules` to send after the commit.
 
     This is the common case: iamport just ran the subscription's one schedule, so nothing is
     left to withdraw first. Anything else, and a clash with an existing attempt at the period
@@ -147,15 +148,15 @@ def schedule_next_renewal(subscription: Subscription, ran_schedule: bool,
     """
     period = wanted_period(subscription)
     if period is None or not ran_schedule:
-        return [partial(ensure_schedule, subscription.id)]
+        return
     row = new_renewal(subscription, period, attempt)
     try:
         # A savepoint: a clash undoes this row only, never the payment recorded with it.
         with db.session.begin_nested():
             db.session.add(row)
     except IntegrityError:
-        return [partial(ensure_schedule, subscription.id)]
-    return [partial(send_schedule, row.customer_uid, schedule_of(row, subscription))]
+        # Made meanwhile: ensure_schedule, run by update_schedules after the commit, keeps it.
+        log.info("next renewal of subscription %s already being made", subscription.id)
 
 
 @retried_on_conflict
@@ -201,6 +202,18 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
     return True
 
 
-def confirm_billing_key_of(subscription_id: int) -> bool:
-    """`confirm_billing_key` for a subscription named by id (for calls made after a response)."""
-    return confirm_billing_key(db.session.get(Subscription, subscription_id))
+def update_schedules(subscription_id: int) -> None:
+    """Bring what iamport holds in line with a live subscription: its new billing key
+    confirmed, one renewal scheduled and its schedule sent. Safe to repeat (reconcile does), so
+    it may run after an answer: work it leaves undone stays in the database as an unconfirmed
+    key or a renewal iamport has not taken."""
+    subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
+    if subscription is None or subscription.status not in LIVE_STATUSES:
+        return  # an ended subscription's schedules go with its key (see retire_key)
+    if subscription.customer_uid and subscription.billing_key_ready_at is None:
+        confirm_billing_key(subscription)  # which schedules once the key is ready
+        return
+    ensure_schedule(subscription_id)
+    # The outbox: a renewal written with its payment, or one whose sending failed before.
+    for row in untaken_renewals(subscription_id):
+        send_schedule(row)

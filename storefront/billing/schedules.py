@@ -57,51 +57,49 @@ def withdraw_schedule(customer_uid: str, merchant_uid: str) -> bool:
     return True
 
 
-def payment_status(merchant_uid: str) -> str | None:
-    """A payment's status as committed now: read in a transaction of its own, begun after
-    whatever the caller did, so that it sees a change another process committed meanwhile."""
-    db.session.commit()
-    status = db.session.execute(
-        db.select(Payment.status).where(Payment.merchant_uid == merchant_uid)
-    ).scalar_one_or_none()
-    db.session.commit()
-    return status
-
-
-def send_schedule(customer_uid: str, schedule: dict[str, Any]) -> bool:
-    """Send iamport one schedule of a renewal recorded as scheduled; False if iamport does
-    not hold it now (reconcile sends it again)."""
-    merchant_uid = schedule["merchant_uid"]
+def holds_schedule(merchant_uid: str) -> bool:
+    """Whether iamport holds a renewal's schedule now (asked when sending it failed: the
+    answer may have been lost, or another sender was first)."""
     try:
-        client().schedule_payments(customer_uid, [schedule])
-    except IamportError as exc:
-        log.warning("renewal %s not scheduled yet: %s", merchant_uid, exc)
+        return client().get_schedule(merchant_uid).get("schedule_status") == "scheduled"
+    except IamportError:
         return False
-    # Read only now that iamport holds it: a revoke that came while the schedule was on its
-    # way found nothing to withdraw, so the schedule is withdrawn here (see revoke_schedule).
-    if payment_status(merchant_uid) == PaymentStatus.SCHEDULED:
-        log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
-        return True
-    log.info("renewal %s was revoked while being scheduled; withdrawing it", merchant_uid)
-    if not withdraw_schedule(customer_uid, merchant_uid):
-        set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED)
-    return False
 
 
-def register_schedule(row: Payment) -> bool:
-    """Send one scheduled renewal that iamport does not hold (again); on failure reconcile
-    sends it again.
+def send_schedule(row: Payment) -> bool:
+    """Send iamport the schedule of a scheduled renewal it has not taken, and record that it
+    took it; False while iamport does not hold it (reconcile sends it again).
 
     A time gone by meanwhile is moved a little ahead, as iamport refuses a schedule in the past:
     no one holds the schedule yet, so only here may its time change (the attempt stays the same).
     """
+    merchant_uid, customer_uid = row.merchant_uid, row.customer_uid
     soonest = (utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
     if row.scheduled_at is None or row.scheduled_at < soonest:
-        if not set_payment_status(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+        if not set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
                                   scheduled_at=soonest):
             return False  # ran, failed or revoked meanwhile
         db.session.refresh(row)
-    return send_schedule(row.customer_uid, schedule_of(row, row.subscription))
+    schedule = schedule_of(row, row.subscription)
+    db.session.commit()  # no transaction stays open while iamport is asked
+    try:
+        client().schedule_payments(customer_uid, [schedule])
+    except IamportError as exc:
+        if not holds_schedule(merchant_uid):
+            log.warning("renewal %s not scheduled yet: %s", merchant_uid, exc)
+            return False
+    # Recorded only if the renewal is still scheduled here: a revoke that came while the
+    # schedule was on its way found nothing to withdraw, so it is withdrawn now (see
+    # revoke_schedule).
+    if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+                          schedule_taken_at=utcnow()):
+        log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
+        return True
+    log.info("renewal %s was revoked while being scheduled; withdrawing it", merchant_uid)
+    if not withdraw_schedule(customer_uid, merchant_uid):
+        set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED,
+                           schedule_taken_at=utcnow())
+    return False
 
 
 def revoke_schedule(row: Payment) -> bool:
@@ -110,7 +108,7 @@ def revoke_schedule(row: Payment) -> bool:
     Recorded before the call, so that a registration of the same renewal still on its way to
     iamport reads it once iamport holds the schedule, and withdraws it itself. A revoke and a
     registration that overlap thus never leave iamport a schedule that is revoked here. A revoked
-    renewal moved back to scheduled, because iamport may still hold it, is looked at again by
+    renewal moved back to scheduled, because iamport may still hold it, is withdrawn again by
     reconcile.
     """
     if not set_payment_status(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from storefront import create_app, followups
+from storefront import create_app
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from tests.conftest import database_url
@@ -48,11 +48,12 @@ class Shop:
         return self.served.url
 
     def stop(self) -> None:
-        """Let the follow-ups of answered webhooks finish, stop serving, close the database."""
-        assert followups.runner(self.app).wait(timeout=30), "follow-ups still running after 30 s"
-        self.served.stop()
+        """Let answered requests finish what they left for after the answer, stop serving,
+        close the database."""
         for http in self.sessions:
             http.close()
+        assert self.served.wait_idle(timeout=30), "requests still running after 30 s"
+        self.served.stop()
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func
 
-from storefront import billing, followups
+from storefront import billing
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, PaymentStatus, Subscription
@@ -184,7 +184,7 @@ def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):
 
         codes = _post_charges(shop, shopper, sub_id, 5, also=cancel_now)
         assert set(codes) == {303}, codes
-        assert followups.runner(shop.app).wait(timeout=30)
+        assert shop.served.wait_idle(timeout=30)
         assert subscription(shop, sub_id).status == "canceled", f"trial {trial}"
 
 

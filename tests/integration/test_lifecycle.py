@@ -185,15 +185,17 @@ def _reconciled_ready(shop, sub_id):
     return bool(scheduled(shop, sub_id))
 
 
-def test_reconcile_recreates_a_missing_schedule(shop):
+def test_reconciles_audit_recreates_a_schedule_revoked_at_iamport(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
     [row] = scheduled(shop, sub_id)
     shop.sandbox.api("POST", "/subscribe/payments/unschedule",
                      json={"customer_uid": row.customer_uid, "merchant_uid": [row.merchant_uid]})
     with shop.context():
-        report = billing.reconcile()
-    assert report.rescheduled == 1
+        # A run without the audit asks iamport nothing about a schedule it took.
+        assert billing.reconcile().rescheduled == 0
+        report = billing.reconcile(audit=True)
+    assert (report.revoked_at_iamport, report.rescheduled, report.failures) == (1, 1, [])
     [fresh] = scheduled(shop, sub_id)
     assert fresh.merchant_uid != row.merchant_uid
     assert iamport_schedule(shop, fresh.merchant_uid)["schedule_status"] == "scheduled"

@@ -7,17 +7,48 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from werkzeug.serving import BaseWSGIServer
+from werkzeug.wsgi import ClosingIterator
 
 from sandbox.serving import make_server
 
 log = logging.getLogger(__name__)
 
 
+class CountedApp:
+    """A WSGI app whose requests are counted from their start until the server closes their
+    answer, so that work an answer leaves for its close (`call_on_close`) is counted too."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Any:
+        with self._idle:
+            self._active += 1
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return ClosingIterator(body, [self._done])
+
+    def _done(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in progress; False if some still are after `timeout` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+
 @dataclass
 class ServedApp:
     """A WSGI app listening on an ephemeral port; `url` has no trailing slash."""
 
-    app: Any
+    app: CountedApp
     server: BaseWSGIServer
     thread: threading.Thread
     url: str
@@ -27,6 +58,10 @@ class ServedApp:
     def port(self) -> int:
         """The port the server listens on."""
         return self.server.server_port
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every request, and the work its answer left for after it, is done."""
+        return self.app.wait_idle(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and release the port (idempotent)."""
@@ -46,13 +81,14 @@ class ServedApp:
 
 def serve_wsgi(app: Callable, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
     """Start `app` with the sandbox's threaded, keep-alive server on `host` (port 0 = any free port)."""
-    server = make_server(host, port, app)
+    counted = CountedApp(app)
+    server = make_server(host, port, counted)
     # serve_forever polls for shutdown; a short interval makes stop() quick.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi-{server.server_port}",
         daemon=True,
     )
     thread.start()
-    served = ServedApp(app=app, server=server, thread=thread, url=f"http://{host}:{server.server_port}")
+    served = ServedApp(app=counted, server=server, thread=thread, url=f"http://{host}:{server.server_port}")
     log.debug("serving %r on %s", app, served.url)
     return served

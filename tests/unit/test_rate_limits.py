@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from storefront import config, followups
+from storefront import config
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
@@ -29,7 +29,6 @@ def limited(tmp_path):
 
     yield build
     for app in built:
-        assert followups.runner(app).wait(timeout=30), "follow-ups still running after 30 s"
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

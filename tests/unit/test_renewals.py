@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import responses
 import sqlalchemy as sa
 
-from storefront import billing, followups
+from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
 from tests.unit.conftest import API
@@ -57,7 +57,6 @@ def subscribe_at(app, api, paid_at: datetime) -> None:
     api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
     with app.app_context():
         assert billing.verify_payment("imp_1").status == "paid"
-    assert followups.runner(app).wait(timeout=10)
 
 
 def run_renewal(app, api, row: Payment, n: int, **overrides) -> Payment:
@@ -71,7 +70,6 @@ def run_renewal(app, api, row: Payment, n: int, **overrides) -> Payment:
         payment = billing.verify_payment(f"imp_ren_{n}")
         db.session.refresh(payment)  # read what was committed, for use after the context
         db.session.expunge(payment)
-    assert followups.runner(app).wait(timeout=10)
     return payment
 
 
@@ -205,7 +203,6 @@ def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(ap
     api.get(f"{API}/payments/imp_window", json={"code": 0, "message": None, "response": info})
     with app.app_context():
         billing.verify_payment("imp_window")
-    assert followups.runner(app).wait(timeout=10)
     sent, withdrawn = schedule_calls(api)
     held = [uid for uid in sent if uid not in withdrawn]
     assert len(held) <= 1
@@ -246,7 +243,6 @@ def test_a_late_decline_of_an_older_attempt_changes_nothing(app, api, order):
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     with app.app_context():
         assert billing.verify_payment("imp_held").status == "failed"
-    assert followups.runner(app).wait(timeout=10)
     with app.app_context():
         sub = db.session.get(Subscription, 1)
         assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
@@ -264,7 +260,6 @@ def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     with app.app_context():
         billing.verify_payment("imp_held")
-    assert followups.runner(app).wait(timeout=10)
     with app.app_context():
         sub = db.session.get(Subscription, 1)
         assert sub.current_period_end == following  # one period, paid once
