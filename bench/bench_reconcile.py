@@ -182,11 +182,13 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
     customer, _ = shop.key
     with app.app_context():
         plan = db.session.execute(db.select(Plan).where(Plan.slug == PLAN)).scalar_one()
+        # Read once: the session is emptied after each chunk.
+        plan_id, price, currency, name, interval = plan.id, plan.price, plan.currency, plan.name, plan.interval
         # Whole seconds, as iamport keeps a schedule's time.
         now = utcnow().replace(microsecond=0)
         if not taken:
             now -= UNSETTLED_AGE
-        period_end = add_interval(now, plan.interval)
+        period_end = add_interval(now, interval)
         for first in range(0, n, CHUNK):
             buyers, schedules, rows = [], [], []
             for i in range(first, min(first + CHUNK, n)):
@@ -194,7 +196,7 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
                             password_hash=password_hash)
                 customer_uid = f"cu_{tag}_{i}_{secrets.token_hex(6)}"
                 sub = Subscription(
-                    user=user, plan=plan, status="active", customer_uid=customer_uid,
+                    user=user, plan_id=plan_id, status="active", customer_uid=customer_uid,
                     buyer_email=user.email, buyer_name=user.buyer_name, billing_key_ready_at=now,
                     card_name=customer["card_name"], card_number=customer["card_number"],
                     current_period_start=now, current_period_end=period_end, billing_anchor=now,
@@ -203,12 +205,12 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
                 paid = Payment(
                     merchant_uid=f"ord_{now:%Y%m%d}_{secrets.token_hex(8)}",
                     imp_uid=f"imp_{tag}_{i}_{secrets.token_hex(6)}", user=user, subscription=sub,
-                    amount=plan.price, currency=plan.currency, kind="first", status="paid",
+                    amount=price, currency=currency, kind="first", status="paid",
                     customer_uid=customer_uid, paid_at=now, created_at=now, updated_at=now,
                 )
                 renewal = Payment(
                     merchant_uid=f"ren_{now:%Y%m%d}_{secrets.token_hex(8)}", user=user, subscription=sub,
-                    amount=plan.price, currency=plan.currency, kind="renewal", status="scheduled",
+                    amount=price, currency=currency, kind="renewal", status="scheduled",
                     customer_uid=customer_uid, scheduled_at=period_end, period_start=period_end,
                     attempt=0, created_at=now, updated_at=now,
                     **({"schedule_taken_at": now if taken else None} if has_taken_at else {}),
@@ -217,8 +219,7 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
                 buyers.append((customer_uid, user.email, user.buyer_name))
                 schedules.append((customer_uid, {
                     "merchant_uid": renewal.merchant_uid, "schedule_at": int(period_end.timestamp()),
-                    "amount": amount_for_sdk(plan.price), "currency": plan.currency,
-                    "name": plan.name[:40], "buyer_email": user.email, "buyer_name": user.buyer_name,
+                    "amount": amount_for_sdk(price), "currency": currency, "name": name[:40], "buyer_email": user.email, "buyer_name": user.buyer_name,
                 }))
             db.session.add_all(rows)
             db.session.commit()
