@@ -220,7 +220,8 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
                 buyers.append((customer_uid, user.email, user.buyer_name))
                 schedules.append((customer_uid, {
                     "merchant_uid": renewal.merchant_uid, "schedule_at": int(period_end.timestamp()),
-                    "amount": amount_for_sdk(price), "currency": currency, "name": name[:40], "buyer_email": user.email, "buyer_name": user.buyer_name,
+                    "amount": amount_for_sdk(price), "currency": currency, "name": name[:40],
+                    "buyer_email": user.email, "buyer_name": user.buyer_name,
                 }))
             db.session.add_all(rows)
             db.session.commit()
