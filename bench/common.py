@@ -236,6 +236,8 @@ _ENDPOINTS = [
     (re.compile(r"^/users/getToken$"), "getToken"),
     (re.compile(r"^/payments/(find|prepare|cancel)\b"), None),
     (re.compile(r"^/payments/[^/]+$"), "payments/{imp_uid}"),
+    # One schedule by its merchant_uid, apart from the listing of a time range.
+    (re.compile(r"^/subscribe/payments/schedule/[^/]+$"), "subscribe/payments/schedule/{merchant_uid}"),
     (re.compile(r"^/subscribe/payments/(schedule|unschedule|again)\b"), None),
     (re.compile(r"^/subscribe/customers/[^/]+(/payments)?$"), "subscribe/customers"),
 ]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import bench_checkout, bench_pages, bench_renewals, bench_verify
+from bench import bench_checkout, bench_pages, bench_reconcile, bench_renewals, bench_verify
 from bench.common import RESULTS_DIR, machine_info, machine_line, setup_logging
 
 log = logging.getLogger("bench.run")
@@ -36,6 +36,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "renewals": (
         lambda: bench_renewals.run(n=1000),
         lambda: bench_renewals.run(n=40, smoke=True),
+    ),
+    "reconcile": (
+        lambda: bench_reconcile.run(small=1000, large=10_000, unsettled=100),
+        lambda: bench_reconcile.run(small=200, large=300, unsettled=20, smoke=True),
     ),
 }
 
