@@ -2,10 +2,9 @@
 
 The project's way: iamport (here the sandbox) runs each due schedule and sends its webhook; the
 storefront verifies the payment by lookup, records it together with the next renewal, answers,
-and sends the next schedule to iamport on a follow-up thread. It is measured with several
+and sends the next schedule to iamport once the answer is out. It is measured with several
 webhooks in flight (`--concurrency`, the sandbox's SANDBOX_WEBHOOK_WORKERS), the storefront
-running as deployed. The sequential baseline settles one renewal at a time from start to finish:
-one webhook in flight, and the storefront sends the next schedule before it answers.
+running as deployed. The sequential baseline settles one renewal at a time: one webhook in flight.
 
 Every round runs on the same subscriptions, one period after the other: set-up (not timed) gives
 N subscriptions a billing key and a registered renewal; each round moves the sandbox clock past
@@ -183,12 +182,10 @@ def webhook_failures(sandbox_db: Path) -> int:
 
 @dataclass
 class Round:
-    """One timed round: how many webhooks iamport has in flight, and the storefront's settings."""
+    """One timed round: how many webhooks iamport has in flight."""
 
     label: str
     webhooks_in_flight: int
-    # FOLLOW_UP_THREADS for the storefront; None leaves the project's default.
-    follow_up_threads: int | None = None
 
 
 def renewal_round(spec: Round, sandbox: Any, counter: RequestCounter, database: sa.Engine,
@@ -228,7 +225,6 @@ def renewal_round(spec: Round, sandbox: Any, counter: RequestCounter, database: 
     return {
         "label": spec.label,
         "webhooks_in_flight": spec.webhooks_in_flight,
-        "follow_up_threads": spec.follow_up_threads,
         "schedules_run": ran,
         "seconds_to_charge_all": round(charged, 3),
         "seconds_to_record_all_paid": round(paid_at, 3) if paid_at else None,
@@ -249,12 +245,11 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
     """Run the benchmark, print its table and write bench/results/renewals.json."""
     machine = machine_info()
     rounds = [
-        # One renewal at a time from start to finish: one webhook in flight, and the storefront
-        # schedules the next renewal before it answers (FOLLOW_UP_THREADS=0).
-        Round("sequential baseline", webhooks_in_flight=1, follow_up_threads=0),
-        # As deployed: each webhook is answered once its payment is recorded, and the next
-        # renewal is sent to iamport on the follow-up threads. How many webhooks are in flight
-        # is iamport's doing, so the project's way is measured at several.
+        # One renewal at a time: one webhook in flight.
+        Round("sequential baseline", webhooks_in_flight=1),
+        # Each webhook is answered once its payment and the next renewal are recorded; the
+        # renewal's schedule is sent after the answer. How many webhooks are in flight is
+        # iamport's doing, so the project's way is measured at several.
         *(Round("the project's way", webhooks_in_flight=c) for c in concurrencies),
     ]
     with tempfile.TemporaryDirectory(prefix="bench-renewals-") as tmp:
@@ -283,8 +278,6 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
             results = []
             for number, spec in enumerate(rounds, start=1):
                 shop_env = dict(env)
-                if spec.follow_up_threads is not None:
-                    shop_env["FOLLOW_UP_THREADS"] = str(spec.follow_up_threads)
                 # As deployed (gunicorn.conf.py): 2 workers of 4 threads.
                 shop = Gunicorn("wsgi:app", shop_env, workers=2, threads=4, port=port,
                                 log_path=tmp_path / "shop.log")
@@ -335,8 +328,7 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
     }
     rows = []
     for r in (baseline, *ours):
-        follow_ups = "default" if r["follow_up_threads"] is None else r["follow_up_threads"] or "none (inline)"
-        rows.append([r["label"], r["webhooks_in_flight"], follow_ups,
+        rows.append([r["label"], r["webhooks_in_flight"],
                      r["seconds_to_record_all_paid"] or "timeout",
                      r["seconds_to_schedule_all_next"] or "timeout",
                      r.get("speedup", "-"), r.get("ideal_seconds", "-"), r.get("of_ideal", "-"),
@@ -350,7 +342,7 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
 
     print_table(
         f"(4) Renewals: {n} due renewals, {latency_ms} ms added latency, {settings}",
-        ["settled by", "in flight", "follow-up threads", "all paid s", "next scheduled s", "speed-up",
+        ["settled by", "in flight", "all paid s", "next scheduled s", "speed-up",
          "ideal s", "x ideal", "slot ms", "slot for both goals ms", "calls/renewal", "CPU ms/renewal",
          "cores for 10x", "machine busy", "recorded", "failed hooks"],
         rows,
@@ -367,8 +359,8 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
             f"machine's {cores} (sandbox, storefront and database share them)",
             "'all paid': from the clock moving past the due date until the storefront recorded the "
             "last renewal paid; 'next scheduled': until the sandbox answered the last schedule call",
-            "follow-up threads (FOLLOW_UP_THREADS, per worker) send the next renewal's schedule "
-            "after the webhook is answered; 'none': the webhook does it before answering",
+            "the next renewal's schedule is sent once the webhook's answer is out (call_on_close), "
+            "by the worker thread that answered",
             "CPU ms/renewal: sandbox + bench driver + storefront workers + database server, per renewal; "
             "machine busy: share of all cores busy during the round (anything running, ours or not)",
             "storefront under gunicorn; sandbox in the bench process (werkzeug threaded); "
