@@ -148,10 +148,9 @@ def bring_schedules_in_step(report: ReconcileReport) -> None:
     """For every subscription out of step: confirm a key not ready yet, send iamport the
     renewal it has not taken, and schedule one where none is."""
     for subscription_id in subscriptions_out_of_step():
-        subscription = lock_unclaimed(Subscription, subscription_id)
-        db.session.commit()  # a claim for this moment only: iamport is asked unlocked
-        if subscription is None:
-            continue
+        # Not locked: a second host doing the same meanwhile collides on the renewal's unique
+        # attempt, and iamport holds one schedule per order id.
+        subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
         if subscription.billing_key_ready_at is None:
             if confirm_billing_key(subscription):
                 report.keys_confirmed += 1
