@@ -104,9 +104,9 @@ class WebhookSenders:
 
     def _post(self, url: str, data: bytes, content_type: str) -> int:
         """POST one webhook on a connection of its own; returns the HTTP status."""
-        # The standard library's client: through requests, a delivery cost about 0.7 ms more CPU
-        # (a third of the sandbox's time per webhook). A new connection each time, as iamport's
-        # webhooks come, and as a shop that closes its connections after each request needs.
+        # The standard library's client, which costs the sandbox less per webhook than requests
+        # (see bench/README.md). A new connection each time, as iamport's webhooks come, and as
+        # a shop that closes its connections after each request needs.
         settings = self._sb.settings
         parts = urlsplit(url)
         if parts.scheme not in CONNECTIONS or not parts.hostname:

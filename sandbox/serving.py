@@ -21,7 +21,7 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
     # http.server sends the headers and the body in two writes; on a kept connection Nagle's
-    # algorithm would hold the body back until the client's delayed ACK (up to 40 ms).
+    # algorithm would hold the body back until the client's delayed ACK.
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
