@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from datetime import datetime
 
@@ -17,7 +16,6 @@ from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.formatting import date_long, money
-from storefront.iamport import IamportError
 from storefront.models import (
     Payment,
     PaymentKind,
@@ -27,8 +25,6 @@ from storefront.models import (
     utcnow,
 )
 from storefront.periods import add_interval
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -225,9 +221,6 @@ def change_card(subscription_id: int):
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
         return redirect(url_for("account.overview"))
-    except IamportError as exc:
-        log.warning("card change for %s not opened: %s", subscription.id, exc)
-        return error_response(503, "The payment service is not answering. Please try again in a minute.")
     return render_template(
         "account/change_card.html", subscription=subscription, payment=payment,
         params=sdk_params(payment),

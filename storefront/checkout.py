@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from storefront import billing
-from storefront.errors import error_response, json_error
+from storefront.errors import json_error
 from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
 from storefront.iamport import IamportError
@@ -99,11 +99,6 @@ def start(slug: str):
     except billing.ActionRefused as exc:
         flash(str(exc), "info")
         return redirect(url_for("account.overview"))
-    except IamportError as exc:
-        log.warning("checkout for %s not opened: %s", plan.slug, exc)
-        return error_response(
-            503, "The payment service is not answering. Please try again in a minute."
-        )
     next_charge = add_interval(utcnow(), plan.interval)
     return render_template(
         "checkout/checkout.html", plan=plan, payment=payment, params=sdk_params(payment),

@@ -9,6 +9,8 @@ from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
+from storefront.iamport import IamportError
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -20,6 +22,8 @@ MESSAGES = {
     429: "Too many attempts. Please wait a moment and try again.",
     500: "Something went wrong on our side. Please try again in a moment.",
 }
+# What a page that needed iamport says when iamport did not answer (or refused our keys).
+IAMPORT_SILENT = "The payment service is not answering. Please try again in a minute."
 
 
 # Blueprints only scripts call: answered in JSON whatever they send (iamport posts forms too).
@@ -68,6 +72,12 @@ def _handle_csrf(exc: CSRFError):
     return error_response(400, "Your form expired or was sent twice. Please reload the page and try again.")
 
 
+def _handle_iamport(exc: IamportError):
+    # Nothing was settled: a 503 asks to try again, never "no such payment".
+    log.warning("%s %s not served: %s", request.method, request.path, exc)
+    return error_response(503, IAMPORT_SILENT)
+
+
 def _handle_unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500)
@@ -90,5 +100,6 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(RequestEntityTooLarge, _handle_too_large)
     app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(IamportError, _handle_iamport)
     app.register_error_handler(InternalServerError, _handle_unexpected)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -55,17 +55,21 @@ def receive():
     except billing.UnknownPayment:
         log.warning("webhook for a payment that is not ours: %s", imp_uid)
         return jsonify(result="ignored", message="not an order of this shop"), 200
-    except IamportError as exc:
-        if exc.not_found:
-            log.warning("webhook for %s, which iamport does not know", imp_uid)
-            return jsonify(result="ignored", message="unknown imp_uid"), 200
-        # Asking to be called again is all we can do while iamport does not answer.
-        log.warning("webhook for %s not verified: %s", imp_uid, exc)
-        message = "We could not verify the payment with iamport yet; please try again."
-        return jsonify(result="retry", error={"status": 503, "message": message}), 503
     response = jsonify(result="ok", status=payment.status)
     if payment.subscription_id is not None:
         # Run by the WSGI server once the answer is sent (gunicorn and Werkzeug both do).
         response.call_on_close(partial(update_schedules_after_answer,
                                        current_app._get_current_object(), payment.subscription_id))
     return response
+
+
+@bp.errorhandler(IamportError)
+def _not_verified(exc: IamportError):
+    """What iamport is told when its API could not confirm the payment the webhook names."""
+    if exc.not_found:
+        log.warning("webhook for a payment iamport does not know: %s", exc)
+        return jsonify(result="ignored", message="unknown imp_uid"), 200
+    # Asking to be called again is all we can do while iamport does not answer.
+    log.warning("webhook not verified: %s", exc)
+    message = "We could not verify the payment with iamport yet; please try again."
+    return jsonify(result="retry", error={"status": 503, "message": message}), 503

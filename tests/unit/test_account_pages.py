@@ -129,3 +129,15 @@ def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, su
     page = client.post(f"/account/subscriptions/{subscription_id}/cancel",
                        data={"when": "period_end"}, follow_redirects=True)
     assert "Your subscription ends on 16 March 2026." in page.get_data(as_text=True)
+
+
+def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, subscription_id, api):
+    # Only getToken answers: registering the order's amount finds no iamport.
+    page = client.get(f"/account/subscriptions/{subscription_id}/card")
+    assert page.status_code == 503
+    assert "The payment service is not answering. Please try again in a minute." in page.text
+    script = client.get(f"/account/subscriptions/{subscription_id}/card",
+                        headers={"Accept": "application/json"})
+    assert script.status_code == 503
+    assert script.json == {"error": {"status": 503, "message": "The payment service is not "
+                                     "answering. Please try again in a minute."}}

@@ -26,8 +26,8 @@ import responses
 from storefront.iamport import IamportClient, IamportError
 from tests.support.scripted_http import Answer, Drop, ScriptedServer, Stall
 
-# `storefront.iamport` as an attribute may be shadowed by the package's client instance.
-iamport_module = importlib.import_module("storefront.iamport")
+# Where the client keeps its monotonic clock, the seam the token tests move by hand.
+connection_module = importlib.import_module("storefront.iamport.connection")
 
 BASE = "http://iamport.test"
 TOKEN_URL = f"{BASE}/users/getToken"
@@ -68,7 +68,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(iamport_module, "_clock", fake)
+    monkeypatch.setattr(connection_module, "_clock", fake)
     return fake
 
 

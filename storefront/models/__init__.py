@@ -1,0 +1,21 @@
+"""Database models: User, Plan, Subscription, Payment, and what we owe iamport (Refund, RetiredKey)."""
+
+from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
+from storefront.models.payments import Payment, Refund, RetiredKey
+from storefront.models.statuses import (
+    Interval,
+    PaymentKind,
+    PaymentStatus,
+    RefundStatus,
+    SubscriptionStatus,
+)
+from storefront.models.subscriptions import Plan, Subscription
+from storefront.models.throttles import LoginThrottle
+from storefront.models.users import PASSWORD_METHOD, User, new_session_token
+
+__all__ = [
+    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "Payment", "PaymentKind",
+    "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "Subscription",
+    "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
+    "utcnow",
+]

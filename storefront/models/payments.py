@@ -1,0 +1,132 @@
+"""A charge as verified (Payment), and what we owe iamport after one: Refund, RetiredKey."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storefront.extensions import db
+from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
+from storefront.models.statuses import PaymentKind, PaymentStatus, RefundStatus
+from storefront.models.subscriptions import Subscription
+from storefront.models.users import User
+
+
+class Payment(db.Model):
+    """One charge as we know it after verification; `merchant_uid` is ours, `imp_uid` iamport's."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({sql_values(PaymentStatus)})", name="status"),
+        sa.CheckConstraint(f"kind IN ({sql_values(PaymentKind)})", name="kind"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        # One row per attempt at a period: callers racing to schedule the same attempt collide
+        # here instead of scheduling it twice (NULLs, on every other kind, never collide).
+        sa.UniqueConstraint("subscription_id", "period_start", "attempt",
+                            name="uq_payments_renewal_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_uid: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    # Unique when set: NULLs never collide, on SQLite and PostgreSQL alike.
+    imp_uid: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    subscription_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("subscriptions.id"), index=True
+    )
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus, 20),
+                                                  default=PaymentStatus.PENDING)
+    kind: Mapped[PaymentKind] = mapped_column(enum_column(PaymentKind, 10), default=PaymentKind.FIRST)
+    # The billing key this charge issues (first payment) or uses (repeat, renewal).
+    customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80), index=True)
+    fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When iamport is to run a scheduled renewal.
+    scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When iamport took this renewal's schedule. A scheduled renewal without it is still to be
+    # sent: the row is the outbox, and reconcile sends what iamport never took.
+    schedule_taken_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The period a renewal pays, named by its start (the paid-until date it extends), and
+    # which attempt at that period it is: 0, then one more for each retry or new schedule.
+    period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    attempt: Mapped[Optional[int]]
+    # The one-time token of the "Charge now" form: a resubmission hits the unique index.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
+    provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+    subscription: Mapped[Optional[Subscription]] = relationship(back_populates="payments")
+    user: Mapped[User] = relationship()
+
+    @hybrid_property
+    def occurred_at(self) -> datetime:
+        """When the charge was paid, else ran (or is due) at iamport, else was opened.
+
+        A renewal's row is written a period before iamport runs it at `scheduled_at`, so its
+        `created_at` says nothing about when it was tried."""
+        return self.paid_at or self.scheduled_at or self.created_at
+
+    @occurred_at.inplace.expression
+    @classmethod
+    def _occurred_at_expression(cls) -> sa.ColumnElement[datetime]:
+        return sa.func.coalesce(cls.paid_at, cls.scheduled_at, cls.created_at)
+
+    @property
+    def is_settled(self) -> bool:
+        """True once the outcome can no longer change by itself."""
+        return self.status in {PaymentStatus.PAID, PaymentStatus.TAMPERED, PaymentStatus.CANCELLED}
+
+
+class Refund(db.Model):
+    """A payment at iamport we must give back in full: one that is not our order's (another
+    amount, another card, a test channel, a second charge of a paid order) or one of ours that
+    nothing can use. Recorded as owed before iamport is asked; done only when iamport's record
+    of the payment shows the money returned."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({sql_values(RefundStatus)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One refund per iamport payment: asking twice can never refund twice.
+    imp_uid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    merchant_uid: Mapped[str] = mapped_column(sa.String(40), index=True)
+    # Our payment when the money is one of our own payments; None for another's payment.
+    payment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("payments.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, 10),
+                                                 default=RefundStatus.OWED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When iamport accepted the cancel; PAYMENTWALL returns the money later, so it is not re-sent.
+    requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class RetiredKey(db.Model):
+    """A billing key no subscription uses any more, to be deleted at iamport (and retried until
+    it is), so that no card stays with the PG after it is given up."""
+
+    __tablename__ = "retired_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_uid: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    subscription_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("subscriptions.id"))
+    reason: Mapped[str] = mapped_column(sa.String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -1,0 +1,49 @@
+"""The StrEnums columns hold: intervals, subscription, payment and refund statuses, payment kinds."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Interval(enum.StrEnum):
+    """Billing interval of a plan."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    """Where a subscription is in its life."""
+
+    INCOMPLETE = "incomplete"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+
+
+class PaymentStatus(enum.StrEnum):
+    """Our verified view of one charge."""
+
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    REVOKED = "revoked"
+    PAID = "paid"
+    FAILED = "failed"
+    REVIEW = "review"
+    CANCELLED = "cancelled"
+    TAMPERED = "tampered"
+
+
+class PaymentKind(enum.StrEnum):
+    """Why a charge was made."""
+
+    FIRST = "first"
+    REPEAT = "repeat"
+    RENEWAL = "renewal"
+
+
+class RefundStatus(enum.StrEnum):
+    """Whether money we must give back has been given back."""
+
+    OWED = "owed"
+    DONE = "done"

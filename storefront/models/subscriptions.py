@@ -1,0 +1,99 @@
+"""What is sold and who subscribes: Plan, and Subscription with its billing key and periods."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storefront.extensions import db
+from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
+from storefront.models.statuses import Interval, SubscriptionStatus
+from storefront.models.users import User
+
+if TYPE_CHECKING:
+    from storefront.models.payments import Payment
+
+_OPEN_SUBSCRIPTION = sql_values((SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
+                                 SubscriptionStatus.PAST_DUE))
+
+
+class Plan(db.Model):
+    """Something a shopper can subscribe to, with its price per interval."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        sa.CheckConstraint(f"interval IN ({sql_values(Interval)})", name="interval"),
+        sa.CheckConstraint("price > 0", name="price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    features: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    interval: Mapped[Interval] = mapped_column(enum_column(Interval, 5), default=Interval.MONTH)
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    @property
+    def interval_label(self) -> str:
+        """'month' or 'year', for "per …" texts."""
+        return str(Interval(self.interval))
+
+
+class Subscription(db.Model):
+    """A user's subscription to a plan, charged through a billing key (`customer_uid`)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({sql_values(SubscriptionStatus)})", name="status"),
+        # At most one subscription per user and plan that is being bought or is live.
+        sa.Index("uq_subscriptions_open_per_user_plan", "user_id", "plan_id", unique=True,
+                 sqlite_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})"),
+                 postgresql_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("plans.id"))
+    status: Mapped[SubscriptionStatus] = mapped_column(enum_column(SubscriptionStatus, 20),
+                                                       default=SubscriptionStatus.INCOMPLETE)
+    # The billing key charged for renewals: the one whose first or card-change payment was paid.
+    customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80))
+    current_period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    current_period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the first period began (the first payment's paid_at): every period ends on this
+    # date moved on by whole intervals (see periods.next_period_end), so ends do not drift.
+    billing_anchor: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # PAYMENTWALL wants later charges made with the e-mail and name the key was issued with.
+    buyer_email: Mapped[Optional[str]] = mapped_column(sa.String(254))
+    buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))
+    # Set once iamport confirms the key (issuance webhook or customer lookup); `again` waits for it.
+    billing_key_ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    canceled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Failed renewals in a row, and when the first of them failed (iamport's clock); reset by
+    # any paid charge. Retries are scheduled RENEWAL_RETRY_DAYS after that first failure.
+    retry_count: Mapped[int] = mapped_column(default=0)
+    past_due_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The card of the billing key as iamport described it when the key was confirmed.
+    card_name: Mapped[Optional[str]] = mapped_column(sa.String(60))
+    card_number: Mapped[Optional[str]] = mapped_column(sa.String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # Checked and raised by every update (optimistic concurrency): where row locks do nothing
+    # (SQLite), an update made from a stale read fails instead of undoing another one.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    user: Mapped[User] = relationship(back_populates="subscriptions")
+    plan: Mapped[Plan] = relationship()
+    payments: Mapped[list["Payment"]] = relationship(back_populates="subscription")
+
+    __mapper_args__ = {"version_id_col": version}
