@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +48,30 @@ def clean_uid(value: Any) -> str | None:
     """An imp_uid or merchant_uid from outside, or None when it is not one."""
     # fullmatch: `$` alone would let a trailing newline through to iamport and the logs.
     return value if isinstance(value, str) and UID.fullmatch(value) else None
+
+
+@dataclass
+class Lookup:
+    """What a page that goes on without iamport's answer learnt from one verification."""
+
+    payment: Payment | None = None  # our order, as recorded from iamport's record
+    not_ours: bool = False  # iamport's payment is of no order of this shop
+    not_at_iamport: bool = False  # iamport has no such payment
+    unanswered: bool = False  # iamport did not answer: the webhook or reconcile settles it
+
+
+def look_up(verify: Callable[[], Payment], what: str) -> Lookup:
+    """Run one verification for a page that answers whatever iamport says (the callback, the
+    mobile return, the result page); every other view leaves IamportError to the app's handler."""
+    try:
+        return Lookup(payment=verify())
+    except billing.UnknownPayment:
+        log.warning("%s: a payment that is not ours", what)
+        return Lookup(not_ours=True)
+    except IamportError as exc:
+        # "No such payment" is an answer (a window closed before paying, say), not a failure.
+        log.log(logging.INFO if exc.not_found else logging.WARNING, "%s not verified: %s", what, exc)
+        return Lookup(not_at_iamport=exc.not_found, unanswered=not exc.not_found)
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -149,17 +175,15 @@ def complete():
     recorded = _recorded_with(imp_uid)
     if order is None or (recorded is not None and recorded.id != order.id):
         return json_error(404, NO_RECORD)
-    try:
-        payment = billing.verify_payment(imp_uid)
-    except billing.UnknownPayment as exc:
-        log.warning("callback for a payment that is not ours: %s", exc)
+    found = look_up(lambda: billing.verify_payment(imp_uid), f"callback for {imp_uid}")
+    if found.not_ours:
         return json_error(404, NO_RECORD)
-    except IamportError as exc:
-        if exc.not_found:
-            log.warning("callback for %s, which iamport does not know", imp_uid)
-            return json_error(404, NOT_AT_IAMPORT)
-        # iamport did not answer (or gave no token): the result page and the webhook settle it.
+    if found.not_at_iamport:
+        return json_error(404, NOT_AT_IAMPORT)
+    if found.unanswered:
+        # The result page and the webhook settle it.
         return jsonify(status=PaymentStatus.PENDING, redirect=_result_url(order)), 202
+    payment = found.payment
     if payment.id != order.id:
         # iamport's payment is another order's (recorded now, as a webhook would); not told here.
         log.warning("callback for %s with %s, a payment of order %s", merchant_uid, imp_uid,
@@ -184,17 +208,10 @@ def return_from_window():
     merchant_uid = clean_uid(request.args.get("merchant_uid"))
     if merchant_uid is None and imp_uid is None:
         abort(400, "The payment window sent us back without an order number.")
-    payment = None
-    verified = not_at_iamport = False
+    found = Lookup()
     if imp_uid is not None:
-        try:
-            payment = billing.verify_payment(imp_uid)
-            verified = True
-        except billing.UnknownPayment:
-            log.warning("redirect for unknown payment %s", imp_uid)
-        except IamportError as exc:
-            log.warning("redirect for %s not verified yet: %s", imp_uid, exc)
-            not_at_iamport = exc.not_found
+        found = look_up(lambda: billing.verify_payment(imp_uid), f"redirect for {imp_uid}")
+    payment, verified = found.payment, found.payment is not None
     if payment is None and merchant_uid is not None:
         payment = billing.payment_by_merchant_uid(merchant_uid)
     owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
@@ -205,7 +222,7 @@ def return_from_window():
         # says whether the order or the payment exists, nor which order a payment is of.
         flash("Please log in to see the result of your payment.", "info")
         return redirect(url_for("auth.login", next=request.full_path))
-    if not_at_iamport:
+    if found.not_at_iamport:
         flash(NOT_AT_IAMPORT, "error")
     target = _result_url(payment)
     refused = billing.refund_of(imp_uid) if imp_uid else None
@@ -228,13 +245,8 @@ def result(merchant_uid: str):
     if payment is None:
         abort(404, "We could not find that payment.")
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
-        try:
-            billing.verify_order(payment.merchant_uid)
-        except billing.UnknownPayment:
-            pass
-        except IamportError as exc:
-            if not exc.not_found:
-                log.info("result %s not refreshed: %s", merchant_uid, exc)
+        # The page shows what we know when iamport does not say more.
+        look_up(lambda: billing.verify_order(payment.merchant_uid), f"result {merchant_uid}")
     # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
     refresh = payment.created_at > utcnow() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,
