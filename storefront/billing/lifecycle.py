@@ -103,6 +103,19 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
     return []
 
 
+def other_attempt_at_period(payment: Payment, *conditions: Any) -> bool:
+    """Whether another attempt at this renewal's period meets the conditions."""
+    return db.session.execute(
+        db.select(Payment.id).where(
+            Payment.subscription_id == payment.subscription_id,
+            Payment.kind == PaymentKind.RENEWAL,
+            Payment.period_start == payment.period_start,
+            Payment.id != payment.id,
+            *conditions,
+        ).limit(1)
+    ).first() is not None
+
+
 def decides_its_period(payment: Payment, subscription: Subscription) -> bool:
     """Whether a renewal attempt's failure may change the subscription: only the latest attempt
     at the period still due may (an older one declined late, after a later one paid, may not)."""
@@ -110,15 +123,7 @@ def decides_its_period(payment: Payment, subscription: Subscription) -> bool:
         return True  # made before renewals recorded their period
     if payment.period_start != subscription.current_period_end:
         return False
-    later_attempt = db.session.execute(
-        db.select(Payment.id).where(
-            Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.RENEWAL,
-            Payment.period_start == payment.period_start,
-            Payment.attempt > (payment.attempt or 0),
-        ).limit(1)
-    ).first()
-    return later_attempt is None
+    return not other_attempt_at_period(payment, Payment.attempt > (payment.attempt or 0))
 
 
 def period_paid_already(payment: Payment, subscription: Subscription) -> bool:
@@ -129,16 +134,7 @@ def period_paid_already(payment: Payment, subscription: Subscription) -> bool:
     """
     if payment.period_start is None or payment.period_start == subscription.current_period_end:
         return False
-    other = db.session.execute(
-        db.select(Payment.id).where(
-            Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.RENEWAL,
-            Payment.period_start == payment.period_start,
-            Payment.status == PaymentStatus.PAID,
-            Payment.id != payment.id,
-        ).limit(1)
-    ).first()
-    return other is not None
+    return other_attempt_at_period(payment, Payment.status == PaymentStatus.PAID)
 
 
 def follow_payment(payment: Payment, subscription: Subscription, info: dict[str, Any],
