@@ -6,8 +6,9 @@ import socket
 
 from storefront.extensions import db
 from storefront.models import Payment
-from tests.conftest import make_app
-from tests.integration.test_lifecycle import subscribe, subscription
+from tests.support.apps import make_app
+from tests.support.records import subscription
+from tests.support.subscribing import subscribe
 
 
 def closed_port() -> int:

@@ -10,7 +10,7 @@ import requests
 
 from storefront.extensions import db
 from storefront.models import LoginThrottle
-from tests.conftest import make_app
+from tests.support.apps import make_app
 from tests.support.servers import serve_wsgi
 
 

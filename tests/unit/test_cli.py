@@ -10,7 +10,7 @@ from sqlalchemy import func, inspect, text
 from storefront import create_app
 from storefront.extensions import db
 from storefront.models import Plan
-from tests.conftest import database_url
+from tests.support.apps import database_url
 
 
 def plan_count(app) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from storefront.formatting import date_long, datetime_long, money
 from storefront.periods import add_interval, next_period_end
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 UTC = timezone.utc
 

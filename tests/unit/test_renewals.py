@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from storefront import billing, followups
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.unit.conftest import API
-from tests.unit.test_billing import iamport_payment
+from tests.support.iamport_mock import API, iamport_payment
 
 UTC = timezone.utc
 OK_LIST = {"code": 0, "message": None, "response": []}

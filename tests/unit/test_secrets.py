@@ -21,7 +21,8 @@ from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
-from tests.conftest import AuthActions, make_app
+from tests.support.accounts import AuthActions
+from tests.support.apps import make_app
 
 API = "http://127.0.0.1:5001"
 KEY = "key-DO-NOT-LEAK-123"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storefront.cli import seed_plans
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 
 def test_security_headers_on_every_page(client):

@@ -13,8 +13,9 @@ from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import Payment, User
-from tests.conftest import AuthActions, make_app
-from tests.unit.conftest import API
+from tests.support.accounts import AuthActions
+from tests.support.apps import make_app
+from tests.support.iamport_mock import API
 
 LIVE = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": "k4815162342",
         "IAMPORT_API_SECRET": "s4815162342q9w8e7r6t5y4u3i2o1p", "IAMPORT_IMP_CODE": "imp48151623",
@@ -306,7 +307,7 @@ def test_the_migration_gives_every_existing_user_a_token_of_their_own(tmp_path):
     from sqlalchemy import inspect, text
 
     from storefront import create_app
-    from tests.conftest import database_url
+    from tests.support.apps import database_url
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(tmp_path), "SECRET_KEY": "t"})
     with app.app_context():
