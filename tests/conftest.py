@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from storefront import followups
 from storefront.extensions import db
 from tests.support.accounts import AuthActions
-from tests.support.apps import make_app
+from tests.support.apps import close_database, make_app
 from tests.support.sandbox import RunningSandbox, start_sandbox
 from tests.support.shop import Shop, make_shop
 
@@ -28,6 +28,21 @@ def app(tmp_path) -> Iterator[Flask]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app_factory(tmp_path) -> Iterator[Callable[..., Flask]]:
+    """Builds storefront apps with extra settings (see make_app); their database connections
+    are closed after the test."""
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        built.append(make_app(tmp_path, **overrides))
+        return built[-1]
+
+    yield build
+    for app in built:
+        close_database(app)
 
 
 @pytest.fixture

@@ -36,3 +36,10 @@ def make_app(tmp_path, **overrides) -> Flask:
         db.drop_all()
         db.create_all()
     return app
+
+
+def close_database(app: Flask) -> None:
+    """Close the app's database connections: its session's and every one its pool keeps."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
