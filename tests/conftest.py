@@ -1,48 +1,20 @@
-"""Shared fixtures: the storefront app on a throwaway database, its client and CLI runner."""
+"""Shared fixtures: the storefront app on a throwaway database, its client and CLI runner; the shop served on the sandbox; Chromium."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from storefront import create_app
 from storefront.extensions import db
-from tests.support.clients import ClosingClient
-
-# The PostgreSQL leg sets TEST_DATABASE_URL; otherwise every test gets its own SQLite file.
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-
-
-def database_url(tmp_path) -> str:
-    """The database a test runs on."""
-    return PG_URL or f"sqlite:///{tmp_path / 'storefront.sqlite3'}"
-
-
-def make_app(tmp_path, **overrides) -> Flask:
-    """A storefront app on a fresh, empty schema."""
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
-        "WTF_CSRF_ENABLED": False,
-        "IAMPORT_RETRY_BACKOFF": 0,
-        # The suite logs in and sends webhooks by the hundred from one address; the tests of the
-        # rate limits (tests/unit/test_limits.py) turn them on.
-        "RATELIMIT_ENABLED": False,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    app.test_client_class = ClosingClient
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-    return app
+from tests.support.accounts import AuthActions
+from tests.support.apps import close_database, make_app
+from tests.support.sandbox import RunningSandbox, start_sandbox
+from tests.support.shop import Shop, make_shop
 
 
 @pytest.fixture
@@ -56,6 +28,21 @@ def app(tmp_path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def app_factory(tmp_path) -> Iterator[Callable[..., Flask]]:
+    """Builds storefront apps with extra settings (see make_app); their database connections
+    are closed after the test."""
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        built.append(make_app(tmp_path, **overrides))
+        return built[-1]
+
+    yield build
+    for app in built:
+        close_database(app)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client of the storefront."""
     return app.test_client()
@@ -65,40 +52,6 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A runner for the storefront's flask commands."""
     return app.test_cli_runner()
-
-
-class AuthActions:
-    """Register, log in and log out through the real routes."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self._client = client
-
-    def register(
-        self,
-        email: str = "ada@example.com",
-        password: str = "correct horse",
-        first_name: str = "Ada",
-        last_name: str = "Lovelace",
-        confirm: str | None = None,
-        **extra,
-    ):
-        """Post the sign-up form."""
-        data = {
-            "first_name": first_name,
-            "last_name": last_name,
-            "email": email,
-            "password": password,
-            "confirm": password if confirm is None else confirm,
-        }
-        return self._client.post("/auth/register", data=data, **extra)
-
-    def login(self, email: str = "ada@example.com", password: str = "correct horse", **extra):
-        """Post the log-in form."""
-        return self._client.post("/auth/login", data={"email": email, "password": password}, **extra)
-
-    def logout(self):
-        """Post the log-out form."""
-        return self._client.post("/auth/logout")
 
 
 @pytest.fixture
@@ -123,6 +76,22 @@ def activations(caplog) -> Activations:
     """Counts the subscriptions activated during the test (billing logs each activation)."""
     caplog.set_level(logging.INFO, logger="storefront.billing.lifecycle")
     return Activations(caplog)
+
+
+@pytest.fixture
+def sandbox(tmp_path) -> Iterator[RunningSandbox]:
+    """A running sandbox with short delays."""
+    running = start_sandbox(tmp_path / "sandbox.sqlite3")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def shop(tmp_path, sandbox) -> Iterator[Shop]:
+    """The storefront served on its own port, wired to the sandbox."""
+    running = make_shop(tmp_path, sandbox)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

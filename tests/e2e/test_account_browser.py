@@ -8,13 +8,13 @@ from playwright.sync_api import expect
 
 from storefront import billing
 from storefront.periods import add_interval
-from tests.e2e.conftest import (
+from tests.support.checkout_browser import (
     register,
     subscribe_desktop,
     subscription_card,
     wait_for_charge_button,
 )
-from tests.integration.test_lifecycle import registered
+from tests.support.records import registered
 from tests.support.sandbox import RENEWAL_DECLINE_CARD
 from tests.support.waiting import wait_until
 

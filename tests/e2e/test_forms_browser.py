@@ -7,7 +7,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from storefront import billing
-from tests.e2e.conftest import PASSWORD, open_checkout, register, subscribe_desktop, wait_for_charge_button
+from tests.support.checkout_browser import PASSWORD, open_checkout, register, subscribe_desktop, wait_for_charge_button
 
 # The types HTML defines for <input>; anything else (e.g. "None") makes the browser fall back to text.
 INPUT_TYPES = {

@@ -9,13 +9,9 @@ from playwright.sync_api import expect
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Refund, Subscription
-from tests.e2e.conftest import open_checkout, pay_in_window, register, window_frame
-from tests.integration.conftest import make_shop
-from tests.support.sandbox import start_sandbox
-
-# Keys that pass live mode's placeholder checks; the sandbox accepts them as its own.
-LIVE_LIKE = {"SANDBOX_IMP_CODE": "imp48151623", "SANDBOX_API_KEY": "k4815162342",
-             "SANDBOX_API_SECRET": "s4815162342q9w8e7r6t5y4u3i2o1p"}
+from tests.support.checkout_browser import open_checkout, pay_in_window, register, window_frame
+from tests.support.sandbox import LIVE_LIKE, start_sandbox
+from tests.support.shop import make_shop
 
 
 @pytest.fixture

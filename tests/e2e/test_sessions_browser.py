@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, STEP_TIMEOUT_MS, register
-from tests.e2e.test_live_mode_browser import LIVE_LIKE
-from tests.integration.conftest import make_shop
-from tests.support.sandbox import start_sandbox
+from tests.support.checkout_browser import PASSWORD, STEP_TIMEOUT_MS, register
+from tests.support.sandbox import LIVE_LIKE, start_sandbox
+from tests.support.shop import make_shop
 
 
 def log_in(page, base_url: str, email: str, remember: bool) -> None:

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from storefront import billing
-from tests.e2e.conftest import (
+from tests.support.checkout_browser import (
     fill_card,
     open_checkout,
     order_number,

@@ -1,178 +1,23 @@
-"""The storefront and the sandbox, each on an ephemeral port of 127.0.0.1, talking real HTTP."""
+"""Fixtures of the tests over real HTTP: two shoppers subscribed on the served shop (`shop` and `sandbox` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
-from html import unescape
-from typing import Any
-
 import pytest
-import requests
 
-from storefront import create_app
-from storefront.cli import seed_plans
-from storefront.extensions import db
-from tests.conftest import database_url
-from tests.support.pages import csrf_token
-from tests.support.sandbox import RunningSandbox, start_sandbox
-from tests.support.servers import ServedApp, serve_wsgi
-
-_PARAMS = re.compile(r'<script id="checkout-params" type="application/json">(.*?)</script>', re.S)
-CHARGE_TOKEN = re.compile(r'name="charge_token" value="([^"]+)"')
+from tests.support.records import registered
+from tests.support.subscribing import pay_first
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
-def sandbox(tmp_path) -> Iterator[RunningSandbox]:
-    """A running sandbox with short delays."""
-    running = start_sandbox(tmp_path / "sandbox.sqlite3")
-    yield running
-    running.stop()
-
-
-@dataclass
-class Shop:
-    """The storefront served over HTTP, with helpers to act as shoppers."""
-
-    app: Any
-    served: ServedApp
-    sandbox: RunningSandbox
-    sessions: list[requests.Session] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.served.url
-
-    def stop(self) -> None:
-        """Let answered requests finish what they left for after the answer, stop serving,
-        close the database."""
-        for http in self.sessions:
-            http.close()
-        assert self.served.wait_idle(timeout=30), "requests still running after 30 s"
-        self.served.stop()
-        with self.app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-    def shopper(self, email: str = "ada@example.com", first: str = "Ada",
-                last: str = "Lovelace") -> "Shopper":
-        """A new browser-less shopper, registered and logged in."""
-        http = requests.Session()
-        self.sessions.append(http)
-        shopper = Shopper(self, http, email)
-        page = http.get(f"{self.url}/auth/register", timeout=10)
-        response = http.post(f"{self.url}/auth/register", data={
-            "csrf_token": shopper.csrf(page.text), "first_name": first, "last_name": last,
-            "email": email, "password": "correct horse", "confirm": "correct horse",
-        }, timeout=10)
-        assert response.status_code == 200 and response.url.endswith("/account"), response.text[:500]
-        return shopper
-
-    def context(self):
-        """An app context for looking at the storefront's database."""
-        return self.app.app_context()
-
-
-@dataclass
-class Shopper:
-    """One shopper's session with the storefront."""
-
-    shop: Shop
-    http: requests.Session
-    email: str
-
-    @staticmethod
-    def csrf(page: str) -> str:
-        return csrf_token(page)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", 15)
-        return self.http.get(f"{self.shop.url}{path}", **kwargs)
-
-    def open_checkout(self, slug: str = "basic-monthly") -> dict:
-        """GET /checkout/<slug>; returns the SDK parameters the page carries and its CSRF token."""
-        page = self.get(f"/checkout/{slug}")
-        assert page.status_code == 200, page.text[:500]
-        params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
-        params["csrf"] = self.csrf(page.text)
-        return params
-
-    def pay_in_window(self, params: dict, mode: str = "pc", **card) -> Any:
-        """What the SDK does: open the window with the page's parameters and submit a card."""
-        opened = self.shop.sandbox.open_window(params["pay"], mode=mode, imp_code=params["imp_code"],
-                                               origin=self.shop.url)
-        assert opened["ok"], opened
-        return self.shop.sandbox.submit_window(opened["window_url"], **card)
-
-    def complete(self, params: dict, imp_uid: str, merchant_uid: str | None = None) -> requests.Response:
-        """The desktop callback's POST /checkout/complete."""
-        return self.http.post(
-            f"{self.shop.url}/checkout/complete",
-            json={"imp_uid": imp_uid, "merchant_uid": merchant_uid or params["pay"]["merchant_uid"]},
-            headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
-        )
-
-    def charge_now(self, subscription_id: int, token: str | None = None,
-                   follow: bool = True) -> requests.Response:
-        """Submit the "Charge now" confirmation form (with its own token unless given one).
-
-        When the charge is refused the confirmation page sends the shopper back to the account
-        page, which has no token; the form is then posted with a fresh one, as a stale tab would."""
-        path = f"/account/subscriptions/{subscription_id}/charge"
-        page = self.get(path)
-        found = CHARGE_TOKEN.search(page.text)
-        token = token or (found.group(1) if found else secrets.token_urlsafe(24))
-        return self.http.post(
-            f"{self.shop.url}{path}",
-            data={"csrf_token": self.csrf(page.text), "charge_token": token}, timeout=30,
-            allow_redirects=follow,
-        )
-
-    def post_form(self, path: str, data: dict) -> requests.Response:
-        page = self.get("/account")
-        return self.http.post(f"{self.shop.url}{path}",
-                              data={"csrf_token": self.csrf(page.text), **data}, timeout=30)
-
-
-def webhook(shop: Shop, imp_uid: str, merchant_uid: str = "", status: str = "paid",
-            form: bool = False) -> requests.Response:
-    """Deliver a webhook to the storefront the way iamport does."""
-    body = {"imp_uid": imp_uid, "merchant_uid": merchant_uid, "status": status}
-    kwargs = {"data": body} if form else {"json": body}
-    return requests.post(f"{shop.url}/iamport/webhook", timeout=15, **kwargs)
-
-
-def make_shop(tmp_path, sandbox: RunningSandbox, **overrides) -> Shop:
-    """A storefront wired to the sandbox, served on its own port."""
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "integration-secret",
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
-        **sandbox.storefront_settings(),
-        "IAMPORT_READ_TIMEOUT": 2.0,
-        "IAMPORT_RETRY_BACKOFF": 0,
-        "RECONCILE_MIN_AGE": timedelta(0),
-        # Shoppers, callbacks and webhooks all come from 127.0.0.1 here, by the hundred.
-        "RATELIMIT_ENABLED": False,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_plans()
-    served = serve_wsgi(app)
-    app.config["PUBLIC_URL"] = served.url
-    return Shop(app=app, served=served, sandbox=sandbox)
-
-
-@pytest.fixture
-def shop(tmp_path, sandbox) -> Iterator[Shop]:
-    """The storefront on the sandbox."""
-    running = make_shop(tmp_path, sandbox)
-    yield running
-    running.stop()
+def two(shop):
+    """Ada on Basic and Grace on Premium, each subscribed with the first renewal scheduled."""
+    ada = shop.shopper()
+    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    mine = pay_first(shop, ada, "basic-monthly")
+    theirs = pay_first(shop, grace, "premium-monthly")
+    # The key is confirmed, and the renewal scheduled, after the key's webhook is answered.
+    for _, _, sub_id in (mine, theirs):
+        wait_until(lambda sub_id=sub_id: registered(shop, sub_id), timeout=6,
+                   message="the first renewal schedule")
+    return ada, grace, mine, theirs

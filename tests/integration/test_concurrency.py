@@ -22,10 +22,10 @@ from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, PaymentStatus, Subscription
 from storefront.periods import add_interval
-from tests.conftest import PG_URL
-from tests.integration.conftest import webhook
-from tests.integration.test_lifecycle import registered, scheduled, subscribe, subscription
-from tests.integration.test_page_tokens import confirmation
+from tests.support.apps import PG_URL
+from tests.support.records import registered, scheduled, subscription
+from tests.support.shop import confirmation, webhook
+from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
 
 

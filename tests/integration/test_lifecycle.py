@@ -8,67 +8,14 @@ from datetime import timedelta
 import pytest
 
 from storefront import billing
-from storefront.extensions import db
 from storefront.iamport import IamportClient
-from storefront.models import Payment, Subscription, utcnow
+from storefront.models import utcnow
 from storefront.periods import next_period_end
-from tests.integration.conftest import CHARGE_TOKEN, webhook
+from tests.support.records import DAY, iamport_schedule, key_exists, payments, scheduled, subscription
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
+from tests.support.shop import CHARGE_TOKEN, webhook
+from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
-
-DAY = 86400
-
-
-def subscribe(shop, shopper, card="4242 4242 4242 4242", wait_ready=True):
-    """Subscribe through the window and the callback; wait until renewals are scheduled."""
-    params = shopper.open_checkout()
-    rsp = window_result(shopper.pay_in_window(params, card=card).text)
-    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
-    with shop.context():
-        sub_id = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription_id
-    if wait_ready:
-        wait_until(lambda: registered(shop, sub_id), timeout=6, message="the first renewal schedule")
-    return sub_id
-
-
-def registered(shop, sub_id) -> bool:
-    """True once the subscription has a scheduled renewal that iamport knows too."""
-    rows = scheduled(shop, sub_id)
-    return bool(rows) and all(
-        shop.sandbox.api("GET", f"/subscribe/payments/schedule/{row.merchant_uid}").ok for row in rows
-    )
-
-
-def subscription(shop, sub_id) -> Subscription:
-    with shop.context():
-        sub = db.session.get(Subscription, sub_id)
-        db.session.expunge(sub)
-        return sub
-
-
-def payments(shop, sub_id, kind=None, status=None) -> list[Payment]:
-    with shop.context():
-        query = db.select(Payment).where(Payment.subscription_id == sub_id).order_by(Payment.id)
-        if kind:
-            query = query.where(Payment.kind == kind)
-        if status:
-            query = query.where(Payment.status == status)
-        rows = list(db.session.execute(query).scalars())
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def scheduled(shop, sub_id) -> list[Payment]:
-    return payments(shop, sub_id, kind="renewal", status="scheduled")
-
-
-def iamport_schedule(shop, merchant_uid) -> dict:
-    return shop.sandbox.api("GET", f"/subscribe/payments/schedule/{merchant_uid}").json()["response"]
-
-
-def key_exists(shop, customer_uid) -> bool:
-    return shop.sandbox.api("GET", f"/subscribe/customers/{customer_uid}").status_code == 200
 
 
 def test_charge_now_pays_the_next_period_and_moves_the_renewal(shop):

@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.integration.test_lifecycle import registered
-from tests.support.sandbox import window_result
-from tests.support.waiting import wait_until
-
-
-def subscribe(shop, shopper, slug):
-    """Subscribe through the window and the callback; returns (merchant_uid, imp_uid, sub id)."""
-    params = shopper.open_checkout(slug)
-    rsp = window_result(shopper.pay_in_window(params).text)
-    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
-    merchant_uid = params["pay"]["merchant_uid"]
-    with shop.context():
-        sub_id = billing.payment_by_merchant_uid(merchant_uid).subscription_id
-    return merchant_uid, rsp["imp_uid"], sub_id
 
 
 def recorded(shop, email):
@@ -34,20 +17,6 @@ def recorded(shop, email):
         return ([(s.id, s.status, s.customer_uid, s.cancel_at_period_end, s.current_period_end)
                  for s in subs],
                 [(p.merchant_uid, p.status, p.kind, p.imp_uid) for p in payments])
-
-
-@pytest.fixture
-def two(shop):
-    """Ada on Basic and Grace on Premium, each subscribed with the first renewal scheduled."""
-    ada = shop.shopper()
-    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
-    mine = subscribe(shop, ada, "basic-monthly")
-    theirs = subscribe(shop, grace, "premium-monthly")
-    # The key is confirmed, and the renewal scheduled, after the key's webhook is answered.
-    for _, _, sub_id in (mine, theirs):
-        wait_until(lambda sub_id=sub_id: registered(shop, sub_id), timeout=6,
-                   message="the first renewal schedule")
-    return ada, grace, mine, theirs
 
 
 def test_results_are_for_their_owner_only(shop, two):

@@ -9,18 +9,11 @@ import pytest
 
 from storefront.extensions import db
 from storefront.models import Payment
-from tests.integration.conftest import CHARGE_TOKEN, webhook
-from tests.integration.test_lifecycle import payments, registered, subscribe
-from tests.integration.test_ownership import two  # noqa: F401 (a fixture)
+from tests.support.records import payments, registered
 from tests.support.sandbox import window_result
+from tests.support.shop import confirmation, webhook
+from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
-
-
-def confirmation(shopper, sub_id: int) -> tuple[str, str]:
-    """The charge confirmation page's CSRF token and charge token."""
-    page = shopper.get(f"/account/subscriptions/{sub_id}/charge")
-    assert page.status_code == 200, page.text[:300]
-    return shopper.csrf(page.text), CHARGE_TOKEN.search(page.text).group(1)
 
 
 def post_charge(shopper, sub_id: int, csrf: str, token: str):

@@ -6,8 +6,8 @@ import socket
 
 from storefront.extensions import db
 from storefront.models import Payment
-from tests.conftest import make_app
-from tests.integration.test_lifecycle import subscribe, subscription
+from tests.support.records import subscription
+from tests.support.subscribing import subscribe
 
 
 def closed_port() -> int:
@@ -16,9 +16,8 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_reconcile_fails_when_iamport_cannot_be_reached(tmp_path):
-    app = make_app(tmp_path, IAMPORT_API_URL=f"http://127.0.0.1:{closed_port()}",
-                   IAMPORT_READ_RETRIES=0)
+def test_reconcile_fails_when_iamport_cannot_be_reached(app_factory):
+    app = app_factory(IAMPORT_API_URL=f"http://127.0.0.1:{closed_port()}", IAMPORT_READ_RETRIES=0)
     result = app.test_cli_runner().invoke(args=["billing", "reconcile"])
     assert result.exit_code != 0
     assert "could not reach iamport" in result.output

@@ -10,19 +10,15 @@ import requests
 
 from storefront.extensions import db
 from storefront.models import LoginThrottle
-from tests.conftest import make_app
 from tests.support.servers import serve_wsgi
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator[tuple]:
-    app = make_app(tmp_path)
+def served(app_factory) -> Iterator[tuple]:
+    app = app_factory()
     running = serve_wsgi(app)
     yield app, running.url
     running.stop()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def chunks(body: bytes, size: int = 4096) -> Iterator[bytes]:

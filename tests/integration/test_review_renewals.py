@@ -6,8 +6,9 @@ import pytest
 
 from storefront import billing
 from storefront.periods import next_period_end
-from tests.integration.test_lifecycle import DAY, payments, scheduled, subscribe, subscription
+from tests.support.records import DAY, payments, scheduled, subscription
 from tests.support.sandbox import RENEWAL_REVIEW_APPROVE_CARD, RENEWAL_REVIEW_DECLINE_CARD
+from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
 
 REVIEW = 3600

@@ -16,8 +16,8 @@ from storefront import billing
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, Subscription, utcnow
-from tests.integration.conftest import Shop, Shopper, make_shop
 from tests.support.sandbox import start_sandbox, window_result
+from tests.support.shop import Shop, Shopper, make_shop
 
 SUBSCRIPTIONS = 210
 WORKERS = 24

@@ -14,8 +14,8 @@ from sqlalchemy import func
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.integration.conftest import webhook
 from tests.support.sandbox import window_result
+from tests.support.shop import webhook
 from tests.support.waiting import wait_until
 
 

@@ -5,24 +5,10 @@ import time
 
 import pytest
 
+from tests.support.openapi_shapes import CUSTOMER, PAGE, PAYMENT, check_envelope, check_shape
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, new_uid
+from tests.support.sandbox_requests import again_body
 from tests.support.waiting import wait_until
-
-from .shapes import CUSTOMER, PAGE, PAYMENT, check_envelope, check_shape
-
-
-def again_body(customer_uid, **overrides):
-    body = {
-        "customer_uid": customer_uid,
-        "merchant_uid": new_uid("renew"),
-        "amount": 9.99,
-        "name": "Pro plan (monthly)",
-        "currency": "USD",
-        "buyer_email": "ada@example.com",
-        "buyer_name": "Ada Lovelace",
-    }
-    body.update(overrides)
-    return {k: v for k, v in body.items() if v is not None}
 
 
 class TestIssuance:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.openapi_shapes import CANCEL_HISTORY, PAYMENT, check_envelope, check_shape
 from tests.support.sandbox import checkout_params
 from tests.support.waiting import wait_until
-
-from .shapes import CANCEL_HISTORY, PAYMENT, check_envelope, check_shape
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.openapi_shapes import DESCRIPTION, check_envelope
 from tests.support.sandbox import new_uid
-
-from .shapes import DESCRIPTION, check_envelope
 
 NOT_JSON = {"data": "{not json", "headers": {"Content-Type": "application/json"}}
 

@@ -6,9 +6,8 @@ import time
 import pytest
 import requests
 
+from tests.support.openapi_shapes import check_envelope
 from tests.support.sandbox import checkout_params, new_uid
-
-from .shapes import check_envelope
 
 
 def test_faults_are_off_by_default(sandbox):

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.openapi_shapes import DESCRIPTION, check_answer, check_envelope, check_shape, problems, response_description
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, checkout_params, new_uid
-
-from .shapes import DESCRIPTION, check_answer, check_envelope, check_shape, problems, response_description
 
 HOUR = 3600
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.openapi_shapes import PAYMENT, check_envelope, check_shape
 from tests.support.sandbox import checkout_params, new_uid
-
-from .shapes import PAYMENT, check_envelope, check_shape
 
 
 def test_paid_window_payment_has_every_documented_field(sandbox):

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.openapi_shapes import PAYMENT, check_envelope, check_shape
 from tests.support.sandbox import (
     RENEWAL_REVIEW_APPROVE_CARD,
     RENEWAL_REVIEW_DECLINE_CARD,
     new_uid,
 )
-
-from .shapes import PAYMENT, check_envelope, check_shape
-from .test_billing_api import again_body
-from .test_schedule_api import clock_now, schedule, schedule_item
+from tests.support.sandbox_requests import again_body, clock_now, schedule, schedule_item
 
 REVIEW = 3600
 CARDS = [(RENEWAL_REVIEW_APPROVE_CARD, "paid"), (RENEWAL_REVIEW_DECLINE_CARD, "failed")]

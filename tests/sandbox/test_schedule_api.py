@@ -5,22 +5,11 @@ import threading
 
 import pytest
 
+from tests.support.openapi_shapes import PAYMENT, SCHEDULE, SCHEDULE_PAGE, check_envelope, check_shape
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, new_uid
-
-from .shapes import PAYMENT, SCHEDULE, SCHEDULE_PAGE, check_envelope, check_shape
+from tests.support.sandbox_requests import clock_now, schedule, schedule_item
 
 HOUR = 3600
-
-
-def clock_now(sandbox) -> int:
-    return sandbox.control("GET", "/clock")["now"]
-
-
-def schedule_item(at, **overrides):
-    item = {"merchant_uid": new_uid("sched"), "schedule_at": at, "amount": 9.99, "currency": "USD",
-            "name": "Pro plan renewal"}
-    item.update(overrides)
-    return {k: v for k, v in item.items() if v is not None}
 
 
 @pytest.fixture
@@ -28,11 +17,6 @@ def customer_uid(sandbox):
     uid = new_uid("cust")
     sandbox.issue_billing_key(uid)
     return uid
-
-
-def schedule(sandbox, customer_uid, *items):
-    return sandbox.api("POST", "/subscribe/payments/schedule",
-                       json={"customer_uid": customer_uid, "schedules": list(items)})
 
 
 def test_schedule_returns_every_field(sandbox, customer_uid):

@@ -37,6 +37,9 @@ TEST_CONFIG = {
     "SANDBOX_WEBHOOK_READ_TIMEOUT": 5.0,
     "SANDBOX_HANG_SECONDS": 3.0,
 }
+# Keys that pass live mode's placeholder checks; the sandbox accepts them as its own.
+LIVE_LIKE = {"SANDBOX_IMP_CODE": "imp48151623", "SANDBOX_API_KEY": "k4815162342",
+             "SANDBOX_API_SECRET": "s4815162342q9w8e7r6t5y4u3i2o1p"}
 
 GOOD_CARD = "4242 4242 4242 4242"
 OTHER_GOOD_CARD = "4000 0000 0000 0002"

@@ -1,4 +1,4 @@
-"""Fixtures of the unit tests that mock iamport below the client."""
+"""Fixtures of the unit tests: iamport mocked below the client, an order, the throttle's clock, apps with rate limits."""
 
 from __future__ import annotations
 
@@ -7,26 +7,13 @@ import time
 import pytest
 import responses
 
+from storefront import throttle
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
-
-API = "http://127.0.0.1:5001"
-# Client addresses of the tests of limits (documentation ranges).
-ATTACKER = "203.0.113.66"
-OWNER_DEVICE = "198.51.100.7"
-GATEWAY = "192.0.2.10"
-
-
-def lookups(api) -> int:
-    """REST lookups of payments the storefront made (GET /payments/...)."""
-    return sum(1 for call in api.calls
-               if call.request.method == "GET" and "/payments/" in call.request.url)
-
-
-def from_address(address: str) -> dict:
-    """Test-client options for a request from this client address."""
-    return {"environ_base": {"REMOTE_ADDR": address}}
+from tests.support.apps import make_app
+from tests.support.iamport_mock import API
+from tests.support.login_throttle import Clock
 
 
 @pytest.fixture
@@ -53,3 +40,28 @@ def order(app):
         db.session.add_all([user, sub, payment])
         db.session.commit()
         return payment.merchant_uid
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch) -> Clock:
+    """The log-in throttle's time, moved by the test."""
+    ticking = Clock()
+    monkeypatch.setattr(throttle, "utcnow", ticking)
+    return ticking
+
+
+@pytest.fixture
+def limited(tmp_path):
+    """Builds the storefront with its rate limits on (the other tests' app has them off)."""
+    built = []
+
+    def build(**overrides):
+        app = make_app(tmp_path, RATELIMIT_ENABLED=True, **overrides)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

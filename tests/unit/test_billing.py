@@ -7,31 +7,12 @@ import threading
 
 import pytest
 import responses
-import sqlalchemy as sa
 from sqlalchemy import func
 
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.unit.conftest import API
-
-def iamport_payment(**overrides):
-    info = {"imp_uid": "imp_1", "merchant_uid": "sub_test_1", "amount": 9, "currency": "USD",
-            "status": "paid", "customer_uid": "cu_1_abc", "customer_uid_usage": "issue",
-            "paid_at": 1790000000, "fail_reason": None, "pg_provider": "paymentwall",
-            "pg_id": "mid1", "sandbox": False}
-    info.update(overrides)
-    return info
-
-
-def serve_payment(api, **overrides):
-    api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None,
-                                           "response": iamport_payment(**overrides)})
-
-
-def key_unknown(api):
-    api.get(f"{API}/subscribe/customers/cu_1_abc", status=404,
-            json={"code": -1, "message": "no such customer", "response": None})
+from tests.support.iamport_mock import API, iamport_payment, key_unknown, serve_payment
 
 
 def stored(app, merchant_uid="sub_test_1"):

@@ -31,7 +31,7 @@ from storefront import create_app
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
-from tests.conftest import make_app
+from tests.support.apps import make_app
 from tests.support.pages import csrf_token
 
 FUZZ = settings(max_examples=25, deadline=None,

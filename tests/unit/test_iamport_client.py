@@ -3,7 +3,6 @@ server where what happens on the wire matters (timeouts, dropped connections, re
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import pickle
@@ -25,9 +24,6 @@ import responses
 
 from storefront.iamport import IamportClient, IamportError
 from tests.support.scripted_http import Answer, Drop, ScriptedServer, Stall
-
-# Where the client keeps its monotonic clock, the seam the token tests move by hand.
-connection_module = importlib.import_module("storefront.iamport.connection")
 
 BASE = "http://iamport.test"
 TOKEN_URL = f"{BASE}/users/getToken"
@@ -55,23 +51,6 @@ CHARGE: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    """A monotonic clock the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(connection_module, "_clock", fake)
-    return fake
-
-
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
@@ -91,7 +70,7 @@ def make_app(**config: Any) -> flask.Flask:
 
 
 @pytest.fixture
-def client(clock: FakeClock) -> IamportClient:
+def client() -> IamportClient:
     iamport = IamportClient()
     iamport.init_app(make_app())
     return iamport
@@ -157,21 +136,20 @@ def test_get_token_sends_keys_as_json_without_authorization(
 
 @pytest.mark.parametrize("server_skew", [3600, -3600], ids=["server-ahead", "server-behind"])
 def test_token_renewed_a_minute_before_the_expiry_the_server_gave(
-    client: IamportClient, rsps: responses.RequestsMock, clock: FakeClock, server_skew: int
+    client: IamportClient, rsps: responses.RequestsMock, server_skew: int
 ):
-    # The server's clock is an hour off ours: only expired_at - now may count, i.e. 30 minutes.
+    # The server's clock is an hour off ours: only expired_at - now may count, i.e. 63 s, so
+    # the token is good for 3 s before the minute the client keeps in hand.
     server_now = int(time.time()) + server_skew
-    add_token(rsps, "tok-1", now=server_now, ttl=1800)
-    add_token(rsps, "tok-2", now=server_now + 1741, ttl=1800)
+    add_token(rsps, "tok-1", now=server_now, ttl=63)
+    add_token(rsps, "tok-2", now=server_now + 3, ttl=1800)
     rsps.get(API_URL, json=envelope(PAYMENT))
-    start = clock.now
 
     client.get_payment("imp_1")
-    clock.now = start + 1739  # 61 s left: still good
     client.get_payment("imp_1")
-    assert len(token_calls(rsps)) == 1
+    assert len(token_calls(rsps)) == 1  # over 60 s left: still good
 
-    clock.now = start + 1741  # 59 s left: renew
+    time.sleep(3.1)  # under 60 s left: renew
     client.get_payment("imp_1")
     client.get_payment("imp_1")
 
@@ -352,7 +330,7 @@ def test_retries_wait_the_backoff_between_attempts():
     assert server.count("/payments/imp_1") == 3
 
 
-def test_get_gives_up_after_the_configured_retries(rsps: responses.RequestsMock, clock: FakeClock):
+def test_get_gives_up_after_the_configured_retries(rsps: responses.RequestsMock):
     iamport = IamportClient(make_app(IAMPORT_READ_RETRIES=1))
     add_token(rsps)
     rsps.get(API_URL, status=500, json=envelope(code=-1, message="internal"))
@@ -415,7 +393,7 @@ def test_get_recovers_after_a_timeout():
     ids=["read", "write"],
 )
 def test_a_refused_connection_is_retried_for_reads_only(
-    clock: FakeClock, method: str, call: Callable[[IamportClient], Any], retried: bool
+    method: str, call: Callable[[IamportClient], Any], retried: bool
 ):
     iamport = IamportClient(make_app(IAMPORT_API_URL=closed_port_url(), IAMPORT_RETRY_BACKOFF=0.5))
     # A token is held already, so that only the call itself meets the closed port.
@@ -484,7 +462,6 @@ def test_delete_is_not_retried(client: IamportClient, rsps: responses.RequestsMo
 )
 def test_every_request_carries_connect_and_read_timeouts(
     rsps: responses.RequestsMock,
-    clock: FakeClock,
     config: dict[str, Any],
     expected: tuple[float, float],
 ):
@@ -678,7 +655,7 @@ SCHEDULE = {"merchant_uid": "order-3", "schedule_at": AT, "amount": 5, "currency
 @pytest.mark.parametrize("lookup", [lambda c: c.get_payment("imp_1"),
                                     lambda c: c.find_payment("order-1"),
                                     lambda c: c.find_payment("order-1", "paid")])
-def test_live_mode_never_asks_for_test_channel_payments(clock, rsps, lookup):
+def test_live_mode_never_asks_for_test_channel_payments(rsps, lookup):
     iamport = IamportClient()
     iamport.init_app(make_app(IAMPORT_MODE="live"))
     add_token(rsps)
@@ -812,7 +789,7 @@ def test_bad_arguments_are_refused_before_any_request(
 
 
 def test_init_app_gives_each_app_a_client_of_its_own(
-    rsps: responses.RequestsMock, clock: FakeClock
+    rsps: responses.RequestsMock
 ):
     other = "http://other-iamport.test"
     first, second = make_app(), make_app(IAMPORT_API_URL=other)
@@ -839,7 +816,7 @@ def test_calls_before_init_app_fail_clearly():
 
 
 def test_one_client_serves_each_app_with_its_own_url_and_token(
-    rsps: responses.RequestsMock, clock: FakeClock
+    rsps: responses.RequestsMock
 ):
     other = "http://other-iamport.test"
     first, second = make_app(), make_app(IAMPORT_API_URL=other, IAMPORT_API_KEY="other-key")
@@ -868,7 +845,7 @@ def test_one_client_serves_each_app_with_its_own_url_and_token(
 
 
 def test_proxy_and_ca_bundle_come_from_the_environment_read_at_start_up(
-    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path, clock: FakeClock,
+    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path,
 ) -> None:
     netrc = tmp_path / ".netrc"
     netrc.write_text(f"machine {urlsplit(BASE).hostname} login someone password secret\n")
@@ -896,7 +873,7 @@ def test_proxy_and_ca_bundle_come_from_the_environment_read_at_start_up(
 
 
 def test_no_proxy_in_the_environment_sends_directly(
-    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")

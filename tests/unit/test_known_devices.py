@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import AuthActions
-from tests.unit.conftest import GATEWAY, from_address
-from tests.unit.test_login_throttle import ACCOUNTS_PER_ADDRESS, clock, fail_from  # noqa: F401
-from tests.unit.test_rate_limits import limited  # noqa: F401 (a fixture)
+from tests.support.accounts import AuthActions
+from tests.support.addresses import GATEWAY, from_address
+from tests.support.login_throttle import ACCOUNTS_PER_ADDRESS, fail_from
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def owner(app):
     return browser
 
 
-def fill_the_ceiling(app, clock) -> AuthActions:  # noqa: F811
+def fill_the_ceiling(app, throttle_clock) -> AuthActions:
     neighbour = AuthActions(app.test_client())
     for n in range(ACCOUNTS_PER_ADDRESS):
         assert neighbour.login(email=f"nobody{n}@example.com", password="wrong password",
@@ -30,8 +29,8 @@ def fill_the_ceiling(app, clock) -> AuthActions:  # noqa: F811
     return neighbour
 
 
-def test_a_neighbour_who_fills_the_addresss_ceiling_does_not_lock_out_a_known_device(app, owner, clock):  # noqa: F811
-    neighbour = fill_the_ceiling(app, clock)
+def test_a_neighbour_who_fills_the_addresss_ceiling_does_not_lock_out_a_known_device(app, owner, throttle_clock):
+    neighbour = fill_the_ceiling(app, throttle_clock)
     # The neighbour's browser, and any browser new to the account, meets the ceiling ...
     assert neighbour.login(**from_address(GATEWAY)).status_code == 429
     assert AuthActions(app.test_client()).login(**from_address(GATEWAY)).status_code == 429
@@ -39,20 +38,20 @@ def test_a_neighbour_who_fills_the_addresss_ceiling_does_not_lock_out_a_known_de
     assert owner.login(**from_address(GATEWAY)).status_code == 302
 
 
-def test_guesses_against_an_account_from_its_address_do_not_slow_its_known_device(app, owner, clock):  # noqa: F811
+def test_guesses_against_an_account_from_its_address_do_not_slow_its_known_device(app, owner, throttle_clock):
     neighbour = AuthActions(app.test_client())
-    fail_from(neighbour, clock, GATEWAY, 12)
+    fail_from(neighbour, throttle_clock, GATEWAY, 12)
     assert neighbour.login(password="wrong password", **from_address(GATEWAY)).status_code == 429
     assert owner.login(**from_address(GATEWAY)).status_code == 302
 
 
-def test_a_known_device_that_guesses_is_slowed_like_anyone(app, owner, clock):  # noqa: F811
-    waits = fail_from(owner, clock, GATEWAY, 10)
+def test_a_known_device_that_guesses_is_slowed_like_anyone(app, owner, throttle_clock):
+    waits = fail_from(owner, throttle_clock, GATEWAY, 10)
     assert waits and waits == sorted(waits)
     assert owner.login(password="wrong password", **from_address(GATEWAY)).status_code == 429
 
 
-def test_a_device_known_to_one_account_earns_nothing_for_another(app, clock):  # noqa: F811
+def test_a_device_known_to_one_account_earns_nothing_for_another(app, throttle_clock):
     attacker = AuthActions(app.test_client())
     attacker.register(email="mallory@example.com", first_name="Mallory", last_name="Evil")
     attacker.logout()
@@ -66,7 +65,7 @@ def test_a_device_known_to_one_account_earns_nothing_for_another(app, clock):  #
     assert attacker.login(email="mallory@example.com", **from_address(GATEWAY)).status_code == 302
 
 
-def test_a_known_device_is_not_refused_by_the_addresss_rate_limit(limited):  # noqa: F811
+def test_a_known_device_is_not_refused_by_the_addresss_rate_limit(limited):
     app = limited()
     browser = AuthActions(app.test_client())
     browser.register()

@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 
 from storefront import throttle
-from tests.conftest import AuthActions
-from tests.unit.conftest import ATTACKER, GATEWAY, OWNER_DEVICE, from_address
-
-# The defaults: a pair's free failures, and the accounts that may fail from one address an hour.
-FREE_FAILURES = 5
-ACCOUNTS_PER_ADDRESS = 50
-
-
-class Clock:
-    """The throttle's time, moved by the test instead of by sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    ticking = Clock()
-    monkeypatch.setattr(throttle, "utcnow", ticking)
-    return ticking
+from tests.support.accounts import AuthActions
+from tests.support.addresses import ATTACKER, GATEWAY, OWNER_DEVICE, from_address
+from tests.support.login_throttle import ACCOUNTS_PER_ADDRESS, FREE_FAILURES, fail_from
 
 
 @pytest.fixture
@@ -42,30 +17,14 @@ def ada(auth):
     return auth
 
 
-def fail_from(auth: AuthActions, clock: Clock, address: str, failures: int,
-              email: str = "ada@example.com") -> list[int]:
-    """Wrong passwords from one address until `failures` were checked; waits out each 429."""
-    waits, checked = [], 0
-    while checked < failures:
-        response = auth.login(email=email, password="wrong password", **from_address(address))
-        if response.status_code == 429:
-            waits.append(int(response.headers["Retry-After"]))
-            clock.advance(waits[-1])
-            continue
-        assert response.status_code == 401, response.status_code
-        checked += 1
-        assert len(waits) <= checked, "more than one wait per failure"
-    return waits
-
-
-def test_the_owner_logs_in_from_another_address_after_50_failures_from_one(app, client, ada, clock):
-    fail_from(AuthActions(app.test_client()), clock, ATTACKER, 50)
+def test_the_owner_logs_in_from_another_address_after_50_failures_from_one(app, client, ada, throttle_clock):
+    fail_from(AuthActions(app.test_client()), throttle_clock, ATTACKER, 50)
     response = ada.login(**from_address(OWNER_DEVICE))
     assert response.status_code == 302 and response.location.endswith("/account")
     assert client.get("/account").status_code == 200
 
 
-def test_the_attacking_pair_waits_longer_after_each_failure(client, ada, clock):
+def test_the_attacking_pair_waits_longer_after_each_failure(client, ada, throttle_clock):
     for _ in range(FREE_FAILURES):
         assert ada.login(password="wrong password", **from_address(ATTACKER)).status_code == 401
     waits = []
@@ -78,16 +37,16 @@ def test_the_attacking_pair_waits_longer_after_each_failure(client, ada, clock):
         waits.append(wait)
         # Even the right password is refused while the pair waits: its guesses are slowed, not tested.
         assert ada.login(**from_address(ATTACKER)).status_code == 429
-        clock.advance(wait - 0.5)
+        throttle_clock.advance(wait - 0.5)
         assert ada.login(password="wrong password", **from_address(ATTACKER)).status_code == 429
-        clock.advance(0.5)
+        throttle_clock.advance(0.5)
         assert ada.login(password="wrong password", **from_address(ATTACKER)).status_code == 401
     assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900, 900]
     assert client.get("/account").status_code == 302
 
 
-def test_the_pair_is_told_in_minutes_when_the_wait_is_long(ada, clock):
-    fail_from(ada, clock, ATTACKER, 15)
+def test_the_pair_is_told_in_minutes_when_the_wait_is_long(ada, throttle_clock):
+    fail_from(ada, throttle_clock, ATTACKER, 15)
     refused = ada.login(**from_address(ATTACKER))
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"
     assert "Please wait 15 minutes" in refused.get_data(as_text=True)
@@ -95,34 +54,34 @@ def test_the_pair_is_told_in_minutes_when_the_wait_is_long(ada, clock):
     assert json_client.status_code == 429 and "15 minutes" in json_client.json["error"]["message"]
 
 
-def test_a_log_in_from_the_pair_clears_its_delays(ada, clock):
-    fail_from(ada, clock, OWNER_DEVICE, 7)
+def test_a_log_in_from_the_pair_clears_its_delays(ada, throttle_clock):
+    fail_from(ada, throttle_clock, OWNER_DEVICE, 7)
     refused = ada.login(**from_address(OWNER_DEVICE))
-    clock.advance(int(refused.headers["Retry-After"]))
+    throttle_clock.advance(int(refused.headers["Retry-After"]))
     assert ada.login(**from_address(OWNER_DEVICE)).status_code == 302
     ada.logout()
     for _ in range(FREE_FAILURES):
         assert ada.login(password="wrong password", **from_address(OWNER_DEVICE)).status_code == 401
 
 
-def test_a_pair_is_forgiven_a_day_after_its_last_failure(ada, clock):
-    fail_from(ada, clock, OWNER_DEVICE, 12)
-    clock.advance(24 * 3600 + 1)
+def test_a_pair_is_forgiven_a_day_after_its_last_failure(ada, throttle_clock):
+    fail_from(ada, throttle_clock, OWNER_DEVICE, 12)
+    throttle_clock.advance(24 * 3600 + 1)
     for _ in range(FREE_FAILURES):
         assert ada.login(password="wrong password", **from_address(OWNER_DEVICE)).status_code == 401
 
 
-def test_20_failures_from_an_address_do_not_block_another_shopper_behind_it(app, client, clock):
+def test_20_failures_from_an_address_do_not_block_another_shopper_behind_it(app, client, throttle_clock):
     auth = AuthActions(client)
     for email in ("grace@example.com", "alan@example.com", "edsger@example.com", "barbara@example.com"):
-        fail_from(auth, clock, GATEWAY, 5, email=email)
+        fail_from(auth, throttle_clock, GATEWAY, 5, email=email)
     auth.register(email="ada@example.com")
     auth.logout()
     response = auth.login(**from_address(GATEWAY))
     assert response.status_code == 302
 
 
-def test_many_accounts_from_one_address_reach_the_ceiling(app, client, clock):
+def test_many_accounts_from_one_address_reach_the_ceiling(app, client, throttle_clock):
     auth = AuthActions(client)
     auth.register(email="ada@example.com")
     auth.logout()
@@ -139,7 +98,7 @@ def test_many_accounts_from_one_address_reach_the_ceiling(app, client, clock):
     # ... while the same shopper elsewhere is not.
     assert auth.login(**from_address(OWNER_DEVICE)).status_code == 302
     auth.logout()
-    clock.advance(3600)
+    throttle_clock.advance(3600)
     assert AuthActions(app.test_client()).login(**from_address(ATTACKER)).status_code == 302
 
 

@@ -12,8 +12,7 @@ import responses
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Refund, RetiredKey, Subscription, utcnow
-from tests.unit.conftest import API
-from tests.unit.test_billing import iamport_payment, key_unknown, serve_payment
+from tests.support.iamport_mock import API, iamport_payment, key_unknown, serve_payment
 
 
 def envelope(response):

@@ -18,8 +18,7 @@ from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
 from storefront.periods import add_interval
 from tests.support.servers import serve_wsgi
-from tests.unit.conftest import API
-from tests.unit.test_billing import iamport_payment
+from tests.support.iamport_mock import API, iamport_payment
 
 RENEWAL = "ren_1_due_0"
 

@@ -9,7 +9,6 @@ import pytest
 
 from storefront.formatting import date_long, datetime_long, money
 from storefront.periods import add_interval, next_period_end
-from tests.conftest import make_app
 
 UTC = timezone.utc
 
@@ -94,8 +93,8 @@ def test_date_long(app):
     ("UTC", datetime(2026, 1, 31, 20, 0, tzinfo=UTC), "31 January 2026", "31 January 2026, 20:00 UTC"),
     ("America/New_York", datetime(2026, 7, 1, 2, 30, tzinfo=UTC), "30 June 2026", "30 June 2026, 22:30 EDT"),
 ])
-def test_dates_and_times_are_in_the_shops_zone(tmp_path, zone, moment, date, time):
-    app = make_app(tmp_path, SHOP_TIMEZONE=zone)
+def test_dates_and_times_are_in_the_shops_zone(app_factory, zone, moment, date, time):
+    app = app_factory(SHOP_TIMEZONE=zone)
     with app.app_context():
         assert date_long(moment) == date
         assert datetime_long(moment) == time

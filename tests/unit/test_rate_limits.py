@@ -12,26 +12,9 @@ from storefront import config
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
-from tests.conftest import AuthActions, make_app
-from tests.unit.conftest import API, ATTACKER, GATEWAY, OWNER_DEVICE, from_address, lookups
-from tests.unit.test_billing import iamport_payment
-
-
-@pytest.fixture
-def limited(tmp_path):
-    """Builds the storefront with its rate limits on (the other tests' app has them off)."""
-    built = []
-
-    def build(**overrides):
-        app = make_app(tmp_path, RATELIMIT_ENABLED=True, **overrides)
-        built.append(app)
-        return app
-
-    yield build
-    for app in built:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+from tests.support.accounts import AuthActions
+from tests.support.addresses import ATTACKER, GATEWAY, OWNER_DEVICE, from_address
+from tests.support.iamport_mock import API, iamport_payment, lookups
 
 
 def forged(n: int) -> dict:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -14,8 +12,7 @@ import sqlalchemy as sa
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.unit.conftest import API
-from tests.unit.test_billing import iamport_payment
+from tests.support.iamport_mock import API, iamport_payment
 
 UTC = timezone.utc
 OK_LIST = {"code": 0, "message": None, "response": []}
@@ -115,41 +112,41 @@ def active_until(app, end: datetime) -> None:
         db.session.commit()
 
 
-class Clock:
-    """The billing package's idea of now (models.utcnow, as each of its modules reads it), moved
-    by the test."""
+def age_records(app, by: timedelta) -> None:
+    """Move every time the storefront stored `by` into the past: to the storefront that reads them,
+    `by` has gone by (the billing code keeps its own clock, so the test moves the records)."""
+    with app.app_context():
+        for mapper in db.Model.registry.mappers:
+            keys = [column.key for column in mapper.columns
+                    if isinstance(getattr(column.type, "impl", column.type), sa.DateTime)]
+            for row in db.session.execute(db.select(mapper.class_)).scalars():
+                for key in keys:
+                    if getattr(row, key) is not None:
+                        setattr(row, key, getattr(row, key) - by)
+        db.session.commit()
 
-    def __init__(self, monkeypatch, now: datetime) -> None:
-        self.now = now
-        for info in pkgutil.iter_modules(billing.__path__, f"{billing.__name__}."):
-            module = importlib.import_module(info.name)
-            if hasattr(module, "utcnow"):
-                monkeypatch.setattr(module, "utcnow", lambda: self.now)
 
-
-def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order, monkeypatch):
-    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
-    active_until(app, end)
+def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order):
+    active_until(app, datetime.now(UTC) + timedelta(minutes=4, microseconds=1234))
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
     api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
-    clock = Clock(monkeypatch, end - timedelta(minutes=4, microseconds=1234))
     # Every few seconds, from before the due date to well after it (iamport has not run it yet).
-    while clock.now < end + timedelta(minutes=6):
+    step, gone = timedelta(seconds=17, microseconds=4321), timedelta(0)
+    while gone < timedelta(minutes=10):
         with app.app_context():
             row = billing.ensure_schedule(1)
             assert row is not None and row.status == "scheduled"
-        clock.now += timedelta(seconds=17, microseconds=4321)
+        age_records(app, step)
+        gone += step
     sent, withdrawn = schedule_calls(api)
     assert len(sent) == 1 and withdrawn == []
     assert [r.merchant_uid for r in renewals(app)] == sent
 
 
-def test_a_renewals_order_id_cannot_be_guessed(app, api, order, monkeypatch):
+def test_a_renewals_order_id_cannot_be_guessed(app, api, order):
     """Two subscriptions in the same state (the same id, period and attempt) get unrelated ids."""
-    end = datetime(2027, 3, 31, 10, tzinfo=UTC)
-    active_until(app, end)
+    active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=30))
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
-    Clock(monkeypatch, datetime(2027, 3, 1, tzinfo=UTC))
     uids = []
     for _ in range(2):
         with app.app_context():
@@ -267,7 +264,7 @@ def test_a_late_approval_of_a_period_already_paid_is_refunded(app, api, order):
     assert [json.loads(c.request.body)["imp_uid"] for c in cancel.calls] == ["imp_held"]
 
 
-def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, api, order, monkeypatch):
+def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, api, order):
     """The schedule's first sending failed; when reconcile sends it again its time has passed,
     which iamport would refuse: the same attempt is sent, a little ahead of now."""
     end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
@@ -275,17 +272,18 @@ def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, ap
     api.post(f"{API}/subscribe/payments/schedule", status=500, json={"code": -1, "message": "down"})
     with app.app_context():
         uid = billing.ensure_schedule(1).merchant_uid
-    clock = Clock(monkeypatch, end + timedelta(minutes=20))
+    age_records(app, timedelta(minutes=21))  # the period ended 20 minutes ago
     api.replace(responses.POST, f"{API}/subscribe/payments/schedule", json=OK_LIST)
     api.get(f"{API}/subscribe/payments/schedule/{uid}", status=404,
             json={"code": 1, "message": "no such schedule", "response": None})
     api.get(f"{API}/payments/find/{uid}", status=404,
             json={"code": 1, "message": "no such payment", "response": None})
+    now = datetime.now(UTC)
     with app.app_context():
         assert billing.reconcile(min_age=timedelta(0)).rescheduled == 1
     sent = [json.loads(c.request.body)["schedules"][0] for c in api.calls
             if c.request.url.endswith("/subscribe/payments/schedule")]
     assert [s["merchant_uid"] for s in sent] == [uid, uid]
-    assert sent[-1]["schedule_at"] >= int((clock.now + timedelta(minutes=4)).timestamp())
+    assert sent[-1]["schedule_at"] >= int((now + timedelta(minutes=4)).timestamp())
     [row] = renewals(app, status="scheduled")
     assert row.merchant_uid == uid and int(row.scheduled_at.timestamp()) == sent[-1]["schedule_at"]

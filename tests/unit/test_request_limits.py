@@ -9,8 +9,7 @@ import pytest
 
 from storefront.extensions import db
 from storefront.models import LoginThrottle
-from tests.unit.conftest import API, lookups
-from tests.unit.test_billing import iamport_payment
+from tests.support.iamport_mock import API, iamport_payment, lookups
 
 
 def test_a_webhook_body_over_its_limit_is_413_and_not_parsed(app, client, api, order):

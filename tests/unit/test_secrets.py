@@ -21,7 +21,7 @@ from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
-from tests.conftest import AuthActions, make_app
+from tests.support.accounts import AuthActions
 
 API = "http://127.0.0.1:5001"
 KEY = "key-DO-NOT-LEAK-123"
@@ -35,11 +35,11 @@ ECHO = f"bad request: imp_key={KEY} imp_secret={SECRET} Authorization: Bearer {T
 
 
 @pytest.fixture
-def live(tmp_path, caplog):
+def live(app_factory, caplog):
     """The storefront in live mode with distinctive credentials, an owner with a subscription."""
     caplog.set_level(logging.DEBUG)
-    app = make_app(
-        tmp_path, IAMPORT_MODE="live", IAMPORT_API_KEY=KEY, IAMPORT_API_SECRET=SECRET,
+    app = app_factory(
+        IAMPORT_MODE="live", IAMPORT_API_KEY=KEY, IAMPORT_API_SECRET=SECRET,
         IAMPORT_IMP_CODE=IMP_CODE, IAMPORT_PG="paymentwall", IAMPORT_API_URL=API, LOG_LEVEL="DEBUG",
         # The test client speaks plain HTTP; live mode's secure-only cookies would not come back.
         SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from storefront.cli import seed_plans
-from tests.conftest import make_app
 
 
 def test_security_headers_on_every_page(client):
@@ -60,8 +59,8 @@ def test_successful_login_clears_the_count(client, auth):
 
 
 @pytest.fixture
-def csrf_app(tmp_path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+def csrf_app(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
     with app.app_context():
         seed_plans()
     return app
@@ -87,8 +86,8 @@ def test_webhook_is_the_only_csrf_exemption(csrf_app):
     assert b"imp_uid" in response.data
 
 
-def test_webhook_allow_list_behind_a_proxy(tmp_path):
-    app = make_app(tmp_path, WEBHOOK_ALLOWED_IPS=["52.78.100.19"], PROXY_HOPS=1)
+def test_webhook_allow_list_behind_a_proxy(app_factory):
+    app = app_factory(WEBHOOK_ALLOWED_IPS=["52.78.100.19"], PROXY_HOPS=1)
     client = app.test_client()
     refused = client.post("/iamport/webhook", json={"imp_uid": "imp_1"},
                           headers={"X-Forwarded-For": "203.0.113.9"})

@@ -13,8 +13,8 @@ from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import Payment, User
-from tests.conftest import AuthActions, make_app
-from tests.unit.conftest import API
+from tests.support.accounts import AuthActions
+from tests.support.iamport_mock import API
 
 LIVE = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": "k4815162342",
         "IAMPORT_API_SECRET": "s4815162342q9w8e7r6t5y4u3i2o1p", "IAMPORT_IMP_CODE": "imp48151623",
@@ -128,8 +128,8 @@ def form_token(page) -> str:
 
 
 @pytest.fixture
-def csrf_client(tmp_path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+def csrf_client(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
     client = app.test_client()
     token = form_token(client.get("/auth/register"))
     response = client.post("/auth/register", data={
@@ -203,13 +203,10 @@ def test_session_protection_is_basic(app):
 
 
 @pytest.fixture
-def live_app(tmp_path):
-    app = make_app(tmp_path, **LIVE)
+def live_app(app_factory):
+    app = app_factory(**LIVE)
     assert app.config["IAMPORT_MODE"] == "live"
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return app
 
 
 def test_live_mode_cookies_are_host_prefixed_and_secure(live_app):
@@ -301,14 +298,11 @@ def test_the_login_page_and_an_anonymous_catalog(app, client):
 # --------------------------------------------------------------------------- migration
 
 
-def test_the_migration_gives_every_existing_user_a_token_of_their_own(tmp_path):
+def test_the_migration_gives_every_existing_user_a_token_of_their_own(app_factory):
     from flask_migrate import check, upgrade
     from sqlalchemy import inspect, text
 
-    from storefront import create_app
-    from tests.conftest import database_url
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(tmp_path), "SECRET_KEY": "t"})
+    app = app_factory()
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:

@@ -1,4 +1,4 @@
-"""Checks answers against the official V1 objects recorded in openapi_objects.json."""
+"""Checks the sandbox's answers against the official V1 objects recorded in tests/sandbox/openapi_objects.json."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 DESCRIPTION: dict[str, Any] = json.loads(
-    Path(__file__).with_name("openapi_objects.json").read_text(encoding="utf-8")
+    (Path(__file__).parents[1] / "sandbox" / "openapi_objects.json").read_text(encoding="utf-8")
 )
 OBJECTS: dict[str, Any] = DESCRIPTION["objects"]
 

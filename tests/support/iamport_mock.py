@@ -1,0 +1,33 @@
+"""iamport's REST API mocked with `responses` below the client: its address, its payment records."""
+
+from __future__ import annotations
+
+API = "http://127.0.0.1:5001"
+
+
+def iamport_payment(**overrides) -> dict:
+    """iamport's record of the first payment of order sub_test_1 (paid), with overrides."""
+    info = {"imp_uid": "imp_1", "merchant_uid": "sub_test_1", "amount": 9, "currency": "USD",
+            "status": "paid", "customer_uid": "cu_1_abc", "customer_uid_usage": "issue",
+            "paid_at": 1790000000, "fail_reason": None, "pg_provider": "paymentwall",
+            "pg_id": "mid1", "sandbox": False}
+    info.update(overrides)
+    return info
+
+
+def serve_payment(api, **overrides) -> None:
+    """GET /payments/imp_1 answers iamport_payment(**overrides)."""
+    api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None,
+                                           "response": iamport_payment(**overrides)})
+
+
+def key_unknown(api) -> None:
+    """iamport has no billing key cu_1_abc (yet)."""
+    api.get(f"{API}/subscribe/customers/cu_1_abc", status=404,
+            json={"code": -1, "message": "no such customer", "response": None})
+
+
+def lookups(api) -> int:
+    """REST lookups of payments the storefront made (GET /payments/...)."""
+    return sum(1 for call in api.calls
+               if call.request.method == "GET" and "/payments/" in call.request.url)
