@@ -23,11 +23,6 @@ TOKEN_PATH = "/users/getToken"
 RENEW_MARGIN = 60.0
 
 
-def _clock() -> float:
-    """Local monotonic seconds; token expiry is kept on this clock (a seam for tests)."""
-    return time.monotonic()
-
-
 class _WritesOnce(Retry):
     """urllib3's Retry, except that a method it may not retry is never sent twice."""
 
@@ -143,7 +138,7 @@ class Connection:
         # Held across the fetch on purpose: concurrent threads wait for one renewal instead
         # of each asking for a token.
         with self._lock:
-            if self._token is None or _clock() >= self._renew_at or self._token == refused:
+            if self._token is None or time.monotonic() >= self._renew_at or self._token == refused:
                 self._token, self._renew_at = self._fetch_token()
             return self._token
 
@@ -153,7 +148,7 @@ class Connection:
             error = IamportError(None, "IAMPORT_API_KEY and IAMPORT_API_SECRET must be set",
                                  unknown_outcome=False)
             raise logged(error, "POST", TOKEN_PATH)
-        started = _clock()
+        started = time.monotonic()
         try:
             keys = {"imp_key": self.api_key, "imp_secret": self.api_secret}
             resp = self.send("POST", TOKEN_PATH, data=to_json(keys))
