@@ -6,7 +6,6 @@ import logging
 from functools import partial
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from storefront import billing
 from storefront.checkout import clean_uid
@@ -24,14 +23,16 @@ def _small_bodies_only() -> None:
     request.max_content_length = current_app.config["WEBHOOK_MAX_CONTENT_LENGTH"]
 
 
-def update_schedules_after_answer(app: Flask, subscription_id: int) -> None:
+def update_schedules_after_answer(app: Flask, url_root: str, subscription_id: int) -> None:
     """Send iamport the subscription's next schedule (or check its new key) once iamport has
     its answer. If this fails or the process dies first, the renewal stays in the database as
     not taken, and reconcile sends it."""
-    with app.app_context():
+    # A request context at the webhook's own address, as the answered request had: without
+    # PUBLIC_URL, the schedule's notice_url is made from it.
+    with app.test_request_context(base_url=url_root):
         try:
             billing.update_schedules(subscription_id)
-        except SQLAlchemyError:
+        except Exception:  # the server would log it without saying what it leaves undone
             log.exception("schedules of subscription %s not updated; reconcile will", subscription_id)
 
 
@@ -58,8 +59,8 @@ def receive():
     response = jsonify(result="ok", status=payment.status)
     if payment.subscription_id is not None:
         # Run by the WSGI server once the answer is sent (gunicorn and Werkzeug both do).
-        response.call_on_close(partial(update_schedules_after_answer,
-                                       current_app._get_current_object(), payment.subscription_id))
+        response.call_on_close(partial(update_schedules_after_answer, current_app._get_current_object(),
+                                       request.url_root, payment.subscription_id))
     return response
 
 

@@ -19,11 +19,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('schedule_taken_at', sa.DateTime(), nullable=True))
-    # The code before this revision looked every schedule up on each reconcile run, so a
-    # scheduled renewal of that time is taken as held; reconcile's audit finds any that is not.
-    op.execute(sa.text(
-        "UPDATE payments SET schedule_taken_at = updated_at WHERE status = 'scheduled'"
-    ))
+    # Every scheduled renewal starts as not taken: the code before this revision sent schedules
+    # from a thread pool that a restart could empty. The first reconcile sends each again once;
+    # iamport refuses a second schedule for the order id, and the lookup that follows records
+    # the first as taken.
 
 
 def downgrade():

@@ -79,6 +79,22 @@ def status_of_one(merchant_uid: str) -> str | None:
         raise
 
 
+def record_schedule_status(merchant_uid: str, status: str | None) -> str | None:
+    """Record what iamport's schedule_status says of a renewal scheduled here: "revoked" (it
+    is recorded revoked, and reconcile schedules another) or "lost" (no schedule: back to the
+    outbox, to be sent again) when that changed it, else None. "executed": iamport ran it, and
+    its outcome is looked up once it is due."""
+    if status == "revoked":
+        if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
+            return "revoked"
+    elif status is None:
+        log.warning("iamport holds no schedule for renewal %s; sending it again", merchant_uid)
+        if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+                              schedule_taken_at=None):
+            return "lost"
+    return None
+
+
 def audit_schedules() -> tuple[int, int, list[str]]:
     """Check that iamport still holds every schedule we recorded it took. A renewal iamport
     revoked is recorded revoked (reconcile then schedules another); one it lost goes back to
@@ -98,13 +114,9 @@ def audit_schedules() -> tuple[int, int, list[str]]:
             except IamportError as exc:
                 failures.append(f"schedule {merchant_uid}: {exc}")
                 continue
-        if status == "revoked":
-            if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
-                revoked += 1
-        elif status is None:
-            log.warning("iamport holds no schedule for renewal %s; sending it again", merchant_uid)
-            if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
-                                  schedule_taken_at=None):
-                lost += 1
-        # "executed": iamport ran it; its outcome is looked up once it is due (settle_pending).
+        change = record_schedule_status(merchant_uid, status)
+        if change == "revoked":
+            revoked += 1
+        elif change == "lost":
+            lost += 1
     return revoked, lost, failures

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from storefront.billing.audit import audit_schedules
+from storefront.billing.audit import audit_schedules, record_schedule_status, status_of_one
 from storefront.billing.common import CHECKOUT_REUSE, LIVE_STATUSES, client, lock_unclaimed, set_payment_status
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.recording import record_payment
@@ -61,6 +61,22 @@ class ReconcileReport:
     failures: list[str] = field(default_factory=list)
 
 
+def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
+    """A renewal due by now of which iamport has no payment: ask about its schedule, which
+    iamport may have revoked or not hold at all (a withdrawal that went through unanswered)."""
+    try:
+        change = record_schedule_status(merchant_uid, status_of_one(merchant_uid))
+    except IamportError as exc:
+        report.failures.append(f"schedule {merchant_uid}: {exc}")
+        return
+    if change == "revoked":
+        report.revoked_at_iamport += 1
+    elif change == "lost":
+        report.lost_at_iamport += 1
+    else:
+        report.still_pending += 1  # iamport is yet to run it
+
+
 def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
     """Look up every open payment old enough at iamport and record what it holds; give up
     orders iamport never heard of once they are old.
@@ -91,6 +107,8 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
                     and set_payment_status(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED,
                                            fail_reason="Not completed: no payment was made.")):
                 report.abandoned += 1
+            elif exc.not_found and status == PaymentStatus.SCHEDULED:
+                check_unrun_schedule(merchant_uid, report)
             else:
                 report.still_pending += 1
             continue
@@ -104,14 +122,15 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
 def subscriptions_out_of_step() -> list[int]:
     """The live subscriptions whose schedules at iamport may not match them: a key still to
     confirm, a renewal iamport has not taken, no renewal where one is wanted, or one that is
-    no longer wanted (see ensure_schedule, which decides). Every other one is left alone, so a
-    run costs what is unsettled, not the size of the shop."""
+    no longer wanted, or two where one is (see ensure_schedule, which decides). Every other one
+    is left alone, so a run costs what is unsettled, not the size of the shop."""
     renewal = sa.orm.aliased(Payment)
     of_the_subscription = sa.and_(renewal.subscription_id == Subscription.id,
                                   renewal.kind == PaymentKind.RENEWAL)
     scheduled = sa.and_(of_the_subscription, renewal.status == PaymentStatus.SCHEDULED)
     wanted = sa.and_(Subscription.customer_uid.is_not(None),
                      Subscription.billing_key_ready_at.is_not(None),
+                     Subscription.current_period_end.is_not(None),
                      Subscription.cancel_at_period_end.is_(False))
     at_period = renewal.period_start == Subscription.current_period_end
     on_the_key = renewal.customer_uid == Subscription.customer_uid
@@ -119,6 +138,12 @@ def subscriptions_out_of_step() -> list[int]:
     # already run by iamport.
     kept = sa.exists().where(of_the_subscription, renewal.status.in_(OPEN_RENEWAL), at_period,
                              sa.or_(renewal.status != PaymentStatus.SCHEDULED, on_the_key))
+    # One ensure_schedule withdraws: no renewal wanted, or of another period or key (a NULL on
+    # either side is a difference, not an unknown).
+    unwanted = sa.or_(~wanted,
+                      renewal.period_start.is_distinct_from(Subscription.current_period_end),
+                      renewal.customer_uid.is_distinct_from(Subscription.customer_uid))
+    scheduled_count = db.select(sa.func.count()).select_from(renewal).where(scheduled).scalar_subquery()
     return list(db.session.execute(
         db.select(Subscription.id).where(
             Subscription.status.in_(LIVE_STATUSES),
@@ -127,7 +152,8 @@ def subscriptions_out_of_step() -> list[int]:
                         Subscription.billing_key_ready_at.is_(None)),
                 sa.exists().where(scheduled, renewal.schedule_taken_at.is_(None)),
                 sa.and_(wanted, ~kept),
-                sa.exists().where(scheduled, ~sa.and_(wanted, at_period, on_the_key)),
+                sa.exists().where(scheduled, unwanted),
+                scheduled_count > 1,  # iamport would run both
             ),
         ).order_by(Subscription.id)
     ).scalars())

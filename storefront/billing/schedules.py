@@ -57,6 +57,14 @@ def withdraw_schedule(customer_uid: str, merchant_uid: str) -> bool:
     return True
 
 
+def put_back_unknown(merchant_uid: str) -> None:
+    """A revoked renewal whose withdrawal had no answer: iamport may or may not hold it, so it
+    is scheduled here again and back in the outbox. The next update of the subscription
+    withdraws it again if it is not wanted, or sends it (iamport refuses a second schedule for
+    the order id, and the lookup that follows finds the first)."""
+    set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED,
+                       schedule_taken_at=None)
+
 def holds_schedule(merchant_uid: str) -> bool:
     """Whether iamport holds a renewal's schedule now (asked when sending it failed: the
     answer may have been lost, or another sender was first)."""
@@ -97,9 +105,9 @@ def send_schedule(row: Payment) -> bool:
         return True
     log.info("renewal %s was revoked while being scheduled; withdrawing it", merchant_uid)
     if not withdraw_schedule(customer_uid, merchant_uid):
-        set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED,
-                           schedule_taken_at=utcnow())
+        put_back_unknown(merchant_uid)
     return False
+
 
 
 def revoke_schedule(row: Payment) -> bool:
@@ -107,15 +115,14 @@ def revoke_schedule(row: Payment) -> bool:
 
     Recorded before the call, so that a registration of the same renewal still on its way to
     iamport reads it once iamport holds the schedule, and withdraws it itself. A revoke and a
-    registration that overlap thus never leave iamport a schedule that is revoked here. A revoked
-    renewal moved back to scheduled, because iamport may still hold it, is withdrawn again by
-    reconcile.
+    registration that overlap thus never leave iamport a schedule that is revoked here. A
+    withdrawal without an answer puts the renewal back (see put_back_unknown).
     """
     if not set_payment_status(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
         return True  # ran, failed or revoked meanwhile: nothing of ours is left to withdraw
     if withdraw_schedule(row.customer_uid, row.merchant_uid):
         return True
-    set_payment_status(row.merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED)
+    put_back_unknown(row.merchant_uid)
     return False
 
 

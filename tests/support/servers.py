@@ -7,11 +7,29 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from werkzeug.serving import BaseWSGIServer
-from werkzeug.wsgi import ClosingIterator
 
 from sandbox.serving import make_server
 
 log = logging.getLogger(__name__)
+
+
+class _CountedBody:
+    """An answer's body whose close (where the app's call_on_close work runs) is counted done
+    even if it raises."""
+
+    def __init__(self, body: Any, done: Callable[[], None]) -> None:
+        self._body = body
+        self._done = done
+
+    def __iter__(self) -> Any:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            self._done()
 
 
 class CountedApp:
@@ -31,7 +49,7 @@ class CountedApp:
         except BaseException:
             self._done()
             raise
-        return ClosingIterator(body, [self._done])
+        return _CountedBody(body, self._done)
 
     def _done(self) -> None:
         with self._idle:

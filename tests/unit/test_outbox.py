@@ -184,8 +184,8 @@ def test_a_schedule_whose_answer_was_lost_is_recorded_taken_when_iamport_holds_i
     assert untaken(app) == [] and scheduled_renewals(app) == [RENEWAL]
 
 
-def test_reconcile_schedules_a_renewal_whose_follow_up_was_lost(app, api, order):
-    """The worker died after recording the renewal and before scheduling the next one."""
+def test_reconcile_schedules_a_renewal_that_was_never_written(app, api, order):
+    """The renewal was recorded paid without its next one (the clash that leaves it to later)."""
     active_with_renewal(app, order)
     with app.app_context():
         renewal = billing.payment_by_merchant_uid(RENEWAL)
@@ -375,3 +375,85 @@ def test_reconcile_holds_no_row_lock_while_it_asks_iamport(app, api, order):
     with app.app_context():
         billing.reconcile(min_age=timedelta(0))
     assert locked_elsewhere == [True]
+
+
+def test_reconcile_withdraws_a_second_renewal_scheduled_for_the_same_period(app, api):
+    """Two attempts at one period both scheduled (a cancel's withdrawal that timed out, then a
+    resume): iamport would run both, so reconcile withdraws the later one."""
+    with app.app_context():
+        seed_plans()
+    [first] = settled_subscriptions(app, 1)
+    with app.app_context():
+        row = billing.payment_by_merchant_uid(first)
+        db.session.add(Payment(merchant_uid="ren_settled_0_again", user_id=row.user_id,
+                               subscription_id=row.subscription_id, amount=row.amount, currency="USD",
+                               kind="renewal", status="scheduled", customer_uid=row.customer_uid,
+                               scheduled_at=row.scheduled_at, period_start=row.period_start, attempt=1,
+                               schedule_taken_at=utcnow()))
+        db.session.commit()
+    unschedule = api.post(f"{API}/subscribe/payments/unschedule",
+                          json={"code": 0, "message": None, "response": []})
+    with app.app_context():
+        billing.reconcile(min_age=timedelta(0))
+    assert scheduled_renewals(app) == [first]
+    assert json.loads(unschedule.calls[0].request.body)["merchant_uid"] == ["ren_settled_0_again"]
+
+
+def test_reconcile_withdraws_a_scheduled_renewal_of_no_period(app, api):
+    """A scheduled row without a period (written before renewals recorded theirs) beside the
+    period's own: NULL is a difference, not an unknown, so reconcile looks at it."""
+    with app.app_context():
+        seed_plans()
+    [first] = settled_subscriptions(app, 1)
+    with app.app_context():
+        row = billing.payment_by_merchant_uid(first)
+        db.session.add(Payment(merchant_uid="ren_legacy", user_id=row.user_id,
+                               subscription_id=row.subscription_id, amount=row.amount, currency="USD",
+                               kind="renewal", status="scheduled", customer_uid=row.customer_uid,
+                               scheduled_at=row.scheduled_at, schedule_taken_at=utcnow()))
+        db.session.commit()
+    api.post(f"{API}/subscribe/payments/unschedule", json={"code": 0, "message": None, "response": []})
+    with app.app_context():
+        billing.reconcile(min_age=timedelta(0))
+    assert scheduled_renewals(app) == [first]
+
+
+def test_a_withdrawal_whose_outcome_is_unknown_puts_the_renewal_back_in_the_outbox(app, api, order):
+    """iamport may or may not hold it: it is sent again, and iamport's refusal of a second
+    schedule for the order id, then a lookup, tell which."""
+    active_with_renewal(app, order)
+    api.post(f"{API}/subscribe/payments/unschedule", body=requests.exceptions.ReadTimeout("read timed out"))
+    with app.app_context():
+        assert billing.revoke_schedule(billing.payment_by_merchant_uid(RENEWAL)) is False
+    assert untaken(app) == [RENEWAL]
+
+
+def test_a_due_renewal_iamport_holds_no_schedule_for_is_sent_again(app, api, order):
+    """The renewal's time has come, iamport has no payment for it and no schedule either (a
+    withdrawal that did go through, say): reconcile sends it again, a little ahead."""
+    active_with_renewal(app, order)
+    with app.app_context():
+        renewal = billing.payment_by_merchant_uid(RENEWAL)
+        renewal.scheduled_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    api.get(f"{API}/payments/find/{RENEWAL}", status=404, json={"code": 1, "message": "not found", "response": None})
+    api.get(f"{API}/subscribe/payments/schedule/{RENEWAL}", status=404,
+            json={"code": 1, "message": "not found", "response": None})
+    api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
+    with app.app_context():
+        report = billing.reconcile(min_age=timedelta(0))
+        assert billing.payment_by_merchant_uid(RENEWAL).scheduled_at > utcnow()
+    assert report.lost_at_iamport == 1 and report.failures == []
+    assert sent_schedules(api) == [RENEWAL] and untaken(app) == []
+
+
+def test_a_schedule_sent_after_the_webhooks_answer_names_the_webhook_as_its_notice_url(app, client, api, order):
+    active_with_renewal(app, order)
+    serve_renewal(api)
+    api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
+    assert not app.config.get("PUBLIC_URL")
+    client.post("/iamport/webhook", json={"imp_uid": "imp_ren", "merchant_uid": RENEWAL},
+                base_url="https://shop.example")
+    [call] = [c for c in api.calls if c.request.url.endswith("/subscribe/payments/schedule")]
+    [schedule] = json.loads(call.request.body)["schedules"]
+    assert schedule["notice_url"] == "https://shop.example/iamport/webhook"
