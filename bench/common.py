@@ -314,8 +314,6 @@ def start_counted_sandbox(database: Path, **config: Any):
 # --------------------------------------------------------------------------- the storefront
 
 
-
-
 def storefront_env(database_url: str, *, sandbox: Any = None, public_url: str | None = None,
                    log_level: str = "WARNING") -> dict[str, str]:
     """Environment of a storefront process: sandbox mode, a fixed SECRET_KEY (so nothing is

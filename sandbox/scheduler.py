@@ -8,6 +8,7 @@ from .state import CANCEL, PINGBACK, REVIEW, State
 
 log = logging.getLogger(__name__)
 
+
 class NotHeld(LookupError):
     """The payment is not waiting for a risk review."""
 

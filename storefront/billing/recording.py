@@ -24,6 +24,7 @@ from storefront.models import Payment, PaymentStatus, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
+
 class Recorded(NamedTuple):
     """Our payment after a recording, and whether this recording changed it."""
 

@@ -65,6 +65,7 @@ def put_back_unknown(merchant_uid: str) -> None:
     set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED,
                        schedule_taken_at=None)
 
+
 def holds_schedule(merchant_uid: str) -> bool:
     """Whether iamport holds a renewal's schedule now (asked when sending it failed: the
     answer may have been lost, or another sender was first)."""
@@ -107,7 +108,6 @@ def send_schedule(row: Payment) -> bool:
     if not withdraw_schedule(customer_uid, merchant_uid):
         put_back_unknown(merchant_uid)
     return False
-
 
 
 def revoke_schedule(row: Payment) -> bool:
