@@ -23,6 +23,7 @@ import requests
 import sqlalchemy as sa
 
 from bench.common import (
+    DEPLOYED,
     HTTP_TIMEOUT,
     csrf_token,
     Gunicorn,
@@ -156,7 +157,7 @@ def recorded(url: str, merchant_uids: list[str]) -> dict[str, tuple[str, str]]:
     return {m: (p, s) for m, p, s in rows if m in wanted}
 
 
-def run(shoppers: int = 200, pool: int = 50, latency_ms: int = 50, threads: int = 4,
+def run(shoppers: int = 200, pool: int = 50, latency_ms: int = 50, threads: int = DEPLOYED["threads"],
         db: str = "postgresql", smoke: bool = False) -> dict[str, Any]:
     """Run the benchmark, print its table and write bench/results/checkout.json."""
     machine = machine_info()
@@ -172,7 +173,7 @@ def run(shoppers: int = 200, pool: int = 50, latency_ms: int = 50, threads: int 
             stack.callback(sandbox.stop)
             database = stack.enter_context(storefront_database(db, tmp_path))
             env = storefront_env(database.url, sandbox=sandbox, public_url=f"http://127.0.0.1:{port}")
-            shop = Gunicorn("wsgi:app", env, workers=2, threads=threads, port=port,
+            shop = Gunicorn("wsgi:app", env, workers=DEPLOYED["workers"], threads=threads, port=port,
                             log_path=tmp_path / "shop.log")
             stack.callback(shop.stop)
             stack.callback(lambda: [http.close() for http in sessions])
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shoppers", type=int, default=200)
     parser.add_argument("--pool", type=int, default=50, help="shoppers checking out at once")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=DEPLOYED["threads"], help="gunicorn threads per worker")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql",
                         help="the storefront's database (PostgreSQL falls back to SQLite if missing)")
     parser.add_argument("--smoke", action="store_true", help="a few iterations only")

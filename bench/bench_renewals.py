@@ -32,6 +32,7 @@ import requests
 import sqlalchemy as sa
 
 from bench.common import (
+    DEPLOYED,
     CpuMeter,
     Gunicorn,
     RequestCounter,
@@ -278,8 +279,9 @@ def run(n: int = 1000, concurrencies: Sequence[int] = CONCURRENCIES, latency_ms:
             results = []
             for number, spec in enumerate(rounds, start=1):
                 shop_env = dict(env)
-                # As deployed (gunicorn.conf.py): 2 workers of 4 threads.
-                shop = Gunicorn("wsgi:app", shop_env, workers=2, threads=4, port=port,
+                # As deployed (gunicorn.conf.py).
+                shop = Gunicorn("wsgi:app", shop_env, workers=DEPLOYED["workers"],
+                                threads=DEPLOYED["threads"], port=port,
                                 log_path=tmp_path / "shop.log")
                 shop.start()
                 # Each round starts on a settled database, not in the middle of autovacuum.

@@ -8,6 +8,7 @@ import logging
 import os
 import platform
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -31,6 +32,8 @@ from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
+# gunicorn's settings as deployed (gunicorn.conf.py), which the benchmarks of the storefront use.
+DEPLOYED = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 # Every HTTP call the benchmarks make carries this timeout (connect, read).
 HTTP_TIMEOUT = (5.0, 30.0)
 

@@ -45,14 +45,18 @@ def period_end_after(subscription: Subscription) -> datetime:
 def activate(payment: Payment, subscription: Subscription) -> None:
     """A paid first payment starts the subscription's first period on its billing key."""
     start = payment.paid_at or utcnow()
+    # Worked out before anything is set: loading the plan or the buyer midway would write the
+    # subscription twice (the session flushes before it loads).
+    end = next_period_end(start, start, subscription.plan.interval)
+    buyer = payment.user
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.customer_uid = payment.customer_uid
-    subscription.buyer_email = payment.user.email
-    subscription.buyer_name = payment.user.buyer_name
+    subscription.buyer_email = buyer.email
+    subscription.buyer_name = buyer.buyer_name
     subscription.billing_key_ready_at = None
     subscription.billing_anchor = start
     subscription.current_period_start = start
-    subscription.current_period_end = next_period_end(start, start, subscription.plan.interval)
+    subscription.current_period_end = end
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
 
 
@@ -62,19 +66,23 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     after: list[partial] = []
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
     anchor = anchor_of(subscription, old_end)
+    # Worked out before anything is set (see activate).
+    new_end = next_period_end(anchor, old_end, subscription.plan.interval)
+    new_card = payment.customer_uid and payment.customer_uid != subscription.customer_uid
+    buyer = payment.user if new_card else None
     subscription.billing_anchor = anchor
-    subscription.current_period_end = next_period_end(anchor, old_end, subscription.plan.interval)
+    subscription.current_period_end = new_end
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.retry_count = 0
     subscription.past_due_since = None
     if payment.kind == PaymentKind.RENEWAL:
         subscription.current_period_start = old_end
-    if payment.customer_uid and payment.customer_uid != subscription.customer_uid:
+    if buyer is not None:
         # Paid with a new card: its key replaces the old one, which is deleted at iamport.
         old_key = subscription.customer_uid
         subscription.customer_uid = payment.customer_uid
-        subscription.buyer_email = payment.user.email
-        subscription.buyer_name = payment.user.buyer_name
+        subscription.buyer_email = buyer.email
+        subscription.buyer_name = buyer.buyer_name
         subscription.billing_key_ready_at = None
         if old_key:
             after.append(partial(retire_key, subscription.id, old_key))

@@ -35,11 +35,6 @@ log = logging.getLogger(__name__)
 OPEN_RENEWAL = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.REVIEW)
 
 
-def untaken_renewals(subscription_id: int) -> list[Payment]:
-    """The subscription's scheduled renewals whose schedule iamport has not taken."""
-    return [row for row in scheduled_renewals(subscription_id) if row.schedule_taken_at is None]
-
-
 def next_charge_at(subscription: Subscription) -> datetime | None:
     """When the subscription is charged next, by iamport's schedule or a pending retry."""
     due = [p.scheduled_at for p in scheduled_renewals(subscription.id) if p.scheduled_at]
@@ -106,7 +101,9 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     twice; only the one that made it sends it (a kept one iamport has not taken yet is sent by
     update_schedules).
     """
-    subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
+    # Read fresh: every caller comes after a commit (which expires what the session holds) or
+    # has just read the subscription in this transaction.
+    subscription = db.session.get(Subscription, subscription_id)
     period = wanted_period(subscription)
     rows = renewal_attempts(subscription_id, period)
     keep = held = None
@@ -213,7 +210,8 @@ def update_schedules(subscription_id: int) -> None:
     if subscription.customer_uid and subscription.billing_key_ready_at is None:
         confirm_billing_key(subscription)  # which schedules once the key is ready
         return
-    ensure_schedule(subscription_id)
-    # The outbox: a renewal written with its payment, or one whose sending failed before.
-    for row in untaken_renewals(subscription_id):
-        send_schedule(row)
+    # The outbox: the renewal kept is sent if iamport has not taken it (one written with its
+    # payment, or one whose sending failed before); ensure_schedule withdrew any other.
+    kept = ensure_schedule(subscription_id)
+    if kept is not None and kept.schedule_taken_at is None:
+        send_schedule(kept)

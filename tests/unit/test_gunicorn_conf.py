@@ -15,6 +15,6 @@ def test_gunicorn_reads_the_projects_settings():
     assert done.returncode == 0, done.stderr
     settings = dict(re.findall(r"^(\w+)\s+= (.*)$", done.stdout, re.MULTILINE))
     assert settings["bind"] == "['127.0.0.1:8000']"
-    assert (settings["workers"], settings["threads"], settings["keepalive"]) == ("2", "4", "0")
+    assert (settings["workers"], settings["threads"], settings["keepalive"]) == ("2", "8", "0")
     # A worker accepts no more connections than it has threads to serve them at once.
     assert settings["worker_connections"] == settings["threads"]
