@@ -17,10 +17,10 @@ def subscription(shop: Shop, sub_id: int) -> Subscription:
         return sub
 
 
-def payments(shop: Shop, sub_id: int, kind=None, status=None) -> list[Payment]:
-    """The subscription's payments as stored now (detached), oldest first."""
-    with shop.context():
-        query = db.select(Payment).where(Payment.subscription_id == sub_id).order_by(Payment.id)
+def stored_payments(app, *where, kind=None, status=None) -> list[Payment]:
+    """Payments as stored now (detached), oldest first, of a kind and status if given."""
+    with app.app_context():
+        query = db.select(Payment).where(*where).order_by(Payment.id)
         if kind:
             query = query.where(Payment.kind == kind)
         if status:
@@ -29,6 +29,11 @@ def payments(shop: Shop, sub_id: int, kind=None, status=None) -> list[Payment]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+def payments(shop: Shop, sub_id: int, kind=None, status=None) -> list[Payment]:
+    """The subscription's payments as stored now (detached), oldest first."""
+    return stored_payments(shop.app, Payment.subscription_id == sub_id, kind=kind, status=status)
 
 
 def scheduled(shop: Shop, sub_id: int) -> list[Payment]:

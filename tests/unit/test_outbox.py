@@ -377,20 +377,26 @@ def test_reconcile_holds_no_row_lock_while_it_asks_iamport(app, api, order):
     assert locked_elsewhere == [True]
 
 
+def another_taken_renewal(app, beside: str, merchant_uid: str, same_period: bool) -> None:
+    """A second scheduled renewal iamport took, beside the renewal `beside`: another attempt at
+    its period, or one with no period (as written before renewals recorded theirs)."""
+    with app.app_context():
+        row = billing.payment_by_merchant_uid(beside)
+        db.session.add(Payment(merchant_uid=merchant_uid, user_id=row.user_id,
+                               subscription_id=row.subscription_id, amount=row.amount, currency="USD",
+                               kind="renewal", status="scheduled", customer_uid=row.customer_uid,
+                               scheduled_at=row.scheduled_at, schedule_taken_at=utcnow(),
+                               **({"period_start": row.period_start, "attempt": 1} if same_period else {})))
+        db.session.commit()
+
+
 def test_reconcile_withdraws_a_second_renewal_scheduled_for_the_same_period(app, api):
     """Two attempts at one period both scheduled (a cancel's withdrawal that timed out, then a
     resume): iamport would run both, so reconcile withdraws the later one."""
     with app.app_context():
         seed_plans()
     [first] = settled_subscriptions(app, 1)
-    with app.app_context():
-        row = billing.payment_by_merchant_uid(first)
-        db.session.add(Payment(merchant_uid="ren_settled_0_again", user_id=row.user_id,
-                               subscription_id=row.subscription_id, amount=row.amount, currency="USD",
-                               kind="renewal", status="scheduled", customer_uid=row.customer_uid,
-                               scheduled_at=row.scheduled_at, period_start=row.period_start, attempt=1,
-                               schedule_taken_at=utcnow()))
-        db.session.commit()
+    another_taken_renewal(app, first, "ren_settled_0_again", same_period=True)
     unschedule = api.post(f"{API}/subscribe/payments/unschedule",
                           json={"code": 0, "message": None, "response": []})
     with app.app_context():
@@ -405,13 +411,7 @@ def test_reconcile_withdraws_a_scheduled_renewal_of_no_period(app, api):
     with app.app_context():
         seed_plans()
     [first] = settled_subscriptions(app, 1)
-    with app.app_context():
-        row = billing.payment_by_merchant_uid(first)
-        db.session.add(Payment(merchant_uid="ren_legacy", user_id=row.user_id,
-                               subscription_id=row.subscription_id, amount=row.amount, currency="USD",
-                               kind="renewal", status="scheduled", customer_uid=row.customer_uid,
-                               scheduled_at=row.scheduled_at, schedule_taken_at=utcnow()))
-        db.session.commit()
+    another_taken_renewal(app, first, "ren_legacy", same_period=False)
     api.post(f"{API}/subscribe/payments/unschedule", json={"code": 0, "message": None, "response": []})
     with app.app_context():
         billing.reconcile(min_age=timedelta(0))

@@ -13,6 +13,7 @@ from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
 from tests.support.iamport_mock import API, iamport_payment
+from tests.support.records import stored_payments
 
 UTC = timezone.utc
 OK_LIST = {"code": 0, "message": None, "response": []}
@@ -35,14 +36,7 @@ def schedule_calls(api) -> tuple[list[str], list[str]]:
 
 
 def renewals(app, status=None) -> list[Payment]:
-    with app.app_context():
-        query = db.select(Payment).where(Payment.kind == "renewal").order_by(Payment.id)
-        if status:
-            query = query.where(Payment.status == status)
-        rows = list(db.session.execute(query).scalars())
-        for row in rows:
-            db.session.expunge(row)
-        return rows
+    return stored_payments(app, kind="renewal", status=status)
 
 
 def subscribe_at(app, api, paid_at: datetime) -> None:
