@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from storefront import billing
-from storefront.errors import json_error
+from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
 from storefront.iamport import IamportError
@@ -150,6 +150,16 @@ def _recorded_with(imp_uid: str) -> Payment | None:
 def _log_in_first(merchant_uid: str) -> str:
     """The log-in page, then the order's result (which answers 404 to anyone but its owner)."""
     return url_for("auth.login", next=url_for("checkout.result", merchant_uid=merchant_uid))
+
+
+@bp.get("/complete")
+def complete_opened():
+    """The callback's address opened in a browser: say what it is for, rather than letting
+    `/checkout/<slug>` look for a plan called "complete"."""
+    message = ("This address only takes the payment window's answer. Your payments and "
+               "subscriptions are on your account page.")
+    body, status = error_response(405, message)
+    return body, status, {"Allow": "POST"}
 
 
 @bp.route("/complete", methods=["POST"])

@@ -146,3 +146,16 @@ def test_a_logged_in_catalog_is_never_cached(client, app, auth):
     assert page.headers["Cache-Control"] == "no-store"
     assert "ETag" not in page.headers
     assert b"Log out" in page.data
+
+
+def test_opening_the_callbacks_address_says_what_it_is_for(client, app, auth):
+    """`/checkout/complete` takes the payment window's answer by POST; a shopper who opens it
+    (from the history, say) is not told a plan is missing."""
+    with app.app_context():
+        seed_plans()
+    auth.register()
+    page = client.get("/checkout/complete")
+    assert page.status_code == 405 and page.headers["Allow"] == "POST"
+    text = page.get_data(as_text=True)
+    assert "payment window" in text and "could not find that plan" not in text
+    assert 'href="/account"' in text
