@@ -86,6 +86,8 @@ def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
 
 def _form(payment: dict, meta: dict, errors: dict, values: dict) -> str:
     values = {k: v for k, v in values.items() if k != "cvv"}  # never echo a security code
+    # The holder's name starts as the order's buyer, as PAYMENTWALL's widget fills it in.
+    values.setdefault("card_holder", payment.get("buyer_name") or "")
     return render_template(
         "window.html",
         payment=payment,

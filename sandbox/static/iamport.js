@@ -58,6 +58,7 @@
     var pending = state.pending;
     state.pending = null;
     window.removeEventListener('message', onMessage);
+    document.removeEventListener('keydown', onKeydown);
     removeOverlay();
     if (pending) { report(pending.callback, rsp); }
   }
@@ -105,7 +106,17 @@
     state.savedOverflow = document.documentElement.style.overflow;
     document.documentElement.style.overflow = 'hidden';
     document.body.appendChild(overlay);
+    // Keyboard focus goes into the window, which puts it on its first field.
+    frame.addEventListener('load', function () { frame.focus(); });
     return frame;
+  }
+
+  // Escape on the page closes the window as its close button does: the window is asked to.
+  function onKeydown(event) {
+    var pending = state.pending;
+    if (event.key === 'Escape' && pending && pending.frame && pending.frame.contentWindow) {
+      pending.frame.contentWindow.postMessage({ type: 'imp-sandbox:close' }, SANDBOX_ORIGIN);
+    }
   }
 
   // Problems found before anything reaches the sandbox always go to the callback.
@@ -175,6 +186,7 @@
           return;
         }
         window.addEventListener('message', onMessage);
+        document.addEventListener('keydown', onKeydown);
         state.pending.frame = openOverlay(answer.window_url);
       }).catch(function (err) {
         state.pending = null;

@@ -3,6 +3,27 @@
   'use strict';
 
   var number = document.getElementById('card_number');
+  var firstField = document.querySelector('.pw-form [aria-invalid="true"]') || number;
+  // The window opens ready to type in: on the field to correct, else the card number (again
+  // when the page around it hands the focus to this frame).
+  function focusFirstField() {
+    if (firstField && document.activeElement === document.body) { firstField.focus(); }
+  }
+  focusFirstField();
+  window.addEventListener('focus', focusFirstField);
+
+  // Escape closes the window as its close button does (the shop hears "cancelled"), also when
+  // it is pressed on the page around it, which asks this frame by message.
+  var closeButton = document.querySelector('.pw-close');
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape' && closeButton) { closeButton.click(); }
+  });
+  window.addEventListener('message', function (event) {
+    if (event.source === window.parent && event.data && event.data.type === 'imp-sandbox:close' && closeButton) {
+      closeButton.click();
+    }
+  });
+
   if (number) {
     // Group the digits by four as the buyer types, as card forms do.
     number.addEventListener('input', function () {

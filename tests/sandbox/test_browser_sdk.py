@@ -261,3 +261,27 @@ def test_held_cards(desktop_page, merchant, sandbox, cvv, final_status):
             assert sink.bodies() == []
     finally:
         sink.stop()
+
+
+def test_the_window_takes_the_focus_and_knows_the_buyers_name(desktop_page, merchant):
+    page = desktop_page
+    page.goto(merchant.checkout_url(merchant.params(buyer_name="Grace Hopper")))
+    page.click("#pay")
+    frame = window_frame(page)
+    # Typing goes straight into the card number: no click needed first.
+    frame.locator("#card_number").wait_for()
+    page.wait_for_function("""() => document.activeElement && document.activeElement.tagName === 'IFRAME'""")
+    page.keyboard.type("4242")
+    assert frame.locator("#card_number").input_value().replace(" ", "") == "4242"
+    assert frame.locator("#card_holder").input_value() == "Grace Hopper"
+
+
+def test_escape_closes_the_window_as_its_close_button_does(desktop_page, merchant, sandbox):
+    page = desktop_page
+    page.goto(merchant.checkout_url(merchant.params()))
+    page.click("#pay")
+    window_frame(page).locator("#card_number").wait_for()
+    page.keyboard.press("Escape")
+    rsp = callback_rsp(page)
+    assert rsp["success"] is False and rsp["error_code"] == "F1001"
+    assert page.locator("#imp-sandbox-overlay").count() == 0
