@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from storefront.billing.common import client, set_payment_status
+from storefront.billing.schedules import schedule_status
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentKind, PaymentStatus
@@ -65,20 +66,6 @@ def statuses_at_iamport(taken: dict[str, datetime]) -> dict[str, str]:
     return statuses
 
 
-def status_of_one(merchant_uid: str) -> str | None:
-    """iamport's schedule_status of one renewal looked up alone; None when it holds none.
-
-    Asked for a renewal the listing did not show: a schedule added or moved while the pages
-    were read is not taken for lost on the listing's word alone.
-    """
-    try:
-        return str(client().get_schedule(merchant_uid).get("schedule_status"))
-    except IamportError as exc:
-        if exc.not_found:
-            return None
-        raise
-
-
 def record_schedule_status(merchant_uid: str, status: str | None) -> str | None:
     """Record what iamport's schedule_status says of a renewal scheduled here: "revoked" (it
     is recorded revoked, and reconcile schedules another) or "lost" (no schedule: back to the
@@ -109,8 +96,10 @@ def audit_schedules() -> tuple[int, int, list[str]]:
     for merchant_uid in sorted(taken):
         status = statuses.get(merchant_uid)
         if status is None:
+            # Not listed: looked up alone, so that a schedule added or moved while the pages
+            # were read is not taken for lost on the listing's word alone.
             try:
-                status = status_of_one(merchant_uid)
+                status = schedule_status(merchant_uid)
             except IamportError as exc:
                 failures.append(f"schedule {merchant_uid}: {exc}")
                 continue

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from storefront.billing.audit import audit_schedules, record_schedule_status, status_of_one
+from storefront.billing.audit import audit_schedules, record_schedule_status
 from storefront.billing.common import CHECKOUT_REUSE, LIVE_STATUSES, client, lock_unclaimed, set_payment_status
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.recording import record_payment
 from storefront.billing.refunds import give_back
 from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, update_schedules
-from storefront.billing.schedules import delete_retired_key
+from storefront.billing.schedules import delete_retired_key, schedule_status
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import (
@@ -65,7 +65,7 @@ def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
     """A renewal due by now of which iamport has no payment: ask about its schedule, which
     iamport may have revoked or not hold at all (a withdrawal that went through unanswered)."""
     try:
-        change = record_schedule_status(merchant_uid, status_of_one(merchant_uid))
+        change = record_schedule_status(merchant_uid, schedule_status(merchant_uid))
     except IamportError as exc:
         report.failures.append(f"schedule {merchant_uid}: {exc}")
         return

@@ -66,11 +66,22 @@ def put_back_unknown(merchant_uid: str) -> None:
                        schedule_taken_at=None)
 
 
+def schedule_status(merchant_uid: str) -> str | None:
+    """iamport's schedule_status of one renewal, looked up alone; None when it holds none
+    (IamportError when iamport does not answer)."""
+    try:
+        return str(client().get_schedule(merchant_uid).get("schedule_status"))
+    except IamportError as exc:
+        if exc.not_found:
+            return None
+        raise
+
+
 def holds_schedule(merchant_uid: str) -> bool:
     """Whether iamport holds a renewal's schedule now (asked when sending it failed: the
     answer may have been lost, or another sender was first)."""
     try:
-        return client().get_schedule(merchant_uid).get("schedule_status") == "scheduled"
+        return schedule_status(merchant_uid) == "scheduled"
     except IamportError:
         return False
 
