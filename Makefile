@@ -1,14 +1,18 @@
 # make run  — set up .venv, migrate, seed, start the storefront and its sandbox on 127.0.0.1
 # make test — set up .venv with the test tools (and Debian's chromium), run the whole suite
+# make translations — extract the pages' strings and update the catalogs (storefront/translations)
 # make bench — run the benchmarks (bench/), print their tables; make bench-smoke: a few iterations
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 FLASK := $(PY) -m flask --app wsgi
+TRANSLATIONS := storefront/translations
+PO := $(TRANSLATIONS)/ko/LC_MESSAGES/messages.po
+MO := $(PO:.po=.mo)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev chromium clean bench bench-smoke wrk
+.PHONY: run test install install-dev chromium translations clean bench bench-smoke wrk
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +28,21 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PIP) install --quiet --no-deps iamport-rest-client==0.9.0
 	touch $@
 
-install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+install: $(VENV)/.runtime $(MO)
+install-dev: $(VENV)/.dev $(MO)
+
+# The Korean catalog is committed as .po; the .mo the app reads is built from it.
+$(MO): $(PO) $(VENV)/.runtime
+	$(VENV)/bin/pybabel -q compile -d $(TRANSLATIONS)
+
+# After changing a page's text: collect every string, add the new ones to each catalog (then
+# translate them in the .po; `make test` fails while one is missing or marked fuzzy).
+translations: $(VENV)/.runtime
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext --add-location=file \
+		--sort-by-file -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--ignore-obsolete
+	rm $(TRANSLATIONS)/messages.pot
 
 # Browser tests drive Debian's chromium; Playwright never downloads a browser here.
 chromium:

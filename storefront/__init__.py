@@ -40,7 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.iamport.init_app(app)
 
     from storefront import (
-        account, auth, checkout, cli, errors, formatting, ratelimits, security, shop, webhooks,
+        account, auth, checkout, cli, errors, formatting, i18n, ratelimits, security, shop,
+        webhooks,
     )
 
     app.register_blueprint(shop.bp)
@@ -48,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
+    i18n.register(app)
     errors.register(app)
     formatting.register(app)
     security.register(app)

@@ -8,6 +8,7 @@ from flask import (
     Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
     url_for,
 )
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from storefront.throttle import (
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to continue."
+login_manager.login_message = lazy_gettext("Please log in to continue.")
 login_manager.login_message_category = "info"
 
 

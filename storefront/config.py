@@ -118,6 +118,13 @@ def _shop_timezone(name: str) -> str:
     return name
 
 
+def _locale(value: str) -> str:
+    value = value.strip().lower()
+    if value not in {"ko", "en"}:
+        raise ConfigError(f"DEFAULT_LOCALE must be 'ko' or 'en', not {value!r}")
+    return value
+
+
 def _remember_days(value: str) -> timedelta:
     """How long the remember cookie lasts, checked now so a year-long cookie cannot be set."""
     try:
@@ -247,6 +254,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "WEBHOOK_RATE_LIMIT": rate("WEBHOOK_RATE_LIMIT", "120 per minute"),
         # Dates are stored in UTC and shown in this zone.
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
+        # The language of a visitor whose browser asks for neither Korean nor English.
+        "DEFAULT_LOCALE": _locale(setting("DEFAULT_LOCALE", "ko")),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

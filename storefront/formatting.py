@@ -1,26 +1,42 @@
-"""Money and dates as pages show them, and amounts as the SDK takes them."""
+"""Money, dates and names as pages show them in the page's language, and amounts for the SDK."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from babel.dates import format_datetime
+from babel.numbers import format_currency, get_currency_precision
+from flask import Flask
+from flask_babel import get_locale, get_timezone
 
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "KRW": "₩", "JPY": "¥"}
-ZERO_DECIMAL = {"KRW", "JPY"}
+# How a Korean shop writes won: 9,900원. Other currencies, and won in English, take Babel's form.
+KOREAN_WON = "#,##0원"
+# One date format per language, the same on every page (Unicode date patterns).
+DATE = {"ko": "y년 M월 d일", "en": "d MMMM y"}
+TIME = {"ko": "HH:mm", "en": "HH:mm"}
+
+
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def money(amount: Decimal | int | None, currency: str = "USD") -> str:
-    """An amount with its currency, e.g. '$9.00' or '₩9,900'."""
+    """An amount with its currency in the page's language: '$9.00', '₩9,900', '9,900원'."""
     if amount is None:
         return ""
     value = Decimal(amount)
-    digits = 0 if currency in ZERO_DECIMAL else 2
-    text = f"{value:,.{digits}f}"
-    symbol = SYMBOLS.get(currency)
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+    language = _language()
+    if currency == "KRW" and language == "ko":
+        return format_currency(value, currency, format=KOREAN_WON, locale="ko",
+                               currency_digits=False)
+    return format_currency(value, currency, locale=language)
+
+
+def minor_digits(currency: str) -> int:
+    """How many digits after the point the currency has: 2 for USD, 0 for KRW."""
+    return get_currency_precision(currency)
 
 
 def amount_for_sdk(amount: Decimal) -> int | float:
@@ -33,23 +49,40 @@ def shop_time(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         # The database gives aware UTC; a naive value here is UTC too, never the server's zone.
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(ZoneInfo(current_app.config["SHOP_TIMEZONE"]))
+    return moment.astimezone(get_timezone())
 
 
 def date_long(moment: datetime | None) -> str:
-    """The date in the shop's time zone written out, e.g. '26 November 2026'."""
+    """The date in the shop's time zone: '2026년 12월 1일' or '1 December 2026'."""
     if moment is None:
         return ""
-    local = shop_time(moment)
-    return f"{local.day} {local:%B %Y}"
+    language = _language()
+    return format_datetime(shop_time(moment), DATE[language], locale=language)
 
 
 def datetime_long(moment: datetime | None) -> str:
-    """A moment in the shop's time zone with the zone named, e.g. '26 November 2026, 14:05 KST'."""
+    """A moment in the shop's time zone with the zone named: '1 December 2026, 14:05 KST'."""
     if moment is None:
         return ""
     local = shop_time(moment)
-    return f"{local.day} {local:%B %Y, %H:%M %Z}"
+    language = _language()
+    time = format_datetime(local, TIME[language], locale=language)
+    separator = " " if language == "ko" else ", "
+    return f"{date_long(moment)}{separator}{time} {local.tzname()}"
+
+
+def person_name(first_name: str, last_name: str) -> str:
+    """A name in the page's language's order: 홍길동 (family name first, no space between
+    Hangul names), Hong Gildong for a Latin name in Korean, Gildong Hong in English."""
+    if _language() != "ko":
+        return f"{first_name} {last_name}"
+    if _is_hangul(first_name) and _is_hangul(last_name):
+        return f"{last_name}{first_name}"
+    return f"{last_name} {first_name}"
+
+
+def _is_hangul(text: str) -> bool:
+    return bool(text) and all("\uac00" <= ch <= "\ud7a3" or ch == " " for ch in text)
 
 
 def register(app: Flask) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
@@ -40,6 +41,28 @@ class Plan(db.Model):
     interval: Mapped[Interval] = mapped_column(enum_column(Interval, 5), default=Interval.MONTH)
     active: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # The plan's texts in other languages, e.g. {"ko": {"name": "베이직", "description": "…",
+    # "features": […]}}; a text not given there is shown as written above.
+    translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(sa.JSON, default=dict)
+
+    def _text(self, field: str) -> Any:
+        language = get_locale().language if get_locale() else None
+        return (self.translations or {}).get(language, {}).get(field) or getattr(self, field)
+
+    @property
+    def shown_name(self) -> str:
+        """The plan's name in the page's language."""
+        return self._text("name")
+
+    @property
+    def shown_description(self) -> str:
+        """The plan's description in the page's language."""
+        return self._text("description")
+
+    @property
+    def shown_features(self) -> list[str]:
+        """The plan's features in the page's language."""
+        return self._text("features")
 
     @property
     def interval_label(self) -> str:

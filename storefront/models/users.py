@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from storefront.extensions import db
+from storefront.formatting import person_name
 from storefront.models.columns import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class User(UserMixin, db.Model):
     # not the id: a new value ends every session and remember cookie that carries the old one.
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language picked on the switch ('ko', 'en'); None: the browser's or the shop's default.
+    locale: Mapped[Optional[str]] = mapped_column(sa.String(8))
 
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
 
@@ -57,8 +60,8 @@ class User(UserMixin, db.Model):
 
     @property
     def full_name(self) -> str:
-        """First and last name, as shown on pages."""
-        return f"{self.first_name} {self.last_name}"
+        """The name as pages show it, in the order of the page's language (홍길동, Gildong Hong)."""
+        return person_name(self.first_name, self.last_name)
 
     @property
     def buyer_name(self) -> str:

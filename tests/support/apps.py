@@ -30,6 +30,8 @@ def make_app(tmp_path, **overrides) -> Flask:
         # The suite logs in and sends webhooks by the hundred from one address; the tests of the
         # rate limits (tests/unit/test_rate_limits.py) turn them on.
         "RATELIMIT_ENABLED": False,
+        # Most tests read the English pages; the Korean ones ask for Korean (tests/support/i18n.py).
+        "DEFAULT_LOCALE": "en",
     }
     config.update(overrides)
     app = create_app(config)

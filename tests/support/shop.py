@@ -148,6 +148,8 @@ def make_shop(tmp_path, sandbox: RunningSandbox, **overrides) -> Shop:
         "RECONCILE_MIN_AGE": timedelta(0),
         # Shoppers, callbacks and webhooks all come from 127.0.0.1 here, by the hundred.
         "RATELIMIT_ENABLED": False,
+        # Tests in Korean ask for it (a browser's locale or Accept-Language).
+        "DEFAULT_LOCALE": "en",
     }
     config.update(overrides)
     app = create_app(config)
