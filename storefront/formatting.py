@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from flask_babel import get_locale, get_timezone
 
 # How a Korean shop writes won: 9,900원. Other currencies, and won in English, take Babel's form.
 KOREAN_WON = "#,##0원"
+LETTER_CODE_AGAINST_DIGIT = re.compile(r"^([A-Z]{3})(?=\d)")
 # One date format per language, the same on every page (Unicode date patterns).
 DATE = {"ko": "y년 M월 d일", "en": "d MMMM y"}
 TIME = {"ko": "HH:mm", "en": "HH:mm"}
@@ -31,7 +33,9 @@ def money(amount: Decimal | int | None, currency: str = "USD") -> str:
     if currency == "KRW" and language == "ko":
         return format_currency(value, currency, format=KOREAN_WON, locale="ko",
                                currency_digits=False)
-    return format_currency(value, currency, locale=language)
+    text = format_currency(value, currency, locale=language)
+    # Babel leaves out CLDR's space between a letter code and the digits (CHF5.00): put it back.
+    return LETTER_CODE_AGAINST_DIGIT.sub("\\1\u00a0", text)
 
 
 def minor_digits(currency: str) -> int:
