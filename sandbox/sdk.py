@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
-from . import payments
+from . import payments, texts
 from .money import AmountError, loads, parse_amount
 from .state import State, current
 
@@ -237,10 +237,13 @@ def open_window() -> Response:
             "m_redirect_url": param.get("m_redirect_url"),
             "notice_urls": checked["notice_urls"],
             "finished": False,
+            # Every text the shopper and the merchant read about this payment follows it.
+            "language": texts.language_of(param.get("language")),
         }
         sb.store.payment_save(payment, meta)
     window_url = f"{request.host_url.rstrip('/')}/window/{payment['imp_uid']}?key={meta['window_key']}"
-    return _cors(jsonify(ok=True, imp_uid=payment["imp_uid"], window_url=window_url, mode=mode))
+    return _cors(jsonify(ok=True, imp_uid=payment["imp_uid"], window_url=window_url, mode=mode,
+                         title=texts.text(meta["language"], "window_title")))
 
 
 def _text(value: Any) -> str | None:
