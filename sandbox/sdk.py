@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
 from . import payments, texts
-from .money import AmountError, loads, parse_amount
+from .money import AmountError, check_minor_unit, loads, parse_amount
 from .state import State, current
 
 bp = Blueprint("sandbox_sdk", __name__)
@@ -99,6 +99,10 @@ def check_request(sb: State, imp_code: Any, param: Any, mode: str) -> dict:
     currency = param.get("currency")
     if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
         raise bad("currency is required for Paymentwall (e.g. 'USD').")
+    try:
+        check_minor_unit(amount, currency)
+    except AmountError as exc:
+        raise bad(f"amount {exc}.") from None
     name = param.get("name")
     if not isinstance(name, str) or not name.strip():
         raise bad("name (the product name) is required for Paymentwall.")
