@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from . import payments, scheduler
+from .money import AmountError, check_minor_unit
 from .envelope import (
     amount_field,
     bad_request,
@@ -77,6 +78,13 @@ def cancel_payment() -> Response:
         balance = payments.cancellable_balance(payment, meta)
         if balance <= 0:
             raise refused("Nothing is left to cancel (a cancel for the rest awaits the PG).")
+        try:
+            # A cancel is in the payment's currency: no fraction of a won.
+            for value in (amount, checksum):
+                if value is not None:
+                    check_minor_unit(value, payment["currency"])
+        except AmountError as exc:
+            raise bad_request(f"amount and checksum {exc}.") from None
         if checksum is not None and checksum != balance:
             raise refused(f"checksum {checksum} does not match the cancellable amount {balance}.")
         # amount omitted or 0 means "cancel everything that is left".
@@ -116,9 +124,9 @@ def prepare_payment() -> Response:
     sb = current()
     body = read_body()
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
-    amount = amount_field(body, "amount")
     # KRW when none is given, iamport's default currency everywhere else.
     currency = (text_field(body, "currency") or "KRW").upper()
+    amount = amount_field(body, "amount", currency=currency)
     prepared = {"merchant_uid": merchant_uid, "amount": amount, "currency": currency}
     with sb.store.tx():
         if sb.store.prepared_get(merchant_uid) is not None:

@@ -57,9 +57,10 @@ def pay_again() -> Response:
     body = read_body()
     customer_uid = text_field(body, "customer_uid", required=True)
     merchant_uid = text_field(body, "merchant_uid", required=True, max_length=40)
-    amount = amount_field(body, "amount")
+    fields = _order_fields(body)
+    amount = amount_field(body, "amount", currency=fields["currency"])
     name = text_field(body, "name", required=True)
-    order = {"merchant_uid": merchant_uid, "amount": amount, "name": name, **_order_fields(body)}
+    order = {"merchant_uid": merchant_uid, "amount": amount, "name": name, **fields}
     if not order["buyer_email"]:
         raise refused("buyer_email is required for Paymentwall (the one used at issuance).", CODE_FAILED)
     with sb.store.tx():
@@ -104,10 +105,11 @@ def schedule_payments() -> Response:
         where = f"schedules[{index}]."
         merchant_uid = text_field(item, "merchant_uid", required=True, max_length=40)
         schedule_at = int_field(item, "schedule_at", required=True)
-        amount = amount_field(item, "amount")
+        fields = _order_fields(item, where=where)
+        amount = amount_field(item, "amount", currency=fields["currency"])
         name = text_field(item, "name", required=True, max_length=40)
         wanted.append({"merchant_uid": merchant_uid, "schedule_at": schedule_at, "amount": amount,
-                       "name": name, **_order_fields(item, where=where)})
+                       "name": name, **fields})
     uids = [w["merchant_uid"] for w in wanted]
     if len(set(uids)) != len(uids):
         raise refused("The same merchant_uid appears twice in schedules.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import cards, payments, webhooks
+from . import cards, payments, texts, webhooks
 from .money import parse_amount
 from .state import REVIEW, State
 
@@ -55,6 +55,8 @@ def activate_billing_key(sb: State, payment: dict, meta: dict) -> dict:
         "renewals_decline": card["renewals_decline"],
         "renewals_review": card.get("renewals_review"),
         "issued_by": payment["imp_uid"],
+        # Later charges of the key answer in the language its window was shown in.
+        "language": meta.get("language"),
     }
     sb.store.customer_save(customer, customer_meta)
     log.info("billing key %s is chargeable (issued by %s)", payment["customer_uid"], payment["imp_uid"])
@@ -84,9 +86,10 @@ def charge_billing_key(sb: State, customer: dict, customer_meta: dict, order: di
     )
     payment["sandbox"] = customer["sandbox"]
     payments.apply_card(payment, customer["card_number"], customer["card_name"])
-    meta: dict[str, Any] = {"notice_urls": order.get("notice_urls") or []}
+    language = texts.language_of(customer_meta.get("language"))
+    meta: dict[str, Any] = {"notice_urls": order.get("notice_urls") or [], "language": language}
     outcome = cards.repeat_charge(customer_meta.get("renewals_decline", False),
-                                  customer_meta.get("renewals_review"))
+                                  customer_meta.get("renewals_review"), language)
     if outcome.result == cards.PAID:
         payments.mark_paid(sb, payment)
     elif outcome.result == cards.HELD:

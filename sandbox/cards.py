@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .texts import ENGLISH, text
+
 # Paymentwall's documented test cards; any other CVV than those below means "approved".
 GOOD_CARDS = {
     "4242424242424242": "VISA",
@@ -23,18 +25,10 @@ PAID = "paid"
 DECLINED = "declined"
 HELD = "held"
 
-# Paymentwall's CVV rules (its Brick sandbox documentation); the wording is ours.
-DECLINES_BY_CVV = {
-    "111": "Card declined: please check the CVV code.",
-    "222": "Card declined: please contact your bank to check the balance.",
-    "333": "Card declined: please contact your bank to approve this payment.",
-}
+# Paymentwall's CVV rules (its Brick sandbox documentation); the wording is ours (sandbox/texts.py).
+DECLINES_BY_CVV = {"111": "declined_111", "222": "declined_222", "333": "declined_333"}
 # CVV -> what the risk review decides after it has held the payment.
 REVIEWS_BY_CVV = {"555": "approve", "556": "decline"}
-
-HELD_REASON = "Payment held for risk review by the PG (it may still be approved)."
-REVIEW_DECLINED_REASON = "Payment declined after risk review by the PG."
-RENEWAL_DECLINED_REASON = "Card declined: insufficient funds."
 
 
 @dataclass(frozen=True)
@@ -100,24 +94,25 @@ def brand_of(number: str) -> str:
     return "CARD"
 
 
-def read_card_form(form: dict[str, str], now: float) -> tuple[CardDetails | None, dict[str, str]]:
-    """Check the window's card fields; returns the card or the errors per field."""
+def read_card_form(form: dict[str, str], now: float,
+                   language: str = ENGLISH) -> tuple[CardDetails | None, dict[str, str]]:
+    """Check the window's card fields; returns the card or the errors per field (in `language`)."""
     errors: dict[str, str] = {}
     number = re.sub(r"[\s-]", "", form.get("card_number", ""))
     if not number:
-        errors["card_number"] = "Enter the card number."
+        errors["card_number"] = "card_number_missing"
     elif not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_ok(number):
-        errors["card_number"] = "This card number is not valid."
+        errors["card_number"] = "card_number_invalid"
     elif number not in TEST_CARDS:
-        errors["card_number"] = "Test mode accepts only test cards (for example 4242 4242 4242 4242)."
+        errors["card_number"] = "card_number_not_test"
 
     month = year = 0
     expiry = re.sub(r"\s", "", form.get("expiry", ""))
     match = re.fullmatch(r"(\d{1,2})/?(\d{2}|\d{4})", expiry)
     if not expiry:
-        errors["expiry"] = "Enter the expiry date."
+        errors["expiry"] = "expiry_missing"
     elif not match or not 1 <= int(match.group(1)) <= 12:
-        errors["expiry"] = "Use the format MM/YY."
+        errors["expiry"] = "expiry_format"
     else:
         month = int(match.group(1))
         year = int(match.group(2))
@@ -125,34 +120,35 @@ def read_card_form(form: dict[str, str], now: float) -> tuple[CardDetails | None
         today = datetime.fromtimestamp(now, tz=timezone.utc)
         # A card is valid through the last day of its expiry month.
         if (year, month) < (today.year, today.month):
-            errors["expiry"] = "This card has expired."
+            errors["expiry"] = "expiry_past"
 
     cvv = form.get("cvv", "").strip()
     if not re.fullmatch(r"\d{3,4}", cvv):
-        errors["cvv"] = "Enter the 3 or 4 digit security code."
+        errors["cvv"] = "cvv_invalid"
 
     holder = " ".join(form.get("card_holder", "").split())
     if not holder:
-        errors["card_holder"] = "Enter the name on the card."
+        errors["card_holder"] = "card_holder_missing"
 
     if errors:
-        return None, errors
+        return None, {field: text(language, key) for field, key in errors.items()}
     return CardDetails(number, TEST_CARDS.get(number, brand_of(number)), month, year, cvv, holder), {}
 
 
-def first_charge(card: CardDetails) -> Outcome:
-    """The PG's answer to the charge made with the window; the CVV decides."""
+def first_charge(card: CardDetails, language: str = ENGLISH) -> Outcome:
+    """The PG's answer to the charge made with the window; the CVV decides (reasons in `language`)."""
     if card.cvv in DECLINES_BY_CVV:
-        return Outcome(DECLINED, DECLINES_BY_CVV[card.cvv])
+        return Outcome(DECLINED, text(language, DECLINES_BY_CVV[card.cvv]))
     if card.cvv in REVIEWS_BY_CVV:
-        return Outcome(HELD, HELD_REASON, REVIEWS_BY_CVV[card.cvv])
+        return Outcome(HELD, text(language, "held"), REVIEWS_BY_CVV[card.cvv])
     return Outcome(PAID)
 
 
-def repeat_charge(renewals_decline: bool, renewals_review: str | None = None) -> Outcome:
-    """The PG's answer to a charge of a stored billing key."""
+def repeat_charge(renewals_decline: bool, renewals_review: str | None = None,
+                  language: str = ENGLISH) -> Outcome:
+    """The PG's answer to a charge of a stored billing key (reasons in the key's window's language)."""
     if renewals_decline:
-        return Outcome(DECLINED, RENEWAL_DECLINED_REASON)
+        return Outcome(DECLINED, text(language, "renewal_declined"))
     if renewals_review:
-        return Outcome(HELD, HELD_REASON, renewals_review)
+        return Outcome(HELD, text(language, "held"), renewals_review)
     return Outcome(PAID)

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from flask import Response, current_app, request
 
-from .money import AmountError, loads, parse_amount
+from .money import AmountError, check_minor_unit, loads, parse_amount
 
 # iamport has no published table of codes; these are the values its clients are seen to get.
 CODE_OK = 0
@@ -155,15 +155,17 @@ def bool_field(value: Any) -> bool:
     return str(value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def amount_field(body: dict, name: str, *, required: bool = True, allow_zero: bool = False) -> Decimal | None:
-    """An amount of the request body, exact (a Decimal); a 400 when it is missing or not an amount."""
+def amount_field(body: dict, name: str, *, required: bool = True, allow_zero: bool = False,
+                 currency: str | None = None) -> Decimal | None:
+    """An amount of the request body, exact (a Decimal); a 400 when it is missing or not an
+    amount, or a fraction in a `currency` without a minor unit (KRW)."""
     value = body.get(name)
     if value is None or value == "":
         if required:
             raise bad_request(f"{name} is required.")
         return None
     try:
-        return parse_amount(value, allow_zero=allow_zero)
+        return check_minor_unit(parse_amount(value, allow_zero=allow_zero), currency)
     except AmountError as exc:
         raise bad_request(f"{name} {exc}.") from None
 

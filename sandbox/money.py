@@ -38,6 +38,17 @@ def parse_amount(value: Any, *, allow_string: bool = True, allow_zero: bool = Fa
     return amount
 
 
+def check_minor_unit(amount: Decimal, currency: str | None) -> Decimal:
+    """The amount if the currency can carry it; a fraction of a won (or yen, dong...) is refused.
+
+    iamport's documentation does not say what it does with one; the sandbox refuses rather than
+    rounds, so that a merchant sending 9900.5 won finds out here and not on a statement.
+    """
+    if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES and amount != amount.to_integral_value():
+        raise AmountError(f"must be a whole number in {currency.upper()}, which has no minor unit")
+    return amount
+
+
 def as_number(amount: Decimal) -> int | float:
     """A Decimal as the JSON number a client expects: int when whole, float otherwise."""
     if amount == amount.to_integral_value():

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
-from . import billing, scheduler, webhooks
+from . import billing, scheduler, texts, webhooks
 from .money import format_amount
 from .settings import KNOB_SECTIONS
 from .state import PINGBACK, current
@@ -223,6 +223,13 @@ def receipt(imp_uid: str) -> str:
     found = current().store.payment_get(imp_uid)
     if found is None:
         abort(404)
-    payment = found[0]
-    return render_template("receipt.html", payment=payment,
+    payment, meta = found
+    # The receipt is in the language of the payment's window (or of the key's, for renewals).
+    language = texts.language_of(meta.get("language"))
+    cancels = [texts.text(language, "receipt_cancel_item",
+                          amount=format_amount(c["amount"], payment["currency"]),
+                          when=_datetime(c["cancelled_at"]))
+               for c in payment.get("cancel_history") or []]
+    return render_template("receipt.html", payment=payment, language=language, cancels=cancels,
+                           t=texts.texts_for(language),
                            amount_text=format_amount(payment["amount"], payment["currency"]))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from . import billing, cards, payments, webhooks
+from . import billing, payments, texts, webhooks
 from .state import CANCEL, PINGBACK, REVIEW, State
 
 
@@ -89,7 +89,7 @@ def _decide_review(sb: State, payment: dict, meta: dict, decision: str) -> str:
         # The late approval is reported like any approval: a `paid` webhook.
         webhooks.enqueue(sb, payment, meta, event="review_approved")
     else:
-        payments.mark_failed(sb, payment, cards.REVIEW_DECLINED_REASON)
+        payments.mark_failed(sb, payment, texts.text(texts.language_of(meta.get("language")), "review_declined"))
         meta["review"] = "declined"
         sb.store.payment_save(payment, meta)
         if payment.get("customer_uid_usage") in (billing.USAGE_PAYMENT, billing.USAGE_SCHEDULED):

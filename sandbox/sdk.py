@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 
-from . import payments
-from .money import AmountError, loads, parse_amount
+from . import payments, texts
+from .money import AmountError, check_minor_unit, loads, parse_amount
 from .state import State, current
 
 bp = Blueprint("sandbox_sdk", __name__)
@@ -99,6 +99,10 @@ def check_request(sb: State, imp_code: Any, param: Any, mode: str) -> dict:
     currency = param.get("currency")
     if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
         raise bad("currency is required for Paymentwall (e.g. 'USD').")
+    try:
+        check_minor_unit(amount, currency)
+    except AmountError as exc:
+        raise bad(f"amount {exc}.") from None
     name = param.get("name")
     if not isinstance(name, str) or not name.strip():
         raise bad("name (the product name) is required for Paymentwall.")
@@ -237,10 +241,13 @@ def open_window() -> Response:
             "m_redirect_url": param.get("m_redirect_url"),
             "notice_urls": checked["notice_urls"],
             "finished": False,
+            # Every text the shopper and the merchant read about this payment follows it.
+            "language": texts.language_of(param.get("language")),
         }
         sb.store.payment_save(payment, meta)
     window_url = f"{request.host_url.rstrip('/')}/window/{payment['imp_uid']}?key={meta['window_key']}"
-    return _cors(jsonify(ok=True, imp_uid=payment["imp_uid"], window_url=window_url, mode=mode))
+    return _cors(jsonify(ok=True, imp_uid=payment["imp_uid"], window_url=window_url, mode=mode,
+                         title=texts.text(meta["language"], "window_title")))
 
 
 def _text(value: Any) -> str | None:

@@ -5,14 +5,16 @@ import hmac
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from . import cards, payments, sdk
+from . import cards, payments, sdk, texts
 from .money import format_amount
 from .state import PINGBACK, REVIEW, current
 
 bp = Blueprint("sandbox_window", __name__)
 
-CLOSED_REASON = "The buyer closed the payment window."
-CLOSED_MESSAGE = "Payment cancelled: the payment window was closed."
+
+def language_of(meta: dict) -> str:
+    """The window's language: the one request_pay asked for, kept when the window opened."""
+    return texts.language_of(meta.get("language", meta.get("param", {}).get("language")))
 
 
 def _load(imp_uid: str, key: str | None) -> tuple[dict, dict]:
@@ -43,12 +45,14 @@ def submit(imp_uid: str) -> Response | str:
         with sb.store.tx():
             payment, meta = sb.store.payment_get(imp_uid)
             if not meta.get("finished"):
-                payments.mark_failed(sb, payment, CLOSED_REASON)
-                meta.update(finished=True, error_code=sdk.USER_CANCELLED, error_msg=CLOSED_MESSAGE)
+                language = language_of(meta)
+                payments.mark_failed(sb, payment, texts.text(language, "closed_reason"))
+                meta.update(finished=True, error_code=sdk.USER_CANCELLED,
+                            error_msg=texts.text(language, "closed_message"))
                 sb.store.payment_save(payment, meta)
         return _finish(payment, meta)
 
-    card, errors = cards.read_card_form(request.form.to_dict(), sb.clock.now())
+    card, errors = cards.read_card_form(request.form.to_dict(), sb.clock.now(), language_of(meta))
     if card is None:
         return _form(payment, meta, errors, request.form.to_dict()), 422
     with sb.store.tx():
@@ -61,7 +65,7 @@ def submit(imp_uid: str) -> Response | str:
 
 def _charge(sb, payment: dict, meta: dict, card: cards.CardDetails) -> None:
     """The first charge, which also issues the billing key once Paymentwall confirms it."""
-    outcome = cards.first_charge(card)
+    outcome = cards.first_charge(card, language_of(meta))
     payments.apply_card(payment, card.masked, card.brand)
     meta["card"] = payments.card_outcome_meta(card)
     meta["finished"] = True
@@ -88,8 +92,11 @@ def _form(payment: dict, meta: dict, errors: dict, values: dict) -> str:
     values = {k: v for k, v in values.items() if k != "cvv"}  # never echo a security code
     # The holder's name starts as the order's buyer, as PAYMENTWALL's widget fills it in.
     values.setdefault("card_holder", payment.get("buyer_name") or "")
+    language = language_of(meta)
     return render_template(
         "window.html",
+        language=language,
+        t=texts.texts_for(language),
         payment=payment,
         meta=meta,
         amount_text=format_amount(payment["amount"], payment["currency"]),
@@ -112,8 +119,11 @@ def _finish(payment: dict, meta: dict) -> Response | str:
             params.update(error_code=error_code, error_msg=error_msg)
         return redirect(sdk.add_query(meta["m_redirect_url"], params), code=302)
     rsp = payments.callback_rsp(payment, meta, error_code, error_msg)
+    language = language_of(meta)
     return render_template(
         "window_done.html",
+        language=language,
+        t=texts.texts_for(language),
         payment=payment,
         rsp=rsp,
         amount_text=format_amount(payment["amount"], payment["currency"]),

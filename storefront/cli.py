@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 # Failed calls reconcile names on its way out; the log has every one.
 FAILURES_SHOWN = 3
 
+# The demo catalog, with each plan's Korean texts (Plan.translations). Basic is also sold in won,
+# a currency without a minor unit, so that such an amount goes through the whole journey.
 DEMO_PLANS = [
     {
         "slug": "basic-monthly",
@@ -33,8 +37,14 @@ DEMO_PLANS = [
         "description": "Everything you need to get started, billed every month.",
         "features": ["All core features", "Up to 3 projects", "E-mail support"],
         "price": Decimal("9.00"),
+        "currency": "USD",
         "interval": "month",
         "sort_order": 1,
+        "translations": {"ko": {
+            "name": "베이직",
+            "description": "시작하는 데 필요한 모든 기능을 매월 결제합니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
+        }},
     },
     {
         "slug": "basic-yearly",
@@ -42,8 +52,14 @@ DEMO_PLANS = [
         "description": "The Basic plan billed once a year: two months free.",
         "features": ["All core features", "Up to 3 projects", "E-mail support", "Two months free"],
         "price": Decimal("90.00"),
+        "currency": "USD",
         "interval": "year",
         "sort_order": 2,
+        "translations": {"ko": {
+            "name": "베이직 연간",
+            "description": "베이직 플랜을 1년에 한 번 결제합니다. 두 달이 무료입니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원", "두 달 무료"],
+        }},
     },
     {
         "slug": "premium-monthly",
@@ -51,30 +67,70 @@ DEMO_PLANS = [
         "description": "For teams that need more room and a faster answer.",
         "features": ["All core features", "Unlimited projects", "Priority support", "Audit log"],
         "price": Decimal("19.00"),
+        "currency": "USD",
         "interval": "month",
         "sort_order": 3,
+        "translations": {"ko": {
+            "name": "프리미엄",
+            "description": "더 많은 공간과 더 빠른 답변이 필요한 팀을 위한 플랜입니다.",
+            "features": ["모든 핵심 기능", "프로젝트 무제한", "우선 지원", "감사 로그"],
+        }},
+    },
+    {
+        "slug": "basic-krw-monthly",
+        "name": "Basic (won)",
+        "description": "The Basic plan billed in won every month.",
+        "features": ["All core features", "Up to 3 projects", "E-mail support"],
+        "price": Decimal("9900"),
+        "currency": "KRW",
+        "interval": "month",
+        "sort_order": 4,
+        "translations": {"ko": {
+            "name": "베이직 (원화)",
+            "description": "베이직 플랜을 원화로 매월 결제합니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
+        }},
     },
 ]
 
 
-def seed_plans() -> int:
-    """Add the demo plans that are missing; return how many were added."""
-    existing = set(db.session.execute(db.select(Plan.slug)).scalars())
-    added = 0
+@dataclass(frozen=True)
+class Seeded:
+    """What `flask seed` did: plans added, and demo plans given the Korean texts they lacked."""
+
+    added: int
+    translated: int
+
+
+def seed_plans() -> Seeded:
+    """Add the demo plans that are missing, and give demo plans without Korean texts theirs.
+
+    Safe to run again: a plan that has Korean texts (the merchant's own, say) is left as it is.
+    """
+    existing = {p.slug: p for p in db.session.execute(db.select(Plan)).scalars()}
+    added = translated = 0
     for spec in DEMO_PLANS:
-        if spec["slug"] not in existing:
-            db.session.add(Plan(currency="USD", active=True, **spec))
+        plan = existing.get(spec["slug"])
+        if plan is None:
+            # Copies, so that a plan's texts changed in the session never change DEMO_PLANS.
+            db.session.add(Plan(active=True, **copy.deepcopy(spec)))
             added += 1
+        elif "ko" not in (plan.translations or {}):
+            # A new dict, so that the JSON column sees the change.
+            plan.translations = {**(plan.translations or {}), "ko": copy.deepcopy(spec["translations"]["ko"])}
+            translated += 1
     db.session.commit()
-    return added
+    return Seeded(added, translated)
 
 
 @click.command("seed")
 @with_appcontext
 def seed_command() -> None:
-    """Add the three demo plans (safe to run again)."""
-    added = seed_plans()
-    click.echo(f"Seeded {added} plan(s); {len(DEMO_PLANS) - added} already there.")
+    """Add the demo plans and their Korean texts (safe to run again)."""
+    seeded = seed_plans()
+    click.echo(f"Seeded {seeded.added} plan(s); {len(DEMO_PLANS) - seeded.added} already there.")
+    if seeded.translated:
+        click.echo(f"Korean texts added to {seeded.translated} plan(s).")
 
 
 def _wait_for_port(host: str, port: int, timeout: float = 15.0) -> bool:

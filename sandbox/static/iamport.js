@@ -73,7 +73,7 @@
     finish(data.rsp);
   }
 
-  function openOverlay(windowUrl) {
+  function openOverlay(windowUrl, title) {
     var overlay = document.createElement('div');
     overlay.id = OVERLAY_ID;
     // Styles go through the CSSOM so that a merchant's CSP without 'unsafe-inline' allows them.
@@ -90,7 +90,8 @@
 
     var frame = document.createElement('iframe');
     frame.name = 'imp-sandbox-window';
-    frame.title = 'Payment window';
+    // The sandbox names the frame in the window's language.
+    frame.title = title || 'Payment window';
     frame.src = windowUrl;
     var f = frame.style;
     f.border = '0';
@@ -187,7 +188,7 @@
         }
         window.addEventListener('message', onMessage);
         document.addEventListener('keydown', onKeydown);
-        state.pending.frame = openOverlay(answer.window_url);
+        state.pending.frame = openOverlay(answer.window_url, answer.title);
       }).catch(function (err) {
         state.pending = null;
         removeOverlay();

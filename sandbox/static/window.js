@@ -47,7 +47,11 @@
       var button = form.querySelector('.pw-pay');
       if (button) {
         // A second click must not send a second charge.
-        window.setTimeout(function () { button.disabled = true; button.textContent = 'Processing…'; }, 0);
+        window.setTimeout(function () {
+          button.disabled = true;
+          // The page gives the word in the window's language.
+          button.textContent = button.getAttribute('data-processing') || button.textContent;
+        }, 0);
       }
     });
   }

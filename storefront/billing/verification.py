@@ -11,9 +11,9 @@ from storefront.models import Payment, PaymentStatus
 
 # iamport's customer_uid_usage of a payment it made by running a schedule.
 USAGE_SCHEDULED = "payment.scheduled"
-# PAYMENTWALL reports a payment held for risk review as a failure with words like these,
-# and approves or declines it later with another webhook.
-REVIEW_REASON = re.compile(r"held for (risk )?review|internal error", re.IGNORECASE)
+# PAYMENTWALL reports a payment held for risk review as a failure with words like these (in the
+# window's language, English or Korean), and approves or declines it later with another webhook.
+REVIEW_REASON = re.compile(r"held for (risk )?review|internal error|결제가 보류|결제 장애", re.IGNORECASE)
 # How iamport words a payment window the shopper closed (English and Korean texts).
 USER_CANCEL = re.compile(r"closed the payment window|cancel+ed by the (user|buyer)|사용자가 결제를 취소",
                          re.IGNORECASE)

@@ -285,3 +285,23 @@ def test_escape_closes_the_window_as_its_close_button_does(desktop_page, merchan
     rsp = callback_rsp(page)
     assert rsp["success"] is False and rsp["error_code"] == "F1001"
     assert page.locator("#imp-sandbox-overlay").count() == 0
+
+
+def test_a_korean_window_in_the_browser_keeps_its_focus_escape_and_holder_name(desktop_page, merchant, sandbox):
+    page = desktop_page
+    page.goto(merchant.checkout_url(merchant.params(language="ko", buyer_name="Grace Hopper")))
+    page.click("#pay")
+    assert page.locator('iframe[name="imp-sandbox-window"]').get_attribute("title") == "결제창"
+    frame = window_frame(page)
+    frame.get_by_text("테스트 모드").wait_for()
+    page.wait_for_function("""() => document.activeElement && document.activeElement.tagName === 'IFRAME'""")
+    page.keyboard.type("4242 4242 4242 4241")
+    assert frame.get_by_label("카드 소유자 이름").input_value() == "Grace Hopper"
+    frame.get_by_label("유효기간").fill("12/39")
+    frame.get_by_label("보안코드").fill("123")
+    frame.get_by_role("button", name=re.compile(r"결제하기$")).click()
+    frame.get_by_text("올바른 카드 번호가 아닙니다.").wait_for()
+    # Escape still closes it, with iamport's Korean words for a cancel.
+    page.keyboard.press("Escape")
+    rsp = callback_rsp(page)
+    assert rsp["error_code"] == "F1001" and "사용자가 결제를 취소하셨습니다" in rsp["error_msg"]

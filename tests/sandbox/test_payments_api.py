@@ -129,12 +129,12 @@ class TestTestChannel:
 class TestPrepare:
     def test_prepare_and_read_back(self, sandbox):
         uid = new_uid()
-        response = sandbox.api("POST", "/payments/prepare", json={"merchant_uid": uid, "amount": 12.5})
+        response = sandbox.api("POST", "/payments/prepare", json={"merchant_uid": uid, "amount": 12500})
         assert response.status_code == 200
         body = response.json()
         check_envelope(body)
-        # No currency given: KRW, as everywhere in iamport.
-        assert body["response"] == {"merchant_uid": uid, "amount": 12.5, "currency": "KRW"}
+        # No currency given: KRW, as everywhere in iamport (so a whole number of won).
+        assert body["response"] == {"merchant_uid": uid, "amount": 12500, "currency": "KRW"}
         again = sandbox.api("GET", f"/payments/prepare/{uid}")
         assert again.status_code == 200 and again.json()["response"] == body["response"]
 
@@ -186,7 +186,7 @@ class TestPrepare:
 
     def test_window_with_another_amount_is_refused(self, sandbox):
         uid = new_uid()
-        sandbox.api("POST", "/payments/prepare", json={"merchant_uid": uid, "amount": 9.99})
+        sandbox.api("POST", "/payments/prepare", json={"merchant_uid": uid, "amount": 9.99, "currency": "USD"})
         refused = sandbox.open_window(checkout_params(merchant_uid=uid, amount=1.00))
         assert refused["ok"] is False
         assert refused["rsp"]["error_code"] == "F0004" and refused["rsp"]["imp_uid"] is None

@@ -135,3 +135,23 @@ def test_amounts_are_read_as_decimals():
     assert to_decimal(9.9) == Decimal("9.9")
     assert to_decimal("12.50") == Decimal("12.50")
     assert to_decimal(None) is None and to_decimal(False) is None and to_decimal("x") is None
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_sandboxs_words_in_either_language_are_read_alike(language):
+    from sandbox.texts import text
+    held, closed, declined = (text(language, key) for key in ("held", "closed_reason", "review_declined"))
+    assert judge(order(), record(status="failed", fail_reason=held)) == Outcome(PaymentStatus.REVIEW, held)
+    assert judge(order(), record(status="failed", fail_reason=closed)) == Outcome(PaymentStatus.PENDING)
+    assert judge(order(PaymentStatus.REVIEW), record(status="failed", fail_reason=declined)) == Outcome(
+        PaymentStatus.FAILED, declined)
+
+
+@pytest.mark.parametrize(("paid", "reason"), [
+    (9900, None), (Decimal("9900"), None), ("9900", None), (9900.0, None),
+    (Decimal("9900.5"), "9900.5 instead of 9900"), (9899, "9899 instead of 9900"),
+])
+def test_a_won_order_matches_only_its_exact_amount(paid, reason):
+    won = Payment(merchant_uid="sub_2", amount=Decimal("9900"), currency="KRW", customer_uid="cu_1_abc",
+                  status=PaymentStatus.PENDING)
+    assert mismatch_reason(won, record(merchant_uid="sub_2", amount=paid, currency="KRW")) == reason
