@@ -162,3 +162,10 @@ def test_a_wait_is_written_in_the_pages_language(app, seconds, english, korean):
         assert wait_text(seconds) == english
     with app.test_request_context(headers=KOREAN):
         assert wait_text(seconds) == korean
+
+
+def test_sign_up_asks_the_family_name_first_in_korean(client):
+    korean = client.get("/auth/register", headers=KOREAN).get_data(as_text=True)
+    assert korean.index('id="last_name"') < korean.index('id="first_name"')
+    english = client.get("/auth/register", headers=ENGLISH).get_data(as_text=True)
+    assert english.index('id="first_name"') < english.index('id="last_name"')

@@ -107,3 +107,17 @@ def test_the_privacy_policy_names_who_answers_for_the_data(app_factory):
 def test_the_demo_legal_pages_in_korean_have_no_english(client):
     for path in ["/terms", "/privacy"]:
         assert english_left(client.get(path, headers=KOREAN).get_data(as_text=True)) == [], path
+
+
+def test_live_mode_warns_while_the_footer_shows_the_demos_details(tmp_path, caplog):
+    from storefront import create_app
+    from tests.unit.test_config import LIVE
+
+    live = {**LIVE, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/live.db"}
+    with caplog.at_level("WARNING", logger="storefront.business"):
+        create_app(live)
+    assert "demo business details" in caplog.text and "BUSINESS_NAME" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="storefront.business"):
+        create_app({**live, **SHOP, "BUSINESS_REPRESENTATIVE_EN": "Haneul Kim"})
+    assert "demo business details" not in caplog.text
