@@ -40,8 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.iamport.init_app(app)
 
     from storefront import (
-        account, auth, checkout, cli, errors, formatting, i18n, ratelimits, security, shop,
-        webhooks,
+        account, auth, business, checkout, cli, errors, formatting, i18n, legal, ratelimits,
+        security, shop, webhooks,
     )
 
     app.register_blueprint(shop.bp)
@@ -49,9 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(legal.bp)
     i18n.register(app)
     errors.register(app)
     formatting.register(app)
+    business.register(app)
     security.register(app)
     # After the blueprints: the limits wrap their views.
     ratelimits.register(app)

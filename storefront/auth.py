@@ -8,7 +8,7 @@ from flask import (
     Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
     url_for,
 )
-from flask_babel import lazy_gettext
+from flask_babel import gettext as _, lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
+from storefront.i18n import page_language
 from storefront.models import User
 from storefront.throttle import (
     clear_failures, known_device, login_wait, record_failure, remember_device, wait_text,
@@ -26,6 +27,8 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager.login_view = "auth.login"
 login_manager.login_message = lazy_gettext("Please log in to continue.")
 login_manager.login_message_category = "info"
+
+TAKEN = lazy_gettext("An account with this e-mail already exists. Please log in.")
 
 
 @login_manager.user_loader
@@ -88,10 +91,12 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("account.overview"))
     form = RegisterForm()
+    taken = False  # the e-mail has an account: 409, not 400
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
         if find_user(email) is not None:
-            form.email.errors.append("An account with this e-mail already exists. Please log in.")
+            form.email.errors.append(str(TAKEN))
+            taken = True
         else:
             user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data)
             user.set_password(form.password.data)
@@ -101,20 +106,17 @@ def register():
             except IntegrityError:
                 # Two sign-ups with one address at the same moment: the unique index decides.
                 db.session.rollback()
-                form.email.errors.append("An account with this e-mail already exists. Please log in.")
+                form.email.errors.append(str(TAKEN))
+                taken = True
             else:
                 start_session(user)
-                flash("Welcome! Your account is ready.", "success")
+                flash(_("Welcome! Your account is ready."), "success")
                 response = redirect(safe_next(request.args.get("next"), "account.overview"))
                 remember_device(response, email)
                 return response
     if request.method == "POST":
-        return _refused("auth/register.html", form, 409 if _duplicate(form) else 400)
+        return _refused("auth/register.html", form, 409 if taken else 400)
     return render_template("auth/register.html", form=form)
-
-
-def _duplicate(form: RegisterForm) -> bool:
-    return any("already exists" in error for error in form.email.errors)
 
 
 def _refused(template: str, form: FlaskForm, status: int, error: str | None = None):
@@ -127,7 +129,7 @@ def _refused(template: str, form: FlaskForm, status: int, error: str | None = No
 
 def _throttled(form: FlaskForm, wait: int):
     """The log-in form again, saying how long this e-mail must wait from this address."""
-    error = f"Too many failed attempts. Please wait {wait_text(wait)} and try again."
+    error = _("Too many failed attempts. Please wait %(wait)s and try again.", wait=wait_text(wait))
     response = make_response(_refused("auth/login.html", form, 429, error))
     response.headers["Retry-After"] = str(wait)
     return response
@@ -148,10 +150,12 @@ def login():
         user = find_user(email)
         if not User.log_in_check(user, form.password.data):
             record_failure(email, request.remote_addr, device)
-            return _refused("auth/login.html", form, 401, "Wrong e-mail or password.")
+            return _refused("auth/login.html", form, 401, _("Wrong e-mail or password."))
         clear_failures(email, request.remote_addr, device)
         start_session(user, remember=form.remember.data)
-        flash(f"Welcome back, {user.first_name}.", "success")
+        # "Ada" in English; a Korean shop greets by the whole name, family name first (홍길동님).
+        name = user.full_name if page_language() == "ko" else user.first_name
+        flash(_("Welcome back, %(name)s.", name=name), "success")
         response = redirect(safe_next(request.args.get("next"), "account.overview"))
         remember_device(response, email)
         return response
@@ -165,5 +169,5 @@ def login():
 def logout():
     """Log out (POST only, so a link on another site cannot log a shopper out)."""
     end_session()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("shop.catalog"))

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 
+from storefront import business
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -256,6 +258,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
         # The language of a visitor whose browser asks for neither Korean nor English.
         "DEFAULT_LOCALE": _locale(setting("DEFAULT_LOCALE", "ko")),
+        # 상호, 대표자, 사업자등록번호 … for the footer and the legal pages (storefront/business.py).
+        **business.load(setting),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

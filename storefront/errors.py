@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import format_number, gettext as _, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
@@ -13,17 +14,25 @@ from storefront.iamport import IamportError
 
 log = logging.getLogger(__name__)
 
+# Our text for each status we answer; werkzeug's own descriptions are English only.
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You are not allowed to do that.",
-    404: "We could not find that page.",
-    405: "That method is not allowed here.",
-    413: "The request is too large.",
-    429: "Too many attempts. Please wait a moment and try again.",
-    500: "Something went wrong on our side. Please try again in a moment.",
+    400: lazy_gettext("The request could not be understood."),
+    401: lazy_gettext("Please log in to do that."),
+    403: lazy_gettext("You are not allowed to do that."),
+    404: lazy_gettext("We could not find that page."),
+    405: lazy_gettext("That method is not allowed here."),
+    409: lazy_gettext("That conflicts with what is already there."),
+    410: lazy_gettext("That page is gone."),
+    413: lazy_gettext("The request is too large."),
+    415: lazy_gettext("That kind of content is not accepted here."),
+    422: lazy_gettext("The request could not be processed."),
+    429: lazy_gettext("Too many attempts. Please wait a moment and try again."),
+    500: lazy_gettext("Something went wrong on our side. Please try again in a moment."),
+    503: lazy_gettext("The service is not available right now. Please try again in a moment."),
 }
+SOMETHING_WRONG = lazy_gettext("Something went wrong.")
 # What a page that needed iamport says when iamport did not answer (or refused our keys).
-IAMPORT_SILENT = "The payment service is not answering. Please try again in a minute."
+IAMPORT_SILENT = lazy_gettext("The payment service is not answering. Please try again in a minute.")
 
 
 # Blueprints only scripts call: answered in JSON whatever they send (iamport posts forms too).
@@ -40,12 +49,12 @@ def wants_json() -> bool:
 
 def json_error(status: int, message: str):
     """An error as JSON, for routes only scripts call."""
-    return jsonify(error={"status": status, "message": message}), status
+    return jsonify(error={"status": status, "message": str(message)}), status
 
 
 def error_response(status: int, message: str | None = None):
-    """Render an error in the form the client asked for."""
-    message = message or MESSAGES.get(status, "Something went wrong.")
+    """Render an error in the form the client asked for, in the request's language."""
+    message = str(message or MESSAGES.get(status, SOMETHING_WRONG))
     if wants_json():
         return json_error(status, message)
     return render_template("errors/error.html", status=status, message=message), status
@@ -64,12 +73,16 @@ def _handle_too_large(exc: RequestEntityTooLarge):
             and request.content_length is not None and request.content_length <= (limit or 0)):
         # The body fits: one field of the form is over the limit each field has.
         limit = request.max_form_memory_size
-    size = f" (at most {limit:,} bytes)" if limit else ""
-    return error_response(413, f"The request is too large{size} for this address.")
+    if not limit:
+        return error_response(413, _("The request is too large for this address."))
+    return error_response(413, _(
+        "The request is too large (at most %(limit)s bytes) for this address.",
+        limit=format_number(limit)))
 
 
 def _handle_csrf(exc: CSRFError):
-    return error_response(400, "Your form expired or was sent twice. Please reload the page and try again.")
+    return error_response(400, _(
+        "Your form expired or was sent twice. Please reload the page and try again."))
 
 
 def _handle_iamport(exc: IamportError):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from storefront.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+
+# WTForms fills in %(max)d (and %(min)d) when it raises these.
+AT_MOST = lazy_gettext("Field cannot be longer than %(max)d characters.")
 
 
 def _collapse_spaces(value: str | None) -> str | None:
@@ -17,7 +21,7 @@ def _collapse_spaces(value: str | None) -> str | None:
 
 def _no_control_chars(form: FlaskForm, field: StringField) -> None:
     if field.data and any(ord(ch) < 32 for ch in field.data):
-        raise ValidationError("Please use printable characters only.")
+        raise ValidationError(lazy_gettext("Please use printable characters only."))
 
 
 class BrowserForm(FlaskForm):
@@ -36,37 +40,39 @@ class RegisterForm(BrowserForm):
     """Sign-up: names as the card holder would write them, e-mail and password."""
 
     first_name = StringField(
-        "First name",
+        lazy_gettext("First name"),
         filters=[_collapse_spaces],
-        validators=[DataRequired("Please enter your first name."), Length(max=60), _no_control_chars],
+        validators=[DataRequired(lazy_gettext("Please enter your first name.")),
+                    Length(max=60, message=AT_MOST), _no_control_chars],
     )
     last_name = StringField(
-        "Last name",
+        lazy_gettext("Last name"),
         filters=[_collapse_spaces],
-        validators=[DataRequired("Please enter your last name."), Length(max=60), _no_control_chars],
+        validators=[DataRequired(lazy_gettext("Please enter your last name.")),
+                    Length(max=60, message=AT_MOST), _no_control_chars],
     )
     email = EmailField(
-        "E-mail",
+        lazy_gettext("E-mail"),
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
         validators=[
-            DataRequired("Please enter your e-mail address."),
-            Length(max=254),
-            Email("Please enter a valid e-mail address.", check_deliverability=False),
+            DataRequired(lazy_gettext("Please enter your e-mail address.")),
+            Length(max=254, message=AT_MOST),
+            Email(lazy_gettext("Please enter a valid e-mail address."), check_deliverability=False),
         ],
     )
     password = PasswordField(
-        "Password",
+        lazy_gettext("Password"),
         validators=[
-            DataRequired("Please choose a password."),
+            DataRequired(lazy_gettext("Please choose a password.")),
             Length(min=MIN_LENGTH, max=MAX_LENGTH,
-                   message=f"The password must have {MIN_LENGTH} to {MAX_LENGTH} characters."),
+                   message=lazy_gettext("The password must have %(min)d to %(max)d characters.")),
         ],
     )
     confirm = PasswordField(
-        "Repeat password",
+        lazy_gettext("Repeat password"),
         validators=[
-            DataRequired("Please repeat the password."),
-            EqualTo("password", message="The two passwords differ."),
+            DataRequired(lazy_gettext("Please repeat the password.")),
+            EqualTo("password", message=lazy_gettext("The two passwords differ.")),
         ],
     )
 
@@ -84,13 +90,15 @@ class LoginForm(BrowserForm):
     """Log in with e-mail and password."""
 
     email = EmailField(
-        "E-mail",
+        lazy_gettext("E-mail"),
         filters=[lambda v: v.strip() if isinstance(v, str) else v],
-        validators=[DataRequired("Please enter your e-mail address."), Length(max=254),
+        validators=[DataRequired(lazy_gettext("Please enter your e-mail address.")),
+                    Length(max=254, message=AT_MOST),
                     _no_control_chars],
     )
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Please enter your password."), Length(max=MAX_LENGTH)],
+        lazy_gettext("Password"),
+        validators=[DataRequired(lazy_gettext("Please enter your password.")),
+                    Length(max=MAX_LENGTH, message=AT_MOST)],
     )
-    remember = BooleanField("Keep me logged in")
+    remember = BooleanField(lazy_gettext("Keep me logged in"))

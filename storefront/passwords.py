@@ -6,6 +6,8 @@ import functools
 import re
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 MIN_LENGTH = 10
 MAX_LENGTH = 128
 # The 10,000 most common passwords (Django's list; source and license in the file's header).
@@ -36,24 +38,26 @@ def _personal_words(email: str, first_name: str, last_name: str) -> list[str]:
 
 def password_problem(password: str, email: str = "", first_name: str = "",
                      last_name: str = "") -> str | None:
-    """Why this password may not be chosen by this shopper, in words for the form; None if it may."""
+    """Why this password may not be chosen by this shopper, in words for the form (in the page's
+    language); None if it may."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        return f"The password must have {MIN_LENGTH} to {MAX_LENGTH} characters."
+        return _("The password must have %(min)d to %(max)d characters.", min=MIN_LENGTH,
+                 max=MAX_LENGTH)
     lowered = password.strip().lower()
     if lowered in common_passwords():
-        return ("This is one of the most common passwords, the first an attacker tries. "
-                "Please choose another.")
+        return _("This is one of the most common passwords, the first an attacker tries. "
+                 "Please choose another.")
     email, first_name, last_name = (
         (value or "").strip().lower() for value in (email, first_name, last_name)
     )
     if email and lowered == email:
-        return "The password must not be your e-mail address."
+        return _("The password must not be your e-mail address.")
     if email and lowered == email.partition("@")[0]:
-        return "The password must not be the part of your e-mail address before the @."
+        return _("The password must not be the part of your e-mail address before the @.")
     rest = lowered
     for word in _personal_words(email, first_name, last_name):
         rest = rest.replace(word, "")
     if len(rest) < MIN_LENGTH:
-        return (f"The password is little more than your name or e-mail address. Please use at "
-                f"least {MIN_LENGTH} characters besides them.")
+        return _("The password is little more than your name or e-mail address. Please use at "
+                 "least %(min)d characters besides them.", min=MIN_LENGTH)
     return None

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 from flask import Flask, current_app, make_response, request
+from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_login import current_user
 
@@ -72,7 +73,8 @@ def _too_many_requests(exc: RateLimitExceeded):
         # The window's reset time, never more than the window itself (reset_at rounds up).
         left = min(breached.window.reset_time - time.time(), breached.limit.get_expiry())
         wait = seconds_to_wait(timedelta(seconds=left))
-    message = f"Too many requests from your address. Please wait {wait_text(wait)} and try again."
+    message = _("Too many requests from your address. Please wait %(wait)s and try again.",
+                wait=wait_text(wait))
     response = make_response(error_response(429, message))
     response.headers["Retry-After"] = str(wait)
     return response

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Response, current_app, request
+from flask_babel import ngettext
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
@@ -101,10 +102,12 @@ def seconds_to_wait(left: timedelta) -> int:
 
 
 def wait_text(seconds: int) -> str:
-    """A wait for people: "1 second", "40 seconds", "15 minutes" (minutes rounded up)."""
+    """A wait for people, in the page's language: "1 second", "40 seconds", "15 minutes"
+    (minutes rounded up); "40초", "15분"."""
     if seconds < 120:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def pair_delay(failures: int) -> timedelta:

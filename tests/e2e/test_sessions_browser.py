@@ -17,7 +17,7 @@ def log_in(page, base_url: str, email: str, remember: bool) -> None:
     page.fill("#password", PASSWORD)
     if remember:
         page.check("#remember")
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))
 
 

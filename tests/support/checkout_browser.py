@@ -25,7 +25,7 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))
     assert page.locator("h1", has_text="Your account").is_visible()
     return email
