@@ -8,6 +8,8 @@ from datetime import datetime
 from flask import (
     Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -27,6 +29,15 @@ from storefront.models import (
 from storefront.periods import add_interval
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+# A plan's interval as a period of time, for sentences such as "it paid the next month".
+INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
+
+
+@bp.app_context_processor
+def interval_words() -> dict:
+    """`interval_word(plan.interval)` in every template (the checkout's card-change result too)."""
+    return {"interval_word": lambda interval: INTERVAL_WORDS.get(str(interval), str(interval))}
 
 HISTORY_PAGE_SIZE = 10
 # Longer than any token we sign; a longer one is not read at all.

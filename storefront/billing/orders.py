@@ -130,9 +130,9 @@ def open_card_change_of(subscription: Subscription) -> Payment | None:
         db.select(Payment)
         .where(
             Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.REPEAT,
+            Payment.kind == PaymentKind.CARD_CHANGE,
             Payment.status == PaymentStatus.PENDING,
-            # A card change is the repeat payment made on a key of its own.
+            # Paid already or not, a card change on the key in use is no longer a new card.
             Payment.customer_uid != subscription.customer_uid,
             Payment.idempotency_key.is_(None),
             Payment.created_at > utcnow() - CHECKOUT_REUSE,
@@ -152,7 +152,7 @@ def open_card_change(subscription: Subscription) -> Payment:
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
     if payment is None:
-        payment = new_charge(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
+        payment = new_charge(subscription, PaymentKind.CARD_CHANGE, new_merchant_uid("card"),
                              customer_uid=new_customer_uid(subscription.user))
         db.session.add(payment)
         db.session.commit()
