@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from storefront.billing.common import (
@@ -147,7 +148,7 @@ def open_card_change(subscription: Subscription) -> Payment:
     """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
     key only with a charge); once paid, its key replaces the old one."""
     if subscription.status not in LIVE_STATUSES:
-        raise ActionRefused("Only an active subscription can change card.")
+        raise ActionRefused(_("Only an active subscription can change card."))
     # A reload of the page gets the order it opened back, as the checkout page does, so the
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
@@ -163,11 +164,11 @@ def open_card_change(subscription: Subscription) -> Payment:
 def charge_refusal(subscription: Subscription) -> str | None:
     """Why "Charge now" is not possible right now, or None when it is."""
     if subscription.status not in LIVE_STATUSES:
-        return "Only an active subscription can be charged."
+        return _("Only an active subscription can be charged.")
     if subscription.cancel_at_period_end:
-        return "This subscription ends at the end of the period; resume it first."
+        return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
-        return "Your card is still being activated by PAYMENTWALL. This takes a few seconds."
+        return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")
     return None
 
 
