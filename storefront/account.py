@@ -6,8 +6,11 @@ import secrets
 from datetime import datetime
 
 from flask import (
-    Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for,
+    Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request, session,
+    url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -15,6 +18,8 @@ from storefront import billing
 from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
+from storefront.billing.lifecycle import given_up_now
+from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
 from storefront.formatting import date_long, money
 from storefront.models import (
     Payment,
@@ -27,6 +32,72 @@ from storefront.models import (
 from storefront.periods import add_interval
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+# A plan's interval as a period of time, for sentences such as "it paid the next month".
+INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
+
+
+# A subscription's status as a shopper reads it (the stored value stays "canceled").
+STATUS_LABELS = {
+    "incomplete": lazy_gettext("under review"),
+    "active": lazy_gettext("active"),
+    "past_due": lazy_gettext("past due"),
+    "canceled": lazy_gettext("cancelled"),
+}
+# Reasons we store on a payment or refund in English (logs and audits read them), shown in the
+# page's language; a PG's own message is shown as it came.
+STORED_REASONS = {
+    "Not completed: no payment was made.": lazy_gettext("Not completed: no payment was made."),
+    "The payment provider refused the charge.": lazy_gettext("The payment provider refused the charge."),
+    "We could not reach the payment provider; nothing was charged.":
+        lazy_gettext("We could not reach the payment provider; nothing was charged."),
+    ALREADY_SUBSCRIBED: lazy_gettext("Refunded: you already subscribe to this plan, so this second "
+                                     "payment was not needed."),
+    ALREADY_CANCELED: lazy_gettext("Refunded: the subscription had been cancelled before this "
+                                   "payment went through."),
+    PERIOD_PAID_ALREADY: lazy_gettext("Refunded: this period had already been paid by another attempt."),
+}
+
+
+def status_label(status: str) -> str:
+    """A subscription status in words."""
+    return str(STATUS_LABELS.get(str(status), str(status).replace("_", " ")))
+
+
+def reason_shown(reason: str | None) -> str:
+    """A stored failure or refund reason in the page's language."""
+    return str(STORED_REASONS.get(reason or "", reason or ""))
+
+
+def card_shown(subscription: Subscription) -> str:
+    """The card on file by its name and last four digits, never its masked number."""
+    last_four = subscription.card_last_four
+    if last_four is None:
+        return subscription.card_name or _("Card")
+    return _("%(card)s ending in %(last_four)s", card=subscription.card_name or _("Card"),
+             last_four=last_four)
+
+
+def charge_caption(subscription: Subscription) -> str:
+    """What "Charge now" pays: the overdue renewal when past due, else the next period early."""
+    if subscription.status == SubscriptionStatus.PAST_DUE:
+        return _('"Charge now" pays the overdue renewal now; your paid period then runs on from '
+                 'where it stopped.')
+    return _('"Charge now" pays your next period in advance; the following renewal moves one '
+             '%(interval)s later.', interval=interval_word(subscription.plan.interval))
+
+
+def interval_word(interval: str) -> str:
+    """A plan's interval as a period of time."""
+    return str(INTERVAL_WORDS.get(str(interval), str(interval)))
+
+
+@bp.app_context_processor
+def account_words() -> dict:
+    """Words for subscriptions and payments in every template (the checkout's result too)."""
+    return {"interval_word": interval_word, "status_label": status_label,
+            "reason_shown": reason_shown, "card_shown": card_shown,
+            "charge_caption": charge_caption}
 
 HISTORY_PAGE_SIZE = 10
 # Longer than any token we sign; a longer one is not read at all.
@@ -44,7 +115,7 @@ def _subscription_or_404(subscription_id: int) -> Subscription:
     if subscription_id <= MAX_ID:
         subscription = billing.owned_subscription(subscription_id, current_user)
     if subscription is None:
-        abort(404, "We could not find that subscription.")
+        abort(404, _("We could not find that subscription."))
     return subscription
 
 
@@ -84,7 +155,8 @@ def overview():
     return render_template(
         "account/overview.html",
         subscriptions=subscriptions,
-        next_charge={sub.id: billing.next_charge_at(sub) for sub in subscriptions},
+        next_charge={sub.id: next_charge_text(sub, billing.next_charge_at(sub))
+                     for sub in subscriptions},
         refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
         history=history,
         now=utcnow(),
@@ -145,15 +217,15 @@ def charge(subscription_id: int):
         return redirect(url_for("account.overview")), 303
     key = charge_key(request.form.get("charge_token", ""), subscription)
     if key is None:
-        return error_response(400, "This confirmation is not valid any more. Please reload the "
-                                   "page and confirm again; nothing was charged.")
+        return error_response(400, _("This confirmation is not valid any more. Please reload the "
+                                     "page and confirm again; nothing was charged."))
     try:
         payment = billing.charge_now(subscription, key)
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
         return redirect(url_for("account.overview")), 303
     except billing.DuplicateSubmission as dup:
-        flash("That charge was already submitted; you are charged only once.", "info")
+        flash(_("That charge was already submitted; you are charged only once."), "info")
         payment = dup.payment
     _flash_charge(payment)
     return redirect(url_for("account.overview")), 303
@@ -162,14 +234,65 @@ def charge(subscription_id: int):
 def _flash_charge(payment: Payment) -> None:
     amount = money(payment.amount, payment.currency)
     if payment.status == PaymentStatus.PAID:
-        flash(f"Charged {amount}. Thank you!", "success")
+        flash(_("Charged %(amount)s. Thank you!", amount=amount), "success")
     elif payment.status == PaymentStatus.FAILED:
-        flash(f"The charge was declined: {payment.fail_reason}", "error")
+        flash(_("The charge was declined: %(reason)s", reason=reason_shown(payment.fail_reason)), "error")
     elif payment.status == PaymentStatus.REVIEW:
-        flash("The charge is held for review by PAYMENTWALL; we will update it when it is decided.", "warning")
+        flash(_("The charge is held for review by PAYMENTWALL; we will update it when it is decided."),
+              "warning")
     else:
-        flash("We have not heard back from the payment provider yet. The charge is pending and will "
-              "be confirmed shortly; you will not be charged twice.", "warning")
+        flash(_("We have not heard back from the payment provider yet. The charge is pending and "
+                "will be confirmed shortly; you will not be charged twice."), "warning")
+
+
+def next_charge_text(subscription: Subscription, next_charge: datetime | None) -> str:
+    """The "Next charge" line of a live subscription (the overview and its status)."""
+    plan = subscription.plan
+    if subscription.cancel_at_period_end and subscription.status == SubscriptionStatus.ACTIVE:
+        return _("none: the subscription ends")
+    if next_charge:
+        if subscription.status == SubscriptionStatus.PAST_DUE:
+            return _("%(amount)s on %(date)s (retry %(retry)d of %(retries)d)",
+                     amount=money(plan.price, plan.currency), date=date_long(next_charge),
+                     retry=subscription.retry_count,
+                     retries=len(current_app.config["RENEWAL_RETRY_DAYS"]))
+        return _("%(amount)s on %(date)s", amount=money(plan.price, plan.currency),
+                 date=date_long(next_charge))
+    if subscription.billing_key_ready_at is None:
+        return _("scheduled once your card is activated")
+    return _("being scheduled")
+
+
+@bp.route("/subscriptions/<int:subscription_id>/status")
+def status(subscription_id: int):
+    """The subscription as the account page shows it, for the page to poll while the card is
+    being activated (the database only: iamport is asked by the webhook and reconcile, not by
+    every poll)."""
+    # Errors in the form asked for (the page's script asks for JSON), never a log-in redirect.
+    if not current_user.is_authenticated:
+        response = make_response(error_response(401, _("Please log in to continue.")))
+    else:
+        subscription = None
+        if subscription_id <= MAX_ID:
+            subscription = billing.owned_subscription(subscription_id, current_user)
+        if subscription is None:
+            response = make_response(error_response(404, _("We could not find that subscription.")))
+        else:
+            refusal = billing.charge_refusal(subscription)
+            activating = subscription.billing_key_ready_at is None
+            response = jsonify(
+                status=str(subscription.status),
+                status_label=status_label(subscription.status),
+                activating=activating,
+                card=None if activating else card_shown(subscription),
+                next_charge=next_charge_text(subscription, billing.next_charge_at(subscription)),
+                charge_url=None if refusal else url_for("account.charge",
+                                                        subscription_id=subscription.id),
+                caption=refusal or charge_caption(subscription),
+            )
+    # A poll must see the change, never a cached answer (and no one else's).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
@@ -178,10 +301,11 @@ def cancel(subscription_id: int):
     """Confirm, then cancel at the period's end or now."""
     subscription = _subscription_or_404(subscription_id)
     if request.method == "GET":
-        return render_template("account/confirm_cancel.html", subscription=subscription)
+        return render_template("account/confirm_cancel.html", subscription=subscription,
+                               given_up=given_up_now(subscription))
     when = request.form.get("when")
     if when not in {"period_end", "now"}:
-        return error_response(400, "Choose whether to cancel now or at the end of the period.")
+        return error_response(400, _("Choose whether to cancel now or at the end of the period."))
     try:
         billing.cancel(subscription, at_period_end=when == "period_end")
     except billing.ActionRefused as exc:
@@ -189,9 +313,9 @@ def cancel(subscription_id: int):
     else:
         if when == "period_end":
             end = date_long(subscription.current_period_end)
-            flash(f"Your subscription ends on {end}. You keep access until then.", "info")
+            flash(_("Your subscription ends on %(date)s. You keep access until then.", date=end), "info")
         else:
-            flash("Your subscription is cancelled and your card removed.", "info")
+            flash(_("Your subscription is cancelled and your card removed."), "info")
     return redirect(url_for("account.overview")), 303
 
 
@@ -207,7 +331,7 @@ def resume(subscription_id: int):
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
     else:
-        flash("Welcome back! Your subscription renews as before.", "success")
+        flash(_("Welcome back! Your subscription renews as before."), "success")
     return redirect(url_for("account.overview")), 303
 
 

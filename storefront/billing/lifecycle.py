@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
 from functools import partial
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from storefront.billing.common import (
     LIVE_STATUSES,
@@ -25,6 +28,7 @@ from storefront.billing.refunds import (
 from storefront.billing.renewals import ensure_schedule, schedule_next_renewal
 from storefront.billing.schedules import retire_key
 from storefront.extensions import db
+from storefront.formatting import minor_digits
 from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
 from storefront.periods import next_period_end
 
@@ -180,14 +184,41 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
     return []
 
 
+@dataclass(frozen=True)
+class GivenUp:
+    """What cancelling now gives up of the period paid: its whole days left and their share
+    of the period's price. Cancelling now refunds nothing (see cancel), so this is lost."""
+
+    days: int
+    amount: Decimal
+    currency: str
+    paid: Decimal
+    until: datetime | None
+
+
+def given_up_now(subscription: Subscription, now: datetime | None = None) -> GivenUp:
+    """The paid time left that cancelling now gives up, priced pro rata (rounded down)."""
+    now = now or utcnow()
+    plan = subscription.plan
+    start, end = subscription.current_period_start, subscription.current_period_end
+    left = (end - now) if end and end > now else None
+    amount = Decimal(0)
+    if left is not None and start is not None and end > start:
+        share = Decimal(left.total_seconds()) / Decimal((end - start).total_seconds())
+        amount = (plan.price * min(share, Decimal(1))).quantize(
+            Decimal(1).scaleb(-minor_digits(plan.currency)), rounding=ROUND_DOWN)
+    return GivenUp(days=left.days if left else 0, amount=amount, currency=plan.currency,
+                   paid=plan.price, until=end if left else None)
+
+
 @retried_on_conflict
 def cancel(subscription: Subscription, at_period_end: bool) -> None:
     """Stop renewals: at the period's end (access until then) or now (the key is deleted)."""
     if subscription.status not in LIVE_STATUSES:
-        raise ActionRefused("This subscription is not active.")
+        raise ActionRefused(_("This subscription is not active."))
     if at_period_end:
         if subscription.status != SubscriptionStatus.ACTIVE:
-            raise ActionRefused("A past-due subscription can only be cancelled now.")
+            raise ActionRefused(_("A past-due subscription can only be cancelled now."))
         subscription.cancel_at_period_end = True
         db.session.commit()
         ensure_schedule(subscription.id)
@@ -205,9 +236,9 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
 def resume(subscription: Subscription) -> None:
     """Undo a cancel at period end while the period lasts."""
     if not subscription.cancel_at_period_end or subscription.status != SubscriptionStatus.ACTIVE:
-        raise ActionRefused("Only a subscription that is ending can be resumed.")
+        raise ActionRefused(_("Only a subscription that is ending can be resumed."))
     if subscription.current_period_end and subscription.current_period_end <= utcnow():
-        raise ActionRefused("The period has ended; please subscribe again.")
+        raise ActionRefused(_("The period has ended; please subscribe again."))
     subscription.cancel_at_period_end = False
     db.session.commit()
     ensure_schedule(subscription.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from storefront.billing.common import (
@@ -130,9 +131,9 @@ def open_card_change_of(subscription: Subscription) -> Payment | None:
         db.select(Payment)
         .where(
             Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.REPEAT,
+            Payment.kind == PaymentKind.CARD_CHANGE,
             Payment.status == PaymentStatus.PENDING,
-            # A card change is the repeat payment made on a key of its own.
+            # Paid already or not, a card change on the key in use is no longer a new card.
             Payment.customer_uid != subscription.customer_uid,
             Payment.idempotency_key.is_(None),
             Payment.created_at > utcnow() - CHECKOUT_REUSE,
@@ -147,12 +148,12 @@ def open_card_change(subscription: Subscription) -> Payment:
     """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
     key only with a charge); once paid, its key replaces the old one."""
     if subscription.status not in LIVE_STATUSES:
-        raise ActionRefused("Only an active subscription can change card.")
+        raise ActionRefused(_("Only an active subscription can change card."))
     # A reload of the page gets the order it opened back, as the checkout page does, so the
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
     if payment is None:
-        payment = new_charge(subscription, PaymentKind.REPEAT, new_merchant_uid("card"),
+        payment = new_charge(subscription, PaymentKind.CARD_CHANGE, new_merchant_uid("card"),
                              customer_uid=new_customer_uid(subscription.user))
         db.session.add(payment)
         db.session.commit()
@@ -163,11 +164,11 @@ def open_card_change(subscription: Subscription) -> Payment:
 def charge_refusal(subscription: Subscription) -> str | None:
     """Why "Charge now" is not possible right now, or None when it is."""
     if subscription.status not in LIVE_STATUSES:
-        return "Only an active subscription can be charged."
+        return _("Only an active subscription can be charged.")
     if subscription.cancel_at_period_end:
-        return "This subscription ends at the end of the period; resume it first."
+        return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
-        return "Your card is still being activated by PAYMENTWALL. This takes a few seconds."
+        return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")
     return None
 
 

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 ABANDON_AFTER = {
     PaymentKind.FIRST: CHECKOUT_REUSE + timedelta(minutes=30),
     PaymentKind.REPEAT: timedelta(minutes=10),
+    # As when it was recorded as a repeat charge (before it had a kind of its own).
+    PaymentKind.CARD_CHANGE: timedelta(minutes=10),
     PaymentKind.RENEWAL: timedelta(days=1),
 }
 

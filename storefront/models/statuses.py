@@ -40,6 +40,9 @@ class PaymentKind(enum.StrEnum):
     FIRST = "first"
     REPEAT = "repeat"
     RENEWAL = "renewal"
+    # A payment in the window with a new card: PAYMENTWALL issues a key only with a charge, so
+    # it pays the next period as "charge now" does, and its key then replaces the old one.
+    CARD_CHANGE = "new_card"
 
 
 class RefundStatus(enum.StrEnum):

@@ -115,6 +115,12 @@ class Subscription(db.Model):
     # (SQLite), an update made from a stale read fails instead of undoing another one.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
+    @property
+    def card_last_four(self) -> str | None:
+        """The last four digits of the card on file (iamport gives it masked, "400000******0001")."""
+        digits = "".join(ch for ch in self.card_number or "" if ch.isdigit())
+        return digits[-4:] if len(digits) >= 4 else None
+
     user: Mapped[User] = relationship(back_populates="subscriptions")
     plan: Mapped[Plan] = relationship()
     payments: Mapped[list["Payment"]] = relationship(back_populates="subscription")

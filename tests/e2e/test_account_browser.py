@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import expect
 
 from storefront import billing
@@ -50,12 +51,13 @@ def test_charge_now_adds_a_paid_row(page, shop):
     expect(page.get_by_role("heading", level=1)).to_have_text("Charge Basic now?")
     with shop.context():
         sub = billing.payment_by_merchant_uid(first_uid).subscription
-        card_number = sub.card_number
+        last_four = sub.card_last_four
         after = long_date(add_interval(sub.current_period_end, "month"))
         assert [p for p in sub.payments if p.kind == "repeat"] == []
     expect(page.locator(".charge-amount")).to_have_text("$9.00")
-    assert card_number
-    expect(page.locator(".charge-card")).to_contain_text(card_number)
+    assert last_four
+    expect(page.locator(".charge-card")).to_contain_text(f"ending in {last_four}")
+    expect(page.locator(".charge-card")).not_to_contain_text("*")
     expect(page.locator(".charge-paid-until")).to_contain_text(after)
     page.get_by_role("button", name="Charge $9.00").click()
     page.wait_for_url(f"{shop.url}/account")
@@ -165,3 +167,106 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
     with shop.context():
         sub = billing.payment_by_merchant_uid(first_uid).subscription
         assert sub.status == "past_due" and sub.retry_count == 1
+
+
+# --------------------------------------------------------------------------- the journey in Korean
+
+# Names that stay as they are on a Korean page of this shop: the demo plan's name (the seed has
+# no Korean one), the sandbox card's name, and the prefix of an order number.
+KOREAN_KEPT = {"Basic", "Sandbox", "VISA", "card"}
+
+
+def korean_page(playwright, browser, device: str | None):
+    """A ko-KR browser page on a desktop (1280x900) or the phone the other tests use."""
+    from tests.e2e.conftest import PHONE_DEVICE, _new_page
+
+    options = {"viewport": {"width": 1280, "height": 900}}
+    if device == "phone":
+        options = dict(playwright.devices[PHONE_DEVICE])
+        options.pop("default_browser_type", None)
+    return _new_page(browser, locale="ko-KR", **options)
+
+
+def korean_subscribe(page, shop, device: str | None) -> str:
+    """Sign up and subscribe to Basic on a Korean page (by the form's fields, not its words)."""
+    from tests.support.checkout_browser import PASSWORD, order_number, pay_in_window, result_url, window_frame
+
+    page.goto(f"{shop.url}/auth/register")
+    page.fill("#first_name", "길동")
+    page.fill("#last_name", "홍")
+    page.fill("#email", f"hong{id(page)}@example.com")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.locator("form:has(#email) button[type=submit]").click()
+    page.wait_for_url(f"{shop.url}/account")
+    page.goto(f"{shop.url}/checkout/basic-monthly")
+    # Whatever the checkout asks to be agreed to (the recurring payment's consent) is agreed to.
+    for box in page.locator("#checkout-form input[type=checkbox]").all():
+        box.check()
+    page.locator("#pay-button:not([disabled])").wait_for()
+    merchant_uid = order_number(page)
+    page.click("#pay-button")
+    pay_in_window(page if device == "phone" else window_frame(page), holder="Gildong Hong")
+    page.wait_for_url(result_url(shop.url, merchant_uid))
+    return merchant_uid
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_the_account_journey_in_korean(playwright, browser, shop, device):
+    from tests.support.i18n import english_left
+
+    # The card is confirmed a few seconds after the payment, so the account page opens on
+    # "activating" and must change by itself.
+    shop.sandbox.set_delays(pingback_delay=4)
+    context, page = korean_page(playwright, browser, device)
+    try:
+        first_uid = korean_subscribe(page, shop, device)
+        page.goto(f"{shop.url}/account")
+        card = page.locator("article.subscription")
+        expect(card.locator(".card-on-file")).to_have_text("등록 확인 중")
+        expect(card.locator(".charge-button")).to_be_disabled()
+        expect(card.locator(".activation-progress")).to_be_visible()
+        assert english_left(page.content(), KOREAN_KEPT) == []
+        # No reload: the page polls the status and shows the card and "Charge now" when ready.
+        expect(card.locator(".card-on-file")).to_contain_text("끝자리", timeout=15_000)
+        expect(card.locator(".activation-message")).to_have_text(
+            "카드 등록이 확인되었습니다. 이제 지금 결제를 이용하실 수 있습니다.")
+        expect(card.locator("a.charge-button")).to_be_enabled()
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+        with shop.context():
+            sub = billing.payment_by_merchant_uid(first_uid).subscription
+            after = add_interval(sub.current_period_end, "month").astimezone(SHOP_ZONE)
+        assert english_left(page.content(), KOREAN_KEPT) == []
+
+        # Charge now (renew): the confirmation in Korean, then the paid row.
+        card.locator("a.charge-button").click()
+        page.wait_for_url(re.compile(r"/account/subscriptions/\d+/charge$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Basic 요금을 지금 결제하시겠습니까?")
+        expect(page.locator(".charge-paid-until")).to_contain_text(
+            f"{after.year}년 {after.month}월 {after.day}일")
+        assert english_left(page.content(), KOREAN_KEPT) == []
+        page.get_by_role("button", name="$9.00 결제하기").click()
+        page.wait_for_url(f"{shop.url}/account")
+        expect(page.locator(".flash-success")).to_contain_text("결제가 완료되었습니다")
+        rows = page.locator("table.history tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0).locator("td").nth(2)).to_have_text("지금 결제")
+        expect(rows.nth(0).locator(".badge")).to_have_text("결제 완료")
+        assert english_left(page.content(), KOREAN_KEPT) == []
+
+        # Cancel now: what is given up is said before it is confirmed.
+        card.get_by_role("link", name="해지").click()
+        page.wait_for_url(re.compile(r"/account/subscriptions/\d+/cancel$"))
+        expect(page.locator(".given-up")).to_contain_text("환불되는 금액은 없습니다")
+        expect(page.locator(".given-up")).to_contain_text("남은 이용 기간")
+        assert english_left(page.content(), KOREAN_KEPT) == []
+        page.get_by_role("radio", name=re.compile("^지금 바로")).check()
+        page.get_by_role("button", name="해지 확정").click()
+        page.wait_for_url(f"{shop.url}/account")
+        expect(page.locator(".flash-info")).to_contain_text("구독이 해지되었고")
+        expect(card.locator("h3 .badge")).to_have_text("해지됨")
+        assert english_left(page.content(), KOREAN_KEPT) == []
+        with shop.context():
+            assert billing.payment_by_merchant_uid(first_uid).subscription.status == "canceled"
+    finally:
+        context.close()

@@ -317,7 +317,8 @@ def test_new_card_replaces_the_key_and_moves_the_schedule(shop):
     wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="schedule on the new key")
     [new_row] = scheduled(shop, sub_id)
     assert new_row.customer_uid == after.customer_uid
-    assert "400000******0002" in shopper.get("/account").text
+    account = shopper.get("/account").text
+    assert "ending in 0002" in account and "400000******0002" not in account
 
 
 @pytest.mark.parametrize("action", ["charge", "cancel", "resume", "card"])
@@ -382,3 +383,40 @@ def test_a_strangers_payment_on_a_renewal_order_id_never_charges_the_subscriber_
     assert len(charged) == 1, charged
     assert [p.imp_uid for p in payments(shop, sub_id, kind="renewal", status="paid")] == \
         [charged[0]["imp_uid"]]
+
+
+def card_change_params(shopper, sub_id: int) -> dict:
+    """The SDK parameters of the new-card page, with its CSRF token."""
+    import json
+    import re
+    from html import unescape
+
+    page = shopper.get(f"/account/subscriptions/{sub_id}/card")
+    assert page.status_code == 200
+    params = json.loads(unescape(re.search(
+        r'<script id="checkout-params" type="application/json">(.*?)</script>', page.text, re.S
+    ).group(1)))
+    params["csrf"] = shopper.csrf(page.text)
+    return params
+
+
+def test_a_card_change_has_its_own_kind_and_words(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    params = card_change_params(shopper, sub_id)
+    rsp = window_result(shopper.pay_in_window(params, card="4000 0000 0000 0002").text)
+    done = shopper.complete(params, rsp["imp_uid"]).json()
+    assert done["status"] == "paid"
+    [change] = payments(shop, sub_id, kind="new_card")
+    assert change.merchant_uid == params["pay"]["merchant_uid"] and change.status == "paid"
+    assert payments(shop, sub_id, kind="repeat") == []
+    # Its result page says what happened: a new card, which paid the next period.
+    result = shopper.get(done["redirect"]).text
+    assert "New card on file" in result
+    assert "it paid the next month" in result
+    assert "You are subscribed to" not in result
+    # The history names it as a card change, not as "Charge now".
+    history = shopper.get("/account").text
+    import re
+    row = re.search(rf'<tr data-merchant-uid="{change.merchant_uid}">(.*?)</tr>', history, re.S).group(1)
+    assert "New card" in row and "Charge now" not in row

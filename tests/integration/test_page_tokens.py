@@ -84,7 +84,7 @@ def test_reloading_the_new_card_page_reuses_its_open_order(shop):
         merchant_uids.update(re.findall(r'"merchant_uid": "(card_[^"]+)"', page.text))
     assert len(merchant_uids) == 1, merchant_uids
     assert len(payments(shop, sub_id)) == before + 1
-    pending = [p for p in payments(shop, sub_id, kind="repeat") if p.status == "pending"]
+    pending = [p for p in payments(shop, sub_id, kind="new_card") if p.status == "pending"]
     assert [p.merchant_uid for p in pending] == list(merchant_uids)
 
 

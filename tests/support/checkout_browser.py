@@ -25,7 +25,8 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.click("main form button[type=submit]")
+    # The register form's own button: the language switch is a form of buttons too.
+    page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))
     assert page.locator("h1", has_text="Your account").is_visible()
     return email

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -41,7 +42,7 @@ def test_charge_confirmation_shows_amount_card_and_paid_until(client, subscripti
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "$9.00" in text
-    assert "Sandbox Visa" in text and "400000******0001" in text
+    assert "Sandbox Visa ending in 0001" in text
     # One month after today's paid-until date (15 March).
     assert "15 April 2026" in text
     assert 'name="charge_token"' in text
@@ -141,3 +142,84 @@ def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, sub
     assert script.status_code == 503
     assert script.json == {"error": {"status": 503, "message": "The payment service is not "
                                      "answering. Please try again in a minute."}}
+
+
+# --------------------------------------------------------------------------- issue 18, items 9, 10, 12
+
+
+def set_subscription(app, subscription_id: int, **fields) -> None:
+    with app.app_context():
+        sub = db.session.get(Subscription, subscription_id)
+        for name, value in fields.items():
+            setattr(sub, name, value)
+        db.session.commit()
+
+
+def test_the_card_is_shown_as_its_last_four_digits(client, subscription_id):
+    for path in ("/account", f"/account/subscriptions/{subscription_id}/charge"):
+        text = client.get(path).get_data(as_text=True)
+        assert "Sandbox Visa ending in 0001" in text, path
+        assert "400000******0001" not in text, path
+
+
+def test_a_past_due_charge_now_pays_the_overdue_renewal(client, app, subscription_id):
+    set_subscription(app, subscription_id, status="past_due", retry_count=1,
+                     past_due_since=PERIOD_END)
+    overview = unescape(client.get("/account").get_data(as_text=True))
+    assert '"Charge now" pays the overdue renewal' in overview
+    assert "in advance" not in overview
+    confirm = client.get(f"/account/subscriptions/{subscription_id}/charge").get_data(as_text=True)
+    assert "This pays your overdue renewal" in confirm
+    assert "in advance" not in confirm
+    # An active one still pays the next period in advance.
+    set_subscription(app, subscription_id, status="active", retry_count=0, past_due_since=None)
+    assert "pays your next period in advance" in client.get("/account").get_data(as_text=True)
+
+
+def test_cancelling_now_says_what_is_given_up_before_it_is_confirmed(client, app, subscription_id):
+    from datetime import timedelta
+
+    from storefront.models import utcnow
+
+    now = utcnow()
+    # A 30-day period with 10 days and an hour left: 10 whole days, a third of $9.00.
+    set_subscription(app, subscription_id, current_period_start=now - timedelta(days=20, hours=1),
+                     current_period_end=now + timedelta(days=10, hours=1))
+    text = client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True)
+    assert "You give up the 10 paid days left" in text
+    assert "worth $3.00 of the $9.00 you paid" in text
+    assert "Nothing is refunded" in text
+
+
+def test_a_cancelled_subscription_is_spelled_cancelled(client, app, subscription_id):
+    set_subscription(app, subscription_id, status="canceled", canceled_at=PERIOD_END)
+    text = client.get("/account").get_data(as_text=True)
+    assert re.search(r'data-status="canceled">\s*cancelled\s*<', text)
+    assert re.search(r">\s*canceled\s*<", text) is None
+
+
+def test_the_status_of_an_activating_subscription_then_of_a_ready_one(client, app, subscription_id):
+    set_subscription(app, subscription_id, billing_key_ready_at=None, card_name=None, card_number=None)
+    page = client.get("/account").get_data(as_text=True)
+    assert f'data-status-url="/account/subscriptions/{subscription_id}/status"' in page
+    activating = client.get(f"/account/subscriptions/{subscription_id}/status")
+    assert activating.status_code == 200
+    assert activating.headers["Cache-Control"] == "no-store"
+    assert activating.json["activating"] is True
+    assert activating.json["charge_url"] is None
+    set_subscription(app, subscription_id, billing_key_ready_at=PERIOD_END,
+                     card_name="Sandbox Visa", card_number="400000******0001")
+    ready = client.get(f"/account/subscriptions/{subscription_id}/status").json
+    assert ready["activating"] is False
+    assert ready["status"] == "active"
+    assert ready["card"] == "Sandbox Visa ending in 0001"
+    assert ready["charge_url"] == f"/account/subscriptions/{subscription_id}/charge"
+    assert "in advance" in ready["caption"]
+
+
+def test_the_status_is_only_the_owners(client, auth, subscription_id):
+    auth.logout()
+    assert client.get(f"/account/subscriptions/{subscription_id}/status").status_code == 401
+    auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    assert client.get(f"/account/subscriptions/{subscription_id}/status").status_code == 404
+    assert client.get(f"/account/subscriptions/{2**31}/status").status_code == 404
