@@ -35,6 +35,11 @@ DEMO_PLANS = [
         "price": Decimal("9.00"),
         "interval": "month",
         "sort_order": 1,
+        "translations": {"ko": {
+            "name": "베이직",
+            "description": "시작하는 데 필요한 모든 것을 매월 결제로 이용합니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
+        }},
     },
     {
         "slug": "basic-yearly",
@@ -44,6 +49,11 @@ DEMO_PLANS = [
         "price": Decimal("90.00"),
         "interval": "year",
         "sort_order": 2,
+        "translations": {"ko": {
+            "name": "베이직 연간",
+            "description": "베이직 요금제를 1년에 한 번 결제합니다. 2개월분이 무료입니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원", "2개월 무료"],
+        }},
     },
     {
         "slug": "premium-monthly",
@@ -53,6 +63,11 @@ DEMO_PLANS = [
         "price": Decimal("19.00"),
         "interval": "month",
         "sort_order": 3,
+        "translations": {"ko": {
+            "name": "프리미엄",
+            "description": "더 넉넉한 공간과 더 빠른 답변이 필요한 팀을 위한 요금제입니다.",
+            "features": ["모든 핵심 기능", "프로젝트 무제한", "우선 지원", "감사 로그"],
+        }},
     },
 ]
 

@@ -256,6 +256,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SHOP_TIMEZONE": _shop_timezone(setting("SHOP_TIMEZONE", DEFAULT_SHOP_TIMEZONE)),
         # The language of a visitor whose browser asks for neither Korean nor English.
         "DEFAULT_LOCALE": _locale(setting("DEFAULT_LOCALE", "ko")),
+        # Whether the plans' prices include VAT (부가세); every price says which.
+        "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from storefront.billing.common import (
@@ -63,9 +64,10 @@ def prepare(payment: Payment) -> None:
     db.session.commit()
 
 
-def pending_first_payment(user: User, plan: Plan) -> Payment:
+def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payment:
     """The user's pending first payment for the plan opened lately at today's price, or a new one
-    (with its subscription, if none is being bought), committed before iamport hears of it."""
+    (with its subscription, if none is being bought), committed before iamport hears of it with
+    the consent to the recurring payment just given."""
     subscription = db.session.execute(
         db.select(Subscription).where(
             Subscription.user_id == user.id,
@@ -101,25 +103,29 @@ def pending_first_payment(user: User, plan: Plan) -> Payment:
             customer_uid=new_customer_uid(user),
         )
         db.session.add(payment)
+    # The latest consent is the one the order about to be paid was opened with.
+    subscription.consent_at = utcnow()
+    subscription.consent_version = consent_version
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
     return payment
 
 
-def open_checkout(user: User, plan: Plan) -> Payment:
-    """A pending first payment for the plan, registered with iamport by `payments/prepare`.
+def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
+    """A pending first payment for the plan, registered with iamport by `payments/prepare`, once
+    the user consented to the recurring payment (the version of the text they agreed to).
 
     A reload of the checkout page gets the same pending payment back; a payment that failed
     or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
     once share one subscription: the database holds one per user and plan being bought or live.
     """
     try:
-        payment = pending_first_payment(user, plan)
+        payment = pending_first_payment(user, plan, consent_version)
     except IntegrityError:
         db.session.rollback()
         if live_subscription(user, plan) is not None:
-            raise ActionRefused(f"You already subscribe to {plan.name}.") from None
-        payment = pending_first_payment(user, plan)  # the one opened at this moment
+            raise ActionRefused(_("You already subscribe to %(plan)s.", plan=plan.shown_name)) from None
+        payment = pending_first_payment(user, plan, consent_version)  # the one opened at this moment
     prepare(payment)
     return payment
 
@@ -147,7 +153,7 @@ def open_card_change(subscription: Subscription) -> Payment:
     """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
     key only with a charge); once paid, its key replaces the old one."""
     if subscription.status not in LIVE_STATUSES:
-        raise ActionRefused("Only an active subscription can change card.")
+        raise ActionRefused(_("Only an active subscription can change card."))
     # A reload of the page gets the order it opened back, as the checkout page does, so the
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
@@ -163,11 +169,11 @@ def open_card_change(subscription: Subscription) -> Payment:
 def charge_refusal(subscription: Subscription) -> str | None:
     """Why "Charge now" is not possible right now, or None when it is."""
     if subscription.status not in LIVE_STATUSES:
-        return "Only an active subscription can be charged."
+        return _("Only an active subscription can be charged.")
     if subscription.cancel_at_period_end:
-        return "This subscription ends at the end of the period; resume it first."
+        return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
-        return "Your card is still being activated by PAYMENTWALL. This takes a few seconds."
+        return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")
     return None
 
 
