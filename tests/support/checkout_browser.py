@@ -25,7 +25,8 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.click("form button[type=submit]")
+    # The form with the e-mail field: the language switch in the header is a form too.
+    page.click("form:has(#email) button[type=submit]")
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))
     assert page.locator("h1", has_text="Your account").is_visible()
     return email
