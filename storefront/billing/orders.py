@@ -6,6 +6,7 @@ import logging
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.common import (
     CHECKOUT_REUSE,
@@ -34,6 +35,10 @@ from storefront.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# Pages of one shopper opening the same checkout at once each write the subscription; the ones
+# that lose the race read it again (the winner's order is then reused).
+OPEN_ATTEMPTS = 5
 
 
 class DuplicateSubmission(Exception):
@@ -119,13 +124,18 @@ def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
     or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
     once share one subscription: the database holds one per user and plan being bought or live.
     """
-    try:
-        payment = pending_first_payment(user, plan, consent_version)
-    except IntegrityError:
-        db.session.rollback()
-        if live_subscription(user, plan) is not None:
-            raise ActionRefused(_("You already subscribe to %(plan)s.", plan=plan.shown_name)) from None
-        payment = pending_first_payment(user, plan, consent_version)  # the one opened at this moment
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            payment = pending_first_payment(user, plan, consent_version)
+            break
+        except (IntegrityError, StaleDataError):
+            # Another page opened the subscription, or recorded its consent on it, at this moment.
+            db.session.rollback()
+            if live_subscription(user, plan) is not None:
+                raise ActionRefused(_("You already subscribe to %(plan)s.",
+                                      plan=plan.shown_name)) from None
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
     prepare(payment)
     return payment
 
