@@ -239,6 +239,7 @@ def seed_pending_first_payments(shop: Shop, n: int) -> None:
     from werkzeug.security import generate_password_hash
 
     from storefront import billing
+    from storefront.checkout import CONSENT_VERSION
     from storefront.extensions import db
     from storefront.formatting import amount_for_sdk
     from storefront.models import Payment, Plan, User
@@ -256,7 +257,7 @@ def seed_pending_first_payments(shop: Shop, n: int) -> None:
         opened = []
         for user in users:
             # The shop's own checkout: the pending order, prepared at iamport.
-            payment = billing.open_checkout(user, plan)
+            payment = billing.open_checkout(user, plan, CONSENT_VERSION)
             opened.append(payment.id)
             pay_in_window(shop.sandbox, checkout_params(
                 merchant_uid=payment.merchant_uid, customer_uid=payment.customer_uid,

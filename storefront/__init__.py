@@ -41,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from storefront import (
         account, auth, business, checkout, cli, errors, formatting, i18n, legal, ratelimits,
-        security, shop, webhooks,
+        security, shop, webhooks, wording,
     )
 
     app.register_blueprint(shop.bp)
@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.register(app)
     errors.register(app)
     formatting.register(app)
+    wording.register(app)
     business.register(app)
     security.register(app)
     # After the blueprints: the limits wrap their views.

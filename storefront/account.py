@@ -6,11 +6,11 @@ import secrets
 from datetime import datetime
 
 from flask import (
-    Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request, session,
+    Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -18,8 +18,10 @@ from storefront import billing
 from storefront.checkout import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
+from storefront.wording import (
+    card_shown, charge_caption, next_charge_text, reason_shown, status_label,
+)
 from storefront.billing.lifecycle import given_up_now
-from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
 from storefront.formatting import date_long, money
 from storefront.models import (
     Payment,
@@ -32,72 +34,6 @@ from storefront.models import (
 from storefront.periods import add_interval
 
 bp = Blueprint("account", __name__, url_prefix="/account")
-
-# A plan's interval as a period of time, for sentences such as "it paid the next month".
-INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
-
-
-# A subscription's status as a shopper reads it (the stored value stays "canceled").
-STATUS_LABELS = {
-    "incomplete": lazy_gettext("under review"),
-    "active": lazy_gettext("active"),
-    "past_due": lazy_gettext("past due"),
-    "canceled": lazy_gettext("cancelled"),
-}
-# Reasons we store on a payment or refund in English (logs and audits read them), shown in the
-# page's language; a PG's own message is shown as it came.
-STORED_REASONS = {
-    "Not completed: no payment was made.": lazy_gettext("Not completed: no payment was made."),
-    "The payment provider refused the charge.": lazy_gettext("The payment provider refused the charge."),
-    "We could not reach the payment provider; nothing was charged.":
-        lazy_gettext("We could not reach the payment provider; nothing was charged."),
-    ALREADY_SUBSCRIBED: lazy_gettext("Refunded: you already subscribe to this plan, so this second "
-                                     "payment was not needed."),
-    ALREADY_CANCELED: lazy_gettext("Refunded: the subscription had been cancelled before this "
-                                   "payment went through."),
-    PERIOD_PAID_ALREADY: lazy_gettext("Refunded: this period had already been paid by another attempt."),
-}
-
-
-def status_label(status: str) -> str:
-    """A subscription status in words."""
-    return str(STATUS_LABELS.get(str(status), str(status).replace("_", " ")))
-
-
-def reason_shown(reason: str | None) -> str:
-    """A stored failure or refund reason in the page's language."""
-    return str(STORED_REASONS.get(reason or "", reason or ""))
-
-
-def card_shown(subscription: Subscription) -> str:
-    """The card on file by its name and last four digits, never its masked number."""
-    last_four = subscription.card_last_four
-    if last_four is None:
-        return subscription.card_name or _("Card")
-    return _("%(card)s ending in %(last_four)s", card=subscription.card_name or _("Card"),
-             last_four=last_four)
-
-
-def charge_caption(subscription: Subscription) -> str:
-    """What "Charge now" pays: the overdue renewal when past due, else the next period early."""
-    if subscription.status == SubscriptionStatus.PAST_DUE:
-        return _('"Charge now" pays the overdue renewal now; your paid period then runs on from '
-                 'where it stopped.')
-    return _('"Charge now" pays your next period in advance; the following renewal moves one '
-             '%(interval)s later.', interval=interval_word(subscription.plan.interval))
-
-
-def interval_word(interval: str) -> str:
-    """A plan's interval as a period of time."""
-    return str(INTERVAL_WORDS.get(str(interval), str(interval)))
-
-
-@bp.app_context_processor
-def account_words() -> dict:
-    """Words for subscriptions and payments in every template (the checkout's result too)."""
-    return {"interval_word": interval_word, "status_label": status_label,
-            "reason_shown": reason_shown, "card_shown": card_shown,
-            "charge_caption": charge_caption}
 
 HISTORY_PAGE_SIZE = 10
 # Longer than any token we sign; a longer one is not read at all.
@@ -243,24 +179,6 @@ def _flash_charge(payment: Payment) -> None:
     else:
         flash(_("We have not heard back from the payment provider yet. The charge is pending and "
                 "will be confirmed shortly; you will not be charged twice."), "warning")
-
-
-def next_charge_text(subscription: Subscription, next_charge: datetime | None) -> str:
-    """The "Next charge" line of a live subscription (the overview and its status)."""
-    plan = subscription.plan
-    if subscription.cancel_at_period_end and subscription.status == SubscriptionStatus.ACTIVE:
-        return _("none: the subscription ends")
-    if next_charge:
-        if subscription.status == SubscriptionStatus.PAST_DUE:
-            return _("%(amount)s on %(date)s (retry %(retry)d of %(retries)d)",
-                     amount=money(plan.price, plan.currency), date=date_long(next_charge),
-                     retry=subscription.retry_count,
-                     retries=len(current_app.config["RENEWAL_RETRY_DAYS"]))
-        return _("%(amount)s on %(date)s", amount=money(plan.price, plan.currency),
-                 date=date_long(next_charge))
-    if subscription.billing_key_ready_at is None:
-        return _("scheduled once your card is activated")
-    return _("being scheduled")
 
 
 @bp.route("/subscriptions/<int:subscription_id>/status")

@@ -20,12 +20,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from storefront import billing
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
+from storefront.i18n import page_language
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, utcnow
 from storefront.periods import add_interval
@@ -36,10 +39,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
 RESULT_REFRESH_FOR = timedelta(minutes=10)
+# The version of the recurring-payment consent's text (templates/checkout/checkout.html), recorded
+# on the subscription with the moment it was given: change it whenever that text changes.
+CONSENT_VERSION = "2026-12-01"
 # What a shopper reads when iamport has no record of the payment they made (in live mode, a
 # payment on a test channel is never looked up, so it reads like this too).
-NOT_AT_IAMPORT = ("iamport has no record of this payment as one this shop can accept (payments on a "
-                  "test channel are not accepted). Nothing was activated; please pay again with a card.")
+NOT_AT_IAMPORT = lazy_gettext(
+    "iamport has no record of this payment as one this shop can accept (payments on a test channel "
+    "are not accepted). Nothing was activated; please pay again with a card.")
 # At least one letter or digit: an id of dots alone would be a path's "." or ".." at iamport.
 UID = re.compile(r"(?=.*[A-Za-z0-9])[A-Za-z0-9_.:\-]{1,64}")
 
@@ -92,11 +99,12 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
             "pg": current_app.config["IAMPORT_PG"],
             "pay_method": "card",
             "merchant_uid": payment.merchant_uid,
-            "name": plan.name[:40],
+            "name": plan.shown_name[:40],
             # What this payment was opened (and registered at iamport) for, not today's price.
             "amount": amount_for_sdk(payment.amount),
             "currency": payment.currency,
-            "language": "en",
+            # The payment window speaks the page's language (PAYMENTWALL's widget takes ko and en).
+            "language": page_language(),
             "buyer_email": user.email,
             "buyer_name": user.buyer_name,
             "customer_uid": payment.customer_uid,
@@ -108,28 +116,68 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
     }
 
 
-@bp.route("/<slug>")
+def _cannot_buy(plan) -> str | None:
+    """Why the user cannot open a checkout for the plan now (they have it, or one is in review)."""
+    if billing.live_subscription(current_user, plan) is not None:
+        return _("You already subscribe to %(plan)s.", plan=plan.shown_name)
+    if billing.first_payment_in_review(current_user, plan) is not None:
+        return _("Your payment for %(plan)s is being reviewed by PAYMENTWALL. We activate the "
+                 "subscription as soon as it is approved; you do not need to pay again.",
+                 plan=plan.shown_name)
+    return None
+
+
+@bp.get("/<slug>")
 @login_required
 def start(slug: str):
-    """Open a checkout for the plan and render the page that opens the payment window."""
+    """The checkout page: what is charged, the consent to the recurring payment and the pay button.
+
+    No order is opened here: the page's script opens it (POST, below) once the shopper consented.
+    """
     plan = get_active_plan(slug)
-    if billing.live_subscription(current_user, plan) is not None:
-        flash(f"You already subscribe to {plan.name}.", "info")
+    refusal = _cannot_buy(plan)
+    if refusal:
+        flash(refusal, "info")
         return redirect(url_for("account.overview"))
-    if billing.first_payment_in_review(current_user, plan) is not None:
-        flash(f"Your payment for {plan.name} is being reviewed by PAYMENTWALL. We activate the "
-              "subscription as soon as it is approved; you do not need to pay again.", "info")
-        return redirect(url_for("account.overview"))
+    params = {
+        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
+        "order_url": url_for("checkout.open_order", slug=plan.slug),
+        "consent_version": CONSENT_VERSION,
+        "complete_url": url_for("checkout.complete"),
+    }
+    return render_template("checkout/checkout.html", plan=plan, params=params,
+                           next_charge=add_interval(utcnow(), plan.interval))
+
+
+@bp.post("/<slug>")
+@login_required
+def open_order(slug: str):
+    """Open the plan's first payment (recorded, then registered with iamport) once the shopper
+    consented to the recurring payment; answers the SDK's parameters for the payment window.
+
+    Without the consent nothing is written and iamport hears nothing.
+    """
+    plan = get_active_plan(slug)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error(400, _("Send a JSON object."))
+    consent = body.get("consent")
+    if not consent:
+        return json_error(400, _("Please agree to the recurring payment to subscribe."))
+    if consent != CONSENT_VERSION:
+        # The text changed since the page was loaded: what was agreed to is not what we record.
+        return json_error(409, _("The terms of the recurring payment have changed. Please reload "
+                                 "the page and read them again."))
+    refusal = _cannot_buy(plan)
+    if refusal:
+        return jsonify(error={"status": 409, "message": refusal},
+                       redirect=url_for("account.overview")), 409
     try:
-        payment = billing.open_checkout(current_user, plan)
+        payment = billing.open_checkout(current_user, plan, CONSENT_VERSION)
     except billing.ActionRefused as exc:
-        flash(str(exc), "info")
-        return redirect(url_for("account.overview"))
-    next_charge = add_interval(utcnow(), plan.interval)
-    return render_template(
-        "checkout/checkout.html", plan=plan, payment=payment, params=sdk_params(payment),
-        next_charge=next_charge,
-    )
+        return jsonify(error={"status": 409, "message": str(exc)},
+                       redirect=url_for("account.overview")), 409
+    return jsonify(sdk_params(payment))
 
 
 def _result_url(payment: Payment) -> str:
@@ -137,7 +185,11 @@ def _result_url(payment: Payment) -> str:
 
 
 # What anyone but the order's owner is told, whether or not the order exists.
-NO_RECORD = "We have no record of that payment."
+NO_RECORD = lazy_gettext("We have no record of that payment.")
+# What a logged-in shopper is told of an order that is not theirs (or does not exist): true in
+# both cases, so it says nothing of which orders are real.
+NOT_YOURS = lazy_gettext("This payment is not on your account. If you paid it while logged in to "
+                         "another account, log in to that account to see it.")
 
 
 def _recorded_with(imp_uid: str) -> Payment | None:
@@ -156,8 +208,8 @@ def _log_in_first(merchant_uid: str) -> str:
 def complete_opened():
     """The callback's address opened in a browser: say what it is for, rather than letting
     `/checkout/<slug>` look for a plan called "complete"."""
-    message = ("This address only takes the payment window's answer. Your payments and "
-               "subscriptions are on your account page.")
+    message = _("This address only takes the payment window's answer. Your payments and "
+                "subscriptions are on your account page.")
     body, status = error_response(405, message)
     return body, status, {"Allow": "POST"}
 
@@ -171,25 +223,25 @@ def complete():
     """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return json_error(400, "Send a JSON object.")
+        return json_error(400, _("Send a JSON object."))
     imp_uid = clean_uid(body.get("imp_uid"))
     merchant_uid = clean_uid(body.get("merchant_uid"))
     if imp_uid is None or merchant_uid is None:
-        return json_error(400, "imp_uid and merchant_uid are required.")
+        return json_error(400, _("imp_uid and merchant_uid are required."))
     if not current_user.is_authenticated:
         # Logged out meanwhile: after logging in, the result page verifies the order.
-        message = "Please log in to see the result of your payment."
+        message = _("Please log in to see the result of your payment.")
         return jsonify(error={"status": 401, "message": message},
                        redirect=_log_in_first(merchant_uid)), 401
     order = billing.payment_for_owner(merchant_uid, current_user)
     recorded = _recorded_with(imp_uid)
     if order is None or (recorded is not None and recorded.id != order.id):
-        return json_error(404, NO_RECORD)
+        return json_error(404, str(NO_RECORD))
     found = look_up(lambda: billing.verify_payment(imp_uid), f"callback for {imp_uid}")
     if found.not_ours:
-        return json_error(404, NO_RECORD)
+        return json_error(404, str(NO_RECORD))
     if found.not_at_iamport:
-        return json_error(404, NOT_AT_IAMPORT)
+        return json_error(404, str(NOT_AT_IAMPORT))
     if found.unanswered:
         # The result page and the webhook settle it.
         return jsonify(status=PaymentStatus.PENDING, redirect=_result_url(order)), 202
@@ -198,11 +250,12 @@ def complete():
         # iamport's payment is another order's (recorded now, as a webhook would); not told here.
         log.warning("callback for %s with %s, a payment of order %s", merchant_uid, imp_uid,
                     payment.merchant_uid)
-        return json_error(404, NO_RECORD)
+        return json_error(404, str(NO_RECORD))
     refused = billing.refund_of(imp_uid)
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
         # Not the order's payment (another amount or card, a test channel): given back.
-        return jsonify(status="refused", message=f"Your payment was not accepted. {refused.reason}",
+        message = _("Your payment was not accepted. %(reason)s", reason=refused.reason)
+        return jsonify(status="refused", message=message,
                        redirect=_result_url(payment))
     return jsonify(status=payment.status, redirect=_result_url(payment))
 
@@ -217,7 +270,7 @@ def return_from_window():
     imp_uid = clean_uid(request.args.get("imp_uid"))
     merchant_uid = clean_uid(request.args.get("merchant_uid"))
     if merchant_uid is None and imp_uid is None:
-        abort(400, "The payment window sent us back without an order number.")
+        abort(400, _("The payment window sent us back without an order number."))
     found = Lookup()
     if imp_uid is not None:
         found = look_up(lambda: billing.verify_payment(imp_uid), f"redirect for {imp_uid}")
@@ -227,20 +280,20 @@ def return_from_window():
     owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
     if not owner:
         if current_user.is_authenticated:
-            abort(404, NO_RECORD)
+            abort(404, str(NOT_YOURS))
         # Back here after logging in, with only what the visitor sent: nothing in the answer
         # says whether the order or the payment exists, nor which order a payment is of.
-        flash("Please log in to see the result of your payment.", "info")
+        flash(_("Please log in to see the result of your payment."), "info")
         return redirect(url_for("auth.login", next=request.full_path))
     if found.not_at_iamport:
-        flash(NOT_AT_IAMPORT, "error")
+        flash(str(NOT_AT_IAMPORT), "error")
     target = _result_url(payment)
     refused = billing.refund_of(imp_uid) if imp_uid else None
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
-        flash(f"Your payment was not accepted. {refused.reason}", "error")
+        flash(_("Your payment was not accepted. %(reason)s", reason=refused.reason), "error")
     elif payment.status == PaymentStatus.PENDING and (verified or imp_uid is None):
         # No payment was made (the window was closed, or never got that far).
-        flash("The payment was not completed. You can try again whenever you are ready.", "warning")
+        flash(_("The payment was not completed. You can try again whenever you are ready."), "warning")
         target = url_for("shop.plan", slug=payment.subscription.plan.slug)
     return redirect(target)
 
@@ -253,7 +306,7 @@ def result(merchant_uid: str):
     if clean_uid(merchant_uid) is not None:
         payment = billing.payment_for_owner(merchant_uid, current_user)
     if payment is None:
-        abort(404, "We could not find that payment.")
+        abort(404, str(NOT_YOURS))
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
         # The page shows what we know when iamport does not say more.
         look_up(lambda: billing.verify_order(payment.merchant_uid), f"result {merchant_uid}")

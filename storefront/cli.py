@@ -42,7 +42,7 @@ DEMO_PLANS = [
         "sort_order": 1,
         "translations": {"ko": {
             "name": "베이직",
-            "description": "시작하는 데 필요한 모든 기능을 매월 결제합니다.",
+            "description": "시작하는 데 필요한 모든 것을 매월 결제로 이용합니다.",
             "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
         }},
     },
@@ -57,8 +57,8 @@ DEMO_PLANS = [
         "sort_order": 2,
         "translations": {"ko": {
             "name": "베이직 연간",
-            "description": "베이직 플랜을 1년에 한 번 결제합니다. 두 달이 무료입니다.",
-            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원", "두 달 무료"],
+            "description": "베이직 요금제를 1년에 한 번 결제합니다. 2개월분이 무료입니다.",
+            "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원", "2개월 무료"],
         }},
     },
     {
@@ -72,7 +72,7 @@ DEMO_PLANS = [
         "sort_order": 3,
         "translations": {"ko": {
             "name": "프리미엄",
-            "description": "더 많은 공간과 더 빠른 답변이 필요한 팀을 위한 플랜입니다.",
+            "description": "더 넉넉한 공간과 더 빠른 답변이 필요한 팀을 위한 요금제입니다.",
             "features": ["모든 핵심 기능", "프로젝트 무제한", "우선 지원", "감사 로그"],
         }},
     },
@@ -87,7 +87,7 @@ DEMO_PLANS = [
         "sort_order": 4,
         "translations": {"ko": {
             "name": "베이직 (원화)",
-            "description": "베이직 플랜을 원화로 매월 결제합니다.",
+            "description": "베이직 요금제를 원화로 매월 결제합니다.",
             "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
         }},
     },

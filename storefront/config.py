@@ -260,6 +260,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DEFAULT_LOCALE": _locale(setting("DEFAULT_LOCALE", "ko")),
         # 상호, 대표자, 사업자등록번호 … for the footer and the legal pages (storefront/business.py).
         **business.load(setting),
+        # Whether the plans' prices include VAT (부가세); every price says which.
+        "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }
     for name, default in SANDBOX_DEFAULTS.items():
         cfg[name] = setting(name, "" if live else default)

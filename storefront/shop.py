@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, make_response, render_template, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from storefront import billing
@@ -35,7 +36,7 @@ def get_active_plan(slug: str) -> Plan:
             db.select(Plan).where(Plan.slug == slug, Plan.active.is_(True))
         ).scalar_one_or_none()
     if plan is None:
-        abort(404, "We could not find that plan.")
+        abort(404, _("We could not find that plan."))
     return plan
 
 
@@ -81,6 +82,9 @@ def plan(slug: str):
     """Show one plan and what subscribing to it charges."""
     plan = get_active_plan(slug)
     next_charge = add_interval(utcnow(), plan.interval)
-    in_review = (current_user.is_authenticated
-                 and billing.first_payment_in_review(current_user, plan) is not None)
-    return render_template("shop/plan.html", plan=plan, next_charge=next_charge, in_review=in_review)
+    logged_in = current_user.is_authenticated
+    # A subscriber is told so (and sent to the account), not offered a checkout that bounces.
+    subscribed = logged_in and billing.live_subscription(current_user, plan) is not None
+    in_review = logged_in and billing.first_payment_in_review(current_user, plan) is not None
+    return render_template("shop/plan.html", plan=plan, next_charge=next_charge,
+                           subscribed=subscribed, in_review=in_review)

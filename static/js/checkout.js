@@ -1,10 +1,15 @@
 // Opens the iamport payment window and hands its result to the server, which verifies it.
+// On the checkout page the order is opened first (POST with the consent to the recurring
+// payment); the card-change page carries its order already. Words come from the page.
 (function () {
   "use strict";
   var params = JSON.parse(document.getElementById("checkout-params").textContent);
+  var texts = JSON.parse(document.getElementById("checkout-texts").textContent);
   var form = document.getElementById("checkout-form");
   var button = document.getElementById("pay-button");
   var statusBox = document.getElementById("checkout-status");
+  var consent = document.getElementById("consent");
+  var consentError = document.getElementById("consent-error");
   var csrfToken = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
 
   function say(text, kind) {
@@ -13,28 +18,38 @@
     statusBox.textContent = text;
   }
 
-  function verify(rsp) {
-    say("Verifying your payment with the provider…", "busy");
-    fetch(params.complete_url, {
+  function because(template, reason) {
+    return template.replace("{reason}", reason);
+  }
+
+  function postJSON(url, body) {
+    return fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
-      body: JSON.stringify({ imp_uid: rsp.imp_uid, merchant_uid: rsp.merchant_uid })
+      body: JSON.stringify(body)
     }).then(function (response) {
-      return response.json().then(function (data) { return { ok: response.ok || response.status === 202, data: data }; });
-    }).then(function (result) {
+      return response.json().then(function (data) {
+        return { ok: response.ok || response.status === 202, data: data };
+      });
+    });
+  }
+
+  function verify(rsp) {
+    say(texts.verifying, "busy");
+    postJSON(params.complete_url, { imp_uid: rsp.imp_uid, merchant_uid: rsp.merchant_uid }).then(function (result) {
       if (result.data.status === "pending" && rsp.error_msg) {
         // The shopper closed the window: nothing was charged and the order is still open.
-        say("The payment was not completed: " + rsp.error_msg + " You can try again.", "error");
+        say(because(texts.try_again_because, rsp.error_msg), "error");
         button.disabled = false;
       } else if (result.data.redirect) {
         window.location.assign(result.data.redirect);
       } else {
-        say((result.data.error && result.data.error.message) || "We could not confirm the payment.", "error");
+        say((result.data.error && result.data.error.message) || texts.not_confirmed, "error");
         button.disabled = false;
       }
     }).catch(function () {
-      say("We could not reach the shop to confirm your payment. Please check your account page in a minute; you will not be charged twice.", "error");
+      say(texts.shop_unreachable, "error");
     });
   }
 
@@ -44,27 +59,67 @@
       verify(rsp);
       return;
     }
-    say(rsp.error_msg ? "The payment was not completed: " + rsp.error_msg : "The payment was not completed.", "error");
+    say(rsp.error_msg ? because(texts.not_completed_because, rsp.error_msg) : texts.not_completed, "error");
     button.disabled = false;
   }
 
+  function consentGiven() {
+    if (!consent) { return true; }  // the card-change page: not a new subscription
+    var given = consent.checked;
+    consentError.hidden = given;
+    consentError.textContent = given ? "" : texts.consent_needed;
+    consent.setAttribute("aria-invalid", given ? "false" : "true");
+    consent.closest("fieldset").classList.toggle("consent-missing", !given);
+    return given;
+  }
+
+  // The order to pay: the page's, or the one the server opens now that the shopper consented
+  // (the same one again on a second try, as long as it is not paid).
+  function order() {
+    if (params.pay) { return Promise.resolve(params.pay); }
+    say(texts.opening, "busy");
+    return postJSON(params.order_url, { consent: consent.value }).then(function (result) {
+      if (!result.ok || !result.data.pay) {
+        if (result.data.redirect) { window.location.assign(result.data.redirect); }
+        throw new Error((result.data.error && result.data.error.message) || texts.not_opened);
+      }
+      params.pay = result.data.pay;
+      document.getElementById("order-number").textContent = params.pay.merchant_uid;
+      document.getElementById("order-row").hidden = false;
+      return params.pay;
+    }, function () {
+      throw new Error(texts.not_opened);
+    });
+  }
+
   if (!window.IMP) {
-    say("The payment window could not be loaded. Please reload the page.", "error");
+    say(texts.no_window, "error");
     return;
   }
   window.IMP.init(params.imp_code);
   button.disabled = false;
+  if (consent) {
+    consent.addEventListener("change", function () { if (consent.checked) { consentGiven(); } });
+  }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (button.disabled) { return; }
+    if (!consentGiven()) {
+      consent.focus();
+      return;
+    }
     button.disabled = true;
-    say("The payment window is open. Complete the payment there.", "busy");
-    var pay = Object.assign({}, params.pay, {
-      buyer_tel: form.elements.buyer_tel.value.trim(),
-      buyer_addr: form.elements.buyer_addr.value.trim(),
-      buyer_postcode: form.elements.buyer_postcode.value.trim()
+    order().then(function (pay) {
+      say(texts.window_open, "busy");
+      window.IMP.request_pay(Object.assign({}, pay, {
+        buyer_tel: form.elements.buyer_tel.value.trim(),
+        buyer_addr: form.elements.buyer_addr.value.trim(),
+        buyer_postcode: form.elements.buyer_postcode.value.trim()
+      }), onResult);
+    }).catch(function (error) {
+      say(error.message, "error");
+      button.disabled = false;
     });
-    window.IMP.request_pay(pay, onResult);
   });
 })();

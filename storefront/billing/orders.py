@@ -6,6 +6,7 @@ import logging
 
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.common import (
     CHECKOUT_REUSE,
@@ -34,6 +35,10 @@ from storefront.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# Pages of one shopper opening the same checkout at once each write the subscription; the ones
+# that lose the race read it again (the winner's order is then reused).
+OPEN_ATTEMPTS = 5
 
 
 class DuplicateSubmission(Exception):
@@ -64,9 +69,10 @@ def prepare(payment: Payment) -> None:
     db.session.commit()
 
 
-def pending_first_payment(user: User, plan: Plan) -> Payment:
+def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payment:
     """The user's pending first payment for the plan opened lately at today's price, or a new one
-    (with its subscription, if none is being bought), committed before iamport hears of it."""
+    (with its subscription, if none is being bought), committed before iamport hears of it with
+    the consent to the recurring payment just given."""
     subscription = db.session.execute(
         db.select(Subscription).where(
             Subscription.user_id == user.id,
@@ -102,25 +108,34 @@ def pending_first_payment(user: User, plan: Plan) -> Payment:
             customer_uid=new_customer_uid(user),
         )
         db.session.add(payment)
+    # The latest consent is the one the order about to be paid was opened with.
+    subscription.consent_at = utcnow()
+    subscription.consent_version = consent_version
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
     return payment
 
 
-def open_checkout(user: User, plan: Plan) -> Payment:
-    """A pending first payment for the plan, registered with iamport by `payments/prepare`.
+def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
+    """A pending first payment for the plan, registered with iamport by `payments/prepare`, once
+    the user consented to the recurring payment (the version of the text they agreed to).
 
     A reload of the checkout page gets the same pending payment back; a payment that failed
     or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
     once share one subscription: the database holds one per user and plan being bought or live.
     """
-    try:
-        payment = pending_first_payment(user, plan)
-    except IntegrityError:
-        db.session.rollback()
-        if live_subscription(user, plan) is not None:
-            raise ActionRefused(f"You already subscribe to {plan.name}.") from None
-        payment = pending_first_payment(user, plan)  # the one opened at this moment
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            payment = pending_first_payment(user, plan, consent_version)
+            break
+        except (IntegrityError, StaleDataError):
+            # Another page opened the subscription, or recorded its consent on it, at this moment.
+            db.session.rollback()
+            if live_subscription(user, plan) is not None:
+                raise ActionRefused(_("You already subscribe to %(plan)s.",
+                                      plan=plan.shown_name)) from None
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
     prepare(payment)
     return payment
 

@@ -108,6 +108,10 @@ class Subscription(db.Model):
     # The card of the billing key as iamport described it when the key was confirmed.
     card_name: Mapped[Optional[str]] = mapped_column(sa.String(60))
     card_number: Mapped[Optional[str]] = mapped_column(sa.String(30))
+    # The shopper's consent to the recurring payment (정기결제 동의), given at checkout: when, and
+    # which version of its text (checkout.CONSENT_VERSION) they were shown.
+    consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    consent_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Refund, Subscription
-from tests.support.checkout_browser import open_checkout, pay_in_window, register, window_frame
+from tests.support.checkout_browser import open_checkout, pay_in_window, register, start_payment, window_frame
 from tests.support.sandbox import LIVE_LIKE, start_sandbox
 from tests.support.shop import make_shop
 
@@ -29,8 +29,8 @@ def live_shop_on_a_test_channel(tmp_path):
 def test_a_test_channel_payment_activates_nothing_in_live_mode(page, live_shop_on_a_test_channel):
     shop = live_shop_on_a_test_channel
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
-    page.click("#pay-button")
+    open_checkout(page, shop.url)
+    merchant_uid = start_payment(page)
     pay_in_window(window_frame(page))
     status = page.locator("#checkout-status")
     expect(status).to_contain_text("test channel")

@@ -3,19 +3,26 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from storefront import billing
+from storefront.checkout import CONSENT_VERSION
+from storefront.extensions import db
+from storefront.models import Payment
+from tests.support.browser import screenshot_on_failure
 from tests.support.checkout_browser import (
     fill_card,
     open_checkout,
     order_number,
+    start_payment,
     pay_in_window,
     register,
     result_url,
     subscription_card,
     window_frame,
 )
+from tests.support.i18n import english_left
 from tests.support.sandbox import GOOD_CARD
 
 TIMEOUT = 10_000
@@ -32,11 +39,12 @@ def assert_active_on_account(page, base_url):
 
 def test_desktop_subscribe_in_the_iframe_window(page, shop):
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
-    assert merchant_uid.startswith("sub_")
+    open_checkout(page, shop.url)
     expect(page.locator("h1")).to_have_text("Subscribe to Basic")
 
-    page.click("#pay-button")
+    merchant_uid = start_payment(page)
+    assert merchant_uid.startswith("sub_")
+    assert order_number(page) == merchant_uid
     # Desktop: the SDK lays the window over the page in an iframe; the page itself stays put.
     window = window_frame(page)
     expect(window.locator("#pw-amount")).to_contain_text("9", timeout=TIMEOUT)
@@ -63,7 +71,7 @@ def test_mobile_subscribe_goes_to_the_window_and_comes_back(phone, shop):
     page = phone
     assert re.search(r"Mobi|iPhone", page.evaluate("navigator.userAgent"))
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
+    open_checkout(page, shop.url)
 
     # The checkout page fits the phone's width: nothing scrolls sideways.
     width = page.evaluate("window.innerWidth")
@@ -71,7 +79,7 @@ def test_mobile_subscribe_goes_to_the_window_and_comes_back(phone, shop):
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"checkout page is {scroll_width}px wide on a {width}px screen"
 
-    page.click("#pay-button")
+    merchant_uid = start_payment(page)
     # Mobile: the whole page goes to the sandbox's window, no overlay.
     page.wait_for_url(re.compile(re.escape(shop.sandbox.url) + r"/window/"), timeout=TIMEOUT)
     assert page.frames == [page.main_frame]
@@ -95,8 +103,8 @@ def test_mobile_subscribe_goes_to_the_window_and_comes_back(phone, shop):
 
 def test_declined_card_shows_the_reason_and_try_again_opens_a_new_order(page, shop):
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
-    page.click("#pay-button")
+    open_checkout(page, shop.url)
+    merchant_uid = start_payment(page)
     pay_in_window(window_frame(page), cvv="222")
 
     page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
@@ -111,12 +119,12 @@ def test_declined_card_shows_the_reason_and_try_again_opens_a_new_order(page, sh
     page.get_by_role("link", name="Try again").click()
     page.wait_for_url(f"{shop.url}/checkout/basic-monthly")
     page.locator("#pay-button:not([disabled])").wait_for()
-    retry_uid = order_number(page)
+    page.check("#consent")
+    retry_uid = start_payment(page)
     assert retry_uid != merchant_uid
     expect(page.locator("dl.summary-list code")).to_have_text(retry_uid)
 
     # The new order pays normally.
-    page.click("#pay-button")
     pay_in_window(window_frame(page))
     page.wait_for_url(result_url(shop.url, retry_uid), timeout=TIMEOUT)
     expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
@@ -126,8 +134,8 @@ def test_closing_the_window_leaves_the_order_pending(page, shop):
     # iamport keeps a closed window as a failed payment with an imp_uid; the server verifies it,
     # sees the buyer closed the window, and keeps our order open so the same order can be paid.
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
-    page.click("#pay-button")
+    open_checkout(page, shop.url)
+    merchant_uid = start_payment(page)
     window = window_frame(page)
     fill_card(window)  # typed but never sent
     window.locator("button.pw-close").click()
@@ -155,8 +163,8 @@ def test_closing_the_window_leaves_the_order_pending(page, shop):
     # The plan page still works and the same order can be paid.
     page.goto(f"{shop.url}/plans/basic-monthly")
     expect(page.locator("h1")).to_contain_text("Basic")
-    assert open_checkout(page, shop.url) == merchant_uid
-    page.click("#pay-button")
+    open_checkout(page, shop.url)
+    assert start_payment(page) == merchant_uid
     pay_in_window(window_frame(page))
     page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
     expect(page.locator("section.result")).to_have_attribute("data-status", "paid")
@@ -166,10 +174,10 @@ def test_window_that_cannot_open_leaves_the_order_pending(page, shop):
     """No imp_uid comes back (the SDK could not reach iamport): the checkout page says so and
     the same order can be paid once the service answers again."""
     register(page, shop.url)
-    merchant_uid = open_checkout(page, shop.url)
+    open_checkout(page, shop.url)
     open_window = f"{shop.sandbox.url}/sdk/v1/payments"
     page.route(open_window, lambda route: route.abort("connectionrefused"))
-    page.click("#pay-button")
+    merchant_uid = start_payment(page)
 
     status = page.locator("#checkout-status")
     expect(status).to_contain_text("The payment was not completed", timeout=TIMEOUT)
@@ -186,8 +194,125 @@ def test_window_that_cannot_open_leaves_the_order_pending(page, shop):
     page.goto(f"{shop.url}/plans/basic-monthly")
     expect(page.locator("h1")).to_have_text("Basic")
     page.unroute(open_window)
-    assert open_checkout(page, shop.url) == merchant_uid
-    page.click("#pay-button")
+    open_checkout(page, shop.url)
+    assert start_payment(page) == merchant_uid
     pay_in_window(window_frame(page))
     page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
     expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
+
+
+# ------------------------------------------------------------------ the same journey in Korean
+
+
+def _korean_page(browser, request, **device):
+    context = browser.new_context(locale="ko-KR", **device)
+    context.set_default_timeout(TIMEOUT)
+    context.set_default_navigation_timeout(TIMEOUT)
+    request.addfinalizer(context.close)
+    page = context.new_page()
+    request.addfinalizer(lambda: screenshot_on_failure(request, page))
+    return page
+
+
+@pytest.fixture
+def korean_desktop(browser, request):
+    """A desktop page whose browser asks for Korean (ko-KR)."""
+    return _korean_page(browser, request, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def korean_phone(playwright, browser, request):
+    """The phone of the `phone` fixture, asking for Korean."""
+    device = dict(playwright.devices["iPhone 13"])
+    device.pop("default_browser_type", None)
+    return _korean_page(browser, request, **device)
+
+
+def _register_in_korean(page, base_url):
+    page.goto(f"{base_url}/auth/register")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    page.fill("#first_name", "길동")
+    page.fill("#last_name", "홍")
+    page.fill("#email", "gildong@example.com")
+    page.fill("#password", "correct horse battery")
+    page.fill("#confirm", "correct horse battery")
+    page.click("form:has(#email) button[type=submit]")
+    page.wait_for_url(f"{base_url}/account")
+
+
+def _korean_words_only(page, *codes):
+    html = page.content()
+    for code in codes:  # order numbers are codes, shown as they are
+        html = html.replace(code, " ")
+    return english_left(html)
+
+
+def _korean_checkout_needs_consent(page, shop):
+    """Plan page → checkout in Korean; the pay button refuses until the consent is ticked."""
+    page.goto(f"{shop.url}/plans/basic-monthly")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert _korean_words_only(page) == []
+    page.get_by_role("link", name="베이직 구독하기").click()
+    page.wait_for_url(f"{shop.url}/checkout/basic-monthly")
+    page.locator("#pay-button:not([disabled])").wait_for()
+    expect(page.locator("h1")).to_have_text("베이직 구독하기")
+    assert _korean_words_only(page) == []
+    # The consent states the amount, the interval, the first renewal's date and how to cancel.
+    consent = page.locator("label[for=consent]")
+    first_renewal = re.search(r"다음 결제일 (\d{4}년 \d{1,2}월 \d{1,2}일)",
+                              page.locator("dl.summary-list").inner_text()).group(1)
+    for words in ("US$9.00", "매월", first_renewal, "해지", "내 계정", "부가세 포함"):
+        expect(consent).to_contain_text(words)
+    expect(page.locator("legend")).to_have_text("정기결제 동의")
+    expect(page.locator("#consent")).not_to_be_checked()
+
+    opened = []
+    page.on("request", lambda req: req.method == "POST" and req.url.endswith("/checkout/basic-monthly")
+            and opened.append(req.url))
+    page.click("#pay-button")
+    expect(page.locator("#consent-error")).to_contain_text("정기결제 동의란에 체크")
+    expect(page.locator("#consent")).to_be_focused()
+    expect(page.locator("#pay-button")).to_be_enabled()
+    expect(page.locator("iframe[name=imp-sandbox-window]")).to_have_count(0)
+    assert opened == [] and page.url == f"{shop.url}/checkout/basic-monthly"
+    with shop.context():
+        assert db.session.execute(db.select(Payment)).scalars().all() == []
+
+    page.check("#consent")
+    expect(page.locator("#consent-error")).to_be_hidden()
+
+
+def _consent_recorded(shop, merchant_uid):
+    with shop.context():
+        subscription = billing.payment_by_merchant_uid(merchant_uid).subscription
+        assert subscription.consent_version == CONSENT_VERSION
+        assert subscription.consent_at is not None
+
+
+def test_desktop_subscribe_in_korean_asks_for_consent(korean_desktop, shop):
+    page = korean_desktop
+    _register_in_korean(page, shop.url)
+    _korean_checkout_needs_consent(page, shop)
+    merchant_uid = start_payment(page)
+    pay_in_window(window_frame(page), holder="Gildong Hong")
+    page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
+    expect(page.locator("section.result")).to_have_attribute("data-status", "paid")
+    expect(page.locator("h1")).to_have_text("베이직 구독이 시작되었습니다")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    assert _korean_words_only(page, merchant_uid) == []
+    _consent_recorded(shop, merchant_uid)
+
+
+def test_phone_subscribe_in_korean_asks_for_consent(korean_phone, shop):
+    page = korean_phone
+    _register_in_korean(page, shop.url)
+    _korean_checkout_needs_consent(page, shop)
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+    merchant_uid = start_payment(page)
+    page.wait_for_url(re.compile(re.escape(shop.sandbox.url) + r"/window/"), timeout=TIMEOUT)
+    pay_in_window(page, holder="Gildong Hong")
+    page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
+    expect(page.locator("h1")).to_have_text("베이직 구독이 시작되었습니다")
+    assert _korean_words_only(page, merchant_uid) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+    _consent_recorded(shop, merchant_uid)

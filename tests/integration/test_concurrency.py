@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func
 
 from storefront import billing
+from storefront.checkout import CONSENT_VERSION
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, PaymentStatus, Subscription
@@ -190,15 +191,21 @@ def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):
 
 def test_two_checkouts_at_once_open_one_subscription(shop):
     shopper = shop.shopper()
+    page = shopper.get("/checkout/basic-monthly")
     barrier = threading.Barrier(6)
 
-    def open_page(_: int) -> int:
+    def open_order(_: int) -> tuple[int, str | None]:
+        # What each page's script sends once its consent box is ticked.
         barrier.wait()
-        return shopper.get("/checkout/basic-monthly").status_code
+        opened = shopper.http.post(f"{shop.url}/checkout/basic-monthly",
+                                   json={"consent": CONSENT_VERSION},
+                                   headers={"X-CSRFToken": shopper.csrf(page.text)}, timeout=30)
+        return opened.status_code, opened.json().get("pay", {}).get("merchant_uid")
 
     with ThreadPoolExecutor(6) as pool:
-        codes = list(pool.map(open_page, range(6)))
-    assert codes == [200] * 6
+        answers = list(pool.map(open_order, range(6)))
+    assert [code for code, _ in answers] == [200] * 6
+    assert len({merchant_uid for _, merchant_uid in answers}) == 1, answers  # one order, reused
     with shop.context():
         count = db.session.execute(db.select(func.count(Subscription.id))).scalar_one()
     assert count == 1

@@ -25,7 +25,7 @@ def test_results_are_for_their_owner_only(shop, two):
     assert grace.get(f"/checkout/result/{grace_uid}").status_code == 200
     for who, other_uid in ((grace, ada_uid), (ada, grace_uid)):
         page = who.get(f"/checkout/result/{other_uid}")
-        assert page.status_code == 404 and "We could not find that payment." in page.text
+        assert page.status_code == 404 and "This payment is not on your account." in page.text
         # The mobile return with someone else's order ends on the same 404, not on their result.
         back = who.get(f"/checkout/return?merchant_uid={other_uid}")
         assert back.status_code == 404 and "You are subscribed" not in back.text

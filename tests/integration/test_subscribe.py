@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import func
 
 from storefront import billing
+from storefront.checkout import CONSENT_VERSION
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
 from tests.support.sandbox import window_result
@@ -336,7 +337,7 @@ def test_a_second_first_payment_is_refunded_in_words_and_its_key_deleted(shop, s
         # A second page opened before the hold began (two tabs): a new order on the same subscription.
         user = billing.payment_by_merchant_uid(first["pay"]["merchant_uid"]).user
         plan = billing.payment_by_merchant_uid(first["pay"]["merchant_uid"]).subscription.plan
-        payment_b = billing.open_checkout(user, plan)
+        payment_b = billing.open_checkout(user, plan, CONSENT_VERSION)
         merchant_b, key_b = payment_b.merchant_uid, payment_b.customer_uid
     params_b = dict(first, pay=dict(first["pay"], merchant_uid=merchant_b, customer_uid=key_b))
     rsp_b = pay_desktop(shopper, params_b)
@@ -350,3 +351,23 @@ def test_a_second_first_payment_is_refunded_in_words_and_its_key_deleted(shop, s
     wait_until(lambda: sandbox.api("GET", f"/subscribe/customers/{first['pay']['customer_uid']}")
                .status_code == 404, timeout=8, message="the unused billing key to be deleted")
     assert state(shop, merchant_b)[:2] == ("paid", "active")
+
+
+def test_the_order_opens_only_with_the_consent_and_in_the_pages_language(shop, sandbox):
+    shopper = shop.shopper()
+    shopper.http.headers["Accept-Language"] = "ko-KR,ko;q=0.9"
+    page = shopper.get("/checkout/basic-monthly")
+    assert page.status_code == 200 and "정기결제 동의" in page.text
+    refused = shopper.http.post(f"{shop.url}/checkout/basic-monthly", json={"consent": False},
+                                headers={"X-CSRFToken": shopper.csrf(page.text)}, timeout=15)
+    assert refused.status_code == 400 and "정기결제" in refused.json()["error"]["message"]
+    with shop.context():
+        assert db.session.execute(db.select(func.count(Payment.id))).scalar_one() == 0
+        assert db.session.execute(db.select(func.count(Subscription.id))).scalar_one() == 0
+    params = shopper.open_checkout()
+    assert params["pay"]["language"] == "ko"
+    rsp = pay_desktop(shopper, params)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    with shop.context():
+        subscription = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription
+        assert subscription.consent_version == CONSENT_VERSION and subscription.consent_at is not None

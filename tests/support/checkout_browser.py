@@ -32,21 +32,36 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     return email
 
 
-def open_checkout(page: Any, base_url: str, slug: str = "basic-monthly", plan: str = "Basic") -> str:
-    """Plan page → "Subscribe to <plan>" → checkout page; returns the order number shown there."""
+def open_checkout(page: Any, base_url: str, slug: str = "basic-monthly", plan: str = "Basic",
+                  consent: bool = True, subscribe: str = "Subscribe to {plan}") -> None:
+    """Plan page → "Subscribe to <plan>" → checkout page, with the consent to the recurring
+    payment ticked (unless told not to). No order exists until the pay button is pressed."""
     page.goto(f"{base_url}/plans/{slug}")
-    page.get_by_role("link", name=f"Subscribe to {plan}").click()
+    page.get_by_role("link", name=subscribe.format(plan=plan)).click()
     page.wait_for_url(re.compile(re.escape(base_url) + rf"/checkout/{re.escape(slug)}$"))
     # checkout.js enables the button once the SDK is loaded and IMP.init() ran.
     page.locator("#pay-button:not([disabled])").wait_for()
-    return order_number(page)
+    if consent:
+        page.check("#consent")
+
+
+def start_payment(page: Any) -> str:
+    """Press the pay button (the consent given): the order is opened and its window too; returns
+    the order number the page then shows."""
+    def opening(response: Any) -> bool:
+        return response.request.method == "POST" and re.search(r"/checkout/[\w-]+$", response.url) is not None \
+            and not response.url.endswith("/complete")
+
+    # The order's number from the server's answer: on a phone the page is gone to the window at once.
+    with page.expect_response(opening) as opened:
+        page.click("#pay-button")
+    return opened.value.json()["pay"]["merchant_uid"]
 
 
 def order_number(page: Any) -> str:
-    """The merchant_uid the checkout page carries (its SDK parameters)."""
-    return page.evaluate(
-        "() => JSON.parse(document.getElementById('checkout-params').textContent).pay.merchant_uid"
-    )
+    """The merchant_uid of the order the checkout page opened (shown once it is opened)."""
+    page.locator("#order-row:not([hidden])").wait_for()
+    return page.locator("#order-number").inner_text()
 
 
 def window_frame(page: Any) -> Any:
@@ -75,8 +90,8 @@ def result_url(base_url: str, merchant_uid: str) -> re.Pattern:
 
 def subscribe_desktop(page: Any, base_url: str, **card: Any) -> str:
     """The whole desktop checkout with a card that is approved; returns the order number."""
-    merchant_uid = open_checkout(page, base_url)
-    page.click("#pay-button")
+    open_checkout(page, base_url)
+    merchant_uid = start_payment(page)
     pay_in_window(window_frame(page), **card)
     page.wait_for_url(result_url(base_url, merchant_uid))
     return merchant_uid

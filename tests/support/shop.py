@@ -84,11 +84,18 @@ class Shopper:
         return self.http.get(f"{self.shop.url}{path}", **kwargs)
 
     def open_checkout(self, slug: str = "basic-monthly") -> dict:
-        """GET /checkout/<slug>; returns the SDK parameters the page carries and its CSRF token."""
+        """GET /checkout/<slug>, then what its script does once the consent box is ticked: POST
+        the consent, which opens the order. Returns the SDK parameters and the page's CSRF token."""
         page = self.get(f"/checkout/{slug}")
         assert page.status_code == 200, page.text[:500]
         params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
         params["csrf"] = self.csrf(page.text)
+        opened = self.http.post(
+            f"{self.shop.url}{params['order_url']}", json={"consent": params["consent_version"]},
+            headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
+        )
+        assert opened.status_code == 200, opened.text[:500]
+        params.update(opened.json())
         return params
 
     def pay_in_window(self, params: dict, mode: str = "pc", **card) -> Any:

@@ -144,3 +144,11 @@ def test_an_unknown_shop_time_zone_is_refused_at_load(clean_env, zone):
     clean_env.setenv("SHOP_TIMEZONE", zone)
     with pytest.raises(ConfigError, match="SHOP_TIMEZONE"):
         load({"SECRET_KEY": "t"})
+
+
+@pytest.mark.parametrize(("value", "included"), [(None, True), ("1", True), ("0", False),
+                                                  ("false", False)])
+def test_prices_include_vat_unless_told_otherwise(clean_env, value, included):
+    if value is not None:
+        clean_env.setenv("PRICES_INCLUDE_VAT", value)
+    assert load({"SECRET_KEY": "t"})["PRICES_INCLUDE_VAT"] is included

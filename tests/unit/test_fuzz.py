@@ -28,6 +28,7 @@ from werkzeug.http import parse_accept_header, parse_options_header
 from werkzeug.routing import IntegerConverter
 
 from storefront import create_app
+from storefront.checkout import CONSENT_VERSION
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
@@ -38,9 +39,10 @@ FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Routes that call iamport: with iamport unreachable, 503 is the right answer there.
-IAMPORT_ENDPOINTS = {"checkout.start", "checkout.complete", "webhooks.receive", "account.change_card"}
+IAMPORT_ENDPOINTS = {"checkout.start", "checkout.open_order", "checkout.complete", "webhooks.receive",
+                     "account.change_card"}
 # Called by our own script and by iamport, not by a browser: their errors are always JSON.
-API_ENDPOINTS = {"checkout.complete", "webhooks.receive"}
+API_ENDPOINTS = {"checkout.open_order", "checkout.complete", "webhooks.receive"}
 TABLES = ("users", "subscriptions", "payments", "login_throttles")
 PASSWORD = "correct horse"
 
@@ -477,8 +479,14 @@ def test_iamport_unreachable_is_a_503_or_pending_never_unknown(fuzzed):
     assert hook.status_code == 503
     assert hook.json["result"] == "retry" and hook.json["error"]["status"] == 503
     page = owner.get("/checkout/basic-monthly")
-    assert page.status_code == 503 and b"The payment service is not answering" in page.data
+    assert page.status_code == 200  # no order is opened yet, so iamport is not needed
     assert snapshot(fuzzed.app) == before
+    # Opening the order (the open checkout, reused) records the consent, then needs iamport.
+    opened = owner.post("/checkout/basic-monthly", json={"consent": CONSENT_VERSION},
+                        headers={"X-CSRFToken": csrf_token(page.text, required=False)})
+    assert opened.status_code == 503, opened.data
+    assert "The payment service is not answering" in opened.json["error"]["message"]
+    assert snapshot(fuzzed.app)["payments"] == before["payments"]
 
 
 def test_every_route_is_fuzzed():

@@ -1,0 +1,97 @@
+"""How subscriptions and payments are worded on pages: statuses, stored reasons, cards, intervals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
+from storefront.formatting import date_long, money
+from storefront.models import Subscription, SubscriptionStatus
+
+# A plan's interval as a period of time, for sentences such as "it paid the next month".
+INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
+
+
+# A subscription's status as a shopper reads it (the stored value stays "canceled").
+STATUS_LABELS = {
+    "incomplete": lazy_gettext("under review"),
+    "active": lazy_gettext("active"),
+    "past_due": lazy_gettext("past due"),
+    "canceled": lazy_gettext("cancelled"),
+}
+# Reasons we store on a payment or refund in English (logs and audits read them), shown in the
+# page's language; a PG's own message is shown as it came.
+STORED_REASONS = {
+    "Not completed: no payment was made.": lazy_gettext("Not completed: no payment was made."),
+    "The payment provider refused the charge.": lazy_gettext("The payment provider refused the charge."),
+    "We could not reach the payment provider; nothing was charged.":
+        lazy_gettext("We could not reach the payment provider; nothing was charged."),
+    ALREADY_SUBSCRIBED: lazy_gettext("Refunded: you already subscribe to this plan, so this second "
+                                     "payment was not needed."),
+    ALREADY_CANCELED: lazy_gettext("Refunded: the subscription had been cancelled before this "
+                                   "payment went through."),
+    PERIOD_PAID_ALREADY: lazy_gettext("Refunded: this period had already been paid by another attempt."),
+}
+
+
+def status_label(status: str) -> str:
+    """A subscription status in words."""
+    return str(STATUS_LABELS.get(str(status), str(status).replace("_", " ")))
+
+
+def reason_shown(reason: str | None) -> str:
+    """A stored failure or refund reason in the page's language."""
+    return str(STORED_REASONS.get(reason or "", reason or ""))
+
+
+def card_shown(subscription: Subscription) -> str:
+    """The card on file by its name and last four digits, never its masked number."""
+    last_four = subscription.card_last_four
+    if last_four is None:
+        return subscription.card_name or _("Card")
+    return _("%(card)s ending in %(last_four)s", card=subscription.card_name or _("Card"),
+             last_four=last_four)
+
+
+def charge_caption(subscription: Subscription) -> str:
+    """What "Charge now" pays: the overdue renewal when past due, else the next period early."""
+    if subscription.status == SubscriptionStatus.PAST_DUE:
+        return _('"Charge now" pays the overdue renewal now; your paid period then runs on from '
+                 'where it stopped.')
+    return _('"Charge now" pays your next period in advance; the following renewal moves one '
+             '%(interval)s later.', interval=interval_word(subscription.plan.interval))
+
+
+def interval_word(interval: str) -> str:
+    """A plan's interval as a period of time."""
+    return str(INTERVAL_WORDS.get(str(interval), str(interval)))
+
+
+def next_charge_text(subscription: Subscription, next_charge: datetime | None) -> str:
+    """The "Next charge" line of a live subscription (the overview and its status)."""
+    plan = subscription.plan
+    if subscription.cancel_at_period_end and subscription.status == SubscriptionStatus.ACTIVE:
+        return _("none: the subscription ends")
+    if next_charge:
+        if subscription.status == SubscriptionStatus.PAST_DUE:
+            return _("%(amount)s on %(date)s (retry %(retry)d of %(retries)d)",
+                     amount=money(plan.price, plan.currency), date=date_long(next_charge),
+                     retry=subscription.retry_count,
+                     retries=len(current_app.config["RENEWAL_RETRY_DAYS"]))
+        return _("%(amount)s on %(date)s", amount=money(plan.price, plan.currency),
+                 date=date_long(next_charge))
+    if subscription.billing_key_ready_at is None:
+        return _("scheduled once your card is activated")
+    return _("being scheduled")
+
+
+def register(app: Flask) -> None:
+    """Give every template these words (the account's pages and the checkout's result)."""
+    app.jinja_env.globals.update(
+        interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
+        card_shown=card_shown, charge_caption=charge_caption,
+    )

@@ -1,0 +1,146 @@
+"""The plan and checkout pages through the Flask client: the consent to recurring payment, VAT, the
+SDK's language, a subscriber on their own plan's page, a result that is not the shopper's."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from storefront.checkout import CONSENT_VERSION, sdk_params
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.formatting import date_long
+from storefront.models import Payment, Plan, Subscription, User, utcnow
+from storefront.periods import add_interval
+from tests.support.i18n import KOREAN, english_left
+
+UTC = timezone.utc
+
+
+def rows(app) -> tuple[int, int]:
+    with app.app_context():
+        return (len(db.session.execute(db.select(Subscription)).scalars().all()),
+                len(db.session.execute(db.select(Payment)).scalars().all()))
+
+
+@pytest.fixture
+def shopper(app, auth):
+    """Ada, logged in, no subscription; the demo plans on sale."""
+    assert auth.register().status_code == 302
+    with app.app_context():
+        seed_plans()
+
+
+def subscribe_ada(app, status: str = "active") -> int:
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        now = datetime.now(UTC)
+        sub = Subscription(user=user, plan=plan, status=status, customer_uid="cu_1_abc",
+                           current_period_start=now, current_period_end=now + timedelta(days=30))
+        payment = Payment(merchant_uid="sub_ada_1", user=user, subscription=sub, amount=plan.price,
+                          currency=plan.currency, kind="first", customer_uid="cu_1_abc",
+                          status="paid", imp_uid="imp_ada_1")
+        db.session.add_all([sub, payment])
+        db.session.commit()
+        return sub.id
+
+
+@pytest.mark.parametrize(("headers", "language"), [(KOREAN, "ko"), ({}, "en")])
+def test_the_payment_window_is_asked_for_in_the_pages_language(app, order, headers, language):
+    with app.test_request_context(headers=headers):
+        payment = db.session.execute(db.select(Payment).where(Payment.merchant_uid == order)).scalar_one()
+        assert sdk_params(payment)["pay"]["language"] == language
+
+
+def test_the_checkout_page_asks_for_consent_and_opens_no_order(client, app, shopper, api):
+    page = client.get("/checkout/basic-monthly")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    box = re.search(r'<input[^>]*id="consent"[^>]*>', text).group(0)
+    assert 'type="checkbox"' in box and "checked" not in box
+    consent = re.search(r'<label for="consent"[^>]*>(.*?)</label>', text, re.S).group(1)
+    with app.test_request_context():
+        first_renewal = date_long(add_interval(utcnow(), "month"))
+    assert "$9.00" in consent and "every month" in consent and first_renewal in consent
+    assert "cancel" in consent and "account" in consent
+    assert f'"consent_version": "{CONSENT_VERSION}"' in text
+    # Nothing is written and iamport hears nothing until the shopper consents.
+    assert rows(app) == (0, 0)
+    assert not [c for c in api.calls if "/payments/prepare" in c.request.url]
+
+
+@pytest.mark.parametrize("body", [{}, {"consent": False}, {"consent": ""}, {"consent": None},
+                                  {"consent": ["2026"]}, {"consent": "yes"}])
+def test_no_order_is_opened_without_consent(client, app, shopper, api, body):
+    response = client.post("/checkout/basic-monthly", json=body)
+    assert response.status_code in (400, 409)
+    assert "recurring payment" in response.json["error"]["message"]
+    assert rows(app) == (0, 0)
+    assert not [c for c in api.calls if "/payments/prepare" in c.request.url]
+
+
+def test_an_order_is_opened_with_consent_and_the_consent_recorded(client, app, shopper, api):
+    api.post(re.compile(r".*/payments/prepare$"), json={"code": 0, "message": None, "response": {
+        "merchant_uid": "x", "amount": 9}})
+    before = datetime.now(UTC)
+    response = client.post("/checkout/basic-monthly", json={"consent": CONSENT_VERSION})
+    assert response.status_code == 200, response.data[:300]
+    merchant_uid = response.json["pay"]["merchant_uid"]
+    with app.app_context():
+        payment = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
+        assert payment.prepared_at is not None
+        assert payment.subscription.consent_version == CONSENT_VERSION
+        assert payment.subscription.consent_at >= before.replace(microsecond=0)
+
+
+def test_a_subscriber_is_told_they_are_subscribed_on_their_plans_page(client, app, shopper):
+    subscribe_ada(app)
+    text = client.get("/plans/basic-monthly").get_data(as_text=True)
+    assert "You are subscribed to Basic" in text
+    assert 'href="/account"' in text
+    assert "/checkout/basic-monthly" not in text
+    # Another plan can still be bought.
+    assert "/checkout/premium-monthly" in client.get("/plans/premium-monthly").get_data(as_text=True)
+
+
+def test_a_result_of_another_account_says_so_to_a_logged_in_shopper(client, app, order, auth):
+    auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    page = client.get(f"/checkout/result/{order}")
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "This payment is not on your account." in text
+    assert "Please log in to see" not in text
+    assert 'href="/account"' in text
+    # The same answer for an order that does not exist: nothing says which orders are real.
+    other = client.get("/checkout/result/sub_nope").get_data(as_text=True)
+    assert re.search(r"<h1>(.*?)</h1>", other, re.S).group(1) == re.search(r"<h1>(.*?)</h1>", text, re.S).group(1)
+
+
+@pytest.mark.parametrize(("include", "english", "korean"), [
+    (True, "VAT included", "부가세 포함"), (False, "VAT excluded", "부가세 별도")])
+def test_prices_say_whether_vat_is_included(app_factory, include, english, korean):
+    app = app_factory(PRICES_INCLUDE_VAT=include)
+    with app.app_context():
+        seed_plans()
+    client = app.test_client()
+    for path in ("/", "/plans/basic-monthly"):
+        assert english in client.get(path).get_data(as_text=True), path
+        assert korean in client.get(path, headers=KOREAN).get_data(as_text=True), path
+
+
+def test_the_shop_pages_are_korean_throughout(client, app, shopper):
+    client.get("/account")  # reads the sign-up's welcome, which is not these pages' text
+    pages = {path: client.get(path, headers=KOREAN) for path in
+             ("/", "/plans/basic-monthly", "/checkout/basic-monthly")}
+    for path, page in pages.items():
+        assert page.status_code == 200, path
+        assert english_left(page.get_data(as_text=True), {"Ada", "Lovelace"}) == [], path
+    subscribe_ada(app)
+    for path in ("/plans/basic-monthly", "/checkout/result/sub_ada_1"):
+        page = client.get(path, headers=KOREAN)
+        assert page.status_code == 200, path
+        # The order number (sub_ada_1) is a code, shown as it is.
+        assert english_left(page.get_data(as_text=True), {"sub", "ada"}) == [], path
