@@ -100,12 +100,21 @@ def checkout(shop_url: str, sandbox: Any, http: requests.Session, webhooks: Thre
     out = Outcome()
     started = time.perf_counter()
     page = http.get(f"{shop_url}/checkout/{PLAN}", timeout=HTTP_TIMEOUT)
-    out.page_s = time.perf_counter() - started
     if page.status_code != 200:
         out.errors.append(f"checkout page {page.status_code}")
         return out
-    params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
+    page_params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
     csrf = csrf_token(page.text)
+    # The shopper ticks the consent and presses pay: only then is the order opened (prepare).
+    opened_order = http.post(f"{shop_url}{page_params['order_url']}",
+                             json={"consent": page_params["consent_version"]},
+                             headers={"X-CSRFToken": csrf, "Accept": "application/json"},
+                             timeout=HTTP_TIMEOUT)
+    out.page_s = time.perf_counter() - started
+    if opened_order.status_code != 200:
+        out.errors.append(f"order not opened {opened_order.status_code}")
+        return out
+    params = opened_order.json()
     out.merchant_uid = params["pay"]["merchant_uid"]
     # The sandbox's helpers, on this shopper's own HTTP session.
     window = RunningSandbox(app=sandbox.app, served=sandbox.served, http=requests.Session())
@@ -219,7 +228,7 @@ def run(shoppers: int = 200, pool: int = 50, latency_ms: int = 50, threads: int 
          complete["max_ms"]],
         ["POST /iamport/webhook (same moment)", webhook["count"], webhook["p50_ms"], webhook["p99_ms"],
          webhook["max_ms"]],
-        ["GET /checkout/<plan> (prepare)", page["count"], page["p50_ms"], page["p99_ms"], page["max_ms"]],
+        ["GET + POST /checkout/<plan> (page, then prepare)", page["count"], page["p50_ms"], page["p99_ms"], page["max_ms"]],
     ]
     print_table(
         f"(3) Checkout: {shoppers} subscriptions, {pool} at a time, {latency_ms} ms added latency, "
