@@ -42,7 +42,7 @@ DEMO_PLANS = [
         "sort_order": 1,
         "translations": {"ko": {
             "name": "베이직",
-            "description": "시작하는 데 필요한 모든 것을 매월 결제로 이용합니다.",
+            "description": "시작하는 데 필요한 모든 기능을 매월 결제로 이용하는 요금제입니다.",
             "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원"],
         }},
     },
@@ -57,7 +57,7 @@ DEMO_PLANS = [
         "sort_order": 2,
         "translations": {"ko": {
             "name": "베이직 연간",
-            "description": "베이직 요금제를 1년에 한 번 결제합니다. 2개월분이 무료입니다.",
+            "description": "베이직 요금제를 1년에 한 번 결제합니다. 2개월이 무료입니다.",
             "features": ["모든 핵심 기능", "프로젝트 최대 3개", "이메일 지원", "2개월 무료"],
         }},
     },

@@ -231,7 +231,7 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         # No reload: the page polls the status and shows the card and "Charge now" when ready.
         expect(card.locator(".card-on-file")).to_contain_text("끝자리", timeout=15_000)
         expect(card.locator(".activation-message")).to_have_text(
-            "카드 등록이 확인되었습니다. 이제 지금 결제를 이용하실 수 있습니다.")
+            "카드 등록이 확인되었습니다. 이제 '지금 결제'를 이용하실 수 있습니다.")
         expect(card.locator("a.charge-button")).to_be_enabled()
         assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
         with shop.context():

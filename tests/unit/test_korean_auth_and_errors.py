@@ -35,9 +35,9 @@ def test_an_empty_sign_up_says_what_is_missing_in_korean(client):
     ({"password": "password1234", "confirm": "password1234"}, "가장 흔한 비밀번호"),
     ({"password": "ada.lovelace@example.com", "confirm": "ada.lovelace@example.com"},
      "이메일 주소"),
-    ({"confirm": "something else entirely"}, "두 비밀번호가 서로 다릅니다."),
+    ({"confirm": "something else entirely"}, "비밀번호가 일치하지 않습니다."),
     ({"first_name": "A" * 61}, "60자 이하"),
-    ({"first_name": "Ada\x07"}, "인쇄 가능한 문자"),
+    ({"first_name": "Ada\x07"}, "입력할 수 없는 문자"),
 ])
 def test_a_wrong_sign_up_field_is_explained_in_korean(auth, fields, says):
     values = {"email": "ada.lovelace@example.com", "password": "correct horse",
