@@ -51,7 +51,12 @@ def subscribe_one(shop: Shop, i: int, started: float) -> str | None:
     page = _retry(lambda: shopper.get("/checkout/basic-monthly"))
     if page.status_code != 200:
         return None
-    params = shopper.open_checkout()
+    params = shopper.checkout_page()
+    # Opening the order registers it with iamport (prepare), which the faults may make fail.
+    opened = _retry(lambda: shopper.open_order(params))
+    if opened.status_code != 200:
+        return None
+    params.update(opened.json())
     mode = "mobile" if i % 2 else "pc"
     response = shopper.pay_in_window(params, mode=mode)
     if mode == "pc":

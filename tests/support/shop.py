@@ -83,17 +83,28 @@ class Shopper:
         kwargs.setdefault("timeout", 15)
         return self.http.get(f"{self.shop.url}{path}", **kwargs)
 
-    def open_checkout(self, slug: str = "basic-monthly") -> dict:
-        """GET /checkout/<slug>, then what its script does once the consent box is ticked: POST
-        the consent, which opens the order. Returns the SDK parameters and the page's CSRF token."""
+    def checkout_page(self, slug: str = "basic-monthly") -> dict:
+        """GET /checkout/<slug>: the parameters its script has (where to open the order, the
+        consent's version) and the page's CSRF token."""
         page = self.get(f"/checkout/{slug}")
         assert page.status_code == 200, page.text[:500]
         params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
         params["csrf"] = self.csrf(page.text)
-        opened = self.http.post(
+        return params
+
+    def open_order(self, params: dict) -> requests.Response:
+        """What the checkout's script does once the consent box is ticked and pay is pressed:
+        POST the consent, which opens the order; answers the SDK's parameters."""
+        return self.http.post(
             f"{self.shop.url}{params['order_url']}", json={"consent": params["consent_version"]},
             headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
         )
+
+    def open_checkout(self, slug: str = "basic-monthly") -> dict:
+        """The checkout page, then its order opened with the consent: the SDK's parameters and
+        the page's CSRF token."""
+        params = self.checkout_page(slug)
+        opened = self.open_order(params)
         assert opened.status_code == 200, opened.text[:500]
         params.update(opened.json())
         return params
