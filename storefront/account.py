@@ -82,8 +82,9 @@ def overview():
         .where(
             Payment.user_id == current_user.id,
             Payment.status.not_in(HIDDEN_FROM_HISTORY),
-            # An opened checkout that was never paid is not a charge.
-            ~((Payment.kind == "first") & (Payment.status == PaymentStatus.PENDING)),
+            # A checkout or card change opened in a window but not paid is not a charge.
+            ~(Payment.kind.in_((PaymentKind.FIRST, PaymentKind.CARD_CHANGE))
+              & (Payment.status == PaymentStatus.PENDING)),
         )
         .order_by(Payment.occurred_at.desc(), Payment.id.desc()),
         page=page, per_page=HISTORY_PAGE_SIZE, error_out=False,

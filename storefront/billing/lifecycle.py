@@ -186,8 +186,8 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
 
 @dataclass(frozen=True)
 class GivenUp:
-    """What cancelling now gives up of the period paid: its whole days left and their share
-    of the period's price. Cancelling now refunds nothing (see cancel), so this is lost."""
+    """What cancelling now gives up: the paid time left (whole days, until when) and its value at
+    the plan's price, of what those periods cost. Cancelling now refunds nothing (see cancel)."""
 
     days: int
     amount: Decimal
@@ -197,18 +197,23 @@ class GivenUp:
 
 
 def given_up_now(subscription: Subscription, now: datetime | None = None) -> GivenUp:
-    """The paid time left that cancelling now gives up, priced pro rata (rounded down)."""
+    """The paid time left that cancelling now gives up, valued pro rata over what was paid for
+    the periods from the current one's start to the paid-until date (more than one after "Charge
+    now"), rounded down."""
     now = now or utcnow()
     plan = subscription.plan
     start, end = subscription.current_period_start, subscription.current_period_end
-    left = (end - now) if end and end > now else None
-    amount = Decimal(0)
-    if left is not None and start is not None and end > start:
-        share = Decimal(left.total_seconds()) / Decimal((end - start).total_seconds())
-        amount = (plan.price * min(share, Decimal(1))).quantize(
-            Decimal(1).scaleb(-minor_digits(plan.currency)), rounding=ROUND_DOWN)
-    return GivenUp(days=left.days if left else 0, amount=amount, currency=plan.currency,
-                   paid=plan.price, until=end if left else None)
+    if end is None or start is None or end <= now or end <= start:
+        return GivenUp(days=0, amount=Decimal(0), currency=plan.currency, paid=Decimal(0),
+                       until=None)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    periods = max(1, round(months / (12 if plan.interval == "year" else 1)))
+    paid = plan.price * periods
+    share = Decimal((end - now).total_seconds()) / Decimal((end - start).total_seconds())
+    amount = (paid * min(share, Decimal(1))).quantize(
+        Decimal(1).scaleb(-minor_digits(plan.currency)), rounding=ROUND_DOWN)
+    return GivenUp(days=(end - now).days, amount=amount, currency=plan.currency, paid=paid,
+                   until=end)
 
 
 @retried_on_conflict

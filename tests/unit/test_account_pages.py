@@ -191,6 +191,27 @@ def test_cancelling_now_says_what_is_given_up_before_it_is_confirmed(client, app
     assert "Nothing is refunded" in text
 
 
+def test_cancelling_now_counts_every_period_paid_in_advance(client, app, subscription_id):
+    from datetime import timedelta
+
+    from storefront.models import utcnow
+    from storefront.periods import add_interval
+
+    now = utcnow()
+    # "Charge now" paid the next month in advance: this month's last 10 days and a whole month.
+    end = add_interval(now + timedelta(days=10, hours=1), "month")
+    set_subscription(app, subscription_id, current_period_start=now - timedelta(days=20, hours=1),
+                     current_period_end=end)
+    text = client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True)
+    days = (end - now).days
+    assert f"You give up the {days} paid days left" in text
+    assert "of the $18.00 you paid" in text
+    worth = re.search(r"worth \$(\d+\.\d\d) of the", text)
+    assert worth is not None
+    # A whole month ($9.00) and about a third of this one's.
+    assert 11.9 < float(worth.group(1)) < 12.2
+
+
 def test_a_cancelled_subscription_is_spelled_cancelled(client, app, subscription_id):
     set_subscription(app, subscription_id, status="canceled", canceled_at=PERIOD_END)
     text = client.get("/account").get_data(as_text=True)
@@ -223,3 +244,20 @@ def test_the_status_is_only_the_owners(client, auth, subscription_id):
     auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
     assert client.get(f"/account/subscriptions/{subscription_id}/status").status_code == 404
     assert client.get(f"/account/subscriptions/{2**31}/status").status_code == 404
+
+
+def test_a_card_change_opened_but_not_paid_is_not_in_the_history(client, app, subscription_id):
+    with app.app_context():
+        sub = db.session.get(Subscription, subscription_id)
+        db.session.add(Payment(merchant_uid="card_unpaid_1", user=sub.user, subscription=sub,
+                               amount=Decimal("9.00"), currency="USD", kind="new_card",
+                               customer_uid="cu_1_new", status="pending"))
+        db.session.add(Payment(merchant_uid="card_paid_1", user=sub.user, subscription=sub,
+                               amount=Decimal("9.00"), currency="USD", kind="new_card",
+                               customer_uid="cu_1_new2", status="paid",
+                               paid_at=datetime(2026, 3, 1, tzinfo=UTC)))
+        db.session.commit()
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", client.get("/account").get_data(as_text=True), re.S)
+    history = [row for row in rows if "New card" in row]
+    assert len(history) == 1
+    assert 'data-merchant-uid="card_paid_1"' in history[0]
