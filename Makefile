@@ -38,7 +38,7 @@ $(MO): $(PO) $(VENV)/.runtime
 # After changing a page's text: collect every string, add the new ones to each catalog (then
 # translate them in the .po; `make test` fails while one is missing or marked fuzzy).
 translations: $(VENV)/.runtime
-	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext --add-location=file \
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 --add-location=file \
 		--sort-by-file -o $(TRANSLATIONS)/messages.pot .
 	$(VENV)/bin/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
 		--ignore-obsolete

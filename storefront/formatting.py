@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_name
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask
 from flask_babel import get_locale, get_timezone
@@ -75,14 +75,20 @@ def datetime_long(moment: datetime | None) -> str:
     return f"{date_long(moment)}{separator}{time} {local.tzname()}"
 
 
+def shop_zone_name() -> str:
+    """The shop's time zone as the page's language names it: 한국 시간, Korean Time."""
+    return get_timezone_name(get_timezone(), locale=_language())
+
+
 def person_name(first_name: str, last_name: str) -> str:
-    """A name in the page's language's order: 홍길동 (family name first, no space between
-    Hangul names), Hong Gildong for a Latin name in Korean, Gildong Hong in English."""
-    if _language() != "ko":
-        return f"{first_name} {last_name}"
+    """A name as its language writes it: a Hangul name family name first with no space (홍길동)
+    on every page; a Latin one in the page's order (Hong Gildong in Korean, Gildong Hong in
+    English)."""
     if _is_hangul(first_name) and _is_hangul(last_name):
         return f"{last_name}{first_name}"
-    return f"{last_name} {first_name}"
+    if _language() == "ko":
+        return f"{last_name} {first_name}"
+    return f"{first_name} {last_name}"
 
 
 def _is_hangul(text: str) -> bool:
@@ -94,3 +100,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(date_long)
     app.add_template_filter(datetime_long)
+    app.add_template_global(shop_zone_name)

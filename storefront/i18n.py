@@ -44,15 +44,23 @@ def page_language() -> str:
     return get_locale().language if get_locale() else current_app.config["DEFAULT_LOCALE"]
 
 
+def from_this_site() -> bool:
+    """Whether the browser says the form came from one of our pages (Sec-Fetch-Site), so that
+    another site cannot switch a visitor's language; a browser too old to say is believed."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in {"same-origin", "none"}
+
+
 @bp.post("/language")
-@csrf.exempt  # SameSite=Lax: a cross-site form arrives without the session, so it saves nothing.
+# No CSRF token: cached anonymous pages carry none. SameSite=Lax keeps a cross-site form from
+# the account, and Sec-Fetch-Site from the visitor's cookie.
+@csrf.exempt
 def switch():
     """Remember the language picked on the switch (and save it on the account), then go back."""
     from storefront.auth import safe_next
 
     language = request.form.get("language", "")
     response = redirect(safe_next(request.form.get("next")), code=303)
-    if language not in LANGUAGES:
+    if language not in LANGUAGES or not from_this_site():
         return response
     if current_user.is_authenticated and current_user.locale != language:
         current_user.locale = language

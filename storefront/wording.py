@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 
 from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
 from storefront.formatting import date_long, money
@@ -22,6 +22,18 @@ STATUS_LABELS = {
     "active": lazy_gettext("active"),
     "past_due": lazy_gettext("past due"),
     "canceled": lazy_gettext("cancelled"),
+}
+# A payment's status in the history; "cancelled" there is a payment called off, not a
+# subscription ended, so it has its own context.
+PAYMENT_STATUS_LABELS = {
+    "pending": lazy_gettext("pending"),
+    "paid": lazy_gettext("paid"),
+    "failed": lazy_gettext("failed"),
+    "review": lazy_gettext("under review"),
+    "cancelled": lazy_pgettext("payment", "cancelled"),
+    "tampered": lazy_gettext("refunded"),
+    "scheduled": lazy_gettext("scheduled"),
+    "revoked": lazy_gettext("withdrawn"),
 }
 # Reasons we store on a payment or refund in English (logs and audits read them), shown in the
 # page's language; a PG's own message is shown as it came.
@@ -41,6 +53,11 @@ STORED_REASONS = {
 def status_label(status: str) -> str:
     """A subscription status in words."""
     return str(STATUS_LABELS.get(str(status), str(status).replace("_", " ")))
+
+
+def payment_status_label(status: str) -> str:
+    """A payment's status in words."""
+    return str(PAYMENT_STATUS_LABELS.get(str(status), str(status)))
 
 
 def reason_shown(reason: str | None) -> str:
@@ -93,5 +110,6 @@ def register(app: Flask) -> None:
     """Give every template these words (the account's pages and the checkout's result)."""
     app.jinja_env.globals.update(
         interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
+        payment_status_label=payment_status_label,
         card_shown=card_shown, charge_caption=charge_caption,
     )

@@ -13,16 +13,16 @@ from storefront.config import ROOT
 KOREAN_CATALOG = ROOT / "storefront" / "translations" / "ko" / "LC_MESSAGES" / "messages.po"
 
 
-def extracted_messages() -> set[str]:
+def extracted_messages() -> set[tuple[str | None, str]]:
     """What `make translations` would collect now (babel.cfg, with lazy_gettext)."""
     with open(ROOT / "babel.cfg") as config:
         method_map, options_map = parse_mapping_cfg(config)
-    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+    keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2)}
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
 
@@ -33,7 +33,7 @@ def korean_catalog():
 
 def test_the_korean_catalog_holds_every_string_the_code_uses():
     # A string added to a page without `make translations` is missing; one removed is stale.
-    catalog = {message.id if isinstance(message.id, str) else message.id[0]
+    catalog = {(message.context, message.id if isinstance(message.id, str) else message.id[0])
                for message in korean_catalog() if message.id}
     extracted = extracted_messages()
     assert len(extracted) > 10

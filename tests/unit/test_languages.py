@@ -98,4 +98,35 @@ def test_names_are_shown_in_the_languages_order(app):
         assert person_name("Gildong", "Hong") == "Hong Gildong"
     with app.test_request_context(headers=ENGLISH):
         assert person_name("Gildong", "Hong") == "Gildong Hong"
+        # A name written in Hangul reads family name first whatever the page's language.
+        assert person_name("길동", "홍") == "홍길동"
     assert User(first_name="길동", last_name="홍").buyer_name == "길동 홍"
+
+
+def test_the_switch_on_a_page_answered_to_a_form_goes_back_to_that_form(client):
+    # A log-in refused: the page is the answer to a POST; switching must not lose it (or its next).
+    page = client.post("/auth/login?next=/checkout/basic-monthly",
+                       data={"email": "nobody@example.com", "password": "wrong password"})
+    assert page.status_code in (200, 400, 401)
+    text = page.get_data(as_text=True)
+    assert 'name="next" value="/auth/login?next=/checkout/basic-monthly"' in text
+
+
+def test_another_site_cannot_change_the_language(client):
+    # The switch takes no CSRF token (cached pages carry none): the browser says where the
+    # form came from, and one from another site changes nothing.
+    response = client.post("/language", data={"language": "ko", "next": "/"},
+                           headers={**ENGLISH, "Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 303
+    assert "lang=" not in response.headers.get("Set-Cookie", "")
+    assert html_lang(client.get("/", headers=ENGLISH)) == "en"
+    same_site = client.post("/language", data={"language": "ko", "next": "/"},
+                            headers={**ENGLISH, "Sec-Fetch-Site": "same-origin"})
+    assert "lang=ko" in same_site.headers["Set-Cookie"]
+
+
+def test_the_footer_names_the_shops_time_zone_in_the_pages_language(client):
+    assert "Dates are in Korean Time." in client.get("/", headers=ENGLISH).get_data(as_text=True)
+    assert "한국 시간" in client.get("/", headers=KOREAN).get_data(as_text=True)
+    assert "Asia/Seoul" not in client.get("/", headers=KOREAN).get_data(as_text=True)
+

@@ -159,3 +159,12 @@ def test_opening_the_callbacks_address_says_what_it_is_for(client, app, auth):
     text = page.get_data(as_text=True)
     assert "payment window" in text and "could not find that plan" not in text
     assert 'href="/account"' in text
+
+
+def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_one(client):
+    page = client.get("/").get_data(as_text=True)
+    icon = page.split('<link rel="icon" href="', 1)[1].split('"', 1)[0]
+    response = client.get(icon)
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    response.close()
