@@ -17,7 +17,7 @@ from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.i18n import page_language
-from storefront.models import User
+from storefront.models import User, utcnow
 from storefront.throttle import (
     clear_failures, known_device, login_wait, record_failure, remember_device, wait_text,
 )
@@ -98,7 +98,8 @@ def register():
             form.email.errors.append(str(TAKEN))
             taken = True
         else:
-            user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data)
+            user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data,
+                        terms_agreed_at=utcnow())
             user.set_password(form.password.data)
             db.session.add(user)
             try:

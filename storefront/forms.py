@@ -76,6 +76,12 @@ class RegisterForm(BrowserForm):
         ],
     )
 
+    # 이용약관 and 개인정보처리방침, agreed to before an account is made (the label links them).
+    agree = BooleanField(
+        validators=[DataRequired(lazy_gettext("Please agree to the terms of use and the privacy "
+                                              "policy."))],
+    )
+
     def validate_password(self, field: PasswordField) -> None:
         """Not common, not the e-mail or name (storefront.passwords), with the reason if it is."""
         if field.errors:

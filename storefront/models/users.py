@@ -48,6 +48,8 @@ class User(UserMixin, db.Model):
     # not the id: a new value ends every session and remember cookie that carries the old one.
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the shopper agreed to the terms of use and the privacy policy (at sign-up).
+    terms_agreed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # The language picked on the switch ('ko', 'en'); None: the browser's or the shop's default.
     locale: Mapped[Optional[str]] = mapped_column(sa.String(8))
 

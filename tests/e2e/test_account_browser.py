@@ -199,6 +199,7 @@ def korean_subscribe(page, shop, device: str | None) -> str:
     page.fill("#email", f"hong{id(page)}@example.com")
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
+    page.check("#agree")
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(f"{shop.url}/account")
     page.goto(f"{shop.url}/checkout/basic-monthly")

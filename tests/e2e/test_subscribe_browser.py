@@ -236,6 +236,7 @@ def _register_in_korean(page, base_url):
     page.fill("#email", "gildong@example.com")
     page.fill("#password", "correct horse battery")
     page.fill("#confirm", "correct horse battery")
+    page.check("#agree")
     page.click("form:has(#email) button[type=submit]")
     page.wait_for_url(f"{base_url}/account")
 

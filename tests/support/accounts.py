@@ -18,9 +18,10 @@ class AuthActions:
         first_name: str = "Ada",
         last_name: str = "Lovelace",
         confirm: str | None = None,
+        agree: bool = True,
         **extra,
     ):
-        """Post the sign-up form."""
+        """Post the sign-up form (the terms and privacy policy agreed to, unless told not to)."""
         data = {
             "first_name": first_name,
             "last_name": last_name,
@@ -28,6 +29,8 @@ class AuthActions:
             "password": password,
             "confirm": password if confirm is None else confirm,
         }
+        if agree:
+            data["agree"] = "y"
         return self._client.post("/auth/register", data=data, **extra)
 
     def login(self, email: str = "ada@example.com", password: str = "correct horse", **extra):

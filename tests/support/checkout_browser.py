@@ -25,6 +25,7 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
+    page.check("#agree")
     # The register form's own button: the language switch is a form of buttons too.
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))

@@ -57,7 +57,7 @@ class Shop:
         page = http.get(f"{self.url}/auth/register", timeout=10)
         response = http.post(f"{self.url}/auth/register", data={
             "csrf_token": shopper.csrf(page.text), "first_name": first, "last_name": last,
-            "email": email, "password": "correct horse", "confirm": "correct horse",
+            "email": email, "password": "correct horse", "confirm": "correct horse", "agree": "y",
         }, timeout=10)
         assert response.status_code == 200 and response.url.endswith("/account"), response.text[:500]
         return shopper

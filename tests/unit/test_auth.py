@@ -81,6 +81,23 @@ def test_register_password_mismatch(auth, app):
     assert count_users(app) == 0
 
 
+def test_register_needs_the_terms_and_privacy_policy_agreed_to(auth, app):
+    page = auth.register(agree=False)
+    assert page.status_code == 400
+    assert b"Please agree to the terms of use and the privacy policy." in page.data
+    assert count_users(app) == 0
+    assert auth.register().status_code == 302
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        assert user.terms_agreed_at is not None
+
+
+def test_the_sign_up_page_links_the_terms_and_privacy_policy(client):
+    page = client.get("/auth/register").get_data(as_text=True)
+    assert 'href="/terms"' in page and 'href="/privacy"' in page
+    assert 'name="agree"' in page and "checked" not in page
+
+
 def test_register_field_missing_entirely(client, app):
     response = client.post("/auth/register", data={"email": "ada@example.com"})
     assert response.status_code == 400

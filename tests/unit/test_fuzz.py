@@ -86,7 +86,7 @@ def _register(client, email: str) -> None:
     page = client.get("/auth/register")
     response = client.post("/auth/register", data={
         "csrf_token": csrf_token(page.text, required=False), "first_name": "Fuzz", "last_name": "Tester",
-        "email": email, "password": PASSWORD, "confirm": PASSWORD,
+        "email": email, "password": PASSWORD, "confirm": PASSWORD, "agree": "y",
     })
     assert response.status_code == 302, response.text[:300]
 

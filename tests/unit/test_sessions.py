@@ -134,7 +134,8 @@ def csrf_client(app_factory):
     token = form_token(client.get("/auth/register"))
     response = client.post("/auth/register", data={
         "csrf_token": token, "first_name": "Ada", "last_name": "Lovelace",
-        "email": "ada@example.com", "password": "correct horse", "confirm": "correct horse"})
+        "email": "ada@example.com", "password": "correct horse", "confirm": "correct horse",
+        "agree": "y"})
     assert response.status_code == 302
     yield client
     with app.app_context():
