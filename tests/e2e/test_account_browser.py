@@ -256,6 +256,21 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         expect(rows.nth(0).locator(".badge")).to_have_text("결제 완료")
         assert english_left(page.content(), KOREAN_KEPT) == []
 
+        # The renewal iamport runs once the paid time is up, in the history in Korean.
+        with shop.context():
+            sub_id = billing.payment_by_merchant_uid(first_uid).subscription.id
+        wait_until(lambda: registered(shop, sub_id), timeout=5,
+                   message="the renewal registered at iamport")
+        shop.sandbox.advance(63 * 86400)
+        renewal = page.locator("table.history tbody tr").filter(has_text="정기결제")
+
+        def renewed() -> bool:
+            page.goto(f"{shop.url}/account")
+            return renewal.count() == 1 and renewal.locator(".badge").inner_text() == "결제 완료"
+
+        wait_until(renewed, timeout=8, interval=0.25, message="the paid renewal in the history")
+        assert english_left(page.content(), KOREAN_KEPT) == []
+
         # Cancel now: what is given up is said before it is confirmed.
         card.get_by_role("link", name="해지").click()
         page.wait_for_url(re.compile(r"/account/subscriptions/\d+/cancel$"))

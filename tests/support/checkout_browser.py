@@ -48,15 +48,29 @@ def open_checkout(page: Any, base_url: str, slug: str = "basic-monthly", plan: s
 
 def start_payment(page: Any) -> str:
     """Press the pay button (the consent given): the order is opened and its window too; returns
-    the order number the page then shows."""
-    def opening(response: Any) -> bool:
-        return response.request.method == "POST" and re.search(r"/checkout/[\w-]+$", response.url) is not None \
-            and not response.url.endswith("/complete")
+    the order number from the server's answer."""
+    opened: dict = {}
 
-    # The order's number from the server's answer: on a phone the page is gone to the window at once.
-    with page.expect_response(opening) as opened:
+    def keep_answer(route: Any) -> None:
+        # Read here, on its way to the page: on a phone the page is gone to the window at once,
+        # and a response the page navigated away from has no body left to read.
+        response = route.fetch()
+        if route.request.method == "POST":
+            opened.update(response.json())
+        route.fulfill(response=response)
+
+    opening = re.compile(r"/checkout/(?!complete$)[\w-]+$")
+    page.route(opening, keep_answer)
+    try:
         page.click("#pay-button")
-    return opened.value.json()["pay"]["merchant_uid"]
+        for _ in range(200):
+            if opened:
+                break
+            page.wait_for_timeout(50)
+    finally:
+        page.unroute(opening, keep_answer)
+    assert opened, "the order was not opened"
+    return opened["pay"]["merchant_uid"]
 
 
 def order_number(page: Any) -> str:
