@@ -107,7 +107,8 @@ def checkout(shop_url: str, sandbox: Any, http: requests.Session, webhooks: Thre
     csrf = csrf_token(page.text)
     # The shopper ticks the consent and presses pay: only then is the order opened (prepare).
     opened_order = http.post(f"{shop_url}{page_params['order_url']}",
-                             json={"consent": page_params["consent_version"]},
+                             json={"consent": page_params["consent_version"],
+                                   "amount": page_params["amount"], "currency": page_params["currency"]},
                              headers={"X-CSRFToken": csrf, "Accept": "application/json"},
                              timeout=HTTP_TIMEOUT)
     out.page_s = time.perf_counter() - started

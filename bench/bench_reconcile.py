@@ -239,7 +239,7 @@ def seed_pending_first_payments(shop: Shop, n: int) -> None:
     from werkzeug.security import generate_password_hash
 
     from storefront import billing
-    from storefront.checkout import CONSENT_VERSION
+    from storefront.payment_window import CONSENT_VERSION
     from storefront.extensions import db
     from storefront.formatting import amount_for_sdk
     from storefront.models import Payment, Plan, User

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
 from storefront import billing
-from storefront.checkout import sdk_params
+from storefront.payment_window import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.wording import (

@@ -5,11 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint, current_app, flash, g, make_response, redirect, render_template, request, session,
+    Blueprint, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _, lazy_gettext
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
@@ -25,10 +26,21 @@ from storefront.throttle import (
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = lazy_gettext("Please log in to continue.")
-login_manager.login_message_category = "info"
+LOG_IN_FIRST = lazy_gettext("Please log in to continue.")
 
 TAKEN = lazy_gettext("An account with this e-mail already exists. Please log in.")
+
+
+@login_manager.unauthorized_handler
+def log_in_first():
+    """A page of a logged-in shopper asked for without a log-in: a page goes to the log-in page
+    and comes back; a script (the checkout's) gets a 401 saying where to log in."""
+    target = login_url(login_manager.login_view, next_url=request.url)
+    if wants_json():
+        return jsonify(error={"status": 401, "message": str(LOG_IN_FIRST)}, redirect=target), 401
+    # Flashed as a plain string: a lazy one would come back from the session as markup.
+    flash(str(LOG_IN_FIRST), "info")
+    return redirect(target)
 
 
 @login_manager.user_loader

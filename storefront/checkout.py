@@ -27,10 +27,11 @@ from flask_login import current_user, login_required
 from storefront import billing
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
-from storefront.formatting import amount_for_sdk
-from storefront.i18n import page_language
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, utcnow
+from storefront.payment_window import (
+    CONSENT_VERSION, consent_refusal, consent_text_id, sdk_params,
+)
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
 
@@ -39,9 +40,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
 RESULT_REFRESH_FOR = timedelta(minutes=10)
-# The version of the recurring-payment consent's text (templates/checkout/checkout.html), recorded
-# on the subscription with the moment it was given: change it whenever that text changes.
-CONSENT_VERSION = "2026-12-01"
 # What a shopper reads when iamport has no record of the payment they made (in live mode, a
 # payment on a test channel is never looked up, so it reads like this too).
 NOT_AT_IAMPORT = lazy_gettext(
@@ -81,41 +79,6 @@ def look_up(verify: Callable[[], Payment], what: str) -> Lookup:
         return Lookup(not_at_iamport=exc.not_found, unanswered=not exc.not_found)
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL for iamport to call or send the shopper to."""
-    public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return public + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
-def sdk_params(payment: Payment) -> dict[str, Any]:
-    """Everything `IMP.request_pay` needs that the server decides."""
-    plan = payment.subscription.plan
-    user = payment.user
-    return {
-        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
-        "pay": {
-            "pg": current_app.config["IAMPORT_PG"],
-            "pay_method": "card",
-            "merchant_uid": payment.merchant_uid,
-            "name": plan.shown_name[:40],
-            # What this payment was opened (and registered at iamport) for, not today's price.
-            "amount": amount_for_sdk(payment.amount),
-            "currency": payment.currency,
-            # The payment window speaks the page's language (PAYMENTWALL's widget takes ko and en).
-            "language": page_language(),
-            "buyer_email": user.email,
-            "buyer_name": user.buyer_name,
-            "customer_uid": payment.customer_uid,
-            "m_redirect_url": external_url("checkout.return_from_window"),
-            "notice_url": external_url("webhooks.receive"),
-            "bypass": {"widget_code": current_app.config["IAMPORT_WIDGET_CODE"]},
-        },
-        "complete_url": url_for("checkout.complete"),
-    }
-
-
 def _cannot_buy(plan) -> str | None:
     """Why the user cannot open a checkout for the plan now (they have it, or one is in review)."""
     if billing.live_subscription(current_user, plan) is not None:
@@ -143,6 +106,9 @@ def start(slug: str):
         "imp_code": current_app.config["IAMPORT_IMP_CODE"],
         "order_url": url_for("checkout.open_order", slug=plan.slug),
         "consent_version": CONSENT_VERSION,
+        # The price the consent names, sent back with it: a price changed meanwhile is refused.
+        "amount": str(plan.price),
+        "currency": plan.currency,
         "complete_url": url_for("checkout.complete"),
     }
     return render_template("checkout/checkout.html", plan=plan, params=params,
@@ -158,26 +124,20 @@ def open_order(slug: str):
     Without the consent nothing is written and iamport hears nothing.
     """
     plan = get_active_plan(slug)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return json_error(400, _("Send a JSON object."))
-    consent = body.get("consent")
-    if not consent:
-        return json_error(400, _("Please agree to the recurring payment to subscribe."))
-    if consent != CONSENT_VERSION:
-        # The text changed since the page was loaded: what was agreed to is not what we record.
-        return json_error(409, _("The terms of the recurring payment have changed. Please reload "
-                                 "the page and read them again."))
-    refusal = _cannot_buy(plan)
+    refusal = consent_refusal(request.get_json(silent=True), plan)
     if refusal:
-        return jsonify(error={"status": 409, "message": refusal},
-                       redirect=url_for("account.overview")), 409
-    try:
-        payment = billing.open_checkout(current_user, plan, CONSENT_VERSION)
-    except billing.ActionRefused as exc:
-        return jsonify(error={"status": 409, "message": str(exc)},
-                       redirect=url_for("account.overview")), 409
-    return jsonify(sdk_params(payment))
+        return json_error(*refusal)
+    refusal = _cannot_buy(plan)
+    if refusal is None:
+        try:
+            payment = billing.open_checkout(current_user, plan, consent_text_id())
+            return jsonify(sdk_params(payment))
+        except billing.ActionRefused as exc:
+            refusal = str(exc)
+    # Said again on the account page the script goes to.
+    flash(refusal, "info")
+    return jsonify(error={"status": 409, "message": refusal},
+                   redirect=url_for("account.overview")), 409
 
 
 def _result_url(payment: Payment) -> str:

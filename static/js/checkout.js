@@ -78,7 +78,7 @@
   function order() {
     if (params.pay) { return Promise.resolve(params.pay); }
     say(texts.opening, "busy");
-    return postJSON(params.order_url, { consent: consent.value }).then(function (result) {
+    return postJSON(params.order_url, { consent: consent.value, amount: params.amount, currency: params.currency }).then(function (result) {
       if (!result.ok || !result.data.pay) {
         if (result.data.redirect) { window.location.assign(result.data.redirect); }
         throw new Error((result.data.error && result.data.error.message) || texts.not_opened);

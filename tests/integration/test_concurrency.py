@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func
 
 from storefront import billing
-from storefront.checkout import CONSENT_VERSION
+from storefront.payment_window import CONSENT_VERSION
 from storefront.config import ROOT
 from storefront.extensions import db
 from storefront.models import Payment, PaymentStatus, Subscription
@@ -198,7 +198,7 @@ def test_two_checkouts_at_once_open_one_subscription(shop):
         # What each page's script sends once its consent box is ticked.
         barrier.wait()
         opened = shopper.http.post(f"{shop.url}/checkout/basic-monthly",
-                                   json={"consent": CONSENT_VERSION},
+                                   json={"consent": CONSENT_VERSION, "amount": "9.00", "currency": "USD"},
                                    headers={"X-CSRFToken": shopper.csrf(page.text)}, timeout=30)
         return opened.status_code, opened.json().get("pay", {}).get("merchant_uid")
 

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import func
 
 from storefront import billing
-from storefront.checkout import CONSENT_VERSION
+from storefront.payment_window import CONSENT_VERSION
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
 from tests.support.sandbox import window_result
@@ -370,4 +370,4 @@ def test_the_order_opens_only_with_the_consent_and_in_the_pages_language(shop, s
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
     with shop.context():
         subscription = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"]).subscription
-        assert subscription.consent_version == CONSENT_VERSION and subscription.consent_at is not None
+        assert subscription.consent_version == f"{CONSENT_VERSION}/ko" and subscription.consent_at is not None

@@ -96,7 +96,8 @@ class Shopper:
         """What the checkout's script does once the consent box is ticked and pay is pressed:
         POST the consent, which opens the order; answers the SDK's parameters."""
         return self.http.post(
-            f"{self.shop.url}{params['order_url']}", json={"consent": params["consent_version"]},
+            f"{self.shop.url}{params['order_url']}", json={"consent": params["consent_version"], "amount": params["amount"],
+                  "currency": params["currency"]},
             headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
         )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from storefront.checkout import CONSENT_VERSION, sdk_params
+from storefront.payment_window import CONSENT_VERSION, sdk_params
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.formatting import date_long
@@ -17,6 +17,9 @@ from storefront.periods import add_interval
 from tests.support.i18n import KOREAN, english_left
 
 UTC = timezone.utc
+# What the checkout page's script sends once the box is ticked: the consent's version and the
+# price the page showed (Basic, $9.00).
+AGREED = {"consent": CONSENT_VERSION, "amount": "9.00", "currency": "USD"}
 
 
 def rows(app) -> tuple[int, int]:
@@ -86,14 +89,52 @@ def test_an_order_is_opened_with_consent_and_the_consent_recorded(client, app, s
     api.post(re.compile(r".*/payments/prepare$"), json={"code": 0, "message": None, "response": {
         "merchant_uid": "x", "amount": 9}})
     before = datetime.now(UTC)
-    response = client.post("/checkout/basic-monthly", json={"consent": CONSENT_VERSION})
+    response = client.post("/checkout/basic-monthly", json=AGREED)
     assert response.status_code == 200, response.data[:300]
     merchant_uid = response.json["pay"]["merchant_uid"]
     with app.app_context():
         payment = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
         assert payment.prepared_at is not None
-        assert payment.subscription.consent_version == CONSENT_VERSION
+        # The version of the text, and the language it was read in.
+        assert payment.subscription.consent_version == f"{CONSENT_VERSION}/en"
         assert payment.subscription.consent_at >= before.replace(microsecond=0)
+
+
+def test_no_order_is_opened_at_a_price_other_than_the_one_shown(client, app, shopper, api):
+    # The consent named an amount; a price changed since the page was loaded is not agreed to.
+    for shown in [{"amount": "8.00"}, {"currency": "KRW"}, {"amount": None}, {"amount": "nine"}]:
+        response = client.post("/checkout/basic-monthly", json={**AGREED, **shown})
+        assert response.status_code in (400, 409), shown
+        assert rows(app) == (0, 0)
+    changed = client.post("/checkout/basic-monthly", json={**AGREED, "amount": "8.00"})
+    assert changed.status_code == 409
+    assert "price" in changed.json["error"]["message"]
+    assert not [c for c in api.calls if "/payments/prepare" in c.request.url]
+
+
+@pytest.mark.parametrize("consent", [True, 1, ["x"], {"a": 1}])
+def test_a_consent_that_is_no_version_of_the_text_is_bad_input(client, app, shopper, consent):
+    response = client.post("/checkout/basic-monthly", json={**AGREED, "consent": consent})
+    assert response.status_code == 400
+    assert rows(app) == (0, 0)
+
+
+def test_opening_an_order_logged_out_answers_what_the_script_can_read(client, app):
+    with app.app_context():
+        seed_plans()
+    response = client.post("/checkout/basic-monthly", json=AGREED,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.json["redirect"].startswith("/auth/login?next=")
+    assert rows(app) == (0, 0)
+
+
+def test_a_refused_order_is_explained_on_the_account_page_it_sends_to(client, app, shopper):
+    subscribe_ada(app)
+    response = client.post("/checkout/basic-monthly", json=AGREED)
+    assert response.status_code == 409
+    assert response.json["redirect"] == "/account"
+    assert "You already subscribe to Basic." in client.get("/account").get_data(as_text=True)
 
 
 def test_a_subscriber_is_told_they_are_subscribed_on_their_plans_page(client, app, shopper):

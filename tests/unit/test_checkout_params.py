@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from storefront.checkout import sdk_params
+from storefront.payment_window import sdk_params
 from storefront.extensions import db
 from storefront.formatting import amount_for_sdk
 from storefront.models import Payment

@@ -28,7 +28,7 @@ from werkzeug.http import parse_accept_header, parse_options_header
 from werkzeug.routing import IntegerConverter
 
 from storefront import create_app
-from storefront.checkout import CONSENT_VERSION
+from storefront.payment_window import CONSENT_VERSION
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
@@ -39,7 +39,7 @@ FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Routes that call iamport: with iamport unreachable, 503 is the right answer there.
-IAMPORT_ENDPOINTS = {"checkout.start", "checkout.open_order", "checkout.complete", "webhooks.receive",
+IAMPORT_ENDPOINTS = {"checkout.open_order", "checkout.complete", "webhooks.receive",
                      "account.change_card"}
 # Called by our own script and by iamport, not by a browser: their errors are always JSON.
 API_ENDPOINTS = {"checkout.open_order", "checkout.complete", "webhooks.receive"}
@@ -482,7 +482,8 @@ def test_iamport_unreachable_is_a_503_or_pending_never_unknown(fuzzed):
     assert page.status_code == 200  # no order is opened yet, so iamport is not needed
     assert snapshot(fuzzed.app) == before
     # Opening the order (the open checkout, reused) records the consent, then needs iamport.
-    opened = owner.post("/checkout/basic-monthly", json={"consent": CONSENT_VERSION},
+    opened = owner.post("/checkout/basic-monthly",
+                        json={"consent": CONSENT_VERSION, "amount": "9.00", "currency": "USD"},
                         headers={"X-CSRFToken": csrf_token(page.text, required=False)})
     assert opened.status_code == 503, opened.data
     assert "The payment service is not answering" in opened.json["error"]["message"]

@@ -1,0 +1,82 @@
+"""What the payment window is opened with: the SDK's parameters, and the consent they need."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+
+from storefront.formatting import amount_for_sdk
+from storefront.i18n import page_language
+from storefront.models import Payment, Plan
+
+# The version of the recurring-payment consent's text (templates/checkout/checkout.html), recorded
+# on the subscription with the moment it was given: change it whenever that text changes.
+CONSENT_VERSION = "2026-12-01"
+
+
+def consent_text_id() -> str:
+    """Which text was agreed to: its version and the language it was read in ("2026-12-01/ko")."""
+    return f"{CONSENT_VERSION}/{page_language()}"
+
+
+def consent_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
+    """Why the checkout script's request does not consent to the plan's recurring payment as it
+    is sold now (status and message), or None when it does."""
+    if not isinstance(body, dict):
+        return 400, _("Send a JSON object.")
+    consent = body.get("consent")
+    if consent is None or consent is False or consent == "":
+        return 400, _("Please agree to the recurring payment to subscribe.")
+    if not isinstance(consent, str):
+        return 400, _("The consent to the recurring payment is the version of its text.")
+    if consent != CONSENT_VERSION:
+        # The text changed since the page was loaded: what was agreed to is not what we record.
+        return 409, _("The terms of the recurring payment have changed. Please reload the page "
+                      "and read them again.")
+    try:
+        amount = Decimal(str(body.get("amount")))
+    except InvalidOperation:
+        return 400, _("Send the amount the page showed.")
+    if not amount.is_finite() or amount != plan.price or body.get("currency") != plan.currency:
+        return 409, _("The price of this plan has changed since the page was loaded. Please "
+                      "reload the page and check the new price.")
+    return None
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for iamport to call or send the shopper to."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def sdk_params(payment: Payment) -> dict[str, Any]:
+    """Everything `IMP.request_pay` needs that the server decides."""
+    plan = payment.subscription.plan
+    user = payment.user
+    return {
+        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
+        "pay": {
+            "pg": current_app.config["IAMPORT_PG"],
+            "pay_method": "card",
+            "merchant_uid": payment.merchant_uid,
+            # The plan's own name, the same on every payment of the subscription (receipts, statements).
+            "name": plan.name[:40],
+            # What this payment was opened (and registered at iamport) for, not today's price.
+            "amount": amount_for_sdk(payment.amount),
+            "currency": payment.currency,
+            # The payment window speaks the page's language (PAYMENTWALL's widget takes ko and en).
+            "language": page_language(),
+            "buyer_email": user.email,
+            "buyer_name": user.buyer_name,
+            "customer_uid": payment.customer_uid,
+            "m_redirect_url": external_url("checkout.return_from_window"),
+            "notice_url": external_url("webhooks.receive"),
+            "bypass": {"widget_code": current_app.config["IAMPORT_WIDGET_CODE"]},
+        },
+        "complete_url": url_for("checkout.complete"),
+    }
