@@ -19,7 +19,7 @@ from storefront.payment_window import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.wording import (
-    card_shown, charge_caption, next_charge_text, reason_shown, status_label,
+    activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
 )
 from storefront.billing.lifecycle import given_up_now
 from storefront.formatting import date_long, money
@@ -198,12 +198,12 @@ def status(subscription_id: int):
             response = make_response(error_response(404, _("We could not find that subscription.")))
         else:
             refusal = billing.charge_refusal(subscription)
-            activating = subscription.billing_key_ready_at is None
+            still_activating = activating(subscription)
             response = jsonify(
                 status=str(subscription.status),
                 status_label=status_label(subscription.status),
-                activating=activating,
-                card=None if activating else card_shown(subscription),
+                activating=still_activating,
+                card=None if still_activating else card_shown(subscription),
                 next_charge=next_charge_text(subscription, billing.next_charge_at(subscription)),
                 charge_url=None if refusal else url_for("account.charge",
                                                         subscription_id=subscription.id),

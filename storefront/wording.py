@@ -35,10 +35,18 @@ PAYMENT_STATUS_LABELS = {
     "scheduled": lazy_gettext("scheduled"),
     "revoked": lazy_gettext("withdrawn"),
 }
+# Why a payment was made, in the history.
+PAYMENT_KIND_LABELS = {
+    "first": lazy_gettext("First payment"),
+    "repeat": lazy_gettext("Charge now"),
+    "renewal": lazy_gettext("Renewal"),
+    "new_card": lazy_gettext("New card"),
+}
 # Reasons we store on a payment or refund in English (logs and audits read them), shown in the
 # page's language; a PG's own message is shown as it came.
 STORED_REASONS = {
     "Not completed: no payment was made.": lazy_gettext("Not completed: no payment was made."),
+    "The card was declined.": lazy_gettext("The card was declined."),
     "The payment provider refused the charge.": lazy_gettext("The payment provider refused the charge."),
     "We could not reach the payment provider; nothing was charged.":
         lazy_gettext("We could not reach the payment provider; nothing was charged."),
@@ -60,9 +68,27 @@ def payment_status_label(status: str) -> str:
     return str(PAYMENT_STATUS_LABELS.get(str(status), str(status)))
 
 
+# How the refund of a payment that was not the order's starts (billing.recording); what follows
+# names the mismatch in English, for the logs.
+NOT_THE_ORDERS = "Refunded: this payment was "
+
+
+def payment_kind_label(kind: str) -> str:
+    """Why a payment was made, in words."""
+    return str(PAYMENT_KIND_LABELS.get(str(kind), str(kind)))
+
+
 def reason_shown(reason: str | None) -> str:
-    """A stored failure or refund reason in the page's language."""
+    """A stored failure or refund reason in the page's language; a PG's own message as it came."""
+    if reason and reason.startswith(NOT_THE_ORDERS):
+        return _("Refunded: this payment did not match the order, so it was not needed.")
     return str(STORED_REASONS.get(reason or "", reason or ""))
+
+
+def activating(subscription: Subscription) -> bool:
+    """A live subscription whose card PAYMENTWALL has not confirmed yet (the account page polls)."""
+    return (subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+            and subscription.billing_key_ready_at is None)
 
 
 def card_shown(subscription: Subscription) -> str:
@@ -110,6 +136,7 @@ def register(app: Flask) -> None:
     """Give every template these words (the account's pages and the checkout's result)."""
     app.jinja_env.globals.update(
         interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
-        payment_status_label=payment_status_label,
+        payment_status_label=payment_status_label, payment_kind_label=payment_kind_label,
+        activating=activating,
         card_shown=card_shown, charge_caption=charge_caption,
     )

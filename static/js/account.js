@@ -16,8 +16,8 @@
   });
 
   // Right after paying, the card is still being confirmed by PAYMENTWALL: ask the shop's status
-  // every POLL_MS, up to POLL_LIMIT times (about a minute), and show the card once it is there.
-  // Without this script a reload shows the same.
+  // every POLL_MS, up to POLL_LIMIT times (PAYMENTWALL's pingback usually comes well within it),
+  // and show the card once it is there. Without this script a reload shows the same.
   var POLL_MS = 2000;
   var POLL_LIMIT = 30;
 
@@ -67,7 +67,8 @@
           if (state && !state.activating) {
             showReady(article, state);
             article.removeAttribute("data-status-url");
-            return stop(words.ready);
+            // "You can charge now" only when it can; else why not (the caption).
+            return stop(state.charge_url ? words.ready : state.caption);
           }
           if (state === null || tries >= POLL_LIMIT) { return stop(words.gave_up); }
           window.setTimeout(ask, POLL_MS);

@@ -261,3 +261,23 @@ def test_a_card_change_opened_but_not_paid_is_not_in_the_history(client, app, su
     history = [row for row in rows if "New card" in row]
     assert len(history) == 1
     assert 'data-merchant-uid="card_paid_1"' in history[0]
+
+
+def test_a_subscription_ended_while_its_card_was_activating_is_not_activating(client, app,
+                                                                              subscription_id):
+    set_subscription(app, subscription_id, status="canceled", billing_key_ready_at=None,
+                     canceled_at=PERIOD_END)
+    state = client.get(f"/account/subscriptions/{subscription_id}/status").json
+    assert state["activating"] is False
+    assert state["charge_url"] is None
+
+
+def test_stored_reasons_are_shown_in_the_pages_language(app):
+    from storefront.wording import reason_shown
+    from tests.support.i18n import KOREAN
+
+    with app.test_request_context(headers=KOREAN):
+        declined = reason_shown("The card was declined.")
+        not_the_orders = reason_shown("Refunded: this payment was of another amount.")
+    assert declined != "The card was declined." and "카드" in declined
+    assert "Refunded" not in not_the_orders and "환불" in not_the_orders
