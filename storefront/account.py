@@ -21,7 +21,6 @@ from storefront.extensions import db
 from storefront.wording import (
     activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
 )
-from storefront.billing.lifecycle import given_up_now
 from storefront.formatting import date_long, money
 from storefront.models import (
     Payment,
@@ -221,7 +220,7 @@ def cancel(subscription_id: int):
     subscription = _subscription_or_404(subscription_id)
     if request.method == "GET":
         return render_template("account/confirm_cancel.html", subscription=subscription,
-                               given_up=given_up_now(subscription))
+                               given_up=billing.given_up_now(subscription))
     when = request.form.get("when")
     if when not in {"period_end", "now"}:
         return error_response(400, _("Choose whether to cancel now or at the end of the period."))

@@ -12,7 +12,9 @@ from storefront.billing.common import (
     refund_of,
     refunds_of_order,
 )
-from storefront.billing.lifecycle import cancel, end_finished_periods, period_end_after, resume
+from storefront.billing.lifecycle import (
+    GivenUp, cancel, end_finished_periods, given_up_now, period_end_after, resume,
+)
 from storefront.billing.orders import (
     DuplicateSubmission,
     charge_now,
@@ -27,11 +29,12 @@ from storefront.billing.schedules import revoke_schedule, send_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
-    "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "Outcome", "ReconcileReport", "Recorded",
-    "USAGE_SCHEDULED", "UnknownPayment", "cancel", "charge_now", "charge_refusal",
-    "confirm_billing_key", "end_finished_periods", "ensure_schedule", "first_payment_in_review",
-    "judge", "live_subscription", "mismatch_reason", "next_charge_at", "open_card_change",
-    "open_checkout", "owned_subscription", "payment_by_merchant_uid", "payment_for_owner",
-    "period_end_after", "reconcile", "record_payment", "refund_of", "refunds_of_order",
-    "resume", "revoke_schedule", "send_schedule", "update_schedules", "verify_order", "verify_payment",
+    "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "GivenUp", "Outcome",
+    "ReconcileReport", "Recorded", "USAGE_SCHEDULED", "UnknownPayment", "cancel", "charge_now",
+    "charge_refusal", "confirm_billing_key", "end_finished_periods", "ensure_schedule",
+    "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
+    "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",
+    "payment_by_merchant_uid", "payment_for_owner", "period_end_after", "reconcile",
+    "record_payment", "refund_of", "refunds_of_order", "resume", "revoke_schedule",
+    "send_schedule", "update_schedules", "verify_order", "verify_payment",
 ]

@@ -186,34 +186,30 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
 
 @dataclass(frozen=True)
 class GivenUp:
-    """What cancelling now gives up: the paid time left (whole days, until when) and its value at
-    the plan's price, of what those periods cost. Cancelling now refunds nothing (see cancel)."""
+    """What cancelling now gives up: the paid time left (whole days, until when) and what it is
+    worth at the plan's current price. Cancelling now refunds nothing (see cancel)."""
 
     days: int
     amount: Decimal
     currency: str
-    paid: Decimal
     until: datetime | None
 
 
 def given_up_now(subscription: Subscription, now: datetime | None = None) -> GivenUp:
-    """The paid time left that cancelling now gives up, valued pro rata over what was paid for
-    the periods from the current one's start to the paid-until date (more than one after "Charge
-    now"), rounded down."""
+    """The paid time left that cancelling now gives up, from now to the paid-until date (more
+    than one period after "Charge now"), valued pro rata at the plan's price, rounded down."""
     now = now or utcnow()
     plan = subscription.plan
     start, end = subscription.current_period_start, subscription.current_period_end
     if end is None or start is None or end <= now or end <= start:
-        return GivenUp(days=0, amount=Decimal(0), currency=plan.currency, paid=Decimal(0),
-                       until=None)
+        return GivenUp(days=0, amount=Decimal(0), currency=plan.currency, until=None)
+    # The span since the period began holds whole periods: one, or more paid in advance.
     months = (end.year - start.year) * 12 + end.month - start.month
     periods = max(1, round(months / (12 if plan.interval == "year" else 1)))
-    paid = plan.price * periods
     share = Decimal((end - now).total_seconds()) / Decimal((end - start).total_seconds())
-    amount = (paid * min(share, Decimal(1))).quantize(
+    amount = (plan.price * periods * min(share, Decimal(1))).quantize(
         Decimal(1).scaleb(-minor_digits(plan.currency)), rounding=ROUND_DOWN)
-    return GivenUp(days=(end - now).days, amount=amount, currency=plan.currency, paid=paid,
-                   until=end)
+    return GivenUp(days=(end - now).days, amount=amount, currency=plan.currency, until=end)
 
 
 @retried_on_conflict
