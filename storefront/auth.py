@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
+from storefront.i18n import visitor_language
 from storefront.i18n import page_language
 from storefront.models import User, utcnow
 from storefront.throttle import (
@@ -63,6 +64,8 @@ def start_session(user: User, remember: bool = False) -> None:
     remember cookie of the user, on any device, stops working."""
     _new_session()
     user.end_all_sessions()
+    # The language picked on this browser's switch is the latest choice: the account keeps it.
+    user.locale = visitor_language() or user.locale
     db.session.commit()
     login_user(user, remember=remember)
 

@@ -28,10 +28,13 @@ def chosen_language() -> str:
     saved = getattr(current_user, "locale", None)
     if saved in LANGUAGES:
         return saved
+    return visitor_language() or request.accept_languages.best_match(LANGUAGES) or current_app.config["DEFAULT_LOCALE"]
+
+
+def visitor_language() -> str | None:
+    """The language this browser picked on the switch, if any."""
     remembered = request.cookies.get(LANGUAGE_COOKIE)
-    if remembered in LANGUAGES:
-        return remembered
-    return request.accept_languages.best_match(LANGUAGES) or current_app.config["DEFAULT_LOCALE"]
+    return remembered if remembered in LANGUAGES else None
 
 
 def shop_timezone() -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.common import (
     CHECKOUT_REUSE,
+    CONFLICT_RETRIES,
     LIVE_STATUSES,
     ActionRefused,
     client,
@@ -35,10 +36,6 @@ from storefront.models import (
 )
 
 log = logging.getLogger(__name__)
-
-# Pages of one shopper opening the same checkout at once each write the subscription; the ones
-# that lose the race read it again (the winner's order is then reused).
-OPEN_ATTEMPTS = 5
 
 
 class DuplicateSubmission(Exception):
@@ -124,7 +121,9 @@ def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
     or was settled never does, so a retry always has a new `merchant_uid`. Two pages opened at
     once share one subscription: the database holds one per user and plan being bought or live.
     """
-    for attempt in range(OPEN_ATTEMPTS):
+    # Pages of one shopper opening it at once each write the subscription; the ones that lose
+    # read it again (as retried_on_conflict does), and the winner's order is reused.
+    for attempt in range(CONFLICT_RETRIES):
         try:
             payment = pending_first_payment(user, plan, consent_version)
             break
@@ -134,7 +133,7 @@ def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
             if live_subscription(user, plan) is not None:
                 raise ActionRefused(_("You already subscribe to %(plan)s.",
                                       plan=plan.shown_name)) from None
-            if attempt == OPEN_ATTEMPTS - 1:
+            if attempt == CONFLICT_RETRIES - 1:
                 raise
     prepare(payment)
     return payment

@@ -47,7 +47,12 @@ class Plan(db.Model):
 
     def _text(self, field: str) -> Any:
         language = get_locale().language if get_locale() else None
-        return (self.translations or {}).get(language, {}).get(field) or getattr(self, field)
+        texts = (self.translations or {}).get(language) if isinstance(self.translations, dict) else None
+        text = texts.get(field) if isinstance(texts, dict) else None
+        # A text of the wrong kind (typed by hand into the column) is not shown: the base one is.
+        if not text or not isinstance(text, type(getattr(self, field))):
+            return getattr(self, field)
+        return text
 
     @property
     def shown_name(self) -> str:

@@ -130,3 +130,23 @@ def test_the_footer_names_the_shops_time_zone_in_the_pages_language(client):
     assert "한국 시간" in client.get("/", headers=KOREAN).get_data(as_text=True)
     assert "Asia/Seoul" not in client.get("/", headers=KOREAN).get_data(as_text=True)
 
+
+
+def test_the_language_picked_before_logging_in_becomes_the_accounts(app, client, auth):
+    client.post("/language", data={"language": "ko", "next": "/"})
+    auth.register()
+    with app.app_context():
+        assert db.session.execute(db.select(User.locale)).scalar_one() == "ko"
+    # The latest switch wins, logged in or not.
+    client.post("/language", data={"language": "en", "next": "/"})
+    auth.logout()
+    client.post("/language", data={"language": "ko", "next": "/"})
+    auth.login()
+    with app.app_context():
+        assert db.session.execute(db.select(User.locale)).scalar_one() == "ko"
+    # A log-in from a browser that never switched leaves the account's as it is.
+    auth.logout()
+    client.delete_cookie("lang")
+    auth.login()
+    with app.app_context():
+        assert db.session.execute(db.select(User.locale)).scalar_one() == "ko"

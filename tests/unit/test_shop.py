@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Plan
@@ -168,3 +170,18 @@ def test_pages_name_their_icon_so_browsers_do_not_ask_for_a_missing_one(client):
     assert response.status_code == 200
     assert response.mimetype == "image/svg+xml"
     response.close()
+
+
+@pytest.mark.parametrize("translations", [
+    {"ko": "베이직"}, {"ko": {"features": "모든 기능"}}, ["ko"], {"ko": {"name": 5}},
+])
+def test_a_plans_korean_texts_typed_wrong_show_its_own_texts(app, translations):
+    from storefront.models import Plan
+    from tests.support.i18n import KOREAN
+
+    plan = Plan(slug="p", name="Basic", description="Plain.", features=["One"],
+                translations=translations)
+    with app.test_request_context(headers=KOREAN):
+        assert plan.shown_name == "Basic"
+        assert plan.shown_features == ["One"]
+        assert plan.shown_description == "Plain."
