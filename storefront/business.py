@@ -40,30 +40,15 @@ AS_THEY_ARE = {
 
 def load(setting: Callable[[str, str], str]) -> dict[str, Any]:
     """The business settings, read with config.load's `setting` (environment, else the demo)."""
-    # An English form left unset is empty: the Korean form is shown instead, not the demo's.
-    return {
-        "BUSINESS_NAME": setting("BUSINESS_NAME", DEMO["BUSINESS_NAME"]),
-        "BUSINESS_NAME_EN": setting("BUSINESS_NAME_EN", _demo_en("BUSINESS_NAME", setting)),
-        "BUSINESS_REPRESENTATIVE": setting("BUSINESS_REPRESENTATIVE",
-                                           DEMO["BUSINESS_REPRESENTATIVE"]),
-        "BUSINESS_REPRESENTATIVE_EN": setting("BUSINESS_REPRESENTATIVE_EN",
-                                              _demo_en("BUSINESS_REPRESENTATIVE", setting)),
-        "BUSINESS_REGISTRATION_NUMBER": setting("BUSINESS_REGISTRATION_NUMBER",
-                                                DEMO["BUSINESS_REGISTRATION_NUMBER"]),
-        "MAIL_ORDER_REGISTRATION_NUMBER": setting("MAIL_ORDER_REGISTRATION_NUMBER",
-                                                  DEMO["MAIL_ORDER_REGISTRATION_NUMBER"]),
-        "BUSINESS_ADDRESS": setting("BUSINESS_ADDRESS", DEMO["BUSINESS_ADDRESS"]),
-        "BUSINESS_ADDRESS_EN": setting("BUSINESS_ADDRESS_EN",
-                                       _demo_en("BUSINESS_ADDRESS", setting)),
-        "CUSTOMER_SERVICE_PHONE": setting("CUSTOMER_SERVICE_PHONE", DEMO["CUSTOMER_SERVICE_PHONE"]),
-        "CUSTOMER_SERVICE_EMAIL": setting("CUSTOMER_SERVICE_EMAIL", DEMO["CUSTOMER_SERVICE_EMAIL"]),
-    }
-
-
-def _demo_en(name: str, setting: Callable[[str, str], str]) -> str:
-    # The demo's English form only goes with the demo's Korean one: a shop that set its own name
-    # must not be shown in English as the demo.
-    return DEMO[f"{name}_EN"] if setting(name, "") == "" else ""
+    values = {}
+    for name, demo in DEMO.items():
+        korean = name.removesuffix("_EN")
+        if name != korean and setting(korean, ""):
+            # A shop that set its own Korean form is never shown in English as the demo: an
+            # English form left unset is empty, and the Korean one is shown instead.
+            demo = ""
+        values[name] = setting(name, demo)
+    return values
 
 
 def details(language: str) -> dict[str, str]:
