@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
+from storefront.formatting import minor_digits
 from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
 from storefront.models.statuses import Interval, SubscriptionStatus
 from storefront.models.users import User
@@ -73,6 +74,16 @@ class Plan(db.Model):
     def interval_label(self) -> str:
         """'month' or 'year', for "per …" texts."""
         return str(Interval(self.interval))
+
+
+@sa.event.listens_for(Plan, "before_insert")
+@sa.event.listens_for(Plan, "before_update")
+def _price_in_whole_minor_units(_mapper: Any, _connection: Any, plan: Plan) -> None:
+    """A price the currency cannot carry (9,900.50 won) would be refused by iamport at every
+    checkout: refuse it where the plan is written."""
+    digits = minor_digits(plan.currency)
+    if Decimal(plan.price) != Decimal(plan.price).quantize(Decimal(1).scaleb(-digits)):
+        raise ValueError(f"{plan.currency} has {digits} decimal places; {plan.price} has more")
 
 
 class Subscription(db.Model):

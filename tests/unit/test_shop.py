@@ -185,3 +185,13 @@ def test_a_plans_korean_texts_typed_wrong_show_its_own_texts(app, translations):
         assert plan.shown_name == "Basic"
         assert plan.shown_features == ["One"]
         assert plan.shown_description == "Plain."
+
+
+@pytest.mark.parametrize(("price", "currency"), [(Decimal("9900.5"), "KRW"), (Decimal("9.001"), "USD")])
+def test_a_price_the_currency_cannot_carry_is_refused_where_the_plan_is_written(app, price, currency):
+    with app.app_context():
+        db.session.add(Plan(slug="odd", name="Odd", price=price, currency=currency))
+        with pytest.raises(ValueError, match="decimal places"):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.execute(db.select(Plan).where(Plan.slug == "odd")).first() is None
