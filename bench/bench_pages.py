@@ -183,7 +183,7 @@ def login_cookie(url: str) -> str:
         raise RuntimeError("no session cookie after logging in")
     check = requests.get(f"{url}/account", headers={"Cookie": f"session={cookie}"},
                          allow_redirects=False, timeout=HTTP_TIMEOUT)
-    if check.status_code != 200 or "Basic" not in check.text:
+    if check.status_code != 200 or "data-subscription=" not in check.text:
         raise RuntimeError(f"the session cookie does not open the account page ({check.status_code})")
     return cookie
 
