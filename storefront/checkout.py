@@ -34,6 +34,7 @@ from storefront.payment_window import (
 )
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
+from storefront.wording import in_review_text
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,7 @@ def _cannot_buy(plan) -> str | None:
     if billing.live_subscription(current_user, plan) is not None:
         return _("You already subscribe to %(plan)s.", plan=plan.shown_name)
     if billing.first_payment_in_review(current_user, plan) is not None:
-        return _("Your payment for %(plan)s is being reviewed by PAYMENTWALL. We activate the "
-                 "subscription as soon as it is approved; you do not need to pay again.",
-                 plan=plan.shown_name)
+        return in_review_text(plan)
     return None
 
 

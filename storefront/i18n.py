@@ -28,7 +28,8 @@ def chosen_language() -> str:
     saved = getattr(current_user, "locale", None)
     if saved in LANGUAGES:
         return saved
-    return visitor_language() or request.accept_languages.best_match(LANGUAGES) or current_app.config["DEFAULT_LOCALE"]
+    return (visitor_language() or request.accept_languages.best_match(LANGUAGES)
+            or current_app.config["DEFAULT_LOCALE"])
 
 
 def visitor_language() -> str | None:
@@ -59,7 +60,8 @@ def from_this_site() -> bool:
 @csrf.exempt
 def switch():
     """Remember the language picked on the switch (and save it on the account), then go back."""
-    from storefront.auth import safe_next
+    from storefront.auth import safe_next  # here: auth imports this module
+
 
     language = request.form.get("language", "")
     response = redirect(safe_next(request.form.get("next")), code=303)

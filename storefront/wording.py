@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext, lazy_pgettext
 
 from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
 from storefront.formatting import date_long, money
-from storefront.models import Subscription, SubscriptionStatus
+from storefront.models import Plan, Subscription, SubscriptionStatus
 
 # A plan's interval as a period of time, for sentences such as "it paid the next month".
 INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
@@ -85,6 +85,13 @@ def reason_shown(reason: str | None) -> str:
     return str(STORED_REASONS.get(reason or "", reason or ""))
 
 
+def in_review_text(plan: Plan) -> str:
+    """What a shopper whose first payment for the plan is held for review is told."""
+    return _("Your payment for %(plan)s is being reviewed by PAYMENTWALL. We activate the "
+             "subscription as soon as it is approved; you do not need to pay again.",
+             plan=plan.shown_name)
+
+
 def activating(subscription: Subscription) -> bool:
     """A live subscription whose card PAYMENTWALL has not confirmed yet (the account page polls)."""
     return (subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
@@ -137,6 +144,6 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
         payment_status_label=payment_status_label, payment_kind_label=payment_kind_label,
-        activating=activating,
+        activating=activating, in_review_text=in_review_text,
         card_shown=card_shown, charge_caption=charge_caption,
     )
