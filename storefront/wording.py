@@ -8,7 +8,9 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, lazy_pgettext
 
-from storefront.billing.refunds import ALREADY_CANCELED, ALREADY_SUBSCRIBED, PERIOD_PAID_ALREADY
+from storefront.billing.refunds import (
+    ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, PERIOD_PAID_ALREADY,
+)
 from storefront.formatting import date_long, money
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
@@ -68,11 +70,6 @@ def payment_status_label(status: str) -> str:
     return str(PAYMENT_STATUS_LABELS.get(str(status), str(status)))
 
 
-# How the refund of a payment that was not the order's starts (billing.recording); what follows
-# names the mismatch in English, for the logs.
-NOT_THE_ORDERS = "Refunded: this payment was "
-
-
 def payment_kind_label(kind: str) -> str:
     """Why a payment was made, in words."""
     return str(PAYMENT_KIND_LABELS.get(str(kind), str(kind)))
@@ -80,6 +77,7 @@ def payment_kind_label(kind: str) -> str:
 
 def reason_shown(reason: str | None) -> str:
     """A stored failure or refund reason in the page's language; a PG's own message as it came."""
+    # The mismatch named after NOT_THE_ORDERS is for the logs, in English.
     if reason and reason.startswith(NOT_THE_ORDERS):
         return _("Refunded: this payment did not match the order, so it was not needed.")
     return str(STORED_REASONS.get(reason or "", reason or ""))

@@ -15,7 +15,7 @@ from storefront.billing.common import (
     retried_on_conflict,
 )
 from storefront.billing.lifecycle import follow_payment
-from storefront.billing.refunds import owe_refund
+from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund
 from storefront.billing.renewals import update_schedules
 from storefront.billing.schedules import withdraw_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason
@@ -121,7 +121,7 @@ def record_payment(info: dict[str, Any], send_schedules: bool = True) -> Recorde
         log.warning("payment %s on order %s is not the order's: %s", info.get("imp_uid"),
                     merchant_uid, not_ours)
         if info.get("status") == "paid":
-            owe_refund(info, f"Refunded: this payment was {not_ours}.")
+            owe_refund(info, f"{NOT_THE_ORDERS}{not_ours}.")
         return Recorded(payment, False)
 
     ran_schedule = payment.status == PaymentStatus.SCHEDULED

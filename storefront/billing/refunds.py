@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 ALREADY_SUBSCRIBED = "Refunded: you already subscribe to this plan, so this second payment was not needed."
 ALREADY_CANCELED = "Refunded: the subscription had been cancelled before this payment went through."
 PERIOD_PAID_ALREADY = "Refunded: this period had already been paid by another attempt."
+# The start of the reason of a payment that was not the order's; the rest names the mismatch.
+NOT_THE_ORDERS = "Refunded: this payment was "
 
 
 def refundable(info: dict[str, Any]) -> Decimal:
