@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from datetime import timedelta
+from html import unescape
 
 import pytest
 
@@ -295,16 +298,7 @@ def test_new_card_replaces_the_key_and_moves_the_schedule(shop):
     sub_id = subscribe(shop, shopper)
     before = subscription(shop, sub_id)
     [old_row] = scheduled(shop, sub_id)
-    page = shopper.get(f"/account/subscriptions/{sub_id}/card")
-    assert page.status_code == 200
-    import json
-    import re
-    from html import unescape
-
-    params = json.loads(unescape(re.search(
-        r'<script id="checkout-params" type="application/json">(.*?)</script>', page.text, re.S
-    ).group(1)))
-    params["csrf"] = shopper.csrf(page.text)
+    params = card_change_params(shopper, sub_id)
     assert params["pay"]["customer_uid"] != before.customer_uid
     rsp = window_result(shopper.pay_in_window(params, card="4000 0000 0000 0002").text)
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
@@ -387,10 +381,6 @@ def test_a_strangers_payment_on_a_renewal_order_id_never_charges_the_subscriber_
 
 def card_change_params(shopper, sub_id: int) -> dict:
     """The SDK parameters of the new-card page, with its CSRF token."""
-    import json
-    import re
-    from html import unescape
-
     page = shopper.get(f"/account/subscriptions/{sub_id}/card")
     assert page.status_code == 200
     params = json.loads(unescape(re.search(
