@@ -7,20 +7,16 @@ from datetime import datetime
 
 from flask import (
     Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request,
-    session,
-    url_for,
+    session, url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
 from storefront import billing
-from storefront.payment_window import sdk_params
 from storefront.errors import error_response
 from storefront.extensions import db
-from storefront.wording import (
-    activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
-)
 from storefront.formatting import date_long, money
 from storefront.models import (
     Payment,
@@ -30,7 +26,11 @@ from storefront.models import (
     SubscriptionStatus,
     utcnow,
 )
+from storefront.payment_window import sdk_params
 from storefront.periods import add_interval
+from storefront.wording import (
+    activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
+)
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -42,15 +42,21 @@ MAX_PAGE = 100_000
 # Ids are 32-bit in PostgreSQL; a larger one in the URL would fail the query instead of missing.
 MAX_ID = 2**31 - 1
 # Rows that are plans for the future or checkouts never attempted are not history.
+NO_SUCH_SUBSCRIPTION = lazy_gettext("We could not find that subscription.")
 HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED, PaymentStatus.REVOKED)
 
 
+def _owned(subscription_id: int) -> Subscription | None:
+    """The logged-in shopper's subscription with this id, or None."""
+    if subscription_id > MAX_ID:
+        return None
+    return billing.owned_subscription(subscription_id, current_user)
+
+
 def _subscription_or_404(subscription_id: int) -> Subscription:
-    subscription = None
-    if subscription_id <= MAX_ID:
-        subscription = billing.owned_subscription(subscription_id, current_user)
+    subscription = _owned(subscription_id)
     if subscription is None:
-        abort(404, _("We could not find that subscription."))
+        abort(404, NO_SUCH_SUBSCRIPTION)
     return subscription
 
 
@@ -190,11 +196,9 @@ def status(subscription_id: int):
     if not current_user.is_authenticated:
         response = make_response(error_response(401, _("Please log in to continue.")))
     else:
-        subscription = None
-        if subscription_id <= MAX_ID:
-            subscription = billing.owned_subscription(subscription_id, current_user)
+        subscription = _owned(subscription_id)
         if subscription is None:
-            response = make_response(error_response(404, _("We could not find that subscription.")))
+            response = make_response(error_response(404, NO_SUCH_SUBSCRIPTION))
         else:
             refusal = billing.charge_refusal(subscription)
             still_activating = activating(subscription)

@@ -6,8 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint, current_app, flash, g, jsonify, make_response, redirect, render_template, request,
-    session,
-    url_for,
+    session, url_for,
 )
 from flask_babel import gettext as _, lazy_gettext
 from flask_login import current_user, login_required, login_url, login_user, logout_user
@@ -17,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
-from storefront.i18n import visitor_language
-from storefront.i18n import page_language
+from storefront.i18n import page_language, visitor_language
 from storefront.models import User, utcnow
 from storefront.throttle import (
     clear_failures, known_device, login_wait, record_failure, remember_device, wait_text,

@@ -9,7 +9,9 @@ from decimal import Decimal
 from babel.dates import format_datetime, get_timezone_name
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask
-from flask_babel import get_locale, get_timezone
+from flask_babel import get_timezone
+
+from storefront.i18n import page_language
 
 # How a Korean shop writes won: 9,900원. Other currencies, and won in English, take Babel's form.
 KOREAN_WON = "#,##0원"
@@ -19,17 +21,12 @@ DATE = {"ko": "y년 M월 d일", "en": "d MMMM y"}
 TIME = {"ko": "HH:mm", "en": "HH:mm"}
 
 
-def _language() -> str:
-    locale = get_locale()
-    return locale.language if locale is not None else "en"
-
-
 def money(amount: Decimal | int | None, currency: str = "USD") -> str:
     """An amount with its currency in the page's language: '$9.00', '₩9,900', '9,900원'."""
     if amount is None:
         return ""
     value = Decimal(amount)
-    language = _language()
+    language = page_language()
     if currency == "KRW" and language == "ko":
         return format_currency(value, currency, format=KOREAN_WON, locale="ko",
                                currency_digits=False)
@@ -41,6 +38,11 @@ def money(amount: Decimal | int | None, currency: str = "USD") -> str:
 def minor_digits(currency: str) -> int:
     """How many digits after the point the currency has: 2 for USD, 0 for KRW."""
     return get_currency_precision(currency)
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount: Decimal("0.01") for USD, Decimal("1") for KRW."""
+    return Decimal(1).scaleb(-minor_digits(currency))
 
 
 def amount_for_sdk(amount: Decimal) -> int | float:
@@ -60,7 +62,7 @@ def date_long(moment: datetime | None) -> str:
     """The date in the shop's time zone: '2026년 12월 1일' or '1 December 2026'."""
     if moment is None:
         return ""
-    language = _language()
+    language = page_language()
     return format_datetime(shop_time(moment), DATE[language], locale=language)
 
 
@@ -69,7 +71,7 @@ def datetime_long(moment: datetime | None) -> str:
     if moment is None:
         return ""
     local = shop_time(moment)
-    language = _language()
+    language = page_language()
     time = format_datetime(local, TIME[language], locale=language)
     separator = " " if language == "ko" else ", "
     return f"{date_long(moment)}{separator}{time} {local.tzname()}"
@@ -77,7 +79,7 @@ def datetime_long(moment: datetime | None) -> str:
 
 def shop_zone_name() -> str:
     """The shop's time zone as the page's language names it: 한국 시간, Korean Time."""
-    return get_timezone_name(get_timezone(), locale=_language())
+    return get_timezone_name(get_timezone(), locale=page_language())
 
 
 def person_name(first_name: str, last_name: str) -> str:
@@ -86,7 +88,7 @@ def person_name(first_name: str, last_name: str) -> str:
     English)."""
     if _is_hangul(first_name) and _is_hangul(last_name):
         return f"{last_name}{first_name}"
-    if _language() == "ko":
+    if page_language() == "ko":
         return f"{last_name} {first_name}"
     return f"{first_name} {last_name}"
 

@@ -44,8 +44,10 @@ def shop_timezone() -> str:
 
 
 def page_language() -> str:
-    """The language of the page being rendered: 'ko' or 'en' (for <html lang> and the SDK)."""
-    return get_locale().language if get_locale() else current_app.config["DEFAULT_LOCALE"]
+    """The language of the page being rendered: 'ko' or 'en' (for <html lang>, the SDK, money,
+    dates and plans' texts); English, as the code is written, outside any app."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def from_this_site() -> bool:

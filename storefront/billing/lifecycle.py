@@ -28,7 +28,7 @@ from storefront.billing.refunds import (
 from storefront.billing.renewals import ensure_schedule, schedule_next_renewal
 from storefront.billing.schedules import retire_key
 from storefront.extensions import db
-from storefront.formatting import minor_digits
+from storefront.formatting import minor_unit
 from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
 from storefront.periods import next_period_end
 
@@ -208,7 +208,7 @@ def given_up_now(subscription: Subscription, now: datetime | None = None) -> Giv
     periods = max(1, round(months / (12 if plan.interval == "year" else 1)))
     share = Decimal((end - now).total_seconds()) / Decimal((end - start).total_seconds())
     amount = (plan.price * periods * min(share, Decimal(1))).quantize(
-        Decimal(1).scaleb(-minor_digits(plan.currency)), rounding=ROUND_DOWN)
+        minor_unit(plan.currency), rounding=ROUND_DOWN)
     return GivenUp(days=(end - now).days, amount=amount, currency=plan.currency, until=end)
 
 

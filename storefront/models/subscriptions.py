@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Optional
 
 import sqlalchemy as sa
-from flask_babel import get_locale
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
-from storefront.formatting import minor_digits
+from storefront.formatting import minor_digits, minor_unit
+from storefront.i18n import page_language
 from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
 from storefront.models.statuses import Interval, SubscriptionStatus
 from storefront.models.users import User
@@ -47,9 +47,9 @@ class Plan(db.Model):
     translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(sa.JSON, default=dict)
 
     def _text(self, field: str) -> Any:
-        language = get_locale().language if get_locale() else None
-        texts = (self.translations or {}).get(language) if isinstance(self.translations, dict) else None
-        text = texts.get(field) if isinstance(texts, dict) else None
+        texts = self.translations if isinstance(self.translations, dict) else {}
+        in_language = texts.get(page_language())
+        text = in_language.get(field) if isinstance(in_language, dict) else None
         # A text of the wrong kind (typed by hand into the column) is not shown: the base one is.
         if not text or not isinstance(text, type(getattr(self, field))):
             return getattr(self, field)
@@ -81,9 +81,9 @@ class Plan(db.Model):
 def _price_in_whole_minor_units(_mapper: Any, _connection: Any, plan: Plan) -> None:
     """A price the currency cannot carry (9,900.50 won) would be refused by iamport at every
     checkout: refuse it where the plan is written."""
-    digits = minor_digits(plan.currency)
-    if Decimal(plan.price) != Decimal(plan.price).quantize(Decimal(1).scaleb(-digits)):
-        raise ValueError(f"{plan.currency} has {digits} decimal places; {plan.price} has more")
+    if Decimal(plan.price) % minor_unit(plan.currency):
+        raise ValueError(f"{plan.currency} has {minor_digits(plan.currency)} decimal places; "
+                         f"{plan.price} has more")
 
 
 class Subscription(db.Model):
@@ -125,7 +125,7 @@ class Subscription(db.Model):
     card_name: Mapped[Optional[str]] = mapped_column(sa.String(60))
     card_number: Mapped[Optional[str]] = mapped_column(sa.String(30))
     # The shopper's consent to the recurring payment (정기결제 동의), given at checkout: when, and
-    # which version of its text (checkout.CONSENT_VERSION) they were shown.
+    # which version of its text (payment_window.consent_text_id) they were shown.
     consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     consent_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
