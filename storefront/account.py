@@ -233,6 +233,8 @@ def cancel(subscription_id: int):
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
     else:
+        # Committed: the schedule is withdrawn (and the key deleted) now, or by reconcile.
+        billing.carry_out(subscription.id)
         if when == "period_end":
             end = date_long(subscription.current_period_end)
             flash(_("Your subscription ends on %(date)s. You keep access until then.", date=end), "info")
@@ -253,6 +255,7 @@ def resume(subscription_id: int):
     except billing.ActionRefused as exc:
         flash(str(exc), "warning")
     else:
+        billing.carry_out(subscription.id)
         flash(_("Welcome back! Your subscription renews as before."), "success")
     return redirect(url_for("account.overview")), 303
 

@@ -145,6 +145,28 @@ def _hsts(value: str) -> str:
     return "" if value.strip().lower() == "off" else value
 
 
+def abandon_after(value: str, order_expires: timedelta) -> dict[str, timedelta]:
+    """How long after it was opened an order of each kind gets its last lookup and is closed.
+
+    `value` overrides kinds in seconds, e.g. "first=7200,new_card=7200,repeat=600,renewal=86400".
+    A window's order (first, new_card) may be paid until ORDER_EXPIRES, so it is never closed
+    before that.
+    """
+    window = order_expires + timedelta(minutes=30)
+    after = {"first": window, "new_card": window, "repeat": timedelta(minutes=10),
+             "renewal": timedelta(days=1)}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        kind, _, seconds = item.partition("=")
+        if kind.strip() not in after:
+            raise ConfigError(f"ABANDON_AFTER names kinds {', '.join(after)}, not {kind.strip()!r}")
+        after[kind.strip()] = timedelta(seconds=_positive("ABANDON_AFTER", seconds.strip(), "seconds"))
+    for kind in ("first", "new_card"):
+        if after[kind] < order_expires:
+            raise ConfigError(f"ABANDON_AFTER for {kind} must be at least ORDER_EXPIRES "
+                              f"({int(order_expires.total_seconds())} seconds)")
+    return after
+
+
 def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings from the environment, apply overrides and validate them."""
     env = dict(os.environ)
@@ -208,6 +230,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "RENEWAL_RETRY_DAYS": [int(d) for d in setting("RENEWAL_RETRY_DAYS", "1,3,5").split(",")],
         # Reconcile leaves younger pending payments to the callback and the webhook.
         "RECONCILE_MIN_AGE": timedelta(seconds=int(setting("RECONCILE_MIN_AGE", "60"))),
+        # An open order (checkout, new card) is offered again, and may be paid, this long.
+        "ORDER_EXPIRES": timedelta(seconds=number("ORDER_EXPIRES", "3600", "seconds")),
+        # A payment PAYMENTWALL holds for review is waited for this long, then counts as declined.
+        "REVIEW_DEADLINE": timedelta(seconds=number("REVIEW_DEADLINE", str(72 * 3600), "seconds")),
         # Request bodies (bytes). Our largest form, sign-up, is well under 1 KB; anything far
         # bigger is refused 413 before it is read, so a request cannot cost much memory.
         "MAX_CONTENT_LENGTH": number("MAX_CONTENT_LENGTH", "65536", "bytes"),
@@ -283,6 +309,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     if overrides:
         cfg.update(overrides)
+    cfg.setdefault("ABANDON_AFTER", abandon_after(setting("ABANDON_AFTER"), cfg["ORDER_EXPIRES"]))
     # A secure-only cookie gets the __Host- prefix: browsers then refuse it unless it came over
     # https for this exact host and path /, so no subdomain or plain-http page can plant one.
     cfg.setdefault("SESSION_COOKIE_NAME",

@@ -23,17 +23,17 @@ def _small_bodies_only() -> None:
     request.max_content_length = current_app.config["WEBHOOK_MAX_CONTENT_LENGTH"]
 
 
-def update_schedules_after_answer(app: Flask, url_root: str, subscription_id: int) -> None:
-    """Send iamport the subscription's next schedule (or check its new key) once iamport has
-    its answer. If this fails or the process dies first, the renewal stays in the database as
-    not taken, and reconcile sends it."""
+def carry_out_after_answer(app: Flask, url_root: str, subscription_id: int) -> None:
+    """Carry out what the recording owes iamport (a refund, the next schedule, a key to check or
+    delete) once iamport has its answer. If this fails or the process dies first, it stays owed
+    in the database, and reconcile carries it out."""
     # A request context at the webhook's own address, as the answered request had: without
     # PUBLIC_URL, the schedule's notice_url is made from it.
     with app.test_request_context(base_url=url_root):
         try:
-            billing.update_schedules(subscription_id)
+            billing.carry_out(subscription_id)
         except Exception:  # the server would log it without saying what it leaves undone
-            log.exception("schedules of subscription %s not updated; reconcile will", subscription_id)
+            log.exception("what subscription %s owes iamport is left to reconcile", subscription_id)
 
 
 @bp.route("/webhook", methods=["POST"])
@@ -51,7 +51,7 @@ def receive():
     if imp_uid is None:
         abort(400, "imp_uid is missing or malformed.")
     try:
-        # iamport waits for the record only; the schedule is sent after the answer.
+        # iamport waits for the record only; what it owes is carried out after the answer.
         payment = billing.verify_payment(imp_uid, send_schedules=False)
     except billing.UnknownPayment:
         log.warning("webhook for a payment that is not ours: %s", imp_uid)
@@ -59,7 +59,7 @@ def receive():
     response = jsonify(result="ok", status=payment.status)
     if payment.subscription_id is not None:
         # Run by the WSGI server once the answer is sent (gunicorn and Werkzeug both do).
-        response.call_on_close(partial(update_schedules_after_answer, current_app._get_current_object(),
+        response.call_on_close(partial(carry_out_after_answer, current_app._get_current_object(),
                                        request.url_root, payment.subscription_id))
     return response
 

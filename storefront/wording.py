@@ -8,9 +8,11 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, lazy_pgettext
 
+from storefront.billing.recording import UNUSABLE
 from storefront.billing.refunds import (
-    ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, PERIOD_PAID_ALREADY,
+    ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, ORDER_EXPIRED, PERIOD_PAID_ALREADY,
 )
+from storefront.billing.verification import REVIEW_EXPIRED
 from storefront.formatting import date_long, money
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
@@ -33,7 +35,6 @@ PAYMENT_STATUS_LABELS = {
     "failed": lazy_gettext("failed"),
     "review": lazy_gettext("under review"),
     "cancelled": lazy_pgettext("payment", "cancelled"),
-    "tampered": lazy_gettext("refunded"),
     "scheduled": lazy_gettext("scheduled"),
     "revoked": lazy_gettext("withdrawn"),
 }
@@ -57,6 +58,11 @@ STORED_REASONS = {
     ALREADY_CANCELED: lazy_gettext("Refunded: the subscription had been cancelled before this "
                                    "payment went through."),
     PERIOD_PAID_ALREADY: lazy_gettext("Refunded: this period had already been paid by another attempt."),
+    ORDER_EXPIRED: lazy_gettext("Refunded: this order had expired and the plan is no longer sold at its "
+                                "price; please subscribe again at today's price."),
+    UNUSABLE: lazy_gettext("Refunded: this payment could not be applied to the subscription."),
+    REVIEW_EXPIRED: lazy_gettext("PAYMENTWALL held this payment for review too long, so we count it "
+                                 "as declined. If it is approved later, we record it."),
 }
 
 

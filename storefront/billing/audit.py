@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from storefront.billing.common import client, set_payment_status
+from storefront.billing.common import client, move_payment
 from storefront.billing.schedules import schedule_status
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -71,15 +71,17 @@ def record_schedule_status(merchant_uid: str, status: str | None) -> str | None:
     is recorded revoked, and reconcile schedules another) or "lost" (no schedule: back to the
     outbox, to be sent again) when that changed it, else None. "executed": iamport ran it, and
     its outcome is looked up once it is due."""
+    change = None
     if status == "revoked":
-        if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
-            return "revoked"
+        if move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
+            change = "revoked"
     elif status is None:
         log.warning("iamport holds no schedule for renewal %s; sending it again", merchant_uid)
-        if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
-                              schedule_taken_at=None):
-            return "lost"
-    return None
+        if move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+                        schedule_taken_at=None):
+            change = "lost"
+    db.session.commit()
+    return change
 
 
 def audit_schedules() -> tuple[int, int, list[str]]:

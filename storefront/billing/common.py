@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import wraps
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,8 +31,6 @@ from storefront.models import (
 log = logging.getLogger(__name__)
 
 LIVE_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
-# A pending order is offered again on a page reload for this long, then a new one is made.
-CHECKOUT_REUSE = timedelta(hours=1)
 # How often a change of a subscription is made again from a fresh read when it changed meanwhile.
 # Each round of conflicting changes lets at least one through, so this many at once all get in
 # (ten "Charge now" clicks on SQLite, where no row lock holds the others back, needed more than 5).
@@ -75,9 +74,19 @@ def from_unix(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, timezone.utc) if seconds > 0 else None
 
 
+def accepted_mids() -> list[str]:
+    """The PAYMENTWALL projects (MIDs) whose payments this shop accepts (IAMPORT_ACCEPTED_MIDS,
+    by default the MID of IAMPORT_PG); empty: any."""
+    mids = current_app.config.get("IAMPORT_ACCEPTED_MIDS")
+    if mids is None:
+        _, _, mid = str(current_app.config.get("IAMPORT_PG") or "").partition(".")
+        mids = [mid] if mid else []
+    return list(mids)
+
+
 def refusal_of(info: dict[str, Any]) -> str | None:
-    """`verification.refusal_reason` under this shop's IAMPORT_MODE and IAMPORT_PG."""
-    return refusal_reason(info, current_app.config.get("IAMPORT_MODE"), current_app.config.get("IAMPORT_PG"))
+    """`verification.refusal_reason` under this shop's IAMPORT_MODE and accepted MIDs."""
+    return refusal_reason(info, current_app.config.get("IAMPORT_MODE"), accepted_mids())
 
 
 def notice_url() -> str | None:
@@ -106,23 +115,21 @@ def retried_on_conflict(action):
     return run
 
 
-def set_payment_status(merchant_uid: str, expected: PaymentStatus, new: PaymentStatus,
-                       **values: Any) -> bool:
+def move_payment(merchant_uid: str, expected: PaymentStatus, new: PaymentStatus,
+                 **values: Any) -> bool:
     """Move a payment from `expected` to `new` (setting `values` too) unless someone moved it
-    first; commit. False when it was not in `expected`.
+    first; False when it was not in `expected`. The caller commits.
 
     A compare-and-set in the database (UPDATE … WHERE status = expected), so that of callers
     racing on one payment exactly one moves it, on SQLite as on PostgreSQL.
     """
-    moved = db.session.execute(
+    return db.session.execute(
         db.update(Payment)
         .where(Payment.merchant_uid == merchant_uid, Payment.status == expected)
         .values(status=new, updated_at=utcnow(), **values)
-        # The commit below expires every object, so none is brought up to date here.
+        # The caller's commit expires every object, so none is brought up to date here.
         .execution_options(synchronize_session=False)
     ).rowcount == 1
-    db.session.commit()
-    return moved
 
 
 def new_charge(subscription: Subscription, kind: PaymentKind, merchant_uid: str,
@@ -184,6 +191,8 @@ def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
             Subscription.status == SubscriptionStatus.INCOMPLETE,
             Payment.kind == PaymentKind.FIRST,
             Payment.status == PaymentStatus.REVIEW,
+            # Past its deadline a hold is a decline (reconcile records it so).
+            sa.or_(Payment.held_until.is_(None), Payment.held_until > utcnow()),
         )
     ).scalars().first()
 

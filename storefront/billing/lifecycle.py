@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from functools import partial
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -22,11 +22,12 @@ from storefront.billing.common import (
 from storefront.billing.refunds import (
     ALREADY_CANCELED,
     ALREADY_SUBSCRIBED,
+    ORDER_EXPIRED,
     PERIOD_PAID_ALREADY,
     refund_payment,
 )
-from storefront.billing.renewals import ensure_schedule, schedule_next_renewal
-from storefront.billing.schedules import retire_key
+from storefront.billing.renewals import schedule_next_renewal
+from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import minor_unit
 from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
@@ -64,15 +65,34 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
 
 
-def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> list[partial]:
+def replaces_the_key(payment: Payment, subscription: Subscription) -> bool:
+    """Whether a paid payment's billing key replaces the subscription's: only a card change
+    newer than the payment that issued the key in use. A charge on an older key (a renewal
+    iamport ran as the card changed, a "charge now" approved after a review) buys its period
+    and never touches the key."""
+    if payment.kind != PaymentKind.CARD_CHANGE or not payment.customer_uid:
+        return False
+    if payment.customer_uid == subscription.customer_uid:
+        return False
+    issued_the_key_in_use = db.session.execute(
+        db.select(sa.func.max(Payment.id)).where(
+            Payment.subscription_id == subscription.id,
+            Payment.customer_uid == subscription.customer_uid,
+            Payment.kind.in_([PaymentKind.FIRST, PaymentKind.CARD_CHANGE]),
+        )
+    ).scalar_one_or_none()
+    return issued_the_key_in_use is None or payment.id > issued_the_key_in_use
+
+
+def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> None:
     """A paid repeat charge, card change or renewal pays one more period, from the end of the
-    paid one to the anchor's next date; return the calls to iamport to make after the commit."""
-    after: list[partial] = []
+    paid one to the anchor's next date; a newer card's key replaces the old one, which is
+    written to be deleted."""
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
     anchor = anchor_of(subscription, old_end)
     # Worked out before anything is set (see activate).
     new_end = next_period_end(anchor, old_end, subscription.plan.interval)
-    new_card = payment.customer_uid and payment.customer_uid != subscription.customer_uid
+    new_card = replaces_the_key(payment, subscription)
     buyer = payment.user if new_card else None
     subscription.billing_anchor = anchor
     subscription.current_period_end = new_end
@@ -82,24 +102,25 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     if payment.kind == PaymentKind.RENEWAL:
         subscription.current_period_start = old_end
     if buyer is not None:
-        # Paid with a new card: its key replaces the old one, which is deleted at iamport.
         old_key = subscription.customer_uid
         subscription.customer_uid = payment.customer_uid
         subscription.buyer_email = buyer.email
         subscription.buyer_name = buyer.buyer_name
         subscription.billing_key_ready_at = None
         if old_key:
-            after.append(partial(retire_key, subscription.id, old_key))
+            owe_key_deletion(subscription.id, old_key)
+    elif payment.kind == PaymentKind.CARD_CHANGE and payment.customer_uid != subscription.customer_uid:
+        # An older card change paid late: its period is bought, its key is not kept.
+        owe_key_deletion(subscription.id, payment.customer_uid)
     schedule_next_renewal(subscription, ran_schedule)
-    return after
 
 
 def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str, Any],
-                   ran_schedule: bool) -> list[partial]:
-    """A declined renewal: past due and retried later, canceled after the last retry; return
-    the calls to iamport to make after the commit."""
+                   ran_schedule: bool) -> None:
+    """A declined renewal: past due and retried later, cancelled after the last retry (its key
+    written to be deleted)."""
     if subscription.status not in LIVE_STATUSES:
-        return []
+        return
     failed_at = from_unix(info.get("failed_at")) or utcnow()
     subscription.retry_count += 1
     if subscription.retry_count == 1:
@@ -107,12 +128,12 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
     if subscription.retry_count > len(current_app.config["RENEWAL_RETRY_DAYS"]):
         subscription.status = SubscriptionStatus.CANCELED
         subscription.canceled_at = failed_at
-        key = subscription.customer_uid
-        return [partial(retire_key, subscription.id, key)] if key else []
+        if subscription.customer_uid:
+            owe_key_deletion(subscription.id, subscription.customer_uid)
+        return
     subscription.status = SubscriptionStatus.PAST_DUE
     if payment.period_start == subscription.current_period_end:
         schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
-    return []
 
 
 def other_attempt_at_period(payment: Payment, *conditions: Any) -> bool:
@@ -149,39 +170,88 @@ def period_paid_already(payment: Payment, subscription: Subscription) -> bool:
     return other_attempt_at_period(payment, Payment.status == PaymentStatus.PAID)
 
 
+def give_back_unused(payment: Payment, subscription: Subscription, info: dict[str, Any],
+                     reason: str) -> None:
+    """Owe back a paid payment the subscription cannot use, with the key it issued (a first
+    payment or a card change) unless a live subscription uses that key."""
+    refund_payment(payment, info, reason)
+    key = payment.customer_uid
+    if payment.kind in (PaymentKind.FIRST, PaymentKind.CARD_CHANGE) and key and not key_in_use(key):
+        owe_key_deletion(subscription.id, key)
+
+
+def key_in_use(customer_uid: str) -> bool:
+    """Whether a live subscription renews on this billing key."""
+    return db.session.execute(
+        db.select(Subscription.id).where(Subscription.customer_uid == customer_uid,
+                                         Subscription.status.in_(LIVE_STATUSES)).limit(1)
+    ).first() is not None
+
+
 def follow_payment(payment: Payment, subscription: Subscription, info: dict[str, Any],
-                   ran_schedule: bool, by_schedule: bool) -> list[partial]:
-    """Change the (locked) subscription for its payment that just changed; return the calls
-    to iamport that give money back or retire a key, to make after the commit (the schedules
-    follow from the database, see update_schedules).
+                   ran_schedule: bool, by_schedule: bool, withdrawn: bool = False) -> None:
+    """Change the (locked) subscription for its payment that just changed, writing what is owed
+    to iamport (a refund, a key to delete) in the same transaction; the schedules follow from
+    the database after the commit (see obligations.carry_out).
 
     `ran_schedule`: the payment was a scheduled renewal that iamport ran; `by_schedule`: iamport
-    says a schedule made the payment.
+    says a schedule made the payment; `withdrawn`: the renewal was being withdrawn.
     """
     paid = payment.status == PaymentStatus.PAID
     if paid and payment.kind == PaymentKind.FIRST:
         if subscription.status in LIVE_STATUSES:
             # Two checkouts for one plan were both paid: the second is refunded.
-            after = [partial(refund_payment, payment.id, ALREADY_SUBSCRIBED)]
-            if payment.customer_uid and payment.customer_uid != subscription.customer_uid:
-                # The key this payment issued would stay with the PG, used by nothing.
-                after.append(partial(retire_key, subscription.id, payment.customer_uid))
-            return after
-        activate(payment, subscription)
-        return []
+            give_back_unused(payment, subscription, info, ALREADY_SUBSCRIBED)
+        elif subscription.status != SubscriptionStatus.INCOMPLETE:
+            # Approved after the shopper gave the subscription up: it is not revived.
+            give_back_unused(payment, subscription, info, ALREADY_CANCELED)
+        elif other_live_subscription(subscription) is not None:
+            # Bought again meanwhile as another subscription to the plan.
+            give_back_unused(payment, subscription, info, ALREADY_SUBSCRIBED)
+        elif order_no_longer_sold(payment, subscription):
+            give_back_unused(payment, subscription, info, ORDER_EXPIRED)
+        else:
+            activate(payment, subscription)
+        return
     if paid:
-        if subscription.status == SubscriptionStatus.CANCELED:
-            return [partial(refund_payment, payment.id, ALREADY_CANCELED)]
-        if payment.kind == PaymentKind.RENEWAL and period_paid_already(payment, subscription):
-            return [partial(refund_payment, payment.id, PERIOD_PAID_ALREADY)]
-        return extend(payment, subscription, ran_schedule)
+        ending = subscription.cancel_at_period_end and payment.kind == PaymentKind.RENEWAL
+        if subscription.status == SubscriptionStatus.CANCELED or ending:
+            # "No further charges" was promised: a charge that still went through goes back.
+            give_back_unused(payment, subscription, info, ALREADY_CANCELED)
+        elif payment.kind == PaymentKind.RENEWAL and period_paid_already(payment, subscription):
+            refund_payment(payment, info, PERIOD_PAID_ALREADY)
+        else:
+            extend(payment, subscription, ran_schedule)
+        return
     if payment.status == PaymentStatus.FAILED and payment.kind == PaymentKind.RENEWAL:
-        if not by_schedule or not decides_its_period(payment, subscription):
-            # Not the card declining the period's renewal (a payment made otherwise on its
-            # order id, or an older attempt declined late): the subscription stays as it is.
-            return []
-        return renewal_failed(payment, subscription, info, ran_schedule)
-    return []
+        if withdrawn or not by_schedule or not decides_its_period(payment, subscription):
+            # Not the card declining the period's renewal (a renewal being withdrawn, a payment
+            # made otherwise on its order id, or an older attempt declined late): the
+            # subscription stays as it is.
+            return
+        renewal_failed(payment, subscription, info, ran_schedule)
+
+
+def other_live_subscription(subscription: Subscription) -> Subscription | None:
+    """Another live subscription of the same shopper to the same plan, if any."""
+    return db.session.execute(
+        db.select(Subscription).where(
+            Subscription.user_id == subscription.user_id,
+            Subscription.plan_id == subscription.plan_id,
+            Subscription.id != subscription.id,
+            Subscription.status.in_(LIVE_STATUSES),
+        )
+    ).scalars().first()
+
+
+def order_no_longer_sold(payment: Payment, subscription: Subscription) -> bool:
+    """Whether a first payment was paid after its order expired for a plan no longer sold at
+    the order's price (its price changed, or it was withdrawn)."""
+    paid_at = payment.paid_at or utcnow()
+    if paid_at <= payment.created_at + current_app.config["ORDER_EXPIRES"]:
+        return False
+    plan = subscription.plan
+    return not plan.active or plan.price != payment.amount or plan.currency != payment.currency
 
 
 @dataclass(frozen=True)
@@ -214,40 +284,37 @@ def given_up_now(subscription: Subscription, now: datetime | None = None) -> Giv
 
 @retried_on_conflict
 def cancel(subscription: Subscription, at_period_end: bool) -> None:
-    """Stop renewals: at the period's end (access until then) or now (the key is deleted)."""
+    """Stop renewals: at the period's end (access until then) or now (the key is written to be
+    deleted). The caller carries out what that owes iamport (see obligations.carry_out)."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused(_("This subscription is not active."))
     if at_period_end:
         if subscription.status != SubscriptionStatus.ACTIVE:
             raise ActionRefused(_("A past-due subscription can only be cancelled now."))
         subscription.cancel_at_period_end = True
-        db.session.commit()
-        ensure_schedule(subscription.id)
-        return
-    subscription.status = SubscriptionStatus.CANCELED
-    subscription.canceled_at = utcnow()
-    subscription.cancel_at_period_end = False
-    key = subscription.customer_uid
+    else:
+        subscription.status = SubscriptionStatus.CANCELED
+        subscription.canceled_at = utcnow()
+        subscription.cancel_at_period_end = False
+        if subscription.customer_uid:
+            owe_key_deletion(subscription.id, subscription.customer_uid)
     db.session.commit()
-    if key:
-        retire_key(subscription.id, key)
 
 
 @retried_on_conflict
 def resume(subscription: Subscription) -> None:
-    """Undo a cancel at period end while the period lasts."""
+    """Undo a cancel at period end while the period lasts (the caller carries out the schedule)."""
     if not subscription.cancel_at_period_end or subscription.status != SubscriptionStatus.ACTIVE:
         raise ActionRefused(_("Only a subscription that is ending can be resumed."))
     if subscription.current_period_end and subscription.current_period_end <= utcnow():
         raise ActionRefused(_("The period has ended; please subscribe again."))
     subscription.cancel_at_period_end = False
     db.session.commit()
-    ensure_schedule(subscription.id)
 
 
 @retried_on_conflict
 def end_period(subscription_id: int, now: datetime) -> bool:
-    """Cancel one subscription whose cancel-at-period-end has come and retire its key."""
+    """Cancel one subscription whose cancel-at-period-end has come, writing its key to be deleted."""
     subscription = lock_unclaimed(Subscription, subscription_id)
     if (subscription is None or not subscription.cancel_at_period_end
             or subscription.status != SubscriptionStatus.ACTIVE
@@ -256,15 +323,15 @@ def end_period(subscription_id: int, now: datetime) -> bool:
         return False
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
-    key = subscription.customer_uid
+    if subscription.customer_uid:
+        owe_key_deletion(subscription_id, subscription.customer_uid)
     db.session.commit()
-    if key:
-        retire_key(subscription_id, key)
     return True
 
 
 def end_finished_periods(now: datetime | None = None) -> int:
-    """Cancel subscriptions whose cancel-at-period-end has come, deleting their keys."""
+    """Cancel subscriptions whose cancel-at-period-end has come (their keys written to be
+    deleted, which reconcile then does); returns how many."""
     now = now or utcnow()
     ids = db.session.execute(
         db.select(Subscription.id).where(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.common import (
-    CHECKOUT_REUSE,
     CONFLICT_RETRIES,
     LIVE_STATUSES,
     ActionRefused,
@@ -29,6 +30,7 @@ from storefront.models import (
     PaymentKind,
     PaymentStatus,
     Plan,
+    Refund,
     Subscription,
     SubscriptionStatus,
     User,
@@ -82,18 +84,7 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
         subscription = Subscription(user=user, plan=plan, status=SubscriptionStatus.INCOMPLETE)
         db.session.add(subscription)
     else:
-        payment = db.session.execute(
-            db.select(Payment)
-            .where(
-                Payment.subscription_id == subscription.id,
-                Payment.kind == PaymentKind.FIRST,
-                Payment.status == PaymentStatus.PENDING,
-                Payment.created_at > utcnow() - CHECKOUT_REUSE,
-                Payment.amount == plan.price,
-                Payment.currency == plan.currency,
-            )
-            .order_by(Payment.created_at.desc())
-        ).scalars().first()
+        payment = open_window_order(subscription, PaymentKind.FIRST)
     if payment is None:
         payment = Payment(
             merchant_uid=new_merchant_uid("sub"),
@@ -139,23 +130,35 @@ def open_checkout(user: User, plan: Plan, consent_version: str) -> Payment:
     return payment
 
 
-def open_card_change_of(subscription: Subscription) -> Payment | None:
-    """The card change opened for this subscription lately and not paid, at today's price."""
+def open_window_order(subscription: Subscription, kind: PaymentKind, *conditions: Any) -> Payment | None:
+    """The subscription's order of this kind opened for the payment window within ORDER_EXPIRES,
+    at today's price, that nobody paid: a window left open or closed by the shopper is offered
+    again. A failed order, or one iamport took a payment on that was refused (another amount, a
+    test channel …), is never offered again: iamport would refuse it as paid already."""
+    plan = subscription.plan
+    refused = db.select(Refund.id).where(Refund.merchant_uid == Payment.merchant_uid).exists()
     return db.session.execute(
         db.select(Payment)
         .where(
             Payment.subscription_id == subscription.id,
-            Payment.kind == PaymentKind.CARD_CHANGE,
+            Payment.kind == kind,
             Payment.status == PaymentStatus.PENDING,
-            # Paid already or not, a card change on the key in use is no longer a new card.
-            Payment.customer_uid != subscription.customer_uid,
-            Payment.idempotency_key.is_(None),
-            Payment.created_at > utcnow() - CHECKOUT_REUSE,
-            Payment.amount == subscription.plan.price,
-            Payment.currency == subscription.plan.currency,
+            Payment.created_at > utcnow() - current_app.config["ORDER_EXPIRES"],
+            Payment.amount == plan.price,
+            Payment.currency == plan.currency,
+            ~refused,
+            *conditions,
         )
         .order_by(Payment.created_at.desc())
     ).scalars().first()
+
+
+def open_card_change_of(subscription: Subscription) -> Payment | None:
+    """The card change opened for this subscription lately and not paid, at today's price."""
+    # Paid already or not, a card change on the key in use is no longer a new card.
+    return open_window_order(subscription, PaymentKind.CARD_CHANGE,
+                             Payment.customer_uid != subscription.customer_uid,
+                             Payment.idempotency_key.is_(None))
 
 
 def open_card_change(subscription: Subscription) -> Payment:

@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from storefront.billing.audit import audit_schedules, record_schedule_status
-from storefront.billing.common import CHECKOUT_REUSE, LIVE_STATUSES, client, lock_unclaimed, set_payment_status
+from storefront.billing.common import LIVE_STATUSES, client, move_payment
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.recording import record_payment
-from storefront.billing.refunds import give_back
+from storefront.billing.obligations import delete_key, give_back_refund, owed_refunds, renewals_to_withdraw
+from storefront.billing.refunds import ASK_AGAIN_AFTER
 from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, update_schedules
-from storefront.billing.schedules import delete_retired_key, schedule_status
+from storefront.billing.schedules import keys_to_delete, schedule_status, scheduled_renewals, withdraw
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import (
@@ -23,7 +24,6 @@ from storefront.models import (
     PaymentKind,
     PaymentStatus,
     Refund,
-    RefundStatus,
     RetiredKey,
     Subscription,
     utcnow,
@@ -31,15 +31,11 @@ from storefront.models import (
 
 log = logging.getLogger(__name__)
 
-# A window left open this long, or a charge iamport never received, did not happen. A checkout
-# page is offered again for CHECKOUT_REUSE, so its order is given up a while after that.
-ABANDON_AFTER = {
-    PaymentKind.FIRST: CHECKOUT_REUSE + timedelta(minutes=30),
-    PaymentKind.REPEAT: timedelta(minutes=10),
-    # As when it was recorded as a repeat charge (before it had a kind of its own).
-    PaymentKind.CARD_CHANGE: timedelta(minutes=10),
-    PaymentKind.RENEWAL: timedelta(days=1),
-}
+# How long a live subscription may stay past its paid-until date with no renewal open (a
+# webhook or the next run usually settles it first) before reconcile counts it a failure.
+STALL_AFTER = timedelta(hours=1)
+# What an order closed at its last lookup is failed with (no money was taken).
+NOT_COMPLETED = "Not completed: no payment was made."
 
 
 @dataclass
@@ -79,9 +75,17 @@ def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
         report.still_pending += 1  # iamport is yet to run it
 
 
+def close_order(merchant_uid: str, report: ReconcileReport) -> None:
+    """Close an order nobody paid after its last lookup: from then on no run looks it up (a
+    payment that still comes is recorded by its webhook: failed → paid is allowed)."""
+    if move_payment(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED, fail_reason=NOT_COMPLETED):
+        report.abandoned += 1
+    db.session.commit()
+
+
 def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
-    """Look up every open payment old enough at iamport and record what it holds; give up
-    orders iamport never heard of once they are old.
+    """Look up every open payment old enough at iamport and record what it holds; close the
+    orders nobody paid once they are ABANDON_AFTER old (that lookup is their last).
 
     No row is locked while iamport is asked: recording takes its own lock, and its
     compare-and-set keeps a payment that two hosts look up at once recorded once.
@@ -90,33 +94,44 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
         db.select(Payment).where(
             sa.or_(
                 Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.REVIEW]),
-                sa.and_(Payment.status == PaymentStatus.SCHEDULED, Payment.scheduled_at <= now),
+                # Renewals due by now, iamport's or being withdrawn: did iamport run them?
+                sa.and_(Payment.status.in_([PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING]),
+                        Payment.scheduled_at <= now),
             ),
             Payment.created_at <= now - min_age,
         ).order_by(Payment.id)
     ).scalars().all()
+    abandon_after = current_app.config["ABANDON_AFTER"]
     # Taken before the first commit expires them.
-    open_orders = [(p.merchant_uid, p.status, p.kind, p.created_at) for p in payments]
+    open_orders = [(p.merchant_uid, p.imp_uid, p.status,
+                    p.status == PaymentStatus.PENDING and p.created_at <= now - abandon_after[p.kind])
+                   for p in payments]
     db.session.commit()
-    for merchant_uid, status, kind, created_at in open_orders:
+    for merchant_uid, imp_uid, status, last_lookup in open_orders:
         try:
-            info = client().find_payment(merchant_uid)
+            # By iamport's id when we have it: the order id finds only its newest attempt.
+            info = client().get_payment(imp_uid) if imp_uid else client().find_payment(merchant_uid)
         except IamportError as exc:
             if not exc.not_found:
                 report.failures.append(f"lookup of {merchant_uid}: {exc}")
-            if (exc.not_found and status == PaymentStatus.PENDING
-                    and created_at <= now - ABANDON_AFTER[kind]
-                    and set_payment_status(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED,
-                                           fail_reason="Not completed: no payment was made.")):
-                report.abandoned += 1
-            elif exc.not_found and status == PaymentStatus.SCHEDULED:
+                report.still_pending += 1
+            elif last_lookup:
+                close_order(merchant_uid, report)
+            elif status == PaymentStatus.SCHEDULED:
                 check_unrun_schedule(merchant_uid, report)
+            elif status == PaymentStatus.WITHDRAWING:
+                # Never run: withdrawn for good once iamport shows it holds no schedule.
+                row = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
+                if not withdraw(row, looked_up=True):
+                    report.failures.append(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
             else:
                 report.still_pending += 1
             continue
-        recorded = record_payment(info)
+        recorded = record_payment(info, now=now)
         if recorded.changed:
             report.settled += 1
+        elif recorded.payment.status == PaymentStatus.PENDING and last_lookup:
+            close_order(merchant_uid, report)
         elif recorded.payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
             report.still_pending += 1
 
@@ -174,62 +189,87 @@ def taken_schedule(subscription_id: int) -> bool:
 
 def bring_schedules_in_step(report: ReconcileReport) -> None:
     """For every subscription out of step: confirm a key not ready yet, send iamport the
-    renewal it has not taken, and schedule one where none is."""
+    renewal it has not taken, and schedule one where none is; a key iamport did not answer
+    for, or a renewal it did not take, is a failure."""
     for subscription_id in subscriptions_out_of_step():
         # Not locked: a second host doing the same meanwhile collides on the renewal's unique
         # attempt, and iamport holds one schedule per order id.
         subscription = db.session.get(Subscription, subscription_id, populate_existing=True)
         if subscription.billing_key_ready_at is None:
-            if confirm_billing_key(subscription):
+            confirmed = confirm_billing_key(subscription)
+            if confirmed:
                 report.keys_confirmed += 1
+            elif confirmed is None:
+                report.failures.append(f"billing key of subscription {subscription_id}: not checked")
             continue
         had_schedule = taken_schedule(subscription_id)
         update_schedules(subscription_id)
         if not had_schedule and taken_schedule(subscription_id):
             report.rescheduled += 1
+        for row in scheduled_renewals(subscription_id):
+            if row.schedule_taken_at is None:
+                report.failures.append(f"schedule of renewal {row.merchant_uid}: not taken by iamport")
 
 
-def give_back_owed_refunds(report: ReconcileReport) -> None:
-    """Ask again for every refund still owed; log each one that stays owed for the operator."""
-    ids = db.session.execute(
-        db.select(Refund.id).where(Refund.status == RefundStatus.OWED).order_by(Refund.id)
-    ).scalars().all()
-    for refund_id in ids:
-        refund = lock_unclaimed(Refund, refund_id)
-        if refund is None or refund.status != RefundStatus.OWED:
-            db.session.rollback()
-            continue
-        if give_back(refund):
+def give_back_owed_refunds(now: datetime, report: ReconcileReport) -> None:
+    """Ask again for every refund still owed; one that iamport refuses, or that was asked for a
+    day ago and is still not returned, is a failure the operator must hear of."""
+    for refund_id in owed_refunds():
+        if give_back_refund(refund_id, now):
             report.refunds_done += 1
-        else:
-            report.refunds_owed += 1
-            if refund.last_error:
-                report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
-            log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
-                        refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
-                        refund.reason, refund.attempts, refund.last_error)
+            continue
+        refund = db.session.get(Refund, refund_id)
+        report.refunds_owed += 1
+        if refund.last_error:
+            report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
+        elif refund.requested_at is not None and refund.requested_at <= now - ASK_AGAIN_AFTER:
+            report.failures.append(f"refund of {refund.imp_uid}: asked for on {refund.requested_at:%Y-%m-%d} "
+                                   f"and still not returned")
+        log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
+                    refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
+                    refund.reason, refund.attempts, refund.last_error)
+
+
+def withdraw_unwanted_renewals(report: ReconcileReport) -> None:
+    """Carry out every withdrawal of a renewal's schedule still owed."""
+    for row in renewals_to_withdraw():
+        merchant_uid = row.merchant_uid
+        if not withdraw(row):
+            report.failures.append(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
 
 
 def delete_retired_keys(report: ReconcileReport) -> None:
     """Delete at iamport every billing key we gave up that is not deleted yet."""
-    ids = db.session.execute(
-        db.select(RetiredKey.id).where(RetiredKey.deleted_at.is_(None)).order_by(RetiredKey.id)
-    ).scalars().all()
-    for key_id in ids:
-        retired = lock_unclaimed(RetiredKey, key_id)
-        if retired is None or retired.deleted_at is not None:
-            db.session.rollback()
-            continue
-        if delete_retired_key(retired):
+    for key_id in keys_to_delete():
+        if delete_key(key_id):
             report.keys_deleted += 1
         else:
+            retired = db.session.get(RetiredKey, key_id)
             report.keys_to_delete += 1
             report.failures.append(f"deletion of key {retired.customer_uid}: {retired.last_error}")
 
 
+def stalled_subscriptions(now: datetime) -> list[int]:
+    """Live subscriptions past their paid-until date with no renewal attempt open: nothing will
+    charge or end them, so the operator must hear of them."""
+    renewal = sa.orm.aliased(Payment)
+    open_attempt = sa.exists().where(renewal.subscription_id == Subscription.id,
+                                     renewal.kind == PaymentKind.RENEWAL,
+                                     renewal.status.in_(OPEN_RENEWAL))
+    return list(db.session.execute(
+        db.select(Subscription.id).where(
+            Subscription.status.in_(LIVE_STATUSES),
+            Subscription.current_period_end < now - STALL_AFTER,
+            ~open_attempt,
+        ).order_by(Subscription.id)
+    ).scalars())
+
+
 def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
               audit: bool = False) -> ReconcileReport:
-    """Settle what webhooks and answers left open; safe to run on several hosts at once.
+    """Settle what webhooks and answers left open, carry out what is owed to iamport; safe to
+    run on several hosts at once. `report.failures` names every call that failed and every
+    obligation stuck (cron's exit code).
 
     `audit` also pages through iamport's schedule listing, to find schedules it revoked or lost
     since it took them: worth a run a day, not every run.
@@ -241,8 +281,12 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     if audit:
         report.revoked_at_iamport, report.lost_at_iamport, failures = audit_schedules()
         report.failures.extend(failures)
+    withdraw_unwanted_renewals(report)
     bring_schedules_in_step(report)
     report.ended = end_finished_periods(now)
-    give_back_owed_refunds(report)
+    give_back_owed_refunds(now, report)
     delete_retired_keys(report)
+    for subscription_id in stalled_subscriptions(now):
+        report.failures.append(f"subscription {subscription_id}: past its paid-until date with no "
+                               f"renewal open")
     return report

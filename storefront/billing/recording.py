@@ -1,10 +1,13 @@
-"""Recording what iamport says about a payment: lock our order, apply the verified outcome once, owe back money that is not the order's."""
+"""Recording what iamport says about a payment: lock our order, apply the verified outcome once and write what it owes, then carry that out."""
 
 from __future__ import annotations
 
 import logging
-from functools import partial
+from datetime import datetime
 from typing import Any, NamedTuple
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from storefront.billing.common import (
     UnknownPayment,
@@ -15,14 +18,18 @@ from storefront.billing.common import (
     retried_on_conflict,
 )
 from storefront.billing.lifecycle import follow_payment
-from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund
-from storefront.billing.renewals import update_schedules
-from storefront.billing.schedules import withdraw_schedule
-from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason
+from storefront.billing.obligations import carry_out
+from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund, refund_payment
+from storefront.billing.verification import (
+    OPEN, USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason,
+)
 from storefront.extensions import db
-from storefront.models import Payment, PaymentStatus, Subscription, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, utcnow
 
 log = logging.getLogger(__name__)
+
+# Why a payment whose recording failed was given back (the shopper reads the generic wording).
+UNUSABLE = "Refunded: this payment could not be applied to the subscription."
 
 
 class Recorded(NamedTuple):
@@ -64,6 +71,8 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
     }
     if outcome.status == PaymentStatus.PAID:
         values["paid_at"] = from_unix(info.get("paid_at")) or utcnow()
+    if outcome.status == PaymentStatus.REVIEW and payment.status != PaymentStatus.REVIEW:
+        values["held_until"] = utcnow() + current_app.config["REVIEW_DEADLINE"]
     # The session brings the payment object up to date with the values it sets.
     moved = db.session.execute(
         db.update(Payment).where(Payment.id == payment.id, Payment.status == payment.status)
@@ -74,75 +83,105 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
     return moved
 
 
-def after_change(payment: Payment, info: dict[str, Any], ran_schedule: bool) -> list[partial]:
-    """What a payment that just changed does to its renewal's schedule and its subscription;
-    return the calls to iamport that withdraw a schedule, give money back or retire a key, to
-    make after the commit.
+def after_change(payment: Payment, info: dict[str, Any], ran_schedule: bool, withdrawn: bool) -> None:
+    """Write what a payment that just changed does to its subscription and owes iamport, in
+    the recording's transaction.
 
-    `ran_schedule`: the payment was one of the subscription's scheduled renewals.
+    `ran_schedule`: the payment was one of the subscription's scheduled renewals (`withdrawn`:
+    one being withdrawn).
     """
-    after: list[partial] = []
     by_schedule = info.get("customer_uid_usage") == USAGE_SCHEDULED
     if ran_schedule and not by_schedule:
-        # The renewal left "scheduled" by a payment made otherwise on its order id: iamport
-        # still holds its schedule, which must not charge the period as well.
-        log.warning("renewal %s settled by a payment iamport did not schedule; withdrawing it",
-                    payment.merchant_uid)
-        after.append(partial(withdraw_schedule, payment.customer_uid, payment.merchant_uid))
+        # A renewal settled by a payment iamport did not schedule: if iamport still runs the
+        # schedule, that second charge of the order is refused and given back.
+        log.warning("renewal %s settled by a payment iamport did not schedule", payment.merchant_uid)
         ran_schedule = False
-    if payment.subscription_id is None:
-        return after
-    return after + follow_payment(payment, payment.subscription, info, ran_schedule, by_schedule)
+    if payment.subscription_id is not None:
+        follow_payment(payment, payment.subscription, info, ran_schedule, by_schedule, withdrawn)
+
+
+def refuse(payment: Payment, info: dict[str, Any], reason: str) -> None:
+    """Someone else's payment on our order id, or one this shop does not accept (a test channel,
+    another MID, another amount or card): it never settles the order, and money it took is
+    owed back. A renewal iamport ran on our schedule and refused so (another MID after a change
+    of project, say) fails its attempt, so that dunning runs."""
+    log.warning("payment %s on order %s is not the order's: %s", info.get("imp_uid"),
+                payment.merchant_uid, reason)
+    stored_reason = f"{NOT_THE_ORDERS}{reason}."
+    if info.get("status") == "paid":
+        owe_refund(info, stored_reason)
+    ran_our_schedule = (info.get("customer_uid_usage") == USAGE_SCHEDULED
+                        and info.get("customer_uid") == payment.customer_uid)
+    if payment.kind == PaymentKind.RENEWAL and ran_our_schedule and payment.status in OPEN:
+        withdrawn = payment.status == PaymentStatus.WITHDRAWING
+        if apply_outcome(payment, Outcome(PaymentStatus.FAILED, stored_reason[:255]), {"imp_uid": None}):
+            follow_payment(payment, payment.subscription, info, ran_schedule=True, by_schedule=True,
+                           withdrawn=withdrawn)
 
 
 @retried_on_conflict
-def record_payment(info: dict[str, Any], send_schedules: bool = True) -> Recorded:
-    """Record what iamport says about a payment (`info`, as its REST lookup answers) on our order.
-
-    The callback, the mobile redirect and the webhook all end here, in any order, any number
-    of times, also at the same moment: the status compare-and-set (plus row locks on
-    PostgreSQL) lets exactly one of them apply each change. The next renewal is written in the
-    same transaction as the paid one; calls to iamport come after the commit.
-
-    `send_schedules=False` leaves sending the subscription's schedules (`update_schedules`) to
-    the caller, who may answer first; refunds and withdrawals are never left.
-    """
+def record_change(info: dict[str, Any], now: datetime | None) -> "Recorded":
+    """Lock our order and apply what iamport says about it once, writing what that owes, in one
+    transaction committed here; nothing is asked of iamport."""
     merchant_uid = str(info.get("merchant_uid") or "")
     payment = lock_order(merchant_uid)
     if payment is None:
         db.session.rollback()
         raise UnknownPayment(f"no order with merchant_uid {merchant_uid!r}")
-
     not_ours = not_the_orders_reason(payment, info, refusal_of(info))
     if not_ours:
-        # Someone else's payment on our order id (or a second charge of it): it never changes
-        # the order, and money it took is given back.
+        refuse(payment, info, not_ours)
         db.session.commit()
-        log.warning("payment %s on order %s is not the order's: %s", info.get("imp_uid"),
-                    merchant_uid, not_ours)
-        if info.get("status") == "paid":
-            owe_refund(info, f"{NOT_THE_ORDERS}{not_ours}.")
         return Recorded(payment, False)
-
-    ran_schedule = payment.status == PaymentStatus.SCHEDULED
-    changed = apply_outcome(payment, judge(payment, info), info)
-    after = after_change(payment, info, ran_schedule) if changed else []
-    subscription_id = payment.subscription_id
-    # A charge that settled moves the subscription's next renewal (one in review does not), and
-    # a paid one may have brought a billing key iamport is still to confirm.
-    settled = changed and payment.status in (PaymentStatus.PAID, PaymentStatus.FAILED)
-    key_to_confirm = (payment.status == PaymentStatus.PAID and subscription_id is not None
-                      and payment.subscription.billing_key_ready_at is None)
+    ran_schedule = payment.status in (PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING)
+    withdrawn = payment.status == PaymentStatus.WITHDRAWING
+    changed = apply_outcome(payment, judge(payment, info, now or utcnow()), info)
     if changed:
+        after_change(payment, info, ran_schedule, withdrawn)
         log.info("payment %s (%s, %s) is now %s", merchant_uid, payment.kind, info.get("imp_uid"),
                  payment.status)
     db.session.commit()
-    # Calls to iamport come after the commit, so no row stays locked while the network is slow.
-    for action in after:
-        action()
-    if send_schedules and subscription_id is not None and (settled or key_to_confirm):
-        update_schedules(subscription_id)
     return Recorded(payment, changed)
+
+
+def record_unusable(info: dict[str, Any], error: Exception) -> "Recorded":
+    """A payment whose recording failed on a constraint: if iamport took money, it is recorded
+    on its order and owed back, so none is ever left taken and unrecorded."""
+    db.session.rollback()
+    log.exception("payment %s could not be recorded (%s)", info.get("imp_uid"), error)
+    payment = lock_order(str(info.get("merchant_uid") or ""))
+    if payment is None:
+        raise error
+    changed = False
+    if info.get("status") == "paid" and not_the_orders_reason(payment, info, refusal_of(info)) is None:
+        changed = apply_outcome(payment, Outcome(PaymentStatus.PAID), info)
+        refund_payment(payment, info, UNUSABLE)
+    db.session.commit()
+    return Recorded(payment, changed)
+
+
+def record_payment(info: dict[str, Any], send_schedules: bool = True,
+                   now: datetime | None = None) -> "Recorded":
+    """Record what iamport says about a payment (`info`, as its REST lookup answers) on our order,
+    then carry out what that owes iamport.
+
+    The callback, the mobile redirect and the webhook all end here, in any order, any number
+    of times, also at the same moment: the status compare-and-set (plus row locks on
+    PostgreSQL) lets exactly one of them apply each change. Everything the change owes iamport
+    (a refund, a key to delete, a schedule to send or withdraw) is written in the same
+    transaction, so a worker that dies after the commit loses nothing: reconcile carries out
+    what is left.
+
+    `now` is when the record is judged (reconcile's run time: a hold for review ends at its
+    deadline). `send_schedules=False` leaves carrying out to the caller, who may answer first.
+    """
+    try:
+        recorded = record_change(info, now)
+    except IntegrityError as exc:
+        recorded = record_unusable(info, exc)
+    if send_schedules and recorded.payment.subscription_id is not None:
+        carry_out(recorded.payment.subscription_id)
+    return recorded
 
 
 def verify_payment(imp_uid: str, send_schedules: bool = True) -> Payment:

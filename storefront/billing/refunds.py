@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from storefront.billing.common import client, refund_of, set_payment_status
+from storefront.billing.common import client, move_payment, refund_of
 from storefront.billing.verification import to_decimal
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 ALREADY_SUBSCRIBED = "Refunded: you already subscribe to this plan, so this second payment was not needed."
 ALREADY_CANCELED = "Refunded: the subscription had been cancelled before this payment went through."
 PERIOD_PAID_ALREADY = "Refunded: this period had already been paid by another attempt."
+ORDER_EXPIRED = ("Refunded: this order had expired and the plan is no longer sold at its price; "
+                 "please subscribe again at today's price.")
+# A cancel iamport accepted is waited for this long before it is asked for again (PAYMENTWALL
+# confirms cancels later; the checksum keeps a second request from refunding twice).
+ASK_AGAIN_AFTER = timedelta(days=1)
 # The start of the reason of a payment that was not the order's; the rest names the mismatch.
 NOT_THE_ORDERS = "Refunded: this payment was "
 
@@ -31,70 +37,114 @@ def refundable(info: dict[str, Any]) -> Decimal:
     return (to_decimal(info.get("amount")) or Decimal(0)) - (to_decimal(info.get("cancel_amount")) or Decimal(0))
 
 
-def give_back(refund: Refund) -> bool:
+def still_owed(refund: Refund, error: IamportError) -> bool:
+    """Note why iamport did not give the refund back yet; it stays owed (reconcile asks again)."""
+    refund.last_error = str(error)[:255]
+    db.session.commit()
+    log.error("refund of %s %s (%s) still owed: %s", refund.amount, refund.currency,
+              refund.imp_uid, error)
+    return False
+
+
+def claim_request(refund: Refund) -> bool:
+    """Claim the right to send this refund's cancel (a compare-and-set on `requested_at`, then
+    commit): of the workers giving back one refund at once, exactly one sends it."""
+    asked_before = refund.requested_at
+    claimed = db.session.execute(
+        db.update(Refund).where(
+            Refund.id == refund.id, Refund.status == RefundStatus.OWED,
+            Refund.requested_at.is_(None) if asked_before is None else Refund.requested_at == asked_before,
+        ).values(requested_at=utcnow(), attempts=Refund.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
+def release_request(refund: Refund) -> None:
+    """iamport refused the cancel outright (nothing reached the PG): the next try asks again."""
+    db.session.execute(db.update(Refund).where(Refund.id == refund.id).values(requested_at=None)
+                       .execution_options(synchronize_session=False))
+
+
+def give_back(refund: Refund, now: datetime | None = None) -> bool:
     """Ask iamport to return an owed refund; done only when iamport's record says it is.
 
     The payment is looked up first, so a cancel whose answer was lost is not sent again; the
-    cancel carries the balance we expect (`checksum`), which iamport refuses if it moved, so
-    no two requests can both refund. A cancel iamport accepted but PAYMENTWALL confirms later
-    is not sent again: the lookup of a later reconcile finds it done.
+    cancel is claimed before it is sent (see claim_request), so two workers never both send it,
+    and carries the balance we expect (`checksum`), which iamport refuses if it moved. A cancel
+    iamport accepted but PAYMENTWALL confirms later is not sent again for ASK_AGAIN_AFTER: the
+    lookup of a later run finds it done.
     """
-    refund.attempts += 1
     try:
         balance = refundable(client().get_payment(refund.imp_uid))
-        refund.last_error = None
-        if balance > 0 and refund.requested_at is None:
-            answer = client().cancel_payment(refund.imp_uid, reason=refund.reason, checksum=balance)
-            refund.requested_at = utcnow()
-            balance = refundable(answer)
     except IamportError as exc:
-        refund.last_error = str(exc)[:255]
-        db.session.commit()
-        log.error("refund of %s %s (%s) still owed: %s", refund.amount, refund.currency,
-                  refund.imp_uid, exc)
-        return False
+        return still_owed(refund, exc)
     if balance > 0:
-        db.session.commit()
-        log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
-        return False
-    refund.status = RefundStatus.DONE
-    refund.refunded_at = utcnow()
-    db.session.commit()
-    if refund.payment_id is not None:
+        asked = refund.requested_at
+        if asked is not None and asked > (now or utcnow()) - ASK_AGAIN_AFTER:
+            db.session.commit()
+            log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
+            return False
+        if not claim_request(refund):
+            log.info("refund of %s is being asked for by another worker", refund.imp_uid)
+            return False
+        try:
+            answer = client().cancel_payment(refund.imp_uid, reason=refund.reason, checksum=balance)
+        except IamportError as exc:
+            if not exc.unknown_outcome:
+                release_request(refund)
+            return still_owed(refund, exc)
+        refund.last_error = None
+        if refundable(answer) > 0:
+            db.session.commit()
+            log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
+            return False
+    return mark_given_back(refund)
+
+
+def mark_given_back(refund: Refund) -> bool:
+    """Record a refund iamport's record shows returned, and our payment it was as cancelled."""
+    done = db.session.execute(
+        db.update(Refund).where(Refund.id == refund.id, Refund.status == RefundStatus.OWED)
+        .values(status=RefundStatus.DONE, refunded_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if done and refund.payment_id is not None:
         # Our own payment: the refund's merchant_uid is the payment's.
-        set_payment_status(refund.merchant_uid, PaymentStatus.PAID, PaymentStatus.CANCELLED,
-                           fail_reason=refund.reason)
-    log.info("refund of %s %s (%s) done", refund.amount, refund.currency, refund.imp_uid)
+        move_payment(refund.merchant_uid, PaymentStatus.PAID, PaymentStatus.CANCELLED,
+                     fail_reason=refund.reason)
+    db.session.commit()
+    if done:
+        log.info("refund of %s %s (%s) done", refund.amount, refund.currency, refund.imp_uid)
     return True
 
 
-def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None) -> None:
-    """Record that iamport's payment `info` must be given back in full, then ask for it.
+def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None) -> Refund:
+    """Write that iamport's payment `info` must be given back in full, in the caller's
+    transaction (it is carried out after the commit, see obligations.carry_out).
 
-    Recorded first, so that a refund iamport does not carry out (down, refused, no answer) stays
-    owed and reconcile asks again; one row per `imp_uid`, so it is never owed twice.
+    One row per `imp_uid`, so it is never owed twice: a delivery of the same news writing it at
+    this moment makes this one's savepoint fail, and the row written is used.
     """
     imp_uid = str(info.get("imp_uid") or "")
     refund = refund_of(imp_uid)
-    if refund is None:
-        refund = Refund(imp_uid=imp_uid, merchant_uid=str(info.get("merchant_uid") or "")[:40],
-                        payment_id=payment_id, amount=to_decimal(info.get("amount")) or Decimal(0),
-                        currency=str(info.get("currency") or "")[:3], reason=reason[:255])
-        db.session.add(refund)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()  # recorded at this moment by another delivery of the same news
-            refund = refund_of(imp_uid)
-        else:
-            log.warning("refund owed: %s %s of %s (%s)", refund.amount, refund.currency, imp_uid, reason)
-    if refund.status == RefundStatus.OWED:
-        give_back(refund)
+    if refund is not None:
+        return refund
+    refund = Refund(imp_uid=imp_uid, merchant_uid=str(info.get("merchant_uid") or "")[:40],
+                    payment_id=payment_id, amount=to_decimal(info.get("amount")) or Decimal(0),
+                    currency=str(info.get("currency") or "")[:3], reason=reason[:255])
+    try:
+        with db.session.begin_nested():
+            db.session.add(refund)
+    except IntegrityError:
+        return refund_of(imp_uid)
+    log.warning("refund owed: %s %s of %s (%s)", refund.amount, refund.currency, imp_uid, reason)
+    return refund
 
 
-def refund_payment(payment_id: int, reason: str) -> None:
-    """Give back one of our paid payments that nothing can use; it becomes cancelled when
-    iamport's record shows the money returned."""
-    payment = db.session.get(Payment, payment_id)
+def refund_payment(payment: Payment, info: dict[str, Any], reason: str) -> Refund:
+    """Owe back one of our paid payments that nothing can use (in the caller's transaction); it
+    becomes cancelled when iamport's record shows the money returned."""
     log.warning("refunding %s: %s", payment.merchant_uid, reason)
-    owe_refund(payment.provider_response or {}, reason, payment_id=payment.id)
+    return owe_refund(info, reason, payment_id=payment.id)

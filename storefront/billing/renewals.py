@@ -29,10 +29,11 @@ from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription,
 
 log = logging.getLogger(__name__)
 
-# A renewal attempt in one of these states holds its period: iamport holds its schedule, or ran
-# it and its outcome (PAYMENTWALL's review included) is still to come. No other attempt is made
-# for the period meanwhile, or one period could be charged twice.
-OPEN_RENEWAL = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.REVIEW)
+# A renewal attempt in one of these states holds its period: iamport holds its schedule (or may,
+# while it is withdrawn), or ran it and its outcome (PAYMENTWALL's review included) is still to
+# come. No other attempt is made for the period meanwhile, or one period could be charged twice.
+OPEN_RENEWAL = (PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING, PaymentStatus.PENDING,
+                PaymentStatus.REVIEW)
 
 
 def next_charge_at(subscription: Subscription) -> datetime | None:
@@ -112,7 +113,7 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
             continue
         at_period = period is not None and row.period_start == period
         if at_period and row.status != PaymentStatus.SCHEDULED:
-            held = row  # iamport ran it: its outcome is on its way
+            held = row  # iamport ran it, or is dropping it: its outcome is on its way
         elif at_period and row.customer_uid == subscription.customer_uid and keep is None:
             keep = row
         elif row.status == PaymentStatus.SCHEDULED:
@@ -174,8 +175,9 @@ def mark_key_ready(subscription_id: int, customer_uid: str, key: dict) -> bool:
     return True
 
 
-def confirm_billing_key(subscription: Subscription | None) -> bool:
-    """Mark the billing key ready once iamport knows it (PAYMENTWALL confirms it later)."""
+def confirm_billing_key(subscription: Subscription | None) -> bool | None:
+    """Mark the billing key ready once iamport knows it (PAYMENTWALL confirms it later); None
+    when iamport did not answer."""
     if subscription is None or not subscription.customer_uid:
         return False
     if subscription.billing_key_ready_at is not None:
@@ -184,9 +186,10 @@ def confirm_billing_key(subscription: Subscription | None) -> bool:
     try:
         key = client().get_billing_key(customer_uid)
     except IamportError as exc:
-        if not exc.not_found:
-            log.warning("billing key %s not checked: %s", customer_uid, exc)
-        return False
+        if exc.not_found:
+            return False
+        log.warning("billing key %s not checked: %s", customer_uid, exc)
+        return None
     refusal = refusal_of(key)
     if refusal:
         # Never charged: a key on a test channel or another PG is no card of a live shop.

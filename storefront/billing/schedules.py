@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from storefront.billing.common import client, notice_url, set_payment_status
+from storefront.billing.common import client, move_payment, notice_url
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentKind, PaymentStatus, RetiredKey, Subscription, utcnow
@@ -44,28 +44,6 @@ def schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
     }
 
 
-def withdraw_schedule(customer_uid: str, merchant_uid: str) -> bool:
-    """Ask iamport to drop one schedule; False if it may still hold it (outcome unknown)."""
-    try:
-        client().unschedule_payments(customer_uid, [merchant_uid])
-    except IamportError as exc:
-        if exc.unknown_outcome:
-            log.warning("renewal %s not unscheduled: %s", merchant_uid, exc)
-            return False
-        # Nothing to withdraw: never registered, or already run (its webhook will tell which).
-        log.info("renewal %s had no schedule to withdraw: %s", merchant_uid, exc)
-    return True
-
-
-def put_back_unknown(merchant_uid: str) -> None:
-    """A revoked renewal whose withdrawal had no answer: iamport may or may not hold it, so it
-    is scheduled here again and back in the outbox. The next update of the subscription
-    withdraws it again if it is not wanted, or sends it (iamport refuses a second schedule for
-    the order id, and the lookup that follows finds the first)."""
-    set_payment_status(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.SCHEDULED,
-                       schedule_taken_at=None)
-
-
 def schedule_status(merchant_uid: str) -> str | None:
     """iamport's schedule_status of one renewal, looked up alone; None when it holds none
     (IamportError when iamport does not answer)."""
@@ -96,9 +74,11 @@ def send_schedule(row: Payment) -> bool:
     merchant_uid, customer_uid = row.merchant_uid, row.customer_uid
     soonest = (utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
     if row.scheduled_at is None or row.scheduled_at < soonest:
-        if not set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
-                                  scheduled_at=soonest):
-            return False  # ran, failed or revoked meanwhile
+        moved = move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+                             scheduled_at=soonest)
+        db.session.commit()
+        if not moved:
+            return False  # ran, failed or withdrawn meanwhile
         db.session.refresh(row)
     schedule = schedule_of(row, row.subscription)
     db.session.commit()  # no transaction stays open while iamport is asked
@@ -108,45 +88,84 @@ def send_schedule(row: Payment) -> bool:
         if not holds_schedule(merchant_uid):
             log.warning("renewal %s not scheduled yet: %s", merchant_uid, exc)
             return False
-    # Recorded only if the renewal is still scheduled here: a revoke that came while the
-    # schedule was on its way found nothing to withdraw, so it is withdrawn now (see
-    # revoke_schedule).
-    if set_payment_status(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
-                          schedule_taken_at=utcnow()):
+    taken = move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
+                         schedule_taken_at=utcnow())
+    if not taken:
+        # Withdrawn while the schedule was on its way: that withdrawal may have found nothing
+        # to withdraw yet, so it is owed again now that iamport holds the schedule.
+        log.info("renewal %s was withdrawn while being scheduled; withdrawing it again", merchant_uid)
+        move_payment(merchant_uid, PaymentStatus.REVOKED, PaymentStatus.WITHDRAWING)
+    db.session.commit()
+    if taken:
         log.info("renewal %s scheduled for %s", merchant_uid, schedule["schedule_at"])
+    return taken
+
+
+def mark_to_withdraw(row: Payment) -> bool:
+    """Write that iamport must drop a scheduled renewal's schedule (in the caller's
+    transaction); False when it ran, failed or was withdrawn meanwhile."""
+    return move_payment(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING)
+
+
+def withdraw(row: Payment, looked_up: bool = False) -> bool:
+    """Carry out a renewal marked to withdraw: True once iamport holds no schedule for it.
+
+    Only an answer that shows the schedule gone counts: the unschedule's list of what it
+    revoked, or, when iamport refuses it (nothing to withdraw, but also a 401 or a 429), its
+    schedule looked up as revoked or never taken. Then the renewal is revoked. A schedule
+    iamport ran, or one due by now, is left for its payment to settle (its webhook, or
+    reconcile's lookup; `looked_up`: that lookup found no payment). Anything else leaves it
+    owed, to be tried again.
+    """
+    merchant_uid, customer_uid, due = row.merchant_uid, row.customer_uid, row.scheduled_at
+    db.session.commit()  # no transaction stays open while iamport is asked
+    try:
+        revoked = client().unschedule_payments(customer_uid, [merchant_uid])
+        status = "revoked" if any(s.get("merchant_uid") == merchant_uid for s in revoked) else "scheduled"
+    except IamportError as exc:
+        if exc.unknown_outcome:
+            log.warning("renewal %s not withdrawn yet: %s", merchant_uid, exc)
+            return False
+        try:
+            status = schedule_status(merchant_uid)
+        except IamportError as lookup_error:
+            log.warning("renewal %s not withdrawn yet: %s; %s", merchant_uid, exc, lookup_error)
+            return False
+    if status == "scheduled":
+        log.warning("renewal %s still scheduled at iamport; withdrawing it again later", merchant_uid)
+        return False
+    could_have_run = status not in (None, "revoked") or (due is not None and due <= utcnow())
+    if could_have_run and not looked_up:
+        log.info("renewal %s may have run (%s); its payment settles it", merchant_uid, status)
         return True
-    log.info("renewal %s was revoked while being scheduled; withdrawing it", merchant_uid)
-    if not withdraw_schedule(customer_uid, merchant_uid):
-        put_back_unknown(merchant_uid)
-    return False
+    if move_payment(merchant_uid, PaymentStatus.WITHDRAWING, PaymentStatus.REVOKED):
+        log.info("renewal %s withdrawn", merchant_uid)
+    db.session.commit()
+    return True
 
 
 def revoke_schedule(row: Payment) -> bool:
-    """Withdraw a scheduled renewal at iamport and record it as revoked.
-
-    Recorded before the call, so that a registration of the same renewal still on its way to
-    iamport reads it once iamport holds the schedule, and withdraws it itself. A revoke and a
-    registration that overlap thus never leave iamport a schedule that is revoked here. A
-    withdrawal without an answer puts the renewal back (see put_back_unknown).
-    """
-    if not set_payment_status(row.merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
-        return True  # ran, failed or revoked meanwhile: nothing of ours is left to withdraw
-    if withdraw_schedule(row.customer_uid, row.merchant_uid):
-        return True
-    put_back_unknown(row.merchant_uid)
-    return False
+    """Withdraw a scheduled renewal now (marked, committed, then carried out); True once
+    iamport holds no schedule for it."""
+    marked = mark_to_withdraw(row)
+    db.session.commit()
+    if not marked:
+        return True  # ran, failed or withdrawn meanwhile: nothing of ours is left to withdraw
+    return withdraw(row)
 
 
 def delete_retired_key(retired: RetiredKey) -> bool:
     """Withdraw every schedule of a retired key, then delete the key at iamport; False while
     either is still to do (reconcile tries again)."""
     customer_uid = retired.customer_uid
-    withdrawn = all([revoke_schedule(row) for row in db.session.execute(
-        db.select(Payment).where(
-            Payment.customer_uid == customer_uid,
-            Payment.status == PaymentStatus.SCHEDULED,
-        )
-    ).scalars().all()])
+    withdrawn = all([revoke_schedule(row) if row.status == PaymentStatus.SCHEDULED else withdraw(row)
+                     for row in db.session.execute(
+                         db.select(Payment).where(
+                             Payment.customer_uid == customer_uid,
+                             Payment.status.in_([PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING]),
+                         )
+                     ).scalars().all()])
+    retired = db.session.get(RetiredKey, retired.id, populate_existing=True)
     retired.attempts += 1
     try:
         client().delete_billing_key(customer_uid, reason=retired.reason)
@@ -168,25 +187,28 @@ def delete_retired_key(retired: RetiredKey) -> bool:
     return True
 
 
-def retire_key(subscription_id: int | None, customer_uid: str,
-               reason: str = "subscription ended or card replaced") -> bool:
-    """Withdraw every schedule of a billing key and delete it at iamport.
+def owe_key_deletion(subscription_id: int | None, customer_uid: str,
+                     reason: str = "subscription ended or card replaced") -> None:
+    """Write that a billing key must be deleted at iamport with its schedules (in the caller's
+    transaction; carried out after the commit, and by reconcile until it is done), so that no
+    card stays with the PG after we gave it up."""
+    exists = db.session.execute(
+        db.select(RetiredKey.id).where(RetiredKey.customer_uid == customer_uid)
+    ).first()
+    if exists is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(RetiredKey(customer_uid=customer_uid, subscription_id=subscription_id,
+                                      reason=reason[:255]))
+    except IntegrityError:
+        pass  # written at this moment by another caller
+    log.info("billing key %s to be deleted: %s", customer_uid, reason)
 
-    Recorded first as a key to delete, so that a deletion iamport does not carry out is tried
-    again by reconcile: no card stays with the PG after we gave it up.
-    """
-    retired = db.session.execute(
-        db.select(RetiredKey).where(RetiredKey.customer_uid == customer_uid)
-    ).scalar_one_or_none()
-    if retired is None:
-        retired = RetiredKey(customer_uid=customer_uid, subscription_id=subscription_id,
-                             reason=reason[:255])
-        db.session.add(retired)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()  # retired at this moment by another caller, who deletes it
-            return False
-    if retired.deleted_at is not None:
-        return True
-    return delete_retired_key(retired)
+
+def keys_to_delete(subscription_id: int | None = None) -> list[int]:
+    """The retired keys not deleted yet (of one subscription, when given)."""
+    query = db.select(RetiredKey.id).where(RetiredKey.deleted_at.is_(None)).order_by(RetiredKey.id)
+    if subscription_id is not None:
+        query = query.where(RetiredKey.subscription_id == subscription_id)
+    return list(db.session.execute(query).scalars())

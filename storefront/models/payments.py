@@ -50,6 +50,9 @@ class Payment(db.Model):
     prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # When iamport is to run a scheduled renewal.
     scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Until when a payment held for review (PAYMENTWALL's risk review) is waited for; after it
+    # the attempt counts as declined (REVIEW_DEADLINE), so no hold lasts for ever.
+    held_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # When iamport took this renewal's schedule. A scheduled renewal without it is still to be
     # sent: the row is the outbox, and reconcile sends what iamport never took.
     schedule_taken_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -83,7 +86,7 @@ class Payment(db.Model):
     @property
     def is_settled(self) -> bool:
         """True once the outcome can no longer change by itself."""
-        return self.status in {PaymentStatus.PAID, PaymentStatus.TAMPERED, PaymentStatus.CANCELLED}
+        return self.status in {PaymentStatus.PAID, PaymentStatus.CANCELLED}
 
 
 class Refund(db.Model):

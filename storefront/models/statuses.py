@@ -26,12 +26,14 @@ class PaymentStatus(enum.StrEnum):
 
     PENDING = "pending"
     SCHEDULED = "scheduled"
+    # A renewal whose schedule iamport must drop (written with the change that decides it);
+    # revoked once iamport's answer shows the schedule gone, or settled by its payment if it ran.
+    WITHDRAWING = "withdrawing"
     REVOKED = "revoked"
     PAID = "paid"
     FAILED = "failed"
     REVIEW = "review"
     CANCELLED = "cancelled"
-    TAMPERED = "tampered"
 
 
 class PaymentKind(enum.StrEnum):

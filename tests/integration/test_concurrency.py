@@ -26,7 +26,7 @@ from storefront.periods import add_interval
 from tests.support.apps import PG_URL
 from tests.support.records import registered, scheduled, subscription
 from tests.support.shop import confirmation, webhook
-from tests.support.subscribing import subscribe
+from tests.support.subscribing import pay_a_second_window, subscribe
 from tests.support.waiting import wait_until
 
 
@@ -209,3 +209,39 @@ def test_two_checkouts_at_once_open_one_subscription(shop):
     with shop.context():
         count = db.session.execute(db.select(func.count(Subscription.id))).scalar_one()
     assert count == 1
+
+
+def test_deliveries_at_once_that_owe_a_refund_send_its_cancel_once(shop, monkeypatch):
+    """A second checkout of a plan already bought is refunded: ten deliveries of its news at
+    once (webhooks, callbacks, reconcile) ask iamport for the cancel once, while PAYMENTWALL's
+    cancel is still pending (iamport's record still shows the money)."""
+    shop.sandbox.set_delays(cancel_delay=3600)
+    shopper = shop.shopper()
+    subscribe(shop, shopper)
+    rsp = pay_a_second_window(shop, shopper)
+    client = shop.app.extensions["iamport"]
+    cancels: list[str] = []
+    original = client.cancel_payment
+
+    def counted(imp_uid, *args, **kwargs):
+        cancels.append(imp_uid)
+        return original(imp_uid, *args, **kwargs)
+
+    monkeypatch.setattr(client, "cancel_payment", counted)
+    barrier = threading.Barrier(10)
+
+    def deliver(i: int) -> None:
+        barrier.wait()
+        if i % 2:
+            webhook(shop, rsp["imp_uid"], "sub_second_window")
+        else:
+            with shop.context():
+                billing.reconcile()
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(deliver, range(10)))
+    assert cancels == [rsp["imp_uid"]]
+    with shop.context():
+        billing.reconcile()
+    assert cancels == [rsp["imp_uid"]]
+    assert shop.sandbox.payment(rsp["imp_uid"])["cancel_amount"] == 0  # still pending at the PG

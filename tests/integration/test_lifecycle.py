@@ -277,6 +277,7 @@ def test_cancel_at_period_end_deletes_the_key_when_the_period_ends(shop):
     with shop.context():
         assert billing.end_finished_periods(now=utcnow()) == 0
         assert billing.end_finished_periods(now=sub.current_period_end + timedelta(seconds=1)) == 1
+        billing.carry_out(sub_id)
     assert subscription(shop, sub_id).status == "canceled"
     assert not key_exists(shop, sub.customer_uid)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 API = "http://127.0.0.1:5001"
 
 
@@ -31,3 +33,21 @@ def lookups(api) -> int:
     """REST lookups of payments the storefront made (GET /payments/...)."""
     return sum(1 for call in api.calls
                if call.request.method == "GET" and "/payments/" in call.request.url)
+
+
+def unschedule_revokes(api) -> None:
+    """POST /subscribe/payments/unschedule answers as iamport does when it revoked what was
+    asked: the schedules, each now "revoked"."""
+    def revoked(request):
+        body = json.loads(request.body)
+        schedules = [{"merchant_uid": uid, "customer_uid": body.get("customer_uid"),
+                      "schedule_status": "revoked"} for uid in body.get("merchant_uid") or []]
+        return 200, {}, json.dumps({"code": 0, "message": None, "response": schedules})
+
+    api.add_callback("POST", f"{API}/subscribe/payments/unschedule", callback=revoked)
+
+
+def unscheduled_uids(api) -> list[list[str]]:
+    """The merchant_uids of each unschedule the storefront sent, in order."""
+    return [json.loads(call.request.body)["merchant_uid"] for call in api.calls
+            if call.request.url.endswith("/subscribe/payments/unschedule")]

@@ -114,7 +114,8 @@ def test_a_strangers_failed_payment_on_a_renewal_order_changes_nothing(app, api,
         sub = db.session.get(Subscription, sub_id)
         renewal = Payment(merchant_uid="ren_x_1", user_id=sub.user_id, subscription=sub,
                           amount=sub.plan.price, currency="USD", kind="renewal", status="scheduled",
-                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end)
+                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end,
+                          period_start=sub.current_period_end, attempt=0, schedule_taken_at=utcnow())
         db.session.add(renewal)
         db.session.commit()
     api.get(f"{API}/payments/imp_stranger", json=envelope(iamport_payment(
@@ -135,8 +136,8 @@ def test_a_strangers_failed_payment_on_a_renewal_order_changes_nothing(app, api,
 def test_a_refund_that_fails_stays_owed_and_reconcile_gives_it_back(app, api, order):
     stranger = iamport_payment(imp_uid="imp_stranger", amount=1, customer_uid="cu_theirs")
     lookup = api.get(f"{API}/payments/imp_stranger", json=envelope(stranger))
-    api.post(f"{API}/payments/cancel", status=500, json={"code": -1, "message": "PG down",
-                                                          "response": None})
+    # iamport refuses the cancel (code != 0): nothing reached the PG, so it is asked again.
+    api.post(f"{API}/payments/cancel", json={"code": -1, "message": "PG down", "response": None})
     with app.app_context():
         billing.verify_payment("imp_stranger")
     assert refunds(app) == [("imp_stranger", "owed", 1)]
@@ -147,6 +148,25 @@ def test_a_refund_that_fails_stays_owed_and_reconcile_gives_it_back(app, api, or
     assert refunds(app) == [("imp_stranger", "done", 1)]
     assert report.refunds_done == 1 and report.refunds_owed == 0
     assert lookup.call_count >= 2
+
+
+def test_a_cancel_without_an_answer_is_asked_again_only_after_a_day(app, api, order):
+    """A 500 may or may not have reached PAYMENTWALL, whose cancel then takes its time: asking
+    again at once could refund twice. After a day still unreturned, it is asked again, and
+    reconcile names it meanwhile."""
+    stranger = iamport_payment(imp_uid="imp_stranger", amount=1, customer_uid="cu_theirs")
+    api.get(f"{API}/payments/imp_stranger", json=envelope(stranger))
+    cancel = api.post(f"{API}/payments/cancel", status=500,
+                      json={"code": -1, "message": "PG down", "response": None})
+    with app.app_context():
+        billing.verify_payment("imp_stranger")
+        billing.reconcile(min_age=timedelta(0))
+    assert cancel.call_count == 1
+    api.replace(responses.POST, f"{API}/payments/cancel", json=envelope(cancelled(stranger)))
+    with app.app_context():
+        report = billing.reconcile(now=utcnow() + timedelta(days=1, minutes=1), min_age=timedelta(0))
+    assert sum(call.request.url.endswith("/payments/cancel") for call in api.calls) == 2
+    assert refunds(app) == [("imp_stranger", "done", 1)] and report.refunds_done == 1
 
 
 def test_a_refund_whose_answer_was_lost_is_not_sent_again(app, api, order):
@@ -231,6 +251,7 @@ def test_a_billing_key_whose_deletion_failed_is_deleted_by_reconcile(app, api, o
                         json={"code": -1, "message": "PG down", "response": None})
     with app.app_context():
         billing.cancel(db.session.get(Subscription, sub_id), at_period_end=False)
+        billing.carry_out(sub_id)
         [key] = db.session.execute(db.select(RetiredKey)).scalars()
         assert (key.customer_uid, key.deleted_at) == ("cu_1_abc", None)
     assert delete.call_count == 1
@@ -265,3 +286,51 @@ def test_live_mode_never_readies_a_billing_key_of_a_test_channel(app, api, order
         db.session.commit()
         assert billing.confirm_billing_key(sub) is False
         assert db.session.get(Subscription, sub_id).billing_key_ready_at is None
+
+
+# --------------------------------------------------------------------------- round 3, item 11
+
+
+def move_to_project(app, mid: str) -> None:
+    """The shop moves to another PAYMENTWALL project (its settings change, its records stay)."""
+    app.config.update(IAMPORT_MODE="live", IAMPORT_PG=f"paymentwall.{mid}", IAMPORT_ACCEPTED_MIDS=[mid])
+
+
+def test_a_payment_recorded_before_a_change_of_project_is_never_refunded(app, api, client, order):
+    move_to_project(app, "mid1")
+    serve_payment(api)  # paid on project mid1
+    key_unknown(api)
+    with app.app_context():
+        billing.verify_payment("imp_1")
+    assert order_state(app) == ("paid", "imp_1", "active")
+    move_to_project(app, "mid2")
+    cancel = api.post(f"{API}/payments/cancel", json=envelope(cancelled(iamport_payment())))
+    # A webhook for the old payment, and anyone's GET of the mobile return (an <img> will do).
+    assert client.post("/iamport/webhook", json={"imp_uid": "imp_1", "merchant_uid": order}).status_code == 200
+    assert client.get(f"/checkout/return?imp_uid=imp_1&merchant_uid={order}").status_code == 302
+    assert cancel.call_count == 0
+    assert refunds(app) == []
+    assert order_state(app) == ("paid", "imp_1", "active")
+
+
+def test_a_renewal_refused_after_a_change_of_project_fails_its_attempt_so_dunning_runs(app, api, order):
+    sub_id = active_subscription(app, order)
+    with app.app_context():
+        sub = db.session.get(Subscription, sub_id)
+        renewal = Payment(merchant_uid="ren_x_1", user_id=sub.user_id, subscription=sub,
+                          amount=sub.plan.price, currency="USD", kind="renewal", status="scheduled",
+                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end,
+                          period_start=sub.current_period_end, attempt=0, schedule_taken_at=utcnow())
+        db.session.add(renewal)
+        db.session.commit()
+    move_to_project(app, "mid2")
+    ran = iamport_payment(imp_uid="imp_ren", merchant_uid="ren_x_1", customer_uid_usage="payment.scheduled")
+    api.get(f"{API}/payments/imp_ren", json=envelope(ran))  # on project mid1
+    api.post(f"{API}/payments/cancel", json=envelope(cancelled(ran)))
+    with app.app_context():
+        billing.verify_payment("imp_ren")
+        renewal = billing.payment_by_merchant_uid("ren_x_1")
+        assert renewal.status == "failed"
+        sub = db.session.get(Subscription, sub_id)
+        assert (sub.status, sub.retry_count) == ("past_due", 1)
+    assert refunds(app) == [("imp_ren", "done", 9)]

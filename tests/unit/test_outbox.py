@@ -17,8 +17,9 @@ from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
 from storefront.periods import add_interval
+from tests.support.records import stored_payments
 from tests.support.servers import serve_wsgi
-from tests.support.iamport_mock import API, iamport_payment
+from tests.support.iamport_mock import API, iamport_payment, unschedule_revokes, unscheduled_uids
 
 RENEWAL = "ren_1_due_0"
 
@@ -206,22 +207,27 @@ def test_reconcile_schedules_a_renewal_that_was_never_written(app, api, order):
     assert schedule.call_count == 1
 
 
+def statuses(app) -> dict[str, str]:
+    """Every renewal's status by order id."""
+    return {row.merchant_uid: str(row.status) for row in stored_payments(app, kind="renewal")}
+
+
 NOTHING_TO_REVOKE = {"code": 1, "message": "There is no scheduled payment to revoke.", "response": None}
 
 
-def test_a_revoke_with_an_unknown_outcome_leaves_the_renewal_scheduled_for_reconcile(app, api, order):
+def test_a_withdrawal_with_an_unknown_outcome_stays_owed_for_reconcile(app, api, order):
     active_with_renewal(app, order)
     unschedule = api.post(f"{API}/subscribe/payments/unschedule",
                           body=requests.exceptions.ReadTimeout("read timed out"))
     with app.app_context():
         assert billing.revoke_schedule(billing.payment_by_merchant_uid(RENEWAL)) is False
     assert unschedule.call_count == 1
-    assert scheduled_renewals(app) == [RENEWAL]
+    assert statuses(app) == {RENEWAL: "withdrawing"}
 
 
-def test_a_schedule_revoked_on_its_way_whose_withdrawal_times_out_is_left_to_reconcile(app, api, order):
-    """A cancel found nothing at iamport to withdraw while the schedule was being sent (the
-    withdrawal that follows is tested over real HTTP in test_lifecycle.py)."""
+def test_a_schedule_withdrawn_on_its_way_is_withdrawn_again_once_iamport_holds_it(app, api, order):
+    """A cancel found nothing at iamport to withdraw while the schedule was being sent: once the
+    schedule landed, the withdrawal is owed again (and carried out like any other)."""
     active_with_renewal(app, order)
 
     def cancel_meanwhile(request):
@@ -235,19 +241,35 @@ def test_a_schedule_revoked_on_its_way_whose_withdrawal_times_out_is_left_to_rec
 
     api.add_callback(responses.POST, f"{API}/subscribe/payments/schedule", callback=cancel_meanwhile)
     api.post(f"{API}/subscribe/payments/unschedule", json=NOTHING_TO_REVOKE)
-    # The storefront's own withdrawal after the schedule landed times out.
-    api.post(f"{API}/subscribe/payments/unschedule",
-             body=requests.exceptions.ReadTimeout("read timed out"))
+    api.get(f"{API}/subscribe/payments/schedule/{RENEWAL}", status=404,
+            json={"code": 1, "message": "no such schedule", "response": None})
     with app.app_context():
         renewal = billing.payment_by_merchant_uid(RENEWAL)
         renewal.schedule_taken_at = None
         db.session.commit()
         assert billing.send_schedule(renewal) is False
-    # Calls are listed as they are answered: the cancel's inside the schedule call's.
-    calls = [call.request.url.rsplit("/", 1)[1] for call in api.calls]
-    assert calls[-3:] == ["unschedule", "schedule", "unschedule"]
-    # iamport may hold it: scheduled again here, so that reconcile asks iamport and withdraws it.
-    assert scheduled_renewals(app) == [RENEWAL]
+    assert statuses(app) == {RENEWAL: "withdrawing"}
+    # Carried out: this time iamport holds it and revokes it.
+    api.replace(responses.POST, f"{API}/subscribe/payments/unschedule", json={
+        "code": 0, "message": None, "response": [{"merchant_uid": RENEWAL, "schedule_status": "revoked"}]})
+    with app.app_context():
+        billing.carry_out(1)
+    assert statuses(app) == {RENEWAL: "revoked"}
+
+
+def test_a_withdrawal_refused_for_another_reason_stays_owed(app, api, order):
+    """A refusal is not "nothing to withdraw" until iamport's schedule shows it gone: here
+    iamport still lists it as scheduled (the unschedule was refused with a 429)."""
+    active_with_renewal(app, order)
+    api.post(f"{API}/subscribe/payments/unschedule", status=429,
+             json={"code": -1, "message": "too many requests", "response": None})
+    api.get(f"{API}/subscribe/payments/schedule/{RENEWAL}", json={
+        "code": 0, "message": None, "response": {"merchant_uid": RENEWAL, "schedule_status": "scheduled"}})
+    with app.app_context():
+        assert billing.revoke_schedule(billing.payment_by_merchant_uid(RENEWAL)) is False
+        report = billing.reconcile(min_age=timedelta(0))
+    assert statuses(app) == {RENEWAL: "withdrawing"}
+    assert any(RENEWAL in failure for failure in report.failures)
 
 
 def test_a_paid_renewal_writes_its_next_renewal_and_sends_its_schedule(app, client, api, order):
@@ -397,12 +419,11 @@ def test_reconcile_withdraws_a_second_renewal_scheduled_for_the_same_period(app,
         seed_plans()
     [first] = settled_subscriptions(app, 1)
     another_taken_renewal(app, first, "ren_settled_0_again", same_period=True)
-    unschedule = api.post(f"{API}/subscribe/payments/unschedule",
-                          json={"code": 0, "message": None, "response": []})
+    unschedule_revokes(api)
     with app.app_context():
         billing.reconcile(min_age=timedelta(0))
     assert scheduled_renewals(app) == [first]
-    assert json.loads(unschedule.calls[0].request.body)["merchant_uid"] == ["ren_settled_0_again"]
+    assert unscheduled_uids(api) == [["ren_settled_0_again"]]
 
 
 def test_reconcile_withdraws_a_scheduled_renewal_of_no_period(app, api):
@@ -412,20 +433,10 @@ def test_reconcile_withdraws_a_scheduled_renewal_of_no_period(app, api):
         seed_plans()
     [first] = settled_subscriptions(app, 1)
     another_taken_renewal(app, first, "ren_legacy", same_period=False)
-    api.post(f"{API}/subscribe/payments/unschedule", json={"code": 0, "message": None, "response": []})
+    unschedule_revokes(api)
     with app.app_context():
         billing.reconcile(min_age=timedelta(0))
     assert scheduled_renewals(app) == [first]
-
-
-def test_a_withdrawal_whose_outcome_is_unknown_puts_the_renewal_back_in_the_outbox(app, api, order):
-    """iamport may or may not hold it: it is sent again, and iamport's refusal of a second
-    schedule for the order id, then a lookup, tell which."""
-    active_with_renewal(app, order)
-    api.post(f"{API}/subscribe/payments/unschedule", body=requests.exceptions.ReadTimeout("read timed out"))
-    with app.app_context():
-        assert billing.revoke_schedule(billing.payment_by_merchant_uid(RENEWAL)) is False
-    assert untaken(app) == [RENEWAL]
 
 
 def test_a_due_renewal_iamport_holds_no_schedule_for_is_sent_again(app, api, order):

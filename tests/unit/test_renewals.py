@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from storefront import billing
 from storefront.extensions import db
 from storefront.models import Payment, Subscription
-from tests.support.iamport_mock import API, iamport_payment
+from tests.support.iamport_mock import API, iamport_payment, unschedule_revokes
 from tests.support.records import stored_payments
 
 UTC = timezone.utc
@@ -45,7 +45,7 @@ def subscribe_at(app, api, paid_at: datetime) -> None:
                                            "response": iamport_payment(paid_at=int(paid_at.timestamp()))})
     key_known(api)
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
-    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    unschedule_revokes(api)
     with app.app_context():
         assert billing.verify_payment("imp_1").status == "paid"
 
@@ -123,7 +123,7 @@ def age_records(app, by: timedelta) -> None:
 def test_repeated_ensure_schedule_near_the_due_date_keeps_the_one_schedule(app, api, order):
     active_until(app, datetime.now(UTC) + timedelta(minutes=4, microseconds=1234))
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
-    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    unschedule_revokes(api)
     # Every few seconds, from before the due date to well after it (iamport has not run it yet).
     step, gone = timedelta(seconds=17, microseconds=4321), timedelta(0)
     while gone < timedelta(minutes=10):
@@ -185,7 +185,7 @@ def test_a_renewal_that_leaves_scheduled_but_not_by_iamports_run_is_withdrawn(ap
     failed window payment): iamport never holds two schedules for one period."""
     active_until(app, datetime.now(UTC).replace(microsecond=0) + timedelta(days=20))
     api.post(f"{API}/subscribe/payments/schedule", json=OK_LIST)
-    api.post(f"{API}/subscribe/payments/unschedule", json=OK_LIST)
+    unschedule_revokes(api)
     with app.app_context():
         uid = billing.ensure_schedule(1).merchant_uid
     info = dict(iamport_payment(), imp_uid="imp_window", merchant_uid=uid,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from storefront.billing.verification import (
+    REVIEW_EXPIRED,
     Outcome,
     judge,
     may_move,
@@ -37,7 +39,8 @@ def record(**overrides) -> dict:
     ("status", "overrides", "expected"),
     [
         (PaymentStatus.PENDING, {}, Outcome(PaymentStatus.PAID)),
-        (PaymentStatus.PENDING, {"status": "ready"}, Outcome(PaymentStatus.REVIEW)),
+        # `ready`: iamport knows the order, nobody paid it yet (a window opened and left).
+        (PaymentStatus.PENDING, {"status": "ready"}, Outcome(PaymentStatus.PENDING)),
         (PaymentStatus.PENDING, {"status": "failed", "fail_reason": "Insufficient funds"},
          Outcome(PaymentStatus.FAILED, "Insufficient funds")),
         (PaymentStatus.PENDING, {"status": "failed", "fail_reason": None},
@@ -60,6 +63,31 @@ def record(**overrides) -> dict:
 )
 def test_judge_reads_iamports_status_against_ours(status, overrides, expected):
     assert judge(order(status), record(**overrides)) == expected
+
+
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("held_until", "overrides", "expected"),
+    [
+        (datetime(2027, 1, 10, 12, 1, tzinfo=timezone.utc),
+         {"status": "failed", "fail_reason": "Held for risk review"},
+         Outcome(PaymentStatus.REVIEW, "Held for risk review")),
+        (datetime(2027, 1, 10, 12, 0, tzinfo=timezone.utc),
+         {"status": "failed", "fail_reason": "Held for risk review"},
+         Outcome(PaymentStatus.FAILED, REVIEW_EXPIRED)),
+        (datetime(2027, 1, 9, tzinfo=timezone.utc), {"status": "ready"},
+         Outcome(PaymentStatus.FAILED, REVIEW_EXPIRED)),
+        # A decision that arrives after the deadline is the decision.
+        (datetime(2027, 1, 9, tzinfo=timezone.utc), {}, Outcome(PaymentStatus.PAID)),
+        (datetime(2027, 1, 9, tzinfo=timezone.utc), {"status": "failed", "fail_reason": "Declined"},
+         Outcome(PaymentStatus.FAILED, "Declined")),
+    ],
+)
+def test_a_hold_for_review_ends_at_its_deadline(held_until, overrides, expected):
+    held = order(PaymentStatus.REVIEW, held_until=held_until)
+    assert judge(held, record(**overrides), NOW) == expected
 
 
 def test_the_outcome_is_a_status_member():
@@ -105,18 +133,31 @@ def test_only_a_matching_payment_is_the_orders(overrides, reason):
 
 
 @pytest.mark.parametrize(
-    ("mode", "pg", "overrides", "refused"),
+    ("mode", "mids", "overrides", "refused"),
     [
-        ("test", None, {"sandbox": True, "pg_provider": "kakaopay"}, False),
-        ("live", None, {}, False),
-        ("live", "paymentwall.mid1", {}, False),
-        ("live", None, {"sandbox": True}, True),
-        ("live", None, {"pg_provider": "kakaopay"}, True),
-        ("live", "paymentwall.mid2", {}, True),
+        ("test", [], {"sandbox": True, "pg_provider": "kakaopay"}, False),
+        ("live", [], {}, False),
+        ("live", ["mid1"], {}, False),
+        ("live", ["mid0", "mid1"], {}, False),
+        ("live", [], {"sandbox": True}, True),
+        ("live", [], {"pg_provider": "kakaopay"}, True),
+        ("live", ["mid2"], {}, True),
+        ("live", ["mid2", "mid3"], {}, True),
     ],
 )
-def test_a_live_shop_takes_only_real_paymentwall_payments_on_its_project(mode, pg, overrides, refused):
-    assert (refusal_reason(record(**overrides), mode, pg) is not None) is refused
+def test_a_live_shop_takes_only_real_paymentwall_payments_on_its_projects(mode, mids, overrides, refused):
+    assert (refusal_reason(record(**overrides), mode, mids) is not None) is refused
+
+
+def test_a_payment_recorded_on_its_order_is_never_refused_again():
+    # Recorded while the shop took project mid1; the shop has since moved to mid2.
+    recorded = order(PaymentStatus.PAID, imp_uid="imp_1")
+    refusal = refusal_reason(record(), "live", ["mid2"])
+    assert refusal is not None
+    assert not_the_orders_reason(recorded, record(), refusal) is None
+    assert not_the_orders_reason(recorded, record(status="cancelled"), refusal) is None
+    # Another payment on the order is still refused.
+    assert not_the_orders_reason(recorded, record(imp_uid="imp_2"), refusal) == refusal
 
 
 def test_a_second_charge_of_a_settled_order_is_not_the_orders():
