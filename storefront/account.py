@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
-
 from flask import (
     Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request,
     session, url_for,
@@ -27,7 +25,6 @@ from storefront.models import (
     utcnow,
 )
 from storefront.payment_window import sdk_params
-from storefront.periods import add_interval
 from storefront.wording import (
     activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
 )
@@ -131,11 +128,6 @@ def charge_key(token: str, subscription: Subscription) -> str | None:
     return key if subscription_id == subscription.id and isinstance(key, str) else None
 
 
-def paid_until_after_charge(subscription: Subscription) -> datetime:
-    """The end of the paid period once "Charge now" has paid one more period."""
-    return add_interval(subscription.current_period_end, subscription.plan.interval)
-
-
 @bp.route("/subscriptions/<int:subscription_id>/charge", methods=["GET", "POST"])
 @login_required
 def charge(subscription_id: int):
@@ -148,7 +140,8 @@ def charge(subscription_id: int):
             return redirect(url_for("account.overview"))
         return render_template(
             "account/confirm_charge.html", subscription=subscription,
-            paid_until=paid_until_after_charge(subscription),
+            # The date the charge itself gives: counted on the billing anchor's calendar.
+            paid_until=billing.period_end_after(subscription),
             # One token per confirmation page: submitting it twice still charges once.
             charge_token=issue_charge_token(subscription),
         )

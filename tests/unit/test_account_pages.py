@@ -12,6 +12,7 @@ import pytest
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
+from tests.support.i18n import KOREAN
 
 UTC = timezone.utc
 PERIOD_END = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
@@ -46,6 +47,20 @@ def test_charge_confirmation_shows_amount_card_and_paid_until(client, subscripti
     # One month after today's paid-until date (15 March).
     assert "15 April 2026" in text
     assert 'name="charge_token"' in text
+
+
+def test_charge_confirmation_keeps_the_billing_anchor_after_a_short_month(client, app, subscription_id):
+    """Bought on 31 January: February's period ends on the 28th, and the next one on 31 March,
+    which is the date the charge itself gives (not one month after 28 February)."""
+    set_subscription(app, subscription_id, billing_anchor=datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
+                     current_period_start=datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
+                     current_period_end=datetime(2026, 2, 28, 10, 0, tzinfo=UTC))
+    text = client.get(f"/account/subscriptions/{subscription_id}/charge").get_data(as_text=True)
+    assert "31 March 2026 (now 28 February 2026)" in text
+    assert "28 March 2026" not in text
+    korean = client.get(f"/account/subscriptions/{subscription_id}/charge",
+                        headers=KOREAN).get_data(as_text=True)
+    assert "2026년 3월 31일" in korean and "2026년 3월 28일" not in korean
 
 
 def test_the_account_page_links_to_the_confirmation_and_charges_nothing(client, subscription_id):
