@@ -148,15 +148,40 @@ def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, su
 
 
 def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, subscription_id, api):
-    # Only getToken answers: registering the order's amount finds no iamport.
-    page = client.get(f"/account/subscriptions/{subscription_id}/card")
-    assert page.status_code == 503
-    assert "The payment service is not answering. Please try again in a minute." in page.text
-    script = client.get(f"/account/subscriptions/{subscription_id}/card",
-                        headers={"Accept": "application/json"})
+    card = f"/account/subscriptions/{subscription_id}/card"
+    # The page asks iamport nothing; only getToken answers when pay opens the order.
+    assert client.get(card).status_code == 200
+    assert len(api.calls) == 0
+    script = client.post(card, json={"amount": "9.00", "currency": "USD"})
     assert script.status_code == 503
     assert script.json == {"error": {"status": 503, "message": "The payment service is not "
                                      "answering. Please try again in a minute."}}
+
+
+@pytest.mark.parametrize("body", [None, [], "9.00", {"amount": "nine", "currency": "USD"}])
+def test_opening_a_card_change_without_the_price_shown_is_bad_input(client, app, subscription_id,
+                                                                     api, body):
+    card = f"/account/subscriptions/{subscription_id}/card"
+    answer = client.post(card, json=body) if body is not None else client.post(card, data="x")
+    assert answer.status_code == 400
+    assert answer.json["error"]["message"]
+    assert len(api.calls) == 0
+    with app.app_context():
+        assert db.session.execute(db.select(Payment)).first() is None
+
+
+def test_the_card_change_page_of_an_ended_subscription_goes_back_with_the_reason(client, app,
+                                                                                 subscription_id):
+    set_subscription(app, subscription_id, status="canceled", canceled_at=PERIOD_END)
+    page = client.get(f"/account/subscriptions/{subscription_id}/card", follow_redirects=True)
+    assert page.request.path == "/account"
+    assert "Only an active subscription can change card." in page.get_data(as_text=True)
+    answer = client.post(f"/account/subscriptions/{subscription_id}/card",
+                         json={"amount": "9.00", "currency": "USD"})
+    assert answer.status_code == 409
+    assert answer.json["redirect"] == "/account"
+    with app.app_context():
+        assert db.session.execute(db.select(Payment)).first() is None
 
 
 # --------------------------------------------------------------------------- issue 18, items 9, 10, 12
