@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
-
 from flask import (
     Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request,
     session, url_for,
@@ -15,7 +13,7 @@ from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
 from storefront import billing
-from storefront.errors import error_response
+from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import date_long, money
 from storefront.models import (
@@ -26,8 +24,7 @@ from storefront.models import (
     SubscriptionStatus,
     utcnow,
 )
-from storefront.payment_window import sdk_params
-from storefront.periods import add_interval
+from storefront.payment_window import price_refusal, sdk_params
 from storefront.wording import (
     activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
 )
@@ -131,11 +128,6 @@ def charge_key(token: str, subscription: Subscription) -> str | None:
     return key if subscription_id == subscription.id and isinstance(key, str) else None
 
 
-def paid_until_after_charge(subscription: Subscription) -> datetime:
-    """The end of the paid period once "Charge now" has paid one more period."""
-    return add_interval(subscription.current_period_end, subscription.plan.interval)
-
-
 @bp.route("/subscriptions/<int:subscription_id>/charge", methods=["GET", "POST"])
 @login_required
 def charge(subscription_id: int):
@@ -148,7 +140,8 @@ def charge(subscription_id: int):
             return redirect(url_for("account.overview"))
         return render_template(
             "account/confirm_charge.html", subscription=subscription,
-            paid_until=paid_until_after_charge(subscription),
+            # The date the charge itself gives: counted on the billing anchor's calendar.
+            paid_until=billing.period_end_after(subscription),
             # One token per confirmation page: submitting it twice still charges once.
             charge_token=issue_charge_token(subscription),
         )
@@ -260,17 +253,45 @@ def resume(subscription_id: int):
     return redirect(url_for("account.overview")), 303
 
 
-@bp.route("/subscriptions/<int:subscription_id>/card")
+@bp.get("/subscriptions/<int:subscription_id>/card")
 @login_required
 def change_card(subscription_id: int):
-    """Pay the next period with a new card in the payment window; its key replaces the old."""
+    """The new-card page: what is charged and the pay button.
+
+    No order is opened here (a GET changes nothing): the page's script opens it (POST, below)
+    when the shopper presses pay, as the checkout does.
+    """
     subscription = _subscription_or_404(subscription_id)
+    if subscription.status not in billing.LIVE_STATUSES:
+        # What billing.open_card_change would refuse, said before the shopper presses pay.
+        flash(_("Only an active subscription can change card."), "warning")
+        return redirect(url_for("account.overview"))
+    plan = subscription.plan
+    params = {
+        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
+        "order_url": url_for("account.open_card_change", subscription_id=subscription.id),
+        # The price the page names, sent back with the POST: a price changed meanwhile is refused.
+        "amount": str(plan.price),
+        "currency": plan.currency,
+        "complete_url": url_for("checkout.complete"),
+    }
+    return render_template("account/change_card.html", subscription=subscription, params=params)
+
+
+@bp.post("/subscriptions/<int:subscription_id>/card")
+@login_required
+def open_card_change(subscription_id: int):
+    """Open the card change's payment (recorded, then registered with iamport) at the price the
+    page showed; answers the SDK's parameters for the payment window."""
+    subscription = _subscription_or_404(subscription_id)
+    refusal = price_refusal(request.get_json(silent=True), subscription.plan)
+    if refusal:
+        return json_error(*refusal)
     try:
         payment = billing.open_card_change(subscription)
     except billing.ActionRefused as exc:
+        # Said again on the account page the script goes to.
         flash(str(exc), "warning")
-        return redirect(url_for("account.overview"))
-    return render_template(
-        "account/change_card.html", subscription=subscription, payment=payment,
-        params=sdk_params(payment),
-    )
+        return jsonify(error={"status": 409, "message": str(exc)},
+                       redirect=url_for("account.overview")), 409
+    return jsonify(sdk_params(payment))

@@ -34,7 +34,7 @@ from storefront.payment_window import (
 )
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
-from storefront.wording import in_review_text
+from storefront.wording import in_review_text, refused_text
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +212,10 @@ def complete():
         return json_error(404, str(NO_RECORD))
     refused = billing.refund_of(imp_uid)
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
-        # Not the order's payment (another amount or card, a test channel): given back.
-        message = _("Your payment was not accepted. %(reason)s", reason=refused.reason)
+        # Not the order's payment (another amount or card, a test channel): given back. The
+        # stored reason may name our MID or amounts: the logs keep it, the shopper reads theirs.
+        log.info("callback for %s: %s refused (%s)", merchant_uid, imp_uid, refused.reason)
+        message = refused_text(refused.reason)
         return jsonify(status="refused", message=message,
                        redirect=_result_url(payment))
     return jsonify(status=payment.status, redirect=_result_url(payment))
@@ -249,7 +251,8 @@ def return_from_window():
     target = _result_url(payment)
     refused = billing.refund_of(imp_uid) if imp_uid else None
     if refused is not None and refused.merchant_uid == payment.merchant_uid:
-        flash(_("Your payment was not accepted. %(reason)s", reason=refused.reason), "error")
+        log.info("redirect for %s: %s refused (%s)", payment.merchant_uid, imp_uid, refused.reason)
+        flash(refused_text(refused.reason), "error")
     elif payment.status == PaymentStatus.PENDING and (verified or imp_uid is None):
         # No payment was made (the window was closed, or never got that far).
         flash(_("The payment was not completed. You can try again whenever you are ready."), "warning")

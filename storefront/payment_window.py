@@ -36,6 +36,14 @@ def consent_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
         # The text changed since the page was loaded: what was agreed to is not what we record.
         return 409, _("The terms of the recurring payment have changed. Please reload the page "
                       "and read them again.")
+    return price_refusal(body, plan)
+
+
+def price_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
+    """Why a page's script may not open an order at the plan's price now (status and message):
+    it must send the price the page showed, and a price changed meanwhile is refused."""
+    if not isinstance(body, dict):
+        return 400, _("Send a JSON object.")
     try:
         amount = Decimal(str(body.get("amount")))
     except InvalidOperation:

@@ -89,6 +89,13 @@ def reason_shown(reason: str | None) -> str:
     return str(STORED_REASONS.get(reason or "", reason or ""))
 
 
+def refused_text(reason: str | None) -> str:
+    """What the shopper is told right after a payment was refused and given back (the callback's
+    answer, the mobile return's message): the stored reason, which may name our MID or amounts,
+    in the shopper's words."""
+    return _("Your payment was not accepted. %(reason)s", reason=reason_shown(reason))
+
+
 def in_review_text(plan: Plan) -> str:
     """What a shopper whose first payment for the plan is held for review is told."""
     return _("Your payment for %(plan)s is being reviewed by PAYMENTWALL. We activate the "

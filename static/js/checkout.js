@@ -1,6 +1,7 @@
 // Opens the iamport payment window and hands its result to the server, which verifies it.
-// On the checkout page the order is opened first (POST with the consent to the recurring
-// payment); the card-change page carries its order already. Words come from the page.
+// The order is opened when pay is pressed (POST of the price the page showed, with the consent
+// to the recurring payment on the checkout page; none on the card-change page). Words come
+// from the page.
 (function () {
   "use strict";
   var params = JSON.parse(document.getElementById("checkout-params").textContent);
@@ -73,12 +74,14 @@
     return given;
   }
 
-  // The order to pay: the page's, or the one the server opens now that the shopper consented
-  // (the same one again on a second try, as long as it is not paid).
+  // The order to pay: the one the server opens now that pay is pressed (the same one again on
+  // a second try, as long as it is not paid).
   function order() {
     if (params.pay) { return Promise.resolve(params.pay); }
     say(texts.opening, "busy");
-    return postJSON(params.order_url, { consent: consent.value, amount: params.amount, currency: params.currency }).then(function (result) {
+    var body = { amount: params.amount, currency: params.currency };
+    if (consent) { body.consent = consent.value; }
+    return postJSON(params.order_url, body).then(function (result) {
       if (!result.ok || !result.data.pay) {
         if (result.data.redirect) { window.location.assign(result.data.redirect); }
         throw new Error((result.data.error && result.data.error.message) || texts.not_opened);

@@ -10,13 +10,17 @@ from playwright.sync_api import expect
 from storefront import billing
 from storefront.periods import add_interval
 from tests.support.checkout_browser import (
+    order_number,
+    pay_in_window,
     register,
+    result_url,
     subscribe_desktop,
     subscription_card,
     wait_for_charge_button,
+    window_frame,
 )
 from tests.support.records import registered
-from tests.support.sandbox import RENEWAL_DECLINE_CARD
+from tests.support.sandbox import OTHER_GOOD_CARD, RENEWAL_DECLINE_CARD
 from tests.support.waiting import wait_until
 
 # "26 December 2026" as date_long renders it.
@@ -52,7 +56,8 @@ def test_charge_now_adds_a_paid_row(page, shop):
     with shop.context():
         sub = billing.payment_by_merchant_uid(first_uid).subscription
         last_four = sub.card_last_four
-        after = long_date(add_interval(sub.current_period_end, "month"))
+        # Two months from the day it was bought: the periods keep the anchor's day of the month.
+        after = long_date(add_interval(sub.billing_anchor, "month", 2))
         assert [p for p in sub.payments if p.kind == "repeat"] == []
     expect(page.locator(".charge-amount")).to_have_text("$9.00")
     assert last_four
@@ -169,6 +174,39 @@ def test_declined_renewal_makes_the_subscription_past_due(page, shop):
         assert sub.status == "past_due" and sub.retry_count == 1
 
 
+def test_a_new_card_is_paid_in_the_window_and_replaces_the_old_one(page, shop):
+    first_uid = subscribed(page, shop)
+    wait_for_charge_button(page, shop.url)
+    with shop.context():
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
+        sub_id, old_key = sub.id, sub.customer_uid
+        before = sorted(p.merchant_uid for p in sub.payments)
+    subscription_card(page).get_by_role("link", name="Use a new card").click()
+    page.wait_for_url(f"{shop.url}/account/subscriptions/{sub_id}/card")
+    page.locator("#pay-button:not([disabled])").wait_for()
+    expect(page.get_by_role("button", name="Pay $9.00 with a new card")).to_be_visible()
+    # The page opened no order: the pay button does (its number is shown then).
+    expect(page.locator("#order-row")).to_be_hidden()
+    with shop.context():
+        sub = billing.payment_by_merchant_uid(first_uid).subscription
+        assert sorted(p.merchant_uid for p in sub.payments) == before
+
+    page.click("#pay-button")
+    merchant_uid = order_number(page)
+    assert merchant_uid.startswith("card_") and merchant_uid not in before
+    pay_in_window(window_frame(page), card=OTHER_GOOD_CARD)
+    page.wait_for_url(result_url(shop.url, merchant_uid))
+    expect(page.locator("body")).to_contain_text("New card on file")
+
+    page.goto(f"{shop.url}/account")
+    expect(subscription_card(page).locator(".card-on-file")).to_contain_text("ending in 0002",
+                                                                          timeout=8_000)
+    with shop.context():
+        change = billing.payment_by_merchant_uid(merchant_uid)
+        assert (change.kind, change.status) == ("new_card", "paid")
+        assert change.subscription.customer_uid == change.customer_uid != old_key
+
+
 # --------------------------------------------------------------------------- the journey in Korean
 
 # Names that stay as they are on a Korean page of this shop: the sandbox card's name (as iamport
@@ -237,7 +275,7 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
         with shop.context():
             sub = billing.payment_by_merchant_uid(first_uid).subscription
-            after = add_interval(sub.current_period_end, "month").astimezone(SHOP_ZONE)
+            after = add_interval(sub.billing_anchor, "month", 2).astimezone(SHOP_ZONE)
         assert english_left(page.content(), KOREAN_KEPT) == []
 
         # Charge now (renew): the confirmation in Korean, then the paid row.

@@ -1,9 +1,12 @@
 """Tokens and pages that make records: a "Charge now" token works only where it was issued, the
-new-card page reuses its open order, and order ids made of dots never reach iamport."""
+new-card page opens its order only when pay is pressed, and order ids made of dots never reach
+iamport."""
 
 from __future__ import annotations
 
-import re
+import sqlite3
+from contextlib import closing
+from decimal import Decimal
 
 import pytest
 
@@ -73,19 +76,65 @@ def test_a_token_of_one_subscription_does_not_charge_another(shop):
     assert [p.status for p in payments(shop, basic, kind="repeat")] == ["paid"]
 
 
-def test_reloading_the_new_card_page_reuses_its_open_order(shop):
+def prepared_at_iamport(shop) -> list[str]:
+    """The merchant_uids whose amount the sandbox holds from `POST /payments/prepare`."""
+    path = shop.sandbox.sandbox.settings.database_path
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as sandbox_db:
+        rows = sandbox_db.execute("SELECT merchant_uid FROM prepared ORDER BY rowid")
+        return [merchant_uid for (merchant_uid,) in rows]
+
+
+def test_the_new_card_page_opens_no_order_and_its_pay_button_opens_one(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
-    before = len(payments(shop, sub_id))
-    merchant_uids = set()
-    for _ in range(5):
+    before = [p.merchant_uid for p in payments(shop, sub_id)]
+    prepared = prepared_at_iamport(shop)
+    for _ in range(3):
         page = shopper.get(f"/account/subscriptions/{sub_id}/card")
         assert page.status_code == 200
-        merchant_uids.update(re.findall(r'"merchant_uid": "(card_[^"]+)"', page.text))
+        assert "$9.00" in page.text and '"pay":' not in page.text
+    # A GET changes nothing: no order here, nothing registered at iamport.
+    assert [p.merchant_uid for p in payments(shop, sub_id)] == before
+    assert prepared_at_iamport(shop) == prepared
+
+    params = shopper.window_page(f"/account/subscriptions/{sub_id}/card")
+    # The POST needs the page's CSRF token, as the checkout's does.
+    forged = shopper.http.post(f"{shop.url}{params['order_url']}",
+                               json={"amount": params["amount"], "currency": params["currency"]},
+                               headers={"Accept": "application/json"}, timeout=15)
+    assert forged.status_code == 400
+    assert "form expired" in forged.json()["error"]["message"]
+    assert [p.merchant_uid for p in payments(shop, sub_id)] == before
+
+    # Pressing pay opens the order, registered with its amount; pressing it again reuses it.
+    answers = [shopper.open_order(params) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    merchant_uids = {a.json()["pay"]["merchant_uid"] for a in answers}
     assert len(merchant_uids) == 1, merchant_uids
-    assert len(payments(shop, sub_id)) == before + 1
-    pending = [p for p in payments(shop, sub_id, kind="new_card") if p.status == "pending"]
-    assert [p.merchant_uid for p in pending] == list(merchant_uids)
+    [merchant_uid] = merchant_uids
+    assert merchant_uid.startswith("card_")
+    [opened] = [p for p in payments(shop, sub_id) if p.merchant_uid not in before]
+    assert (opened.merchant_uid, opened.kind, opened.status) == (merchant_uid, "new_card", "pending")
+    assert prepared_at_iamport(shop) == [*prepared, merchant_uid]
+    registered_amount = shop.sandbox.api("GET", f"/payments/prepare/{merchant_uid}").json()
+    assert registered_amount["response"]["amount"] == 9
+
+
+def test_the_new_card_is_not_opened_at_a_price_other_than_the_one_shown(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    before = [p.merchant_uid for p in payments(shop, sub_id)]
+    params = shopper.window_page(f"/account/subscriptions/{sub_id}/card")
+    with shop.context():
+        # The plan's price changes while the page is open.
+        payment = db.session.execute(db.select(Payment).where(
+            Payment.merchant_uid == before[0])).scalar_one()
+        payment.subscription.plan.price = Decimal("12.00")
+        db.session.commit()
+    answer = shopper.open_order(params)
+    assert answer.status_code == 409
+    assert "price of this plan has changed" in answer.json()["error"]["message"]
+    assert [p.merchant_uid for p in payments(shop, sub_id)] == before
 
 
 @pytest.mark.parametrize("uid", ["..", ".", "...", "..:.."])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from decimal import Decimal
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy import func
 from storefront import billing
 from storefront.payment_window import CONSENT_VERSION
 from storefront.extensions import db
-from storefront.models import Payment, Subscription
+from storefront.models import Payment, Refund, Subscription
 from tests.support.sandbox import window_result
 from tests.support.shop import webhook
 from tests.support.waiting import wait_until
@@ -181,13 +183,59 @@ def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(shop, 
         db.session.commit()
     response = shopper.complete(params, rsp["imp_uid"])
     assert response.json()["status"] == "refused"
-    assert "9 instead of 19.00" in response.json()["message"]
+    # Said in the shopper's words; the amounts are for the logs (see the test above).
+    assert "did not match the order" in response.json()["message"]
     assert state(shop, merchant_uid)[:2] == ("pending", "incomplete")
     wait_until(lambda: sandbox.payment(rsp["imp_uid"])["status"] == "cancelled", timeout=5,
                message="the payment of another amount to be cancelled at iamport")
     page = shopper.get(f"/checkout/result/{merchant_uid}")
     assert "We did not accept this payment" in page.text
     assert "was given back" in page.text or "is being given back" in page.text
+
+
+# The shopper's wording of a refused payment, as the result page gives it, in each language.
+REFUSED_WORDS = {
+    "en": ("Your payment was not accepted. Refunded: this payment did not match the order, so it "
+           "was not needed."),
+    "ko": "결제가 승인되지 않았습니다. 환불 사유: 주문과 맞지 않는 결제여서 필요하지 않았습니다.",
+}
+FLASH = re.compile(r'<div class="flash flash-error" role="status">(.*?)</div>', re.S)
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+@pytest.mark.parametrize("way_back", ["callback", "mobile return"])
+def test_a_refused_payment_is_told_in_the_shoppers_words_not_the_logs(shop, sandbox, caplog,
+                                                                      language, way_back):
+    """The stored refund reason names internal amounts ("9 instead of 19.00"): the logs keep it,
+    the callback's JSON and the mobile return's flash say it in the shopper's words."""
+    quiet_webhooks(sandbox)
+    shopper = shop.shopper()
+    shopper.http.headers["Accept-Language"] = "ko-KR,ko;q=0.9" if language == "ko" else "en-US"
+    params = shopper.open_checkout()
+    merchant_uid = params["pay"]["merchant_uid"]
+    response = shopper.pay_in_window(params, mode="pc" if way_back == "callback" else "mobile")
+    with shop.context():
+        # The order says $19 but $9 was paid (as if the page had been altered before prepare).
+        payment = billing.payment_by_merchant_uid(merchant_uid)
+        payment.amount = Decimal("19.00")
+        db.session.commit()
+    if way_back == "callback":
+        answer = shopper.complete(params, window_result(response.text)["imp_uid"]).json()
+        assert answer["status"] == "refused"
+        told = answer["message"]
+    else:
+        back = shopper.http.get(response.headers["Location"], timeout=15)
+        assert back.url == f"{shop.url}/checkout/result/{merchant_uid}"
+        [told] = [unescape(m).strip() for m in FLASH.findall(back.text)]
+        assert "9 instead of 19.00" not in back.text
+    assert told == REFUSED_WORDS[language]
+    assert "19.00" not in told and "instead of" not in told
+    with shop.context():
+        [refund] = db.session.execute(db.select(Refund)).scalars()
+        # The raw reason stays for the logs and audits.
+        assert refund.reason == "Refunded: this payment was 9 instead of 19.00."
+    assert "9 instead of 19.00" in caplog.text
+    assert state(shop, merchant_uid)[:2] == ("pending", "incomplete")
 
 
 def test_declined_card_shows_the_reason_and_retry_gets_a_new_order(shop, sandbox):

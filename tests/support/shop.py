@@ -83,32 +83,48 @@ class Shopper:
         kwargs.setdefault("timeout", 15)
         return self.http.get(f"{self.shop.url}{path}", **kwargs)
 
-    def checkout_page(self, slug: str = "basic-monthly") -> dict:
-        """GET /checkout/<slug>: the parameters its script has (where to open the order, the
-        consent's version) and the page's CSRF token."""
-        page = self.get(f"/checkout/{slug}")
+    def window_page(self, path: str) -> dict:
+        """GET a page that opens the payment window (the checkout, the new card): the parameters
+        its script has (where to open the order, the price shown, the consent's version on the
+        checkout) and the page's CSRF token."""
+        page = self.get(path)
         assert page.status_code == 200, page.text[:500]
         params = json.loads(unescape(_PARAMS.search(page.text).group(1)))
         params["csrf"] = self.csrf(page.text)
         return params
 
+    def checkout_page(self, slug: str = "basic-monthly") -> dict:
+        """GET /checkout/<slug> (see window_page)."""
+        return self.window_page(f"/checkout/{slug}")
+
     def open_order(self, params: dict) -> requests.Response:
-        """What the checkout's script does once the consent box is ticked and pay is pressed:
-        POST the consent, which opens the order; answers the SDK's parameters."""
+        """What the page's script does once pay is pressed (on the checkout, with the consent box
+        ticked): POST the price shown and the consent, which opens the order; answers the SDK's
+        parameters."""
+        body = {"amount": params["amount"], "currency": params["currency"]}
+        if "consent_version" in params:
+            body["consent"] = params["consent_version"]
         return self.http.post(
-            f"{self.shop.url}{params['order_url']}", json={"consent": params["consent_version"], "amount": params["amount"],
-                  "currency": params["currency"]},
+            f"{self.shop.url}{params['order_url']}", json=body,
             headers={"X-CSRFToken": params["csrf"], "Accept": "application/json"}, timeout=15,
         )
 
-    def open_checkout(self, slug: str = "basic-monthly") -> dict:
-        """The checkout page, then its order opened with the consent: the SDK's parameters and
-        the page's CSRF token."""
-        params = self.checkout_page(slug)
+    def opened(self, params: dict) -> dict:
+        """A window page's parameters with its order opened: the SDK's parameters added."""
         opened = self.open_order(params)
         assert opened.status_code == 200, opened.text[:500]
         params.update(opened.json())
         return params
+
+    def open_checkout(self, slug: str = "basic-monthly") -> dict:
+        """The checkout page, then its order opened with the consent: the SDK's parameters and
+        the page's CSRF token."""
+        return self.opened(self.checkout_page(slug))
+
+    def open_card_change(self, sub_id: int) -> dict:
+        """The new-card page, then its order opened: the SDK's parameters and the page's CSRF
+        token."""
+        return self.opened(self.window_page(f"/account/subscriptions/{sub_id}/card"))
 
     def pay_in_window(self, params: dict, mode: str = "pc", **card) -> Any:
         """What the SDK does: open the window with the page's parameters and submit a card."""

@@ -12,6 +12,7 @@ import pytest
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
+from tests.support.i18n import KOREAN
 
 UTC = timezone.utc
 PERIOD_END = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
@@ -46,6 +47,20 @@ def test_charge_confirmation_shows_amount_card_and_paid_until(client, subscripti
     # One month after today's paid-until date (15 March).
     assert "15 April 2026" in text
     assert 'name="charge_token"' in text
+
+
+def test_charge_confirmation_keeps_the_billing_anchor_after_a_short_month(client, app, subscription_id):
+    """Bought on 31 January: February's period ends on the 28th, and the next one on 31 March,
+    which is the date the charge itself gives (not one month after 28 February)."""
+    set_subscription(app, subscription_id, billing_anchor=datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
+                     current_period_start=datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
+                     current_period_end=datetime(2026, 2, 28, 10, 0, tzinfo=UTC))
+    text = client.get(f"/account/subscriptions/{subscription_id}/charge").get_data(as_text=True)
+    assert "31 March 2026 (now 28 February 2026)" in text
+    assert "28 March 2026" not in text
+    korean = client.get(f"/account/subscriptions/{subscription_id}/charge",
+                        headers=KOREAN).get_data(as_text=True)
+    assert "2026년 3월 31일" in korean and "2026년 3월 28일" not in korean
 
 
 def test_the_account_page_links_to_the_confirmation_and_charges_nothing(client, subscription_id):
@@ -133,15 +148,40 @@ def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, su
 
 
 def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, subscription_id, api):
-    # Only getToken answers: registering the order's amount finds no iamport.
-    page = client.get(f"/account/subscriptions/{subscription_id}/card")
-    assert page.status_code == 503
-    assert "The payment service is not answering. Please try again in a minute." in page.text
-    script = client.get(f"/account/subscriptions/{subscription_id}/card",
-                        headers={"Accept": "application/json"})
+    card = f"/account/subscriptions/{subscription_id}/card"
+    # The page asks iamport nothing; only getToken answers when pay opens the order.
+    assert client.get(card).status_code == 200
+    assert len(api.calls) == 0
+    script = client.post(card, json={"amount": "9.00", "currency": "USD"})
     assert script.status_code == 503
     assert script.json == {"error": {"status": 503, "message": "The payment service is not "
                                      "answering. Please try again in a minute."}}
+
+
+@pytest.mark.parametrize("body", [None, [], "9.00", {"amount": "nine", "currency": "USD"}])
+def test_opening_a_card_change_without_the_price_shown_is_bad_input(client, app, subscription_id,
+                                                                     api, body):
+    card = f"/account/subscriptions/{subscription_id}/card"
+    answer = client.post(card, json=body) if body is not None else client.post(card, data="x")
+    assert answer.status_code == 400
+    assert answer.json["error"]["message"]
+    assert len(api.calls) == 0
+    with app.app_context():
+        assert db.session.execute(db.select(Payment)).first() is None
+
+
+def test_the_card_change_page_of_an_ended_subscription_goes_back_with_the_reason(client, app,
+                                                                                 subscription_id):
+    set_subscription(app, subscription_id, status="canceled", canceled_at=PERIOD_END)
+    page = client.get(f"/account/subscriptions/{subscription_id}/card", follow_redirects=True)
+    assert page.request.path == "/account"
+    assert "Only an active subscription can change card." in page.get_data(as_text=True)
+    answer = client.post(f"/account/subscriptions/{subscription_id}/card",
+                         json={"amount": "9.00", "currency": "USD"})
+    assert answer.status_code == 409
+    assert answer.json["redirect"] == "/account"
+    with app.app_context():
+        assert db.session.execute(db.select(Payment)).first() is None
 
 
 # --------------------------------------------------------------------------- issue 18, items 9, 10, 12

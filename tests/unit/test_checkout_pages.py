@@ -12,9 +12,10 @@ from storefront.payment_window import CONSENT_VERSION, sdk_params
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.formatting import date_long
-from storefront.models import Payment, Plan, Subscription, User, utcnow
+from storefront.models import Payment, Plan, Refund, Subscription, User, utcnow
 from storefront.periods import add_interval
 from tests.support.i18n import KOREAN, english_left
+from tests.support.iamport_mock import API, iamport_payment
 
 UTC = timezone.utc
 # What the checkout page's script sends once the box is ticked: the consent's version and the
@@ -185,3 +186,38 @@ def test_the_shop_pages_are_korean_throughout(client, app, shopper):
         assert page.status_code == 200, path
         # The order number (sub_ada_1) is a code, shown as it is.
         assert english_left(page.get_data(as_text=True), {"sub", "ada"}) == [], path
+
+
+@pytest.mark.parametrize(("headers", "words"), [
+    ({}, "Your payment was not accepted. Refunded: this payment did not match the order, so it "
+         "was not needed."),
+    (KOREAN, "결제가 승인되지 않았습니다. 환불 사유: 주문과 맞지 않는 결제여서 필요하지 않았습니다."),
+])
+def test_a_payment_on_another_project_is_refused_without_naming_the_projects(client, app, order, auth,
+                                                                             api, headers, words):
+    """Live mode refuses a payment made on another PAYMENTWALL project; its stored reason names
+    both projects, which the callback's answer and the mobile return's message must not."""
+    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid_ours_4815")
+    info = iamport_payment(pg_id="mid_other_2342")
+    api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None, "response": info})
+    api.post(f"{API}/payments/cancel", json={"code": 0, "message": None, "response": dict(
+        info, status="cancelled", cancel_amount=9)})
+    assert auth.login().status_code == 302
+    with client.session_transaction() as session:
+        session.pop("_flashes", None)  # the log-in's welcome
+    answer = client.post("/checkout/complete", json={"imp_uid": "imp_1", "merchant_uid": "sub_test_1"},
+                         headers=headers)
+    assert answer.json["status"] == "refused"
+    assert answer.json["message"] == words
+    back = client.get("/checkout/return?imp_uid=imp_1&merchant_uid=sub_test_1", headers=headers)
+    assert back.status_code == 302
+    with client.session_transaction() as session:
+        flashed = [message for _, message in session.get("_flashes", [])]
+    assert flashed == [words]
+    for told in (answer.get_data(as_text=True), *flashed):
+        assert "mid_other_2342" not in told and "mid_ours_4815" not in told
+    with app.app_context():
+        [refund] = db.session.execute(db.select(Refund)).scalars()
+        # The logs and audits keep the whole reason.
+        assert refund.reason == ("Refunded: this payment was made on PAYMENTWALL project "
+                                 "mid_other_2342, not mid_ours_4815.")

@@ -127,6 +127,8 @@ def actions(ids: dict) -> list[tuple[str, dict]]:
         ("/iamport/webhook", {"json": {"imp_uid": "imp_live_paid", "merchant_uid": "sub_live_paid"}}),
         ("/iamport/webhook", {"data": {"imp_uid": "imp_other"}}),
         ("/iamport/webhook", {"json": ["garbage"]}),
+        # The new card's order, opened (and registered with iamport) by the page's script.
+        (f"/account/subscriptions/{sub}/card", {"json": {"amount": "19.00", "currency": "USD"}}),
         (f"/account/subscriptions/{sub}/charge", {"data": {"charge_token": "t" * 24}}),
         (f"/account/subscriptions/{sub}/charge", {"data": {"charge_token": "short"},
                                                  "headers": {"Accept": "application/json"}}),
@@ -177,6 +179,8 @@ def test_pages_carry_the_merchant_code_but_no_credentials(live, caplog):
     assert card.status_code == 200 and IMP_CODE in card.get_data(as_text=True)
     bodies = [checkout.get_data(as_text=True), card.get_data(as_text=True), *visit(app, client, ids)]
     assert any(call.request.url.endswith("/users/getToken") for call in rsps.calls)
+    # The new card's order was opened by its POST (its page alone asks iamport nothing).
+    assert any(call.request.url.endswith("/payments/prepare") for call in rsps.calls)
     assert_nothing_leaked(bodies, caplog)
 
 
