@@ -17,7 +17,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from storefront import billing
 from storefront.errors import error_response
 from storefront.extensions import db
-from storefront.formatting import date_long, money
+from storefront.formatting import date_long, money, shop_zone
 from storefront.models import (
     Payment,
     PaymentKind,
@@ -133,7 +133,7 @@ def charge_key(token: str, subscription: Subscription) -> str | None:
 
 def paid_until_after_charge(subscription: Subscription) -> datetime:
     """The end of the paid period once "Charge now" has paid one more period."""
-    return add_interval(subscription.current_period_end, subscription.plan.interval)
+    return add_interval(subscription.current_period_end, subscription.plan.interval, zone=shop_zone())
 
 
 @bp.route("/subscriptions/<int:subscription_id>/charge", methods=["GET", "POST"])
