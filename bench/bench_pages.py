@@ -27,6 +27,7 @@ from bench.common import (
     csrf_token,
     ROOT,
     Gunicorn,
+    intervals_later,
     machine_info,
     machine_line,
     prepare_database,
@@ -122,7 +123,6 @@ def add_account_history(env: dict[str, str]) -> None:
     on file, three paid charges and the next renewal."""
     from storefront.extensions import db
     from storefront.models import Payment, Plan, Subscription, User, utcnow
-    from storefront.periods import add_interval
 
     app = storefront_app(env)
     with app.app_context():
@@ -134,12 +134,12 @@ def add_account_history(env: dict[str, str]) -> None:
             user=user, plan=plan, status="active", customer_uid=f"cu_{user.id}_bench",
             buyer_email=user.email, buyer_name=user.buyer_name, billing_key_ready_at=start,
             card_name="Visa", card_number="424242******4242",
-            current_period_start=add_interval(start, plan.interval, 2),
-            current_period_end=add_interval(start, plan.interval, 3),
+            current_period_start=intervals_later(start, plan.interval, 2),
+            current_period_end=intervals_later(start, plan.interval, 3),
         )
         db.session.add(sub)
         for i, kind in enumerate(("first", "renewal", "renewal")):
-            paid = add_interval(start, plan.interval, i)
+            paid = intervals_later(start, plan.interval, i)
             db.session.add(Payment(
                 merchant_uid=f"bench_{kind}_{i}", imp_uid=f"imp_bench_{i}", user=user,
                 subscription=sub, amount=Decimal(plan.price), currency=plan.currency, kind=kind,

@@ -47,6 +47,7 @@ from bench.common import (
     HTTP_TIMEOUT,
     RequestCounter,
     Stopwatch,
+    intervals_later,
     machine_info,
     machine_line,
     prepare_database,
@@ -173,7 +174,6 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
     from storefront.extensions import db
     from storefront.formatting import amount_for_sdk
     from storefront.models import Payment, Plan, Subscription, User, utcnow
-    from storefront.periods import add_interval
 
     tag = shop.next_tag("settled" if taken else "unsent")
     app = storefront_app(shop.env)
@@ -189,7 +189,7 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
         now = utcnow().replace(microsecond=0)
         if not taken:
             now -= UNSETTLED_AGE
-        period_end = add_interval(now, interval)
+        period_end = intervals_later(now, interval)
         for first in range(0, n, CHUNK):
             buyers, schedules, rows = [], [], []
             for i in range(first, min(first + CHUNK, n)):

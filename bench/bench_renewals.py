@@ -37,6 +37,7 @@ from bench.common import (
     Gunicorn,
     RequestCounter,
     free_port,
+    intervals_later,
     machine_info,
     machine_line,
     prepare_database,
@@ -100,7 +101,6 @@ def set_up(env: dict[str, str], sandbox: Any, n: int) -> list[int]:
     from storefront import billing
     from storefront.extensions import db
     from storefront.models import Payment, Plan, Subscription, User, utcnow
-    from storefront.periods import add_interval
 
     app = storefront_app(env)
     with app.app_context():
@@ -120,7 +120,7 @@ def set_up(env: dict[str, str], sandbox: Any, n: int) -> list[int]:
                 user=user, plan=plan, status="active", customer_uid=customer_uid,
                 buyer_email=user.email, buyer_name=user.buyer_name, billing_key_ready_at=now,
                 card_name=rsp.get("card_name"), card_number=rsp.get("card_number"),
-                current_period_start=now, current_period_end=add_interval(now, plan.interval),
+                current_period_start=now, current_period_end=intervals_later(now, plan.interval),
             )
             db.session.add(sub)
             db.session.add(Payment(

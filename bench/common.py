@@ -364,6 +364,18 @@ def storefront_app(env: dict[str, str]):
     })
 
 
+def intervals_later(moment: datetime, interval: str, count: int = 1) -> datetime:
+    """`moment` moved on by whole months or years (in UTC), on this code or on code from before
+    storefront.periods.add_interval took the shop's zone (benchmarks run on both)."""
+    import inspect
+
+    from storefront.periods import add_interval
+
+    if "zone" in inspect.signature(add_interval).parameters:
+        return add_interval(moment, interval, count, zone=timezone.utc)
+    return add_interval(moment, interval, count)
+
+
 @dataclass
 class Database:
     """The storefront's database in a benchmark."""

@@ -27,6 +27,7 @@ from flask_login import current_user, login_required
 from storefront import billing
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
+from storefront.formatting import shop_zone
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, utcnow
 from storefront.payment_window import (
@@ -111,7 +112,7 @@ def start(slug: str):
         "complete_url": url_for("checkout.complete"),
     }
     return render_template("checkout/checkout.html", plan=plan, params=params,
-                           next_charge=add_interval(utcnow(), plan.interval))
+                           next_charge=add_interval(utcnow(), plan.interval, zone=shop_zone()))
 
 
 @bp.post("/<slug>")

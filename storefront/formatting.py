@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, get_timezone_name
 from babel.numbers import format_currency, get_currency_precision
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import get_timezone
 
 from storefront.i18n import page_language
@@ -48,6 +49,11 @@ def minor_unit(currency: str) -> Decimal:
 def amount_for_sdk(amount: Decimal) -> int | float:
     """An amount as a JSON number for the SDK (it refuses strings): 9 for 9.00, 9.5 for 9.50."""
     return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def shop_zone() -> ZoneInfo:
+    """The shop's time zone (SHOP_TIMEZONE): the calendar periods are counted on."""
+    return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
 
 
 def shop_time(moment: datetime) -> datetime:

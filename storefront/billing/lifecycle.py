@@ -29,7 +29,7 @@ from storefront.billing.refunds import (
 from storefront.billing.renewals import schedule_next_renewal
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
-from storefront.formatting import minor_unit
+from storefront.formatting import minor_unit, shop_zone
 from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
 from storefront.periods import next_period_end
 
@@ -44,7 +44,7 @@ def anchor_of(subscription: Subscription, end: datetime) -> datetime:
 def period_end_after(subscription: Subscription) -> datetime:
     """The paid-until date once one more period is charged (for the charge's confirmation)."""
     end = subscription.current_period_end or utcnow()
-    return next_period_end(anchor_of(subscription, end), end, subscription.plan.interval)
+    return next_period_end(anchor_of(subscription, end), end, subscription.plan.interval, zone=shop_zone())
 
 
 def activate(payment: Payment, subscription: Subscription) -> None:
@@ -52,7 +52,7 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     start = payment.paid_at or utcnow()
     # Worked out before anything is set: loading the plan or the buyer midway would write the
     # subscription twice (the session flushes before it loads).
-    end = next_period_end(start, start, subscription.plan.interval)
+    end = next_period_end(start, start, subscription.plan.interval, zone=shop_zone())
     buyer = payment.user
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.customer_uid = payment.customer_uid
@@ -91,7 +91,7 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     old_end = subscription.current_period_end or payment.paid_at or utcnow()
     anchor = anchor_of(subscription, old_end)
     # Worked out before anything is set (see activate).
-    new_end = next_period_end(anchor, old_end, subscription.plan.interval)
+    new_end = next_period_end(anchor, old_end, subscription.plan.interval, zone=shop_zone())
     new_card = replaces_the_key(payment, subscription)
     buyer = payment.user if new_card else None
     subscription.billing_anchor = anchor

@@ -57,7 +57,7 @@ def test_charge_now_adds_a_paid_row(page, shop):
         sub = billing.payment_by_merchant_uid(first_uid).subscription
         last_four = sub.card_last_four
         # Two months from the day it was bought: the periods keep the anchor's day of the month.
-        after = long_date(add_interval(sub.billing_anchor, "month", 2))
+        after = long_date(add_interval(sub.billing_anchor, "month", 2, zone=SHOP_ZONE))
         assert [p for p in sub.payments if p.kind == "repeat"] == []
     expect(page.locator(".charge-amount")).to_have_text("$9.00")
     assert last_four
@@ -275,7 +275,7 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
         with shop.context():
             sub = billing.payment_by_merchant_uid(first_uid).subscription
-            after = add_interval(sub.billing_anchor, "month", 2).astimezone(SHOP_ZONE)
+            after = add_interval(sub.billing_anchor, "month", 2, zone=SHOP_ZONE).astimezone(SHOP_ZONE)
         assert english_left(page.content(), KOREAN_KEPT) == []
 
         # Charge now (renew): the confirmation in Korean, then the paid row.

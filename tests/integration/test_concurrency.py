@@ -21,6 +21,7 @@ from storefront import billing
 from storefront.payment_window import CONSENT_VERSION
 from storefront.config import ROOT
 from storefront.extensions import db
+from storefront.formatting import shop_zone
 from storefront.models import Payment, PaymentStatus, Subscription
 from storefront.periods import add_interval
 from tests.support.apps import PG_URL
@@ -135,8 +136,8 @@ def test_two_reconcile_processes_over_a_hundred_pending_payments(shop, tmp_path)
             db.select(Payment.status).where(Payment.merchant_uid.like("rep_lost_%"))).scalars().all()
         assert statuses == [PaymentStatus.PAID.value] * 100
         end = db.session.get(Subscription, sub_id).current_period_end
-    # A hundred periods more on the anchor's calendar (the first period was the anchor's first).
-    assert end == add_interval(sub.billing_anchor, "month", 101)
+        # A hundred periods more on the anchor's calendar (the first period was the anchor's first).
+        assert end == add_interval(sub.billing_anchor, "month", 101, zone=shop_zone())
 
 
 def _post_charges(shop, shopper, sub_id: int, count: int, also=None) -> list[int]:
@@ -165,9 +166,11 @@ def test_ten_charges_at_once_each_pay_one_period(shop):
     with shop.context():
         paid = db.session.execute(db.select(func.count(Payment.id)).where(
             Payment.kind == "repeat", Payment.status == "paid")).scalar_one()
+        zone = shop_zone()
     assert paid == 10
     # The first period and one more for each charge, on the anchor's calendar.
-    assert subscription(shop, sub_id).current_period_end == add_interval(anchor, "month", 1 + paid)
+    assert subscription(shop, sub_id).current_period_end == add_interval(anchor, "month", 1 + paid,
+                                                                         zone=zone)
 
 
 def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):

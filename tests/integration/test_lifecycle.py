@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +18,9 @@ from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.shop import CHARGE_TOKEN, webhook
 from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
+
+# The shop fixture keeps SHOP_TIMEZONE's default.
+SHOP_ZONE = ZoneInfo("Asia/Seoul")
 
 
 def test_charge_now_pays_the_next_period_and_moves_the_renewal(shop):
@@ -31,7 +35,7 @@ def test_charge_now_pays_the_next_period_and_moves_the_renewal(shop):
     assert "Charged $9.00" in response.text
     after = subscription(shop, sub_id)
     assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
-                                                       "month")
+                                                       "month", zone=SHOP_ZONE)
     repeat = payments(shop, sub_id, kind="repeat")
     assert [p.status for p in repeat] == ["paid"]
     assert repeat[0].customer_uid == before.customer_uid
@@ -172,10 +176,10 @@ def test_two_reconcile_runs_at_once_settle_each_payment_once(shop):
         t.join()
     assert sum(r.settled for r in reports) == 3
     assert [p.status for p in payments(shop, sub_id, kind="repeat")] == ["paid"] * 3
-    anchor = subscription(shop, sub_id).billing_anchor
-    assert subscription(shop, sub_id).current_period_end == \
-        next_period_end(anchor, next_period_end(anchor, next_period_end(anchor, end_before, "month"),
-                                                "month"), "month")
+    anchor, end = subscription(shop, sub_id).billing_anchor, end_before
+    for _ in range(3):
+        end = next_period_end(anchor, end, "month", zone=SHOP_ZONE)
+    assert subscription(shop, sub_id).current_period_end == end
 
 
 def test_renewal_runs_on_schedule_and_schedules_the_next(shop):
@@ -190,7 +194,7 @@ def test_renewal_runs_on_schedule_and_schedules_the_next(shop):
     assert after.status == "active"
     assert after.current_period_start == before.current_period_end
     assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
-                                                       "month")
+                                                       "month", zone=SHOP_ZONE)
     wait_until(lambda: scheduled(shop, sub_id), timeout=5, message="the next schedule")
     [following] = scheduled(shop, sub_id)
     assert following.scheduled_at == after.current_period_end
@@ -304,7 +308,7 @@ def test_new_card_replaces_the_key_and_moves_the_schedule(shop):
     after = subscription(shop, sub_id)
     assert after.customer_uid == params["pay"]["customer_uid"]
     assert after.current_period_end == next_period_end(before.billing_anchor, before.current_period_end,
-                                                       "month")
+                                                       "month", zone=SHOP_ZONE)
     wait_until(lambda: not key_exists(shop, before.customer_uid), timeout=5, message="old key deleted")
     assert iamport_schedule(shop, old_row.merchant_uid)["schedule_status"] == "revoked"
     wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="schedule on the new key")

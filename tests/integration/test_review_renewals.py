@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from storefront import billing
@@ -12,6 +14,8 @@ from tests.support.subscribing import subscribe
 from tests.support.waiting import wait_until
 
 REVIEW = 3600
+# The shop fixture keeps SHOP_TIMEZONE's default.
+SHOP_ZONE = ZoneInfo("Asia/Seoul")
 
 
 def charges_at_iamport(shop, customer_uid) -> list[dict]:
@@ -51,7 +55,8 @@ def test_a_renewal_held_for_review_is_charged_once_for_its_period(shop, card):
         assert after.status == "active" and after.retry_count == 0
         assert after.current_period_start == before.current_period_end
         assert after.current_period_end == next_period_end(before.billing_anchor,
-                                                           before.current_period_end, "month")
+                                                           before.current_period_end, "month",
+                                                           zone=SHOP_ZONE)
         [paid] = payments(shop, sub_id, kind="renewal", status="paid")
         assert paid.merchant_uid == first.merchant_uid
         [following] = scheduled(shop, sub_id)

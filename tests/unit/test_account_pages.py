@@ -234,12 +234,14 @@ def test_cancelling_now_says_what_is_given_up_before_it_is_confirmed(client, app
 def test_cancelling_now_counts_every_period_paid_in_advance(client, app, subscription_id):
     from datetime import timedelta
 
+    from storefront.formatting import shop_zone
     from storefront.models import utcnow
     from storefront.periods import add_interval
 
     now = utcnow()
     # "Charge now" paid the next month in advance: this month's last 10 days and a whole month.
-    end = add_interval(now + timedelta(days=10, hours=1), "month")
+    with app.app_context():
+        end = add_interval(now + timedelta(days=10, hours=1), "month", zone=shop_zone())
     set_subscription(app, subscription_id, current_period_start=now - timedelta(days=20, hours=1),
                      current_period_end=end)
     text = client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True)

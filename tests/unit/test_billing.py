@@ -167,12 +167,13 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
     """PAYMENTWALL's review: a renewal first reported failed is approved later."""
     from datetime import timedelta
 
+    from storefront.formatting import shop_zone
     from storefront.models import utcnow
     from storefront.periods import add_interval
 
     start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
-    end = add_interval(start, "month")
     with app.app_context():
+        end = add_interval(start, "month", zone=shop_zone())
         payment = billing.payment_by_merchant_uid(order)
         sub = payment.subscription
         sub.status, sub.customer_uid = "active", "cu_1_abc"
@@ -217,7 +218,7 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
         sub = db.session.get(Subscription, 1)
         assert (sub.status, sub.retry_count, sub.past_due_since) == ("active", 0, None)
         assert sub.current_period_start == end
-        assert sub.current_period_end == add_interval(end, "month")
+        assert sub.current_period_end == add_interval(end, "month", zone=shop_zone())
         statuses = dict(db.session.execute(db.select(Payment.merchant_uid, Payment.status)).all())
         assert statuses[retry.merchant_uid] == "revoked"
     assert unscheduled_uids(api) == [[retry.merchant_uid]]

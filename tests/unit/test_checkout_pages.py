@@ -11,7 +11,7 @@ import pytest
 from storefront.payment_window import CONSENT_VERSION, sdk_params
 from storefront.cli import seed_plans
 from storefront.extensions import db
-from storefront.formatting import date_long
+from storefront.formatting import date_long, shop_zone
 from storefront.models import Payment, Plan, Refund, Subscription, User, utcnow
 from storefront.periods import add_interval
 from tests.support.i18n import KOREAN, english_left
@@ -67,7 +67,7 @@ def test_the_checkout_page_asks_for_consent_and_opens_no_order(client, app, shop
     assert 'type="checkbox"' in box and "checked" not in box
     consent = re.search(r'<label for="consent"[^>]*>(.*?)</label>', text, re.S).group(1)
     with app.test_request_context():
-        first_renewal = date_long(add_interval(utcnow(), "month"))
+        first_renewal = date_long(add_interval(utcnow(), "month", zone=shop_zone()))
     assert "$9.00" in consent and "every month" in consent and first_renewal in consent
     assert "cancel" in consent and "account" in consent
     assert f'"consent_version": "{CONSENT_VERSION}"' in text

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from storefront import billing
 from storefront.cli import seed_plans
 from storefront.extensions import db
+from storefront.formatting import shop_zone
 from storefront.models import Payment, Plan, Subscription, User, utcnow
 from storefront.periods import add_interval
 from tests.support.records import stored_payments
@@ -31,7 +32,8 @@ def active_with_renewal(app, order_uid: str) -> None:
         payment = billing.payment_by_merchant_uid(order_uid)
         sub = payment.subscription
         sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_1_abc", start
-        sub.current_period_start, sub.current_period_end = start, add_interval(start, "month")
+        sub.current_period_start, sub.current_period_end = start, add_interval(start, "month",
+                                                                               zone=shop_zone())
         sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
         payment.status = "paid"
         db.session.add(Payment(merchant_uid=RENEWAL, user_id=payment.user_id, subscription=sub,
@@ -107,7 +109,7 @@ def test_an_earlier_attempt_at_the_next_period_makes_the_next_one_attempt_1(app,
     serve_renewal(api)
     with app.app_context():
         sub = db.session.get(Subscription, 1)
-        due = add_interval(sub.current_period_end, "month")
+        due = add_interval(sub.current_period_end, "month", zone=shop_zone())
         db.session.add(Payment(merchant_uid="ren_withdrawn", user_id=sub.user_id,
                                subscription=sub, amount=9, currency="USD", kind="renewal",
                                status="revoked", customer_uid="cu_1_abc", scheduled_at=due,
@@ -193,7 +195,7 @@ def test_reconcile_schedules_a_renewal_that_was_never_written(app, api, order):
         renewal.status, renewal.imp_uid, renewal.paid_at = "paid", "imp_ren", utcnow()
         sub = renewal.subscription
         sub.current_period_start = sub.current_period_end
-        sub.current_period_end = add_interval(sub.current_period_end, "month")
+        sub.current_period_end = add_interval(sub.current_period_end, "month", zone=shop_zone())
         db.session.commit()
         end = sub.current_period_end
     assert scheduled_renewals(app) == []
@@ -289,9 +291,9 @@ def settled_subscriptions(app, count: int) -> list[str]:
     """`count` active subscriptions on ready keys, each with one renewal iamport took; returns
     the renewals' order ids."""
     start = utcnow().replace(microsecond=0)
-    end = add_interval(start, "month")
     uids = []
     with app.app_context():
+        end = add_interval(start, "month", zone=shop_zone())
         plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
         for n in range(count):
             user = User(email=f"settled{n}@example.com", first_name="Ada", last_name="Lovelace")

@@ -93,6 +93,37 @@ def test_period_end_after_is_the_paid_until_date_of_one_more_charge(app, api, or
         assert billing.period_end_after(sub) == datetime(2027, 3, 31, 10, tzinfo=UTC)
 
 
+def test_periods_follow_the_calendar_in_seoul(app, api, order):
+    # Paid at 00:30 on 31 January in Seoul (SHOP_TIMEZONE's default), 15:30 UTC on 30 January:
+    # every period ends at 00:30 KST on the month's last day, stored in UTC.
+    start = datetime(2027, 1, 30, 15, 30, tzinfo=UTC)
+    subscribe_at(app, api, start)
+    assert period_ends(app) == (start, datetime(2027, 2, 27, 15, 30, tzinfo=UTC))  # 28 Feb KST
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        assert billing.period_end_after(sub) == datetime(2027, 3, 30, 15, 30, tzinfo=UTC)
+    ends = []
+    for n in range(3):
+        [row] = renewals(app, status="scheduled")
+        assert run_renewal(app, api, row, n).status == "paid"
+        ends.append(period_ends(app)[1])
+    # 31 March, 30 April, 31 May at 00:30 KST.
+    assert ends == [datetime(2027, 3, 30, 15, 30, tzinfo=UTC), datetime(2027, 4, 29, 15, 30, tzinfo=UTC),
+                    datetime(2027, 5, 30, 15, 30, tzinfo=UTC)]
+
+
+def test_periods_keep_the_shops_wall_clock_across_summer_time(app, api, order):
+    app.config["SHOP_TIMEZONE"] = "Europe/Berlin"
+    # Paid at 10:00 CET on 15 February 2027; Berlin's clocks go forward on 28 March.
+    start = datetime(2027, 2, 15, 9, 0, tzinfo=UTC)
+    subscribe_at(app, api, start)
+    assert period_ends(app) == (start, datetime(2027, 3, 15, 9, tzinfo=UTC))
+    [row] = renewals(app, status="scheduled")
+    assert run_renewal(app, api, row, 0).status == "paid"
+    # 15 April, 10:00 CEST.
+    assert period_ends(app) == (datetime(2027, 3, 15, 9, tzinfo=UTC), datetime(2027, 4, 15, 8, tzinfo=UTC))
+
+
 def active_until(app, end: datetime) -> None:
     """The order's subscription is active on a ready key, its period ending at `end`."""
     with app.app_context():
