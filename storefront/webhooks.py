@@ -27,8 +27,8 @@ def update_schedules_after_answer(app: Flask, url_root: str, subscription_id: in
     """Send iamport the subscription's next schedule (or check its new key) once iamport has
     its answer. If this fails or the process dies first, the renewal stays in the database as
     not taken, and reconcile sends it."""
-    # A request context at the webhook's own address, as the answered request had: without
-    # PUBLIC_URL, the schedule's notice_url is made from it.
+    # A request context at the webhook's own address, as the answered request had (the
+    # schedule's notice_url is PUBLIC_URL's all the same: never made from a request).
     with app.test_request_context(base_url=url_root):
         try:
             billing.update_schedules(subscription_id)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.verification import refusal_reason
@@ -26,6 +26,7 @@ from storefront.models import (
     User,
     utcnow,
 )
+from storefront.payment_window import external_url
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +81,9 @@ def refusal_of(info: dict[str, Any]) -> str | None:
     return refusal_reason(info, current_app.config.get("IAMPORT_MODE"), current_app.config.get("IAMPORT_PG"))
 
 
-def notice_url() -> str | None:
-    """Our webhook URL for iamport, or None to let iamport use the console's URL."""
-    public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return f"{public}/iamport/webhook"
-    if has_request_context():
-        return url_for("webhooks.receive", _external=True)
-    return None
+def notice_url() -> str:
+    """Our webhook's URL for iamport, at PUBLIC_URL (never at the Host a request came in by)."""
+    return external_url("webhooks.receive")
 
 
 def retried_on_conflict(action):
