@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
+from storefront.config_iamport import DEMO_HOST, DEMO_PORT
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import Plan
@@ -144,20 +145,30 @@ def _wait_for_port(host: str, port: int, timeout: float = 15.0) -> bool:
     return False
 
 
+def _served_at(host: str, port: int) -> str:
+    """The address a browser and the sandbox reach a server listening on `host`:`port` by."""
+    if host in {"", "0.0.0.0", "::"}:  # every interface: this machine's own is one of them
+        host = DEMO_HOST
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @click.command("run-demo")
 @with_appcontext
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default=DEMO_HOST, show_default=True)
+@click.option("--port", default=DEMO_PORT, show_default=True, type=int)
 def run_demo_command(host: str, port: int) -> None:
     """Start the sandbox (in sandbox mode) and serve the storefront."""
     app = current_app._get_current_object()
+    if app.config["IAMPORT_MODE"] == "sandbox" and not os.environ.get("PUBLIC_URL"):
+        # The sandbox's default PUBLIC_URL is `make run`'s address; this run's is where it serves.
+        app.config["PUBLIC_URL"] = _served_at(host, port)
     sandbox = None
     sandbox_url = app.config.get("SANDBOX_URL")
     if app.config["IAMPORT_MODE"] == "sandbox" and sandbox_url:
         parts = urlsplit(sandbox_url)
         env = dict(os.environ)
         # The sandbox sends webhooks of payments without notice_url to the storefront.
-        env.setdefault("SANDBOX_WEBHOOK_URL", f"http://{host}:{port}/iamport/webhook")
+        env.setdefault("SANDBOX_WEBHOOK_URL", f"{app.config['PUBLIC_URL']}/iamport/webhook")
         sandbox = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--host", parts.hostname or host,
              "--port", str(parts.port or 5001)],
@@ -167,7 +178,7 @@ def run_demo_command(host: str, port: int) -> None:
             sandbox.terminate()
             raise click.ClickException(f"the sandbox did not start at {sandbox_url}")
         log.info("sandbox running at %s (operator page: %s/_sandbox)", sandbox_url, sandbox_url)
-    click.echo(f"\n  Storefront: http://{host}:{port}\n")
+    click.echo(f"\n  Storefront: {_served_at(host, port)}\n")
     if sandbox is not None:
         click.echo(f"  Sandbox operator page: {sandbox_url}/_sandbox\n")
     try:

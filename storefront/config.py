@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from limits import parse_many
 
 from storefront import business
+from storefront import config_iamport as iamport_settings
+# iamport's own URLs, also known here as config.LIVE_API_URL and config.LIVE_SDK_URL.
+from storefront.config_iamport import LIVE_API_URL, LIVE_SDK_URL, ConfigError  # noqa: F401
+from storefront.config_iamport import flag as _flag
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
-
-LIVE_API_URL = "https://api.iamport.kr"
-LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
 
 SANDBOX_PORT = 5001
 DEFAULT_SHOP_TIMEZONE = "Asia/Seoul"
@@ -29,43 +30,6 @@ SQLITE_BUSY_TIMEOUT = 30
 MAX_REMEMBER_DAYS = 30
 # Live mode's HSTS: two years, subdomains too (a shop's subdomains are its own and https as well).
 LIVE_HSTS = "max-age=63072000; includeSubDomains"
-SANDBOX_DEFAULTS = {
-    "IAMPORT_IMP_CODE": "imp00000000",
-    "IAMPORT_API_KEY": "sandbox_api_key",
-    "IAMPORT_API_SECRET": "sandbox_api_secret",
-    "IAMPORT_PG": "paymentwall",
-}
-
-# Settings live mode cannot do without, with the name a merchant finds them under.
-LIVE_REQUIRED = {
-    "IAMPORT_IMP_CODE": "merchant code (imp…)",
-    "IAMPORT_API_KEY": "REST API key",
-    "IAMPORT_API_SECRET": "REST API secret",
-    "IAMPORT_PG": "PG string (paymentwall or paymentwall.{MID})",
-    "SECRET_KEY": "Flask secret key",
-}
-
-_PLACEHOLDER_MARKERS = ("change", "placeholder", "your", "xxx", "example", "todo", "<", "...")
-
-
-class ConfigError(RuntimeError):
-    """The configuration cannot run the app; the message names the setting."""
-
-
-def _flag(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def is_placeholder(value: str | None) -> bool:
-    """True for an empty value, an example value or one of the sandbox's own keys."""
-    if value is None or not value.strip():
-        return True
-    lowered = value.strip().lower()
-    if value in SANDBOX_DEFAULTS.values() and value != "paymentwall":
-        return True
-    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
 
 
 def _sandbox_secret_key() -> str:
@@ -188,19 +152,17 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         return _rate_limit(name, setting(name, default))
 
     sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
+    iamport = iamport_settings.load(setting, live, sandbox_url)
     cfg: dict[str, Any] = {
         "IAMPORT_MODE": mode,
+        # The keys, the API's and SDK's URLs, PUBLIC_URL and the accepted MIDs (config_iamport.py).
+        **iamport,
         "SECRET_KEY": setting("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": setting(
             "DATABASE_URL", f"sqlite:///{INSTANCE / 'storefront.sqlite3'}"
         ),
-        "IAMPORT_API_URL": setting("IAMPORT_API_URL", LIVE_API_URL if live else sandbox_url),
-        "IAMPORT_SDK_URL": setting(
-            "IAMPORT_SDK_URL", LIVE_SDK_URL if live else f"{sandbox_url}/v1/iamport.js"
-        ),
         "SANDBOX_URL": "" if live else sandbox_url,
         "IAMPORT_WIDGET_CODE": setting("IAMPORT_WIDGET_CODE", "t3_1"),
-        "PUBLIC_URL": setting("PUBLIC_URL").rstrip("/"),
         "WEBHOOK_ALLOWED_IPS": [
             ip.strip() for ip in setting("WEBHOOK_ALLOWED_IPS").split(",") if ip.strip()
         ],
@@ -289,26 +251,15 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Whether the plans' prices include VAT (부가세); every price says which.
         "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }
-    for name, default in SANDBOX_DEFAULTS.items():
-        cfg[name] = setting(name, "" if live else default)
-
     if live:
-        for name, label in LIVE_REQUIRED.items():
-            value = cfg[name]
-            if name == "IAMPORT_PG":
-                bad = not (value == "paymentwall" or value.startswith("paymentwall."))
-                bad = bad or is_placeholder(value.partition(".")[2] or "paymentwall")
-            else:
-                bad = is_placeholder(value)
-            if bad:
-                raise ConfigError(
-                    f"IAMPORT_MODE=live needs {name} ({label}); it is missing or a placeholder"
-                )
+        iamport_settings.refuse_placeholder("SECRET_KEY", cfg["SECRET_KEY"])
     elif not cfg["SECRET_KEY"]:
         cfg["SECRET_KEY"] = _sandbox_secret_key()
 
     if overrides:
-        cfg.update(overrides)
+        # A string override of an iamport setting was read above, as the environment's would be:
+        # its checked form ("a,b" as a list, "true" as True) stays.
+        cfg.update({k: v for k, v in overrides.items() if not (isinstance(v, str) and k in iamport)})
     cfg.setdefault("ABANDON_AFTER", abandon_after(setting("ABANDON_AFTER"), cfg["ORDER_EXPIRES"]))
     # A secure-only cookie gets the __Host- prefix: browsers then refuse it unless it came over
     # https for this exact host and path /, so no subdomain or plain-http page can plant one.

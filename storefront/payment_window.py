@@ -55,11 +55,13 @@ def price_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL for iamport to call or send the shopper to."""
-    public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return public + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute URL for iamport to call or send the shopper to: PUBLIC_URL and the route's path.
+
+    Never the request's Host (nor its script root), which whoever sends the request chooses; and
+    the same with or without a request (reconcile and task queues have none).
+    """
+    path = current_app.url_map.bind("").build(endpoint, values)
+    return current_app.config["PUBLIC_URL"] + path
 
 
 def sdk_params(payment: Payment) -> dict[str, Any]:

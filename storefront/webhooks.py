@@ -27,8 +27,8 @@ def carry_out_after_answer(app: Flask, url_root: str, subscription_id: int) -> N
     """Carry out what the recording owes iamport (a refund, the next schedule, a key to check or
     delete) once iamport has its answer. If this fails or the process dies first, it stays owed
     in the database, and reconcile carries it out."""
-    # A request context at the webhook's own address, as the answered request had: without
-    # PUBLIC_URL, the schedule's notice_url is made from it.
+    # A request context at the webhook's own address, as the answered request had (the
+    # schedule's notice_url is PUBLIC_URL's all the same: never made from a request).
     with app.test_request_context(base_url=url_root):
         try:
             billing.carry_out(subscription_id)

@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.billing.verification import refusal_reason
@@ -27,6 +27,7 @@ from storefront.models import (
     User,
     utcnow,
 )
+from storefront.payment_window import external_url
 
 log = logging.getLogger(__name__)
 
@@ -74,29 +75,15 @@ def from_unix(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, timezone.utc) if seconds > 0 else None
 
 
-def accepted_mids() -> list[str]:
-    """The PAYMENTWALL projects (MIDs) whose payments this shop accepts (IAMPORT_ACCEPTED_MIDS,
-    by default the MID of IAMPORT_PG); empty: any."""
-    mids = current_app.config.get("IAMPORT_ACCEPTED_MIDS")
-    if mids is None:
-        _, _, mid = str(current_app.config.get("IAMPORT_PG") or "").partition(".")
-        mids = [mid] if mid else []
-    return list(mids)
-
-
 def refusal_of(info: dict[str, Any]) -> str | None:
-    """`verification.refusal_reason` under this shop's IAMPORT_MODE and accepted MIDs."""
-    return refusal_reason(info, current_app.config.get("IAMPORT_MODE"), accepted_mids())
+    """`verification.refusal_reason` under this shop's IAMPORT_MODE and IAMPORT_ACCEPTED_MIDS."""
+    config = current_app.config
+    return refusal_reason(info, config.get("IAMPORT_MODE"), config.get("IAMPORT_ACCEPTED_MIDS") or [])
 
 
-def notice_url() -> str | None:
-    """Our webhook URL for iamport, or None to let iamport use the console's URL."""
-    public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return f"{public}/iamport/webhook"
-    if has_request_context():
-        return url_for("webhooks.receive", _external=True)
-    return None
+def notice_url() -> str:
+    """Our webhook's URL for iamport, at PUBLIC_URL (never at the Host a request came in by)."""
+    return external_url("webhooks.receive")
 
 
 def retried_on_conflict(action):

@@ -59,7 +59,9 @@ def test_cookies_copied_before_logout_log_no_one_in_after_it(browser, page, shop
 def live_shop(tmp_path):
     sandbox = start_sandbox(tmp_path / "live.sqlite3", SANDBOX_TEST_CHANNEL=True, **LIVE_LIKE)
     # Live mode's own cookie flags: Chromium treats http://127.0.0.1 as a secure context.
-    shop = make_shop(tmp_path, sandbox, IAMPORT_MODE="live", IAMPORT_PG="paymentwall.proj4815")
+    # Live mode takes the sandbox's URLs for iamport's only when told (IAMPORT_URL_OVERRIDE).
+    shop = make_shop(tmp_path, sandbox, IAMPORT_MODE="live", IAMPORT_PG="paymentwall.proj4815",
+                     IAMPORT_URL_OVERRIDE="true")
     assert shop.app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     yield shop
     shop.stop()

@@ -186,15 +186,26 @@ def make_shop(tmp_path, sandbox: RunningSandbox, **overrides) -> Shop:
         # Tests in Korean ask for it (a browser's locale or Accept-Language).
         "DEFAULT_LOCALE": "en",
     }
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_plans()
-    served = serve_wsgi(app)
-    app.config["PUBLIC_URL"] = served.url
+    # The port is taken first, so that the app starts knowing its address (live mode refuses to
+    # start without PUBLIC_URL); requests wait for no app, as none is sent before this returns.
+    served = serve_wsgi(_not_started)
+    try:
+        app = create_app({**config, "PUBLIC_URL": served.url, **overrides})
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            seed_plans()
+    except BaseException:
+        served.stop()
+        raise
+    served.app.app = app
     return Shop(app=app, served=served, sandbox=sandbox)
+
+
+def _not_started(environ: dict, start_response: Any) -> list[bytes]:
+    """What the shop's port answers before its app is made (nothing asks then)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"the storefront is starting"]
 
 
 def confirmation(shopper: Shopper, sub_id: int) -> tuple[str, str]:

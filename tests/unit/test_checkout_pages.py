@@ -197,7 +197,8 @@ def test_a_payment_on_another_project_is_refused_without_naming_the_projects(cli
                                                                              api, headers, words):
     """Live mode refuses a payment made on another PAYMENTWALL project; its stored reason names
     both projects, which the callback's answer and the mobile return's message must not."""
-    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid_ours_4815")
+    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid_ours_4815",
+                      IAMPORT_ACCEPTED_MIDS=["mid_ours_4815"])
     info = iamport_payment(pg_id="mid_other_2342")
     api.get(f"{API}/payments/imp_1", json={"code": 0, "message": None, "response": info})
     api.post(f"{API}/payments/cancel", json={"code": 0, "message": None, "response": dict(

@@ -65,7 +65,7 @@ def active_subscription(app, order):
     ],
 )
 def test_live_mode_refuses_test_channel_and_other_pg_payments(app, api, order, overrides, reason):
-    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid1")
+    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid1", IAMPORT_ACCEPTED_MIDS=["mid1"])
     info = iamport_payment(**overrides)
     api.get(f"{API}/payments/imp_1", json=envelope(info))
     api.post(f"{API}/payments/cancel", json=envelope(cancelled(info)))
@@ -78,7 +78,7 @@ def test_live_mode_refuses_test_channel_and_other_pg_payments(app, api, order, o
 
 
 def test_live_mode_takes_a_paymentwall_payment_on_its_mid(app, api, order):
-    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid1")
+    app.config.update(IAMPORT_MODE="live", IAMPORT_PG="paymentwall.mid1", IAMPORT_ACCEPTED_MIDS=["mid1"])
     serve_payment(api)
     key_unknown(api)
     with app.app_context():

@@ -460,13 +460,14 @@ def test_a_due_renewal_iamport_holds_no_schedule_for_is_sent_again(app, api, ord
     assert sent_schedules(api) == [RENEWAL] and untaken(app) == []
 
 
-def test_a_schedule_sent_after_the_webhooks_answer_names_the_webhook_as_its_notice_url(app, client, api, order):
+def test_a_schedule_sent_after_the_webhooks_answer_names_the_shops_own_webhook(app, client, api, order):
     active_with_renewal(app, order)
     serve_renewal(api)
     api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
-    assert not app.config.get("PUBLIC_URL")
+    # The webhook reached the shop under another Host: the schedule still names PUBLIC_URL's
+    # (in sandbox mode, by default, where `make run` serves the shop).
     client.post("/iamport/webhook", json={"imp_uid": "imp_ren", "merchant_uid": RENEWAL},
-                base_url="https://shop.example")
+                base_url="https://attacker.example")
     [call] = [c for c in api.calls if c.request.url.endswith("/subscribe/payments/schedule")]
     [schedule] = json.loads(call.request.body)["schedules"]
-    assert schedule["notice_url"] == "https://shop.example/iamport/webhook"
+    assert schedule["notice_url"] == "http://127.0.0.1:5000/iamport/webhook"

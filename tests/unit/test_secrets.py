@@ -41,6 +41,8 @@ def live(app_factory, caplog):
     app = app_factory(
         IAMPORT_MODE="live", IAMPORT_API_KEY=KEY, IAMPORT_API_SECRET=SECRET,
         IAMPORT_IMP_CODE=IMP_CODE, IAMPORT_PG="paymentwall", IAMPORT_API_URL=API, LOG_LEVEL="DEBUG",
+        # iamport's API is mocked at another address, which live mode takes only when told.
+        IAMPORT_URL_OVERRIDE="true", PUBLIC_URL="https://shop.northwind.kr",
         # The test client speaks plain HTTP; live mode's secure-only cookies would not come back.
         SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False,
     )
@@ -212,7 +214,8 @@ def test_iamport_answering_garbage_with_credentials_leaks_nowhere(live, caplog):
 ])
 def test_live_mode_refuses_placeholders_without_echoing_them(monkeypatch, name, value):
     settings = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": KEY, "IAMPORT_API_SECRET": SECRET,
-                "IAMPORT_IMP_CODE": IMP_CODE, "IAMPORT_PG": "paymentwall", "SECRET_KEY": "s" * 40}
+                "IAMPORT_IMP_CODE": IMP_CODE, "IAMPORT_PG": "paymentwall", "SECRET_KEY": "s" * 40,
+                "PUBLIC_URL": "https://shop.northwind.kr"}
     for key in settings:
         monkeypatch.delenv(key, raising=False)
     settings[name] = value
