@@ -180,11 +180,17 @@ def _flash_charge(payment: Payment) -> None:
                 "will be confirmed shortly; you will not be charged twice."), "warning")
 
 
+def _first_payment_held(subscription: Subscription) -> bool:
+    """A subscription being bought whose first payment PAYMENTWALL holds for review."""
+    return subscription.status == SubscriptionStatus.INCOMPLETE and any(
+        p.kind == PaymentKind.FIRST and p.status == PaymentStatus.REVIEW for p in subscription.payments)
+
+
 @bp.route("/subscriptions/<int:subscription_id>/status")
 def status(subscription_id: int):
     """The subscription as the account page shows it, for the page to poll while the card is
-    being activated (the database only: iamport is asked by the webhook and reconcile, not by
-    every poll)."""
+    being activated or the first payment is held for review (the database only: iamport is
+    asked by the webhook and reconcile, not by every poll)."""
     # Errors in the form asked for (the page's script asks for JSON), never a log-in redirect.
     if not current_user.is_authenticated:
         response = make_response(error_response(401, _("Please log in to continue.")))
@@ -197,6 +203,7 @@ def status(subscription_id: int):
             still_activating = activating(subscription)
             response = jsonify(
                 status=str(subscription.status),
+                in_review=_first_payment_held(subscription),
                 status_label=status_label(subscription.status),
                 activating=still_activating,
                 card=None if still_activating else card_shown(subscription),

@@ -15,6 +15,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -25,6 +26,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from storefront import billing
+from storefront.auth import LOG_IN_FIRST
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import shop_zone
@@ -35,7 +37,7 @@ from storefront.payment_window import (
 )
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
-from storefront.wording import in_review_text, refused_text
+from storefront.wording import failure_shown, in_review_text, refused_text
 
 log = logging.getLogger(__name__)
 
@@ -261,13 +263,18 @@ def return_from_window():
     return redirect(target)
 
 
+def _owners_order(merchant_uid: str) -> Payment | None:
+    """The logged-in shopper's order with this id, or None (whether or not it exists)."""
+    if clean_uid(merchant_uid) is None:
+        return None
+    return billing.payment_for_owner(merchant_uid, current_user)
+
+
 @bp.route("/result/<merchant_uid>")
 @login_required
 def result(merchant_uid: str):
     """The verified state of one checkout, for its owner only."""
-    payment = None
-    if clean_uid(merchant_uid) is not None:
-        payment = billing.payment_for_owner(merchant_uid, current_user)
+    payment = _owners_order(merchant_uid)
     if payment is None:
         abort(404, str(NOT_YOURS))
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
@@ -278,3 +285,23 @@ def result(merchant_uid: str):
     return render_template("checkout/result.html", payment=payment,
                            subscription=payment.subscription, refresh=refresh,
                            refunds=billing.refunds_of_order(payment.merchant_uid))
+
+
+@bp.get("/result/<merchant_uid>/status")
+def result_status(merchant_uid: str):
+    """The order's state, for the result page's script to follow a review and the checkout's to
+    read a decline's reason: our records only (the webhook and reconcile ask iamport, no poll does)."""
+    # Errors in the form asked for (the page's script asks for JSON), never the log-in page.
+    if not current_user.is_authenticated:
+        response = make_response(error_response(401, str(LOG_IN_FIRST)))
+    else:
+        payment = _owners_order(merchant_uid)
+        if payment is None:
+            response = make_response(error_response(404, str(NOT_YOURS)))
+        else:
+            failed = payment.status == PaymentStatus.FAILED
+            response = jsonify(status=str(payment.status),
+                               reason=failure_shown(payment.fail_reason) if failed else None)
+    # A poll must see the change, never a cached answer (and no one else's).
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -96,6 +96,11 @@ def refused_text(reason: str | None) -> str:
     return _("Your payment was not accepted. %(reason)s", reason=reason_shown(reason))
 
 
+def failure_shown(reason: str | None) -> str:
+    """Why a payment failed, in the page's language; a decline when nothing more is known."""
+    return reason_shown(reason) or _("The card was declined.")
+
+
 def in_review_text(plan: Plan) -> str:
     """What a shopper whose first payment for the plan is held for review is told."""
     return _("Your payment for %(plan)s is being reviewed by PAYMENTWALL. We activate the "
@@ -154,6 +159,7 @@ def register(app: Flask) -> None:
     """Give every template these words (the account's pages and the checkout's result)."""
     app.jinja_env.globals.update(
         interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
+        failure_shown=failure_shown,
         payment_status_label=payment_status_label, payment_kind_label=payment_kind_label,
         activating=activating, in_review_text=in_review_text,
         card_shown=card_shown, charge_caption=charge_caption,

@@ -36,6 +36,22 @@
     });
   }
 
+  // The card was declined in the window: the shopper stays here, the consent and the details as
+  // they were, and is told why in the shop's words (the order's status, read from the shop; the
+  // window's own message is the provider's). The next press opens a new order: a failed one is
+  // never paid again.
+  function declined(resultUrl) {
+    params.pay = null;
+    document.getElementById("order-row").hidden = true;
+    fetch(resultUrl + "/status", { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : {}; })
+      .catch(function () { return {}; })
+      .then(function (state) {
+        say(because(texts.declined_because, state.reason || texts.declined), "error");
+        button.disabled = false;
+      });
+  }
+
   function verify(rsp) {
     say(texts.verifying, "busy");
     postJSON(params.complete_url, { imp_uid: rsp.imp_uid, merchant_uid: rsp.merchant_uid }).then(function (result) {
@@ -43,6 +59,8 @@
         // The shopper closed the window: nothing was charged and the order is still open.
         say(because(texts.try_again_because, rsp.error_msg), "error");
         button.disabled = false;
+      } else if (result.data.status === "failed" && params.order_url && result.data.redirect) {
+        declined(result.data.redirect);
       } else if (result.data.redirect) {
         window.location.assign(result.data.redirect);
       } else {
@@ -74,8 +92,8 @@
     return given;
   }
 
-  // The order to pay: the one the server opens now that pay is pressed (the same one again on
-  // a second try, as long as it is not paid).
+  // The order to pay: the one the server opens now that pay is pressed (the same one again on a
+  // second try while it is open; a new one after a decline).
   function order() {
     if (params.pay) { return Promise.resolve(params.pay); }
     say(texts.opening, "busy");

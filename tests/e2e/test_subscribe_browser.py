@@ -101,33 +101,48 @@ def test_mobile_subscribe_goes_to_the_window_and_comes_back(phone, shop):
     assert_active_on_account(page, shop.url)
 
 
-def test_declined_card_shows_the_reason_and_try_again_opens_a_new_order(page, shop):
+DECLINES = {
+    "111": "please check the CVV code",
+    "222": "please contact your bank to check the balance",
+    "333": "please contact your bank to approve this payment",
+}
+
+
+@pytest.mark.parametrize("cvv", sorted(DECLINES))
+def test_a_declined_card_keeps_the_shopper_on_the_checkout_with_the_reason(page, shop, cvv):
     register(page, shop.url)
     open_checkout(page, shop.url)
+    page.fill("#buyer_tel", "010-1234-5678")
     merchant_uid = start_payment(page)
-    pay_in_window(window_frame(page), cvv="222")
+    pay_in_window(window_frame(page), cvv=cvv)
 
-    page.wait_for_url(result_url(shop.url, merchant_uid), timeout=TIMEOUT)
-    expect(page.locator("section.result")).to_have_attribute("data-status", "failed")
-    expect(page.locator("h1")).to_have_text("The payment did not go through")
-    expect(page.locator("section.result .flash-error")).to_contain_text(re.compile("contact your bank", re.I))
+    # Still the checkout: the reason in the shopper's words, the consent and the details kept.
+    status = page.locator("#checkout-status")
+    expect(status).to_contain_text("The payment did not go through", timeout=TIMEOUT)
+    expect(status).to_contain_text(DECLINES[cvv])
+    expect(status).to_have_class(re.compile(r"checkout-error"))
+    expect(page.locator("#imp-sandbox-overlay")).to_have_count(0)
+    assert page.url == f"{shop.url}/checkout/basic-monthly"
+    expect(page.locator("#consent")).to_be_checked()
+    expect(page.locator("#buyer_tel")).to_have_value("010-1234-5678")
+    expect(page.locator("#pay-button")).to_be_enabled()
+    # The failed order is not offered again: its number is gone from the page.
+    expect(page.locator("#order-row")).to_be_hidden()
     with shop.context():
         payment = billing.payment_by_merchant_uid(merchant_uid)
         assert payment.status == "failed"
         assert payment.subscription.status == "incomplete"
 
-    page.get_by_role("link", name="Try again").click()
-    page.wait_for_url(f"{shop.url}/checkout/basic-monthly")
-    page.locator("#pay-button:not([disabled])").wait_for()
-    page.check("#consent")
+    # The same button opens the window again, on a new order, without ticking anything again.
     retry_uid = start_payment(page)
     assert retry_uid != merchant_uid
-    expect(page.locator("dl.summary-list code")).to_have_text(retry_uid)
-
-    # The new order pays normally.
+    assert order_number(page) == retry_uid
     pay_in_window(window_frame(page))
     page.wait_for_url(result_url(shop.url, retry_uid), timeout=TIMEOUT)
     expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
+    with shop.context():
+        assert billing.payment_by_merchant_uid(merchant_uid).status == "failed"
+        assert billing.payment_by_merchant_uid(retry_uid).status == "paid"
 
 
 def test_closing_the_window_leaves_the_order_pending(page, shop):
@@ -317,3 +332,22 @@ def test_phone_subscribe_in_korean_asks_for_consent(korean_phone, shop):
     assert _korean_words_only(page, merchant_uid) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
     _consent_recorded(shop, merchant_uid)
+
+
+def test_a_declined_card_is_explained_in_korean_and_the_consent_kept(korean_desktop, shop):
+    page = korean_desktop
+    _register_in_korean(page, shop.url)
+    _korean_checkout_needs_consent(page, shop)
+    merchant_uid = start_payment(page)
+    pay_in_window(window_frame(page), cvv="111", holder="Gildong Hong")
+
+    status = page.locator("#checkout-status")
+    # The PG's reason as the window gave it, in the page's language (the window was opened in it).
+    expect(status).to_contain_text("보안코드(CVC)를 확인해 주십시오", timeout=TIMEOUT)
+    expect(status).to_contain_text("결제되지 않았습니다")
+    assert page.url == f"{shop.url}/checkout/basic-monthly"
+    expect(page.locator("#consent")).to_be_checked()
+    expect(page.locator("#pay-button")).to_be_enabled()
+    assert _korean_words_only(page, merchant_uid) == ["CVC"]
+    retry_uid = start_payment(page)
+    assert retry_uid != merchant_uid

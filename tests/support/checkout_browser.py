@@ -16,8 +16,9 @@ _emails = itertools.count(1)
 
 
 def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace",
-             email: str | None = None) -> str:
-    """Sign up through /auth/register (which logs the new user in); returns the e-mail used."""
+             email: str | None = None, heading: str = "Your account") -> str:
+    """Sign up through /auth/register (which logs the new user in); returns the e-mail used.
+    `heading` is the account page's, in the page's language."""
     email = email or f"shopper{next(_emails)}@example.com"
     page.goto(f"{base_url}/auth/register")
     page.fill("#first_name", first)
@@ -29,7 +30,7 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     # The register form's own button: the language switch is a form of buttons too.
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))
-    assert page.locator("h1", has_text="Your account").is_visible()
+    assert page.locator("h1", has_text=heading).is_visible()
     return email
 
 

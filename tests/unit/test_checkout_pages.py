@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from storefront.payment_window import CONSENT_VERSION, sdk_params
 from storefront.cli import seed_plans
@@ -222,3 +223,83 @@ def test_a_payment_on_another_project_is_refused_without_naming_the_projects(cli
         # The logs and audits keep the whole reason.
         assert refund.reason == ("Refunded: this payment was made on PAYMENTWALL project "
                                  "mid_other_2342, not mid_ours_4815.")
+
+
+def set_order(app, merchant_uid: str, **values) -> None:
+    with app.app_context():
+        payment = db.session.execute(
+            db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
+        for name, value in values.items():
+            setattr(payment, name, value)
+        db.session.commit()
+
+
+def test_the_status_of_a_result_is_read_from_our_records_only(client, app, order, auth, api):
+    auth.login()
+    set_order(app, order, status="review", imp_uid="imp_held_1")
+    status = client.get(f"/checkout/result/{order}/status")
+    assert status.status_code == 200
+    assert status.headers["Cache-Control"] == "no-store"
+    assert status.json == {"status": "review", "reason": None}
+    # The result page itself looks the order up at iamport; its status never does.
+    assert [c.request.url for c in api.calls] == []
+
+
+@pytest.mark.parametrize(("headers", "stored", "shown"), [
+    ({}, "The card was declined.", "The card was declined."),
+    (KOREAN, "The card was declined.", "카드 승인이 거절되었습니다."),
+    # A PG's own message as it came (iamport's record gives it in the window's language).
+    (KOREAN, "카드 승인이 거절되었습니다. 보안코드(CVC)를 확인해 주십시오.",
+     "카드 승인이 거절되었습니다. 보안코드(CVC)를 확인해 주십시오."),
+    # None stored: the page's own words.
+    ({}, None, "The card was declined."),
+])
+def test_the_status_of_a_failed_payment_gives_the_reason_in_the_shoppers_words(
+        client, app, order, auth, headers, stored, shown):
+    auth.login()
+    set_order(app, order, status="failed", fail_reason=stored)
+    state = client.get(f"/checkout/result/{order}/status", headers=headers).json
+    assert state == {"status": "failed", "reason": shown}
+
+
+def test_the_status_of_a_result_is_the_owners_only(client, app, order, auth):
+    # The page's script asks for JSON and reads the answer: never the log-in page.
+    asks = {"Accept": "application/json"}
+    logged_out = client.get(f"/checkout/result/{order}/status", headers=asks)
+    assert logged_out.status_code == 401 and logged_out.json["error"]["status"] == 401
+    assert logged_out.headers["Cache-Control"] == "no-store"
+    auth.register(email="grace@example.com", first_name="Grace", last_name="Hopper")
+    for uid in (order, "sub_nope", "..", "a" * 65):
+        answer = client.get(f"/checkout/result/{uid}/status", headers=asks)
+        assert answer.status_code == 404, uid
+        assert answer.json["error"]["message"].startswith("This payment is not on your account")
+
+
+@pytest.mark.parametrize("kind", ["first", "new_card"])
+def test_a_result_under_review_follows_its_status_and_can_be_checked_without_a_script(
+        client, app, order, auth, api, kind):
+    auth.login()
+    set_order(app, order, status="review", kind=kind)
+    # The page asks iamport, which does not answer now: the page shows what we hold.
+    api.get(f"{API}/payments/find/{order}", body=requests.ConnectionError("iamport is down"))
+    text = client.get(f"/checkout/result/{order}").get_data(as_text=True)
+    section = re.search(r'<section class="panel narrow result[^>]*>', text).group(0)
+    assert f'data-follow-url="/checkout/result/{order}/status"' in section
+    assert 'data-follow-field="status"' in section and 'data-follow-value="review"' in section
+    assert re.search(rf'<a [^>]*href="/checkout/result/{order}"[^>]*>\s*Check again\s*</a>', text)
+    assert re.search(r'<noscript><meta http-equiv="refresh" content="\d+"></noscript>', text)
+    assert "js/follow.js" in text
+    korean = client.get(f"/checkout/result/{order}", headers=KOREAN).get_data(as_text=True)
+    assert english_left(korean, {"sub", "test"}) == []
+
+
+def test_a_settled_result_follows_nothing(client, app, order, auth):
+    auth.login()
+    set_order(app, order, status="paid", imp_uid="imp_paid_1")
+    with app.app_context():
+        payment = db.session.execute(db.select(Payment).where(Payment.merchant_uid == order)).scalar_one()
+        payment.subscription.status = "active"
+        payment.subscription.current_period_end = utcnow() + timedelta(days=30)
+        db.session.commit()
+    text = client.get(f"/checkout/result/{order}").get_data(as_text=True)
+    assert "data-follow-url" not in text and 'http-equiv="refresh"' not in text
