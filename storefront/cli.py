@@ -201,8 +201,10 @@ billing_group = AppGroup("billing", help="Billing jobs for cron.")
 def reconcile_command(min_age: int | None, audit: bool) -> None:
     """Settle pending payments, confirm billing keys, send schedules iamport has not taken.
 
-    Exits 1 when iamport could not be reached or some of its calls failed, so cron alerts; the
-    work those calls stand for is left for the next run.
+    Exits 1, naming them, when iamport could not be reached, some of its calls failed, or work
+    owed is stuck (a refund owed for a day, a renewal not withdrawn, a key not deleted, a live
+    subscription past its paid-until date with no renewal open), so cron alerts; the work is
+    left for the next run.
     """
     from storefront.billing import reconcile
     from storefront.extensions import iamport
@@ -230,8 +232,8 @@ def reconcile_command(min_age: int | None, audit: bool) -> None:
         shown = "; ".join(report.failures[:FAILURES_SHOWN])
         more = len(report.failures) - FAILURES_SHOWN
         raise click.ClickException(
-            f"{len(report.failures)} of reconcile's calls to iamport failed; the next run tries "
-            f"them again: "
+            f"{len(report.failures)} things left undone (calls to iamport failed, or work owed "
+            f"is stuck); the next run tries them again: "
             f"{shown}" + (f"; and {more} more (see the log)" if more > 0 else "")
         )
 

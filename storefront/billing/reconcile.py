@@ -58,6 +58,11 @@ class ReconcileReport:
     # of these, because the work they stand for waits for the next run.
     failures: list[str] = field(default_factory=list)
 
+    def fail(self, what: str) -> None:
+        """Name one failure (once, however many steps of the run meet it)."""
+        if what not in self.failures:
+            self.failures.append(what)
+
 
 def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
     """A renewal due by now of which iamport has no payment: ask about its schedule, which
@@ -94,9 +99,10 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
         db.select(Payment).where(
             sa.or_(
                 Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.REVIEW]),
-                # Renewals due by now, iamport's or being withdrawn: did iamport run them?
-                sa.and_(Payment.status.in_([PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING]),
-                        Payment.scheduled_at <= now),
+                # Renewals due by now, and every one being withdrawn (iamport may have run it
+                # before the withdrawal reached it): did iamport run them?
+                sa.and_(Payment.status == PaymentStatus.SCHEDULED, Payment.scheduled_at <= now),
+                Payment.status == PaymentStatus.WITHDRAWING,
             ),
             Payment.created_at <= now - min_age,
         ).order_by(Payment.id)
@@ -123,7 +129,7 @@ def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -
                 # Never run: withdrawn for good once iamport shows it holds no schedule.
                 row = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
                 if not withdraw(row, looked_up=True):
-                    report.failures.append(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
+                    report.fail(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
             else:
                 report.still_pending += 1
             continue
@@ -222,9 +228,9 @@ def give_back_owed_refunds(now: datetime, report: ReconcileReport) -> None:
         report.refunds_owed += 1
         if refund.last_error:
             report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
-        elif refund.requested_at is not None and refund.requested_at <= now - ASK_AGAIN_AFTER:
-            report.failures.append(f"refund of {refund.imp_uid}: asked for on {refund.requested_at:%Y-%m-%d} "
-                                   f"and still not returned")
+        elif refund.created_at <= now - ASK_AGAIN_AFTER:
+            report.failures.append(f"refund of {refund.imp_uid}: owed since {refund.created_at:%Y-%m-%d %H:%M} "
+                                   f"UTC and still not returned")
         log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
                     refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
                     refund.reason, refund.attempts, refund.last_error)
@@ -235,7 +241,7 @@ def withdraw_unwanted_renewals(report: ReconcileReport) -> None:
     for row in renewals_to_withdraw():
         merchant_uid = row.merchant_uid
         if not withdraw(row):
-            report.failures.append(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
+            report.fail(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
 
 
 def delete_retired_keys(report: ReconcileReport) -> None:

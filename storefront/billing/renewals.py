@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -19,9 +20,10 @@ from storefront.billing.common import (
 )
 from storefront.billing.schedules import (
     SCHEDULE_MARGIN,
-    revoke_schedule,
+    mark_to_withdraw,
     scheduled_renewals,
     send_schedule,
+    withdraw,
 )
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -91,49 +93,78 @@ def renewal_attempts(subscription_id: int, period: datetime | None) -> list[Paym
     ).scalars())
 
 
-def ensure_schedule(subscription_id: int) -> Payment | None:
-    """Make sure iamport holds one schedule for the subscription's next period; return its row.
+@dataclass(frozen=True)
+class RenewalDecision:
+    """What a subscription's renewals need: the attempt kept, those to withdraw, and the attempt
+    number of a new renewal to create at the wanted period (None: none)."""
 
-    Decided by the period a renewal pays, never by a time computed again: an open attempt at
-    the period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
-    revoke a schedule iamport may be running. None when nothing is scheduled (no renewal is
-    wanted, or an attempt that iamport ran awaits its outcome). Two callers racing to make the
-    same attempt collide on the unique (subscription, period, attempt) instead of scheduling
-    twice; only the one that made it sends it (a kept one iamport has not taken yet is sent by
-    update_schedules).
+    keep: Payment | None
+    withdraw: tuple[Payment, ...]
+    create: int | None
+
+
+def decide_renewals(period: datetime | None, customer_uid: str | None,
+                    rows: list[Payment]) -> RenewalDecision:
+    """The one rule for a subscription's renewals (pure): `period` is the one its next renewal
+    pays (wanted_period), `customer_uid` its key, `rows` its renewal attempts (open ones, and
+    every attempt at the period; see renewal_attempts).
+
+    Decided by the period a renewal pays, never by a time computed again: an open attempt at the
+    period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
+    withdraw a schedule iamport may be running. A scheduled attempt of another period (charged
+    meanwhile), another key, or when no renewal is wanted, is withdrawn; one iamport ran already
+    cannot be, and its outcome is applied when it comes.
     """
-    # Read fresh: every caller comes after a commit (which expires what the session holds) or
-    # has just read the subscription in this transaction.
-    subscription = db.session.get(Subscription, subscription_id)
-    period = wanted_period(subscription)
-    rows = renewal_attempts(subscription_id, period)
     keep = held = None
+    withdraw: list[Payment] = []
     for row in rows:
         if row.status not in OPEN_RENEWAL:
             continue
         at_period = period is not None and row.period_start == period
         if at_period and row.status != PaymentStatus.SCHEDULED:
             held = row  # iamport ran it, or is dropping it: its outcome is on its way
-        elif at_period and row.customer_uid == subscription.customer_uid and keep is None:
+        elif at_period and row.customer_uid == customer_uid and keep is None:
             keep = row
         elif row.status == PaymentStatus.SCHEDULED:
-            # Another period (charged meanwhile), another key, or no renewal wanted.
-            revoke_schedule(row)
-        # An attempt of another period that iamport ran already cannot be withdrawn: its
-        # outcome is applied when it comes.
-    if keep is not None or held is not None or period is None:
-        return keep
-    attempt = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
-    row = new_renewal(subscription, period, attempt)
-    db.session.add(row)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        log.info("schedule for subscription %s already being made", subscription_id)
-        return None
-    send_schedule(row)
-    return row
+            withdraw.append(row)
+    create = None
+    if keep is None and held is None and period is not None:
+        create = 1 + max((row.attempt or 0 for row in rows if row.period_start == period), default=-1)
+    return RenewalDecision(keep, tuple(withdraw), create)
+
+
+def ensure_schedule(subscription_id: int) -> Payment | None:
+    """Make sure iamport holds one schedule for the subscription's next period (see
+    decide_renewals); return its row, or None when nothing is scheduled (no renewal is wanted, or
+    an attempt iamport ran awaits its outcome).
+
+    The withdrawals and the new renewal are written in one transaction, then carried out. Two
+    callers racing to make the same attempt collide on the unique (subscription, period,
+    attempt) instead of scheduling twice; only the one that made it sends it (a kept one iamport
+    has not taken yet is sent by update_schedules).
+    """
+    # Read fresh: every caller comes after a commit (which expires what the session holds) or
+    # has just read the subscription in this transaction.
+    subscription = db.session.get(Subscription, subscription_id)
+    period = wanted_period(subscription)
+    decision = decide_renewals(period, subscription.customer_uid, renewal_attempts(subscription_id, period))
+    marked = [row for row in decision.withdraw if mark_to_withdraw(row)]
+    created = None
+    if decision.create is not None:
+        created = new_renewal(subscription, period, decision.create)
+        try:
+            # A savepoint: a clash undoes this row only, never the withdrawals written with it.
+            with db.session.begin_nested():
+                db.session.add(created)
+        except IntegrityError:
+            log.info("schedule for subscription %s already being made", subscription_id)
+            created = None
+    db.session.commit()
+    for row in marked:
+        withdraw(row)
+    if created is not None:
+        send_schedule(created)
+    return decision.keep or created
 
 
 def schedule_next_renewal(subscription: Subscription, ran_schedule: bool, attempt: int = 0) -> None:

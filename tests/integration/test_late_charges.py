@@ -163,3 +163,19 @@ def test_a_first_payment_approved_after_the_shopper_subscribed_again_is_refunded
     assert subscription(shop, first_sub).status == "canceled"
     assert subscription(shop, second_sub).status == "active"
     assert shop.sandbox.payment(held["imp_uid"])["status"] == "cancelled"
+
+
+def test_a_card_change_paid_after_a_cancel_is_refunded_and_its_new_key_deleted(shop):
+    shop.sandbox.set_delays(cancel_delay=0)
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    params = shopper.open_card_change(sub_id)  # the window opened in one tab …
+    assert shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "now"}).status_code == 200
+    paid = window_result(shopper.pay_in_window(params, card=OTHER_GOOD_CARD).text)  # … paid after
+    shopper.complete(params, paid["imp_uid"])
+    new_key = params["pay"]["customer_uid"]
+    with shop.context():
+        billing.reconcile()
+    assert subscription(shop, sub_id).status == "canceled"
+    assert shop.sandbox.payment(paid["imp_uid"])["status"] == "cancelled"
+    assert not key_exists(shop, new_key)

@@ -334,3 +334,22 @@ def test_a_renewal_refused_after_a_change_of_project_fails_its_attempt_so_dunnin
         sub = db.session.get(Subscription, sub_id)
         assert (sub.status, sub.retry_count) == ("past_due", 1)
     assert refunds(app) == [("imp_ren", "done", 9)]
+
+
+# --------------------------------------------------------------------------- round 3, item 18
+
+
+def test_reconcile_looks_an_order_up_by_iamports_id_once_it_has_one(app, api, order):
+    """The order id finds only its newest attempt at iamport; the payment we recorded is the
+    one held for review."""
+    with app.app_context():
+        payment = billing.payment_by_merchant_uid(order)
+        payment.status, payment.imp_uid = "review", "imp_held"
+        payment.held_until = utcnow() + timedelta(days=1)
+        db.session.commit()
+    held = iamport_payment(imp_uid="imp_held", status="failed", fail_reason="Held for risk review")
+    by_id = api.get(f"{API}/payments/imp_held", json=envelope(held))
+    with app.app_context():
+        billing.reconcile(min_age=timedelta(0))
+    assert by_id.call_count == 1
+    assert not [c for c in api.calls if "/payments/find/" in c.request.url]

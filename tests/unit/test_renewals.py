@@ -312,3 +312,40 @@ def test_a_renewal_iamport_never_got_is_sent_again_at_a_time_still_ahead(app, ap
     assert sent[-1]["schedule_at"] >= int((now + timedelta(minutes=4)).timestamp())
     [row] = renewals(app, status="scheduled")
     assert row.merchant_uid == uid and int(row.scheduled_at.timestamp()) == sent[-1]["schedule_at"]
+
+
+def attempt(status: str, period: datetime | None, key: str = "cu_now", number: int = 0) -> Payment:
+    """A renewal attempt held in memory only."""
+    return Payment(merchant_uid=f"ren_{status}_{number}", amount=9, currency="USD", kind="renewal",
+                   status=status, period_start=period, attempt=number, customer_uid=key)
+
+
+MAR = datetime(2027, 3, 31, 10, tzinfo=UTC)
+FEB = datetime(2027, 2, 28, 10, tzinfo=UTC)
+
+
+def test_the_renewal_rule_keeps_the_periods_attempt_on_the_key_and_withdraws_the_rest():
+    kept, other_period, other_key = (attempt("scheduled", MAR), attempt("scheduled", FEB, number=1),
+                                     attempt("scheduled", MAR, key="cu_old", number=1))
+    decision = billing.decide_renewals(MAR, "cu_now", [other_period, kept, other_key])
+    assert decision.keep is kept
+    assert decision.withdraw == (other_period, other_key)
+    assert decision.create is None
+
+
+def test_the_renewal_rule_waits_for_an_attempt_iamport_ran_or_is_dropping():
+    for status in ("pending", "review", "withdrawing"):
+        decision = billing.decide_renewals(MAR, "cu_now", [attempt(status, MAR)])
+        assert (decision.keep, decision.withdraw, decision.create) == (None, (), None)
+
+
+def test_the_renewal_rule_creates_the_next_attempt_after_the_periods_last():
+    failed = [attempt("failed", MAR, number=0), attempt("failed", MAR, number=1)]
+    assert billing.decide_renewals(MAR, "cu_now", failed).create == 2
+    assert billing.decide_renewals(MAR, "cu_now", []).create == 0
+
+
+def test_the_renewal_rule_withdraws_everything_when_no_renewal_is_wanted():
+    scheduled = attempt("scheduled", MAR)
+    decision = billing.decide_renewals(None, "cu_now", [scheduled])
+    assert (decision.keep, decision.withdraw, decision.create) == (None, (scheduled,), None)
