@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from storefront.extensions import db
 from tests.support.accounts import AuthActions
 from tests.support.apps import close_database, make_app
 from tests.support.sandbox import RunningSandbox, start_sandbox
@@ -22,9 +21,7 @@ def app(tmp_path) -> Iterator[Flask]:
     """The storefront with an empty database."""
     app = make_app(tmp_path)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_database(app)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from werkzeug.serving import BaseWSGIServer
+from werkzeug.wrappers import Response
 
 from sandbox.serving import make_server
 
@@ -39,11 +40,19 @@ class CountedApp:
     def __init__(self, app: Callable) -> None:
         self.app = app
         self._active = 0
+        self._closed = False
         self._idle = threading.Condition()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
         with self._idle:
-            self._active += 1
+            refused = self._closed
+            if not refused:
+                self._active += 1
+        if refused:
+            # A kept connection (a browser's, say) or a late webhook can bring a request after
+            # the test has closed the app's database; it must not open a connection there.
+            stopping = Response("This server is stopping.", status=503, headers={"Connection": "close"})
+            return stopping(environ, start_response)
         try:
             body = self.app(environ, start_response)
         except BaseException:
@@ -59,6 +68,13 @@ class CountedApp:
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is in progress; False if some still are after `timeout` s."""
         with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+    def close(self, timeout: float) -> bool:
+        """Let no request in from now on (they are answered 503), and wait until those in
+        progress are done; False if some still are after `timeout` s."""
+        with self._idle:
+            self._closed = True
             return self._idle.wait_for(lambda: self._active == 0, timeout)
 
 
@@ -81,11 +97,19 @@ class ServedApp:
         """Wait until every request, and the work its answer left for after it, is done."""
         return self.app.wait_idle(timeout)
 
+    def close(self, timeout: float = 30.0) -> bool:
+        """Let no request reach the app from now on, and wait until those in progress, and the
+        work their answers left, are done (False if some still run after `timeout` s). Call it
+        before closing what the app's requests use, such as its database."""
+        return self.app.close(timeout)
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port (idempotent); no request reaches the app after."""
         if self._stopped:
             return
         self._stopped = True
+        # Threads of kept connections outlive the server's loop until server_close.
+        self.app.close(0)
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout)

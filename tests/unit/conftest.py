@@ -11,7 +11,7 @@ from storefront import throttle
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
-from tests.support.apps import make_app
+from tests.support.apps import close_database, make_app
 from tests.support.iamport_mock import API
 from tests.support.login_throttle import Clock
 
@@ -62,6 +62,4 @@ def limited(tmp_path):
 
     yield build
     for app in built:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_database(app)
