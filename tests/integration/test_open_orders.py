@@ -122,8 +122,10 @@ def test_a_payment_on_an_expired_order_for_a_plan_no_longer_sold_at_its_price_is
         plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-yearly")).scalar_one()
         old_price = plan.price
         plan.price, plan.active = old_price + 30, False
+        # The order was opened two hours ago: it has expired by the time it is paid.
+        order = billing.payment_by_merchant_uid(left["pay"]["merchant_uid"])
+        order.created_at = utcnow() - timedelta(hours=2)
         db.session.commit()
-    shop.app.config["ORDER_EXPIRES"] = timedelta(0)  # the order has expired by the time it is paid
     paid = window_result(shop.sandbox.submit_window(left["window_url"]).text)
     assert paid["success"], paid
     answer = ada.complete(left, paid["imp_uid"])
