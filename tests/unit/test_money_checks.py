@@ -53,6 +53,18 @@ def active_subscription(app, order):
         return sub.id
 
 
+def scheduled_renewal(app, sub_id, merchant_uid):
+    """The subscription's next renewal, scheduled at iamport on its key."""
+    with app.app_context():
+        sub = db.session.get(Subscription, sub_id)
+        db.session.add(Payment(
+            merchant_uid=merchant_uid, user_id=sub.user_id, subscription=sub, amount=sub.plan.price,
+            currency="USD", kind="renewal", status="scheduled", customer_uid="cu_1_abc",
+            scheduled_at=sub.current_period_end, period_start=sub.current_period_end, attempt=0,
+            schedule_taken_at=utcnow()))
+        db.session.commit()
+
+
 # --------------------------------------------------------------------------- item 2
 
 
@@ -110,14 +122,7 @@ def test_a_payment_of_another_amount_is_refunded_and_the_order_stays_open(app, a
 
 def test_a_strangers_failed_payment_on_a_renewal_order_changes_nothing(app, api, order):
     sub_id = active_subscription(app, order)
-    with app.app_context():
-        sub = db.session.get(Subscription, sub_id)
-        renewal = Payment(merchant_uid="ren_x_1", user_id=sub.user_id, subscription=sub,
-                          amount=sub.plan.price, currency="USD", kind="renewal", status="scheduled",
-                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end,
-                          period_start=sub.current_period_end, attempt=0, schedule_taken_at=utcnow())
-        db.session.add(renewal)
-        db.session.commit()
+    scheduled_renewal(app, sub_id, "ren_x_1")
     api.get(f"{API}/payments/imp_stranger", json=envelope(iamport_payment(
         imp_uid="imp_stranger", merchant_uid="ren_x_1", amount=1, customer_uid=None,
         status="failed", fail_reason="Card declined", paid_at=0)))
@@ -315,14 +320,7 @@ def test_a_payment_recorded_before_a_change_of_project_is_never_refunded(app, ap
 
 def test_a_renewal_refused_after_a_change_of_project_fails_its_attempt_so_dunning_runs(app, api, order):
     sub_id = active_subscription(app, order)
-    with app.app_context():
-        sub = db.session.get(Subscription, sub_id)
-        renewal = Payment(merchant_uid="ren_x_1", user_id=sub.user_id, subscription=sub,
-                          amount=sub.plan.price, currency="USD", kind="renewal", status="scheduled",
-                          customer_uid="cu_1_abc", scheduled_at=sub.current_period_end,
-                          period_start=sub.current_period_end, attempt=0, schedule_taken_at=utcnow())
-        db.session.add(renewal)
-        db.session.commit()
+    scheduled_renewal(app, sub_id, "ren_x_1")
     move_to_project(app, "mid2")
     ran = iamport_payment(imp_uid="imp_ren", merchant_uid="ren_x_1", customer_uid_usage="payment.scheduled")
     api.get(f"{API}/payments/imp_ren", json=envelope(ran))  # on project mid1
