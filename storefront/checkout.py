@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,12 +24,12 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from storefront import billing
+from storefront.billing import ReturnKind, ReturnResult
 from storefront.auth import LOG_IN_FIRST
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import shop_zone
-from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentStatus, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Plan, utcnow
 from storefront.payment_window import (
     CONSENT_VERSION, consent_refusal, consent_text_id, sdk_params,
 )
@@ -57,30 +55,6 @@ def clean_uid(value: Any) -> str | None:
     """An imp_uid or merchant_uid from outside, or None when it is not one."""
     # fullmatch: `$` alone would let a trailing newline through to iamport and the logs.
     return value if isinstance(value, str) and UID.fullmatch(value) else None
-
-
-@dataclass
-class Lookup:
-    """What a page that goes on without iamport's answer learnt from one verification."""
-
-    payment: Payment | None = None  # our order, as recorded from iamport's record
-    not_ours: bool = False  # iamport's payment is of no order of this shop
-    not_at_iamport: bool = False  # iamport has no such payment
-    unanswered: bool = False  # iamport did not answer: the webhook or reconcile settles it
-
-
-def look_up(verify: Callable[[], Payment], what: str) -> Lookup:
-    """Run one verification for a page that answers whatever iamport says (the callback, the
-    mobile return, the result page); every other view leaves IamportError to the app's handler."""
-    try:
-        return Lookup(payment=verify())
-    except billing.UnknownPayment:
-        log.warning("%s: a payment that is not ours", what)
-        return Lookup(not_ours=True)
-    except IamportError as exc:
-        # "No such payment" is an answer (a window closed before paying, say), not a failure.
-        log.log(logging.INFO if exc.not_found else logging.WARNING, "%s not verified: %s", what, exc)
-        return Lookup(not_at_iamport=exc.not_found, unanswered=not exc.not_found)
 
 
 def _cannot_buy(plan) -> str | None:
@@ -114,7 +88,24 @@ def start(slug: str):
         "complete_url": url_for("checkout.complete"),
     }
     return render_template("checkout/checkout.html", plan=plan, params=params,
-                           next_charge=add_interval(utcnow(), plan.interval, zone=shop_zone()))
+                           next_charge=add_interval(utcnow(), plan.interval, zone=shop_zone()),
+                           **_after_decline(request.args.get("declined", ""), plan))
+
+
+def _after_decline(marker: str, plan: Plan) -> dict[str, Any]:
+    """What the checkout keeps of the shopper's first payment for the plan that a phone's window
+    declined lately, named by the mobile return's marker: why, the consent given on it (if to
+    this text at this price) and the details iamport's record of it holds; nothing otherwise."""
+    payment = _owners_order(marker)
+    if (payment is None or payment.kind != PaymentKind.FIRST
+            or payment.status != PaymentStatus.FAILED or payment.subscription.plan_id != plan.id
+            or payment.created_at <= utcnow() - current_app.config["ORDER_EXPIRES"]):
+        return {"declined_reason": None, "consent_kept": False, "details": {}}
+    consent = payment.subscription.consent_version or ""
+    return {"declined_reason": failure_shown(payment.fail_reason),
+            "consent_kept": (consent.startswith(f"{CONSENT_VERSION}/") and payment.amount == plan.price
+                             and payment.currency == plan.currency),
+            "details": payment.provider_response or {}}
 
 
 @bp.post("/<slug>")
@@ -199,27 +190,32 @@ def complete():
     recorded = _recorded_with(imp_uid)
     if order is None or (recorded is not None and recorded.id != order.id):
         return json_error(404, str(NO_RECORD))
-    found = look_up(lambda: billing.verify_payment(imp_uid), f"callback for {imp_uid}")
-    if found.not_ours:
-        return json_error(404, str(NO_RECORD))
-    if found.not_at_iamport:
-        return json_error(404, str(NOT_AT_IAMPORT))
-    if found.unanswered:
-        # The result page and the webhook settle it.
-        return jsonify(status=PaymentStatus.PENDING, redirect=_result_url(order)), 202
+    found = billing.verify_return(imp_uid=imp_uid)
+    match found.kind:
+        case ReturnKind.RECORDED:
+            return _recorded_answer(order, imp_uid, found)
+        case ReturnKind.NOT_THE_ORDERS:
+            return json_error(404, str(NO_RECORD))
+        case ReturnKind.UNKNOWN_AT_IAMPORT:
+            return json_error(404, str(NOT_AT_IAMPORT))
+        case ReturnKind.NO_ANSWER:
+            # The result page and the webhook settle it.
+            return jsonify(status=PaymentStatus.PENDING, redirect=_result_url(order)), 202
+
+
+def _recorded_answer(order: Payment, imp_uid: str, found: ReturnResult):
+    """The callback's answer once iamport's payment was recorded on one of our orders."""
     payment = found.payment
     if payment.id != order.id:
         # iamport's payment is another order's (recorded now, as a webhook would); not told here.
-        log.warning("callback for %s with %s, a payment of order %s", merchant_uid, imp_uid,
+        log.warning("callback for %s with %s, a payment of order %s", order.merchant_uid, imp_uid,
                     payment.merchant_uid)
         return json_error(404, str(NO_RECORD))
-    refused = billing.refund_of(imp_uid)
-    if refused is not None and refused.merchant_uid == payment.merchant_uid:
+    if found.given_back is not None:
         # Not the order's payment (another amount or card, a test channel): given back. The
         # stored reason may name our MID or amounts: the logs keep it, the shopper reads theirs.
-        log.info("callback for %s: %s refused (%s)", merchant_uid, imp_uid, refused.reason)
-        message = refused_text(refused.reason)
-        return jsonify(status="refused", message=message,
+        log.info("callback for %s: %s refused (%s)", order.merchant_uid, imp_uid, found.given_back.reason)
+        return jsonify(status="refused", message=refused_text(found.given_back.reason),
                        redirect=_result_url(payment))
     return jsonify(status=payment.status, redirect=_result_url(payment))
 
@@ -235,10 +231,8 @@ def return_from_window():
     merchant_uid = clean_uid(request.args.get("merchant_uid"))
     if merchant_uid is None and imp_uid is None:
         abort(400, _("The payment window sent us back without an order number."))
-    found = Lookup()
-    if imp_uid is not None:
-        found = look_up(lambda: billing.verify_payment(imp_uid), f"redirect for {imp_uid}")
-    payment, verified = found.payment, found.payment is not None
+    found = billing.verify_return(imp_uid=imp_uid) if imp_uid is not None else None
+    payment = found.payment if found is not None else None
     if payment is None and merchant_uid is not None:
         payment = billing.payment_by_merchant_uid(merchant_uid)
     owner = payment is not None and current_user.is_authenticated and current_user.id == payment.user_id
@@ -249,18 +243,37 @@ def return_from_window():
         # says whether the order or the payment exists, nor which order a payment is of.
         flash(_("Please log in to see the result of your payment."), "info")
         return redirect(url_for("auth.login", next=request.full_path))
-    if found.not_at_iamport:
-        flash(str(NOT_AT_IAMPORT), "error")
-    target = _result_url(payment)
-    refused = billing.refund_of(imp_uid) if imp_uid else None
-    if refused is not None and refused.merchant_uid == payment.merchant_uid:
-        log.info("redirect for %s: %s refused (%s)", payment.merchant_uid, imp_uid, refused.reason)
-        flash(refused_text(refused.reason), "error")
-    elif payment.status == PaymentStatus.PENDING and (verified or imp_uid is None):
-        # No payment was made (the window was closed, or never got that far).
-        flash(_("The payment was not completed. You can try again whenever you are ready."), "warning")
-        target = url_for("shop.plan", slug=payment.subscription.plan.slug)
-    return redirect(target)
+    return redirect(_way_back(found, payment))
+
+
+def _way_back(found: ReturnResult | None, payment: Payment) -> str:
+    """Where the mobile return sends the order's owner, with what it flashes (`found` is None
+    when the window sent no imp_uid: nothing was looked up)."""
+    match found.kind if found is not None else None:
+        case ReturnKind.UNKNOWN_AT_IAMPORT:
+            flash(str(NOT_AT_IAMPORT), "error")
+        case ReturnKind.RECORDED if found.given_back is not None:
+            log.info("redirect for %s: %s refused (%s)", payment.merchant_uid,
+                     found.given_back.imp_uid, found.given_back.reason)
+            flash(refused_text(found.given_back.reason), "error")
+        case ReturnKind.RECORDED | None if payment.status == PaymentStatus.PENDING:
+            # No payment was made (the window was closed, or never got that far).
+            flash(_("The payment was not completed. You can try again whenever you are ready."), "warning")
+            return url_for("shop.plan", slug=payment.subscription.plan.slug)
+        case _ if _declined_first_payment(payment):
+            # Back to the checkout, which says why and opens a new order, as the desktop's
+            # stays (a failed order is never offered again).
+            return url_for("checkout.start", slug=payment.subscription.plan.slug,
+                           declined=payment.merchant_uid)
+    return _result_url(payment)
+
+
+def _declined_first_payment(payment: Payment) -> bool:
+    """A first payment the window declined, for a plan the shopper may still buy now."""
+    if payment.kind != PaymentKind.FIRST or payment.status != PaymentStatus.FAILED:
+        return False
+    plan = payment.subscription.plan
+    return plan.active and _cannot_buy(plan) is None
 
 
 def _owners_order(merchant_uid: str) -> Payment | None:
@@ -278,8 +291,8 @@ def result(merchant_uid: str):
     if payment is None:
         abort(404, str(NOT_YOURS))
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
-        # The page shows what we know when iamport does not say more.
-        look_up(lambda: billing.verify_order(payment.merchant_uid), f"result {merchant_uid}")
+        # Whatever iamport answers (or not), the page shows what our records then hold.
+        billing.verify_return(merchant_uid=payment.merchant_uid)
     # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
     refresh = payment.created_at > utcnow() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,

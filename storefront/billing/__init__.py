@@ -28,16 +28,18 @@ from storefront.billing.recording import Recorded, record_payment, verify_order,
 from storefront.billing.renewals import (
     confirm_billing_key, decide_renewals, ensure_schedule, next_charge_at, update_schedules,
 )
+from storefront.billing.returns import ReturnKind, ReturnResult, verify_return
 from storefront.billing.schedules import revoke_schedule, send_schedule
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
     "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "GivenUp", "Outcome",
-    "ReconcileReport", "Recorded", "USAGE_SCHEDULED", "UnknownPayment", "cancel", "charge_now",
-    "carry_out", "charge_refusal", "confirm_billing_key", "decide_renewals", "end_finished_periods", "ensure_schedule",
+    "ReconcileReport", "Recorded", "ReturnKind", "ReturnResult", "USAGE_SCHEDULED", "UnknownPayment",
+    "cancel", "carry_out", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
+    "end_finished_periods", "ensure_schedule",
     "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",
     "payment_by_merchant_uid", "payment_for_owner", "period_end_after", "reconcile",
     "record_payment", "refund_of", "refunds_of_order", "resume", "revoke_schedule",
-    "send_schedule", "update_schedules", "verify_order", "verify_payment",
+    "send_schedule", "update_schedules", "verify_order", "verify_payment", "verify_return",
 ]

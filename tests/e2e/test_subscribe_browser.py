@@ -108,6 +108,33 @@ DECLINES = {
 }
 
 
+def assert_declined_and_kept(page, shop, merchant_uid, reason):
+    """The checkout after a decline: the reason in the shopper's words, the consent and the
+    details kept, pay enabled; the failed order is not offered again (its number is gone)."""
+    status = page.locator("#checkout-status")
+    expect(status).to_contain_text("The payment did not go through", timeout=TIMEOUT)
+    expect(status).to_contain_text(reason)
+    expect(status).to_have_class(re.compile(r"checkout-error"))
+    expect(page.locator("#consent")).to_be_checked()
+    expect(page.locator("#buyer_tel")).to_have_value("010-1234-5678")
+    expect(page.locator("#pay-button")).to_be_enabled()
+    expect(page.locator("#order-row")).to_be_hidden()
+    with shop.context():
+        payment = billing.payment_by_merchant_uid(merchant_uid)
+        assert payment.status == "failed"
+        assert payment.subscription.status == "incomplete"
+
+
+def assert_retry_paid(page, shop, merchant_uid, retry_uid):
+    """The retry's window paid: its result, and the declined order still failed."""
+    page.wait_for_url(result_url(shop.url, retry_uid), timeout=TIMEOUT)
+    expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
+    with shop.context():
+        assert billing.payment_by_merchant_uid(merchant_uid).status == "failed"
+        assert billing.payment_by_merchant_uid(retry_uid).status == "paid"
+        assert billing.payment_by_merchant_uid(retry_uid).subscription.status == "active"
+
+
 @pytest.mark.parametrize("cvv", sorted(DECLINES))
 def test_a_declined_card_keeps_the_shopper_on_the_checkout_with_the_reason(page, shop, cvv):
     register(page, shop.url)
@@ -117,32 +144,39 @@ def test_a_declined_card_keeps_the_shopper_on_the_checkout_with_the_reason(page,
     pay_in_window(window_frame(page), cvv=cvv)
 
     # Still the checkout: the reason in the shopper's words, the consent and the details kept.
-    status = page.locator("#checkout-status")
-    expect(status).to_contain_text("The payment did not go through", timeout=TIMEOUT)
-    expect(status).to_contain_text(DECLINES[cvv])
-    expect(status).to_have_class(re.compile(r"checkout-error"))
+    assert_declined_and_kept(page, shop, merchant_uid, DECLINES[cvv])
     expect(page.locator("#imp-sandbox-overlay")).to_have_count(0)
     assert page.url == f"{shop.url}/checkout/basic-monthly"
-    expect(page.locator("#consent")).to_be_checked()
-    expect(page.locator("#buyer_tel")).to_have_value("010-1234-5678")
-    expect(page.locator("#pay-button")).to_be_enabled()
-    # The failed order is not offered again: its number is gone from the page.
-    expect(page.locator("#order-row")).to_be_hidden()
-    with shop.context():
-        payment = billing.payment_by_merchant_uid(merchant_uid)
-        assert payment.status == "failed"
-        assert payment.subscription.status == "incomplete"
 
     # The same button opens the window again, on a new order, without ticking anything again.
     retry_uid = start_payment(page)
     assert retry_uid != merchant_uid
     assert order_number(page) == retry_uid
     pay_in_window(window_frame(page))
-    page.wait_for_url(result_url(shop.url, retry_uid), timeout=TIMEOUT)
-    expect(page.locator("h1")).to_have_text("You are subscribed to Basic")
-    with shop.context():
-        assert billing.payment_by_merchant_uid(merchant_uid).status == "failed"
-        assert billing.payment_by_merchant_uid(retry_uid).status == "paid"
+    assert_retry_paid(page, shop, merchant_uid, retry_uid)
+
+
+def test_a_declined_card_on_a_phone_returns_to_the_checkout_with_the_reason(phone, shop):
+    page = phone
+    register(page, shop.url)
+    open_checkout(page, shop.url)
+    page.fill("#buyer_tel", "010-1234-5678")
+    merchant_uid = start_payment(page)
+    page.wait_for_url(re.compile(re.escape(shop.sandbox.url) + r"/window/"), timeout=TIMEOUT)
+    pay_in_window(page, cvv="111")
+
+    # Back on the checkout (the phone left it for the window), as the desktop stays on it: the
+    # consent given on that order and the details given to its window kept.
+    page.wait_for_url(f"{shop.url}/checkout/basic-monthly?declined={merchant_uid}", timeout=TIMEOUT)
+    assert_declined_and_kept(page, shop, merchant_uid, DECLINES["111"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+
+    # Pay again at once, without ticking anything: a new order, and this card goes through.
+    retry_uid = start_payment(page)
+    assert retry_uid != merchant_uid
+    page.wait_for_url(re.compile(re.escape(shop.sandbox.url) + r"/window/"), timeout=TIMEOUT)
+    pay_in_window(page)
+    assert_retry_paid(page, shop, merchant_uid, retry_uid)
 
 
 def test_closing_the_window_leaves_the_order_pending(page, shop):
