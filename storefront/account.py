@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 from itsdangerous import BadData, URLSafeSerializer
 
+from storefront import clock
 from storefront import billing
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
@@ -22,7 +23,6 @@ from storefront.models import (
     PaymentStatus,
     Subscription,
     SubscriptionStatus,
-    utcnow,
 )
 from storefront.payment_window import price_refusal, sdk_params
 from storefront.wording import (
@@ -98,7 +98,7 @@ def overview():
                      for sub in subscriptions},
         refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
         history=history,
-        now=utcnow(),
+        now=clock.now(),
     )
 
 

@@ -23,13 +23,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
+from storefront import clock
 from storefront import billing
 from storefront.billing import ReturnKind, ReturnResult
 from storefront.auth import LOG_IN_FIRST
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import shop_zone
-from storefront.models import Payment, PaymentKind, PaymentStatus, Plan, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Plan
 from storefront.payment_window import (
     CONSENT_VERSION, consent_refusal, consent_text_id, sdk_params,
 )
@@ -88,7 +89,7 @@ def start(slug: str):
         "complete_url": url_for("checkout.complete"),
     }
     return render_template("checkout/checkout.html", plan=plan, params=params,
-                           next_charge=add_interval(utcnow(), plan.interval, zone=shop_zone()),
+                           next_charge=add_interval(clock.now(), plan.interval, zone=shop_zone()),
                            **_after_decline(request.args.get("declined", ""), plan))
 
 
@@ -99,7 +100,7 @@ def _after_decline(marker: str, plan: Plan) -> dict[str, Any]:
     payment = _owners_order(marker)
     if (payment is None or payment.kind != PaymentKind.FIRST
             or payment.status != PaymentStatus.FAILED or payment.subscription.plan_id != plan.id
-            or payment.created_at <= utcnow() - current_app.config["ORDER_EXPIRES"]):
+            or payment.created_at <= clock.now() - current_app.config["ORDER_EXPIRES"]):
         return {"declined_reason": None, "consent_kept": False, "details": {}}
     consent = payment.subscription.consent_version or ""
     return {"declined_reason": failure_shown(payment.fail_reason),
@@ -294,7 +295,7 @@ def result(merchant_uid: str):
         # Whatever iamport answers (or not), the page shows what our records then hold.
         billing.verify_return(merchant_uid=payment.merchant_uid)
     # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
-    refresh = payment.created_at > utcnow() - RESULT_REFRESH_FOR
+    refresh = payment.created_at > clock.now() - RESULT_REFRESH_FOR
     return render_template("checkout/result.html", payment=payment,
                            subscription=payment.subscription, refresh=refresh,
                            refunds=billing.refunds_of_order(payment.merchant_uid))

@@ -8,10 +8,11 @@ from flask import Blueprint, abort, make_response, render_template, request, ses
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from storefront import clock
 from storefront import billing
 from storefront.extensions import db
 from storefront.formatting import shop_zone
-from storefront.models import Plan, Subscription, utcnow
+from storefront.models import Plan, Subscription
 from storefront.periods import add_interval
 
 bp = Blueprint("shop", __name__)
@@ -82,7 +83,7 @@ def catalog():
 def plan(slug: str):
     """Show one plan and what subscribing to it charges."""
     plan = get_active_plan(slug)
-    next_charge = add_interval(utcnow(), plan.interval, zone=shop_zone())
+    next_charge = add_interval(clock.now(), plan.interval, zone=shop_zone())
     logged_in = current_user.is_authenticated
     # A subscriber is told so (and sent to the account), not offered a checkout that bounces.
     subscribed = logged_in and billing.live_subscription(current_user, plan) is not None

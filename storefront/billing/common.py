@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
+from storefront import clock
 from storefront.billing.verification import refusal_reason
 from storefront.extensions import db
 from storefront.iamport import IamportClient
@@ -25,7 +26,6 @@ from storefront.models import (
     Subscription,
     SubscriptionStatus,
     User,
-    utcnow,
 )
 from storefront.payment_window import external_url
 
@@ -53,7 +53,7 @@ def client() -> IamportClient:
 
 def new_merchant_uid(prefix: str) -> str:
     """A fresh order id: readable prefix, UTC date, random part (well under 40 characters)."""
-    return f"{prefix}_{utcnow():%Y%m%d}_{secrets.token_hex(8)}"
+    return f"{prefix}_{clock.now():%Y%m%d}_{secrets.token_hex(8)}"
 
 
 def new_customer_uid(user: User) -> str:
@@ -113,7 +113,7 @@ def move_payment(merchant_uid: str, expected: PaymentStatus, new: PaymentStatus,
     return db.session.execute(
         db.update(Payment)
         .where(Payment.merchant_uid == merchant_uid, Payment.status == expected)
-        .values(status=new, updated_at=utcnow(), **values)
+        .values(status=new, updated_at=clock.now(), **values)
         # The caller's commit expires every object, so none is brought up to date here.
         .execution_options(synchronize_session=False)
     ).rowcount == 1
@@ -179,7 +179,7 @@ def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
             Payment.kind == PaymentKind.FIRST,
             Payment.status == PaymentStatus.REVIEW,
             # Past its deadline a hold is a decline (reconcile records it so).
-            sa.or_(Payment.held_until.is_(None), Payment.held_until > utcnow()),
+            sa.or_(Payment.held_until.is_(None), Payment.held_until > clock.now()),
         )
     ).scalars().first()
 

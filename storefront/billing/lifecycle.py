@@ -1,4 +1,4 @@
-"""The subscription lifecycle: activate, extend, renewal failed (for a payment just recorded), cancel, resume, and periods that end."""
+"""The subscription lifecycle the shopper drives: its periods' ends, cancel (at the period's end or now, with what that gives up), resume, and periods that end."""
 
 from __future__ import annotations
 
@@ -6,31 +6,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
-import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
+from storefront import clock
 from storefront.billing.common import (
     LIVE_STATUSES,
     ActionRefused,
-    from_unix,
     lock_unclaimed,
     retried_on_conflict,
 )
-from storefront.billing.refunds import (
-    ALREADY_CANCELED,
-    ALREADY_SUBSCRIBED,
-    ORDER_EXPIRED,
-    PERIOD_PAID_ALREADY,
-    refund_payment,
-)
-from storefront.billing.renewals import schedule_next_renewal
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus, utcnow
+from storefront.models import Subscription, SubscriptionStatus
 from storefront.periods import next_period_end
 
 log = logging.getLogger(__name__)
@@ -43,215 +32,8 @@ def anchor_of(subscription: Subscription, end: datetime) -> datetime:
 
 def period_end_after(subscription: Subscription) -> datetime:
     """The paid-until date once one more period is charged (for the charge's confirmation)."""
-    end = subscription.current_period_end or utcnow()
+    end = subscription.current_period_end or clock.now()
     return next_period_end(anchor_of(subscription, end), end, subscription.plan.interval, zone=shop_zone())
-
-
-def activate(payment: Payment, subscription: Subscription) -> None:
-    """A paid first payment starts the subscription's first period on its billing key."""
-    start = payment.paid_at or utcnow()
-    # Worked out before anything is set: loading the plan or the buyer midway would write the
-    # subscription twice (the session flushes before it loads).
-    end = next_period_end(start, start, subscription.plan.interval, zone=shop_zone())
-    buyer = payment.user
-    subscription.status = SubscriptionStatus.ACTIVE
-    subscription.customer_uid = payment.customer_uid
-    subscription.buyer_email = buyer.email
-    subscription.buyer_name = buyer.buyer_name
-    subscription.billing_key_ready_at = None
-    subscription.billing_anchor = start
-    subscription.current_period_start = start
-    subscription.current_period_end = end
-    log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
-
-
-def replaces_the_key(payment: Payment, subscription: Subscription) -> bool:
-    """Whether a paid payment's billing key replaces the subscription's: only a card change
-    newer than the payment that issued the key in use. A charge on an older key (a renewal
-    iamport ran as the card changed, a "charge now" approved after a review) buys its period
-    and never touches the key."""
-    if payment.kind != PaymentKind.CARD_CHANGE or not payment.customer_uid:
-        return False
-    if payment.customer_uid == subscription.customer_uid:
-        return False
-    issued_the_key_in_use = db.session.execute(
-        db.select(sa.func.max(Payment.id)).where(
-            Payment.subscription_id == subscription.id,
-            Payment.customer_uid == subscription.customer_uid,
-            Payment.kind.in_([PaymentKind.FIRST, PaymentKind.CARD_CHANGE]),
-        )
-    ).scalar_one_or_none()
-    return issued_the_key_in_use is None or payment.id > issued_the_key_in_use
-
-
-def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> None:
-    """A paid repeat charge, card change or renewal pays one more period, from the end of the
-    paid one to the anchor's next date; a newer card's key replaces the old one, which is
-    written to be deleted."""
-    old_end = subscription.current_period_end or payment.paid_at or utcnow()
-    anchor = anchor_of(subscription, old_end)
-    # Worked out before anything is set (see activate).
-    new_end = next_period_end(anchor, old_end, subscription.plan.interval, zone=shop_zone())
-    new_card = replaces_the_key(payment, subscription)
-    buyer = payment.user if new_card else None
-    subscription.billing_anchor = anchor
-    subscription.current_period_end = new_end
-    subscription.status = SubscriptionStatus.ACTIVE
-    subscription.retry_count = 0
-    subscription.past_due_since = None
-    if payment.kind == PaymentKind.RENEWAL:
-        subscription.current_period_start = old_end
-    if buyer is not None:
-        old_key = subscription.customer_uid
-        subscription.customer_uid = payment.customer_uid
-        subscription.buyer_email = buyer.email
-        subscription.buyer_name = buyer.buyer_name
-        subscription.billing_key_ready_at = None
-        if old_key:
-            owe_key_deletion(subscription.id, old_key)
-    elif payment.kind == PaymentKind.CARD_CHANGE and payment.customer_uid != subscription.customer_uid:
-        # An older card change paid late: its period is bought, its key is not kept.
-        owe_key_deletion(subscription.id, payment.customer_uid)
-    schedule_next_renewal(subscription, ran_schedule)
-
-
-def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str, Any],
-                   ran_schedule: bool) -> None:
-    """A declined renewal: past due and retried later, cancelled after the last retry (its key
-    written to be deleted)."""
-    if subscription.status not in LIVE_STATUSES:
-        return
-    failed_at = from_unix(info.get("failed_at")) or utcnow()
-    subscription.retry_count += 1
-    if subscription.retry_count == 1:
-        subscription.past_due_since = failed_at
-    if subscription.retry_count > len(current_app.config["RENEWAL_RETRY_DAYS"]):
-        subscription.status = SubscriptionStatus.CANCELED
-        subscription.canceled_at = failed_at
-        if subscription.customer_uid:
-            owe_key_deletion(subscription.id, subscription.customer_uid)
-        return
-    subscription.status = SubscriptionStatus.PAST_DUE
-    if payment.period_start == subscription.current_period_end:
-        schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
-
-
-def other_attempt_at_period(payment: Payment, *conditions: Any) -> bool:
-    """Whether another attempt at this renewal's period meets the conditions."""
-    return db.session.execute(
-        db.select(Payment.id).where(
-            Payment.subscription_id == payment.subscription_id,
-            Payment.kind == PaymentKind.RENEWAL,
-            Payment.period_start == payment.period_start,
-            Payment.id != payment.id,
-            *conditions,
-        ).limit(1)
-    ).first() is not None
-
-
-def decides_its_period(payment: Payment, subscription: Subscription) -> bool:
-    """Whether a renewal attempt's failure may change the subscription: only the latest attempt
-    at the period still due may (an older one declined late, after a later one paid, may not)."""
-    if payment.period_start is None:
-        return True  # made before renewals recorded their period
-    if payment.period_start != subscription.current_period_end:
-        return False
-    return not other_attempt_at_period(payment, Payment.attempt > (payment.attempt or 0))
-
-
-def period_paid_already(payment: Payment, subscription: Subscription) -> bool:
-    """Whether another attempt at this paid renewal's period was paid first.
-
-    Only asked when the period is no longer the one due (in the common case it is, and no query
-    is made): charged otherwise meanwhile ("charge now"), this payment still buys a period.
-    """
-    if payment.period_start is None or payment.period_start == subscription.current_period_end:
-        return False
-    return other_attempt_at_period(payment, Payment.status == PaymentStatus.PAID)
-
-
-def give_back_unused(payment: Payment, subscription: Subscription, info: dict[str, Any],
-                     reason: str) -> None:
-    """Owe back a paid payment the subscription cannot use, with the key it issued (a first
-    payment or a card change) unless a live subscription uses that key."""
-    refund_payment(payment, info, reason)
-    key = payment.customer_uid
-    if payment.kind in (PaymentKind.FIRST, PaymentKind.CARD_CHANGE) and key and not key_in_use(key):
-        owe_key_deletion(subscription.id, key)
-
-
-def key_in_use(customer_uid: str) -> bool:
-    """Whether a live subscription renews on this billing key."""
-    return db.session.execute(
-        db.select(Subscription.id).where(Subscription.customer_uid == customer_uid,
-                                         Subscription.status.in_(LIVE_STATUSES)).limit(1)
-    ).first() is not None
-
-
-def follow_payment(payment: Payment, subscription: Subscription, info: dict[str, Any],
-                   ran_schedule: bool, by_schedule: bool, withdrawn: bool = False) -> None:
-    """Change the (locked) subscription for its payment that just changed, writing what is owed
-    to iamport (a refund, a key to delete) in the same transaction; the schedules follow from
-    the database after the commit (see obligations.carry_out).
-
-    `ran_schedule`: the payment was a scheduled renewal that iamport ran; `by_schedule`: iamport
-    says a schedule made the payment; `withdrawn`: the renewal was being withdrawn.
-    """
-    paid = payment.status == PaymentStatus.PAID
-    if paid and payment.kind == PaymentKind.FIRST:
-        if subscription.status in LIVE_STATUSES:
-            # Two checkouts for one plan were both paid: the second is refunded.
-            give_back_unused(payment, subscription, info, ALREADY_SUBSCRIBED)
-        elif subscription.status != SubscriptionStatus.INCOMPLETE:
-            # Approved after the shopper gave the subscription up: it is not revived.
-            give_back_unused(payment, subscription, info, ALREADY_CANCELED)
-        elif other_live_subscription(subscription) is not None:
-            # Bought again meanwhile as another subscription to the plan.
-            give_back_unused(payment, subscription, info, ALREADY_SUBSCRIBED)
-        elif order_no_longer_sold(payment, subscription):
-            give_back_unused(payment, subscription, info, ORDER_EXPIRED)
-        else:
-            activate(payment, subscription)
-        return
-    if paid:
-        ending = subscription.cancel_at_period_end and payment.kind == PaymentKind.RENEWAL
-        if subscription.status == SubscriptionStatus.CANCELED or ending:
-            # "No further charges" was promised: a charge that still went through goes back.
-            give_back_unused(payment, subscription, info, ALREADY_CANCELED)
-        elif payment.kind == PaymentKind.RENEWAL and period_paid_already(payment, subscription):
-            refund_payment(payment, info, PERIOD_PAID_ALREADY)
-        else:
-            extend(payment, subscription, ran_schedule)
-        return
-    if payment.status == PaymentStatus.FAILED and payment.kind == PaymentKind.RENEWAL:
-        if withdrawn or not by_schedule or not decides_its_period(payment, subscription):
-            # Not the card declining the period's renewal (a renewal being withdrawn, a payment
-            # made otherwise on its order id, or an older attempt declined late): the
-            # subscription stays as it is.
-            return
-        renewal_failed(payment, subscription, info, ran_schedule)
-
-
-def other_live_subscription(subscription: Subscription) -> Subscription | None:
-    """Another live subscription of the same shopper to the same plan, if any."""
-    return db.session.execute(
-        db.select(Subscription).where(
-            Subscription.user_id == subscription.user_id,
-            Subscription.plan_id == subscription.plan_id,
-            Subscription.id != subscription.id,
-            Subscription.status.in_(LIVE_STATUSES),
-        )
-    ).scalars().first()
-
-
-def order_no_longer_sold(payment: Payment, subscription: Subscription) -> bool:
-    """Whether a first payment was paid after its order expired for a plan no longer sold at
-    the order's price (its price changed, or it was withdrawn)."""
-    paid_at = payment.paid_at or utcnow()
-    if paid_at <= payment.created_at + current_app.config["ORDER_EXPIRES"]:
-        return False
-    plan = subscription.plan
-    return not plan.active or plan.price != payment.amount or plan.currency != payment.currency
 
 
 @dataclass(frozen=True)
@@ -268,7 +50,7 @@ class GivenUp:
 def given_up_now(subscription: Subscription, now: datetime | None = None) -> GivenUp:
     """The paid time left that cancelling now gives up, from now to the paid-until date (more
     than one period after "Charge now"), valued pro rata at the plan's price, rounded down."""
-    now = now or utcnow()
+    now = now or clock.now()
     plan = subscription.plan
     start, end = subscription.current_period_start, subscription.current_period_end
     if end is None or start is None or end <= now or end <= start:
@@ -294,7 +76,7 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         subscription.cancel_at_period_end = True
     else:
         subscription.status = SubscriptionStatus.CANCELED
-        subscription.canceled_at = utcnow()
+        subscription.canceled_at = clock.now()
         subscription.cancel_at_period_end = False
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
@@ -306,7 +88,7 @@ def resume(subscription: Subscription) -> None:
     """Undo a cancel at period end while the period lasts (the caller carries out the schedule)."""
     if not subscription.cancel_at_period_end or subscription.status != SubscriptionStatus.ACTIVE:
         raise ActionRefused(_("Only a subscription that is ending can be resumed."))
-    if subscription.current_period_end and subscription.current_period_end <= utcnow():
+    if subscription.current_period_end and subscription.current_period_end <= clock.now():
         raise ActionRefused(_("The period has ended; please subscribe again."))
     subscription.cancel_at_period_end = False
     db.session.commit()
@@ -332,7 +114,7 @@ def end_period(subscription_id: int, now: datetime) -> bool:
 def end_finished_periods(now: datetime | None = None) -> int:
     """Cancel subscriptions whose cancel-at-period-end has come (their keys written to be
     deleted, which reconcile then does); returns how many."""
-    now = now or utcnow()
+    now = now or clock.now()
     ids = db.session.execute(
         db.select(Subscription.id).where(
             Subscription.cancel_at_period_end.is_(True),

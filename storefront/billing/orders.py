@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from storefront import clock
 from storefront.billing.common import (
     CONFLICT_RETRIES,
     LIVE_STATUSES,
@@ -34,7 +35,6 @@ from storefront.models import (
     Subscription,
     SubscriptionStatus,
     User,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def prepare(payment: Payment) -> None:
         prepared = client().get_prepared_payment(payment.merchant_uid)
         if to_decimal(prepared.get("amount")) != payment.amount:
             raise
-    payment.prepared_at = utcnow()
+    payment.prepared_at = clock.now()
     db.session.commit()
 
 
@@ -97,7 +97,7 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
         )
         db.session.add(payment)
     # The latest consent is the one the order about to be paid was opened with.
-    subscription.consent_at = utcnow()
+    subscription.consent_at = clock.now()
     subscription.consent_version = consent_version
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
@@ -143,7 +143,7 @@ def open_window_order(subscription: Subscription, kind: PaymentKind, *conditions
             Payment.subscription_id == subscription.id,
             Payment.kind == kind,
             Payment.status == PaymentStatus.PENDING,
-            Payment.created_at > utcnow() - current_app.config["ORDER_EXPIRES"],
+            Payment.created_at > clock.now() - current_app.config["ORDER_EXPIRES"],
             Payment.amount == plan.price,
             Payment.currency == plan.currency,
             ~refused,

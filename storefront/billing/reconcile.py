@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from storefront import clock
 from storefront.billing.audit import audit_schedules, record_schedule_status
 from storefront.billing.common import LIVE_STATUSES, client, move_payment
 from storefront.billing.lifecycle import end_finished_periods
@@ -26,7 +27,6 @@ from storefront.models import (
     Refund,
     RetiredKey,
     Subscription,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     `audit` also pages through iamport's schedule listing, to find schedules it revoked or lost
     since it took them: worth a run a day, not every run.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     min_age = current_app.config["RECONCILE_MIN_AGE"] if min_age is None else min_age
     report = ReconcileReport()
     settle_pending(now, min_age, report)

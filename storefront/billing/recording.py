@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from storefront import clock
 from storefront.billing.common import (
     UnknownPayment,
     client,
@@ -17,14 +18,14 @@ from storefront.billing.common import (
     refusal_of,
     retried_on_conflict,
 )
-from storefront.billing.lifecycle import follow_payment
+from storefront.billing.outcomes import follow_payment
 from storefront.billing.obligations import carry_out
 from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund, refund_payment
 from storefront.billing.verification import (
     OPEN, USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason,
 )
 from storefront.extensions import db
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,12 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
         "fail_reason": outcome.reason,
         "imp_uid": info.get("imp_uid"),
         "provider_response": jsonable(info),
-        "updated_at": utcnow(),
+        "updated_at": clock.now(),
     }
     if outcome.status == PaymentStatus.PAID:
-        values["paid_at"] = from_unix(info.get("paid_at")) or utcnow()
+        values["paid_at"] = from_unix(info.get("paid_at")) or clock.now()
     if outcome.status == PaymentStatus.REVIEW and payment.status != PaymentStatus.REVIEW:
-        values["held_until"] = utcnow() + current_app.config["REVIEW_DEADLINE"]
+        values["held_until"] = clock.now() + current_app.config["REVIEW_DEADLINE"]
     # The session brings the payment object up to date with the values it sets.
     moved = db.session.execute(
         db.update(Payment).where(Payment.id == payment.id, Payment.status == payment.status)
@@ -135,7 +136,7 @@ def record_change(info: dict[str, Any], now: datetime | None) -> "Recorded":
         return Recorded(payment, False)
     ran_schedule = payment.status in (PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING)
     withdrawn = payment.status == PaymentStatus.WITHDRAWING
-    changed = apply_outcome(payment, judge(payment, info, now or utcnow()), info)
+    changed = apply_outcome(payment, judge(payment, info, now or clock.now()), info)
     if changed:
         after_change(payment, info, ran_schedule, withdrawn)
         log.info("payment %s (%s, %s) is now %s", merchant_uid, payment.kind, info.get("imp_uid"),

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from storefront import clock
 from storefront.billing.common import client, move_payment, refund_of
 from storefront.billing.verification import to_decimal
 from storefront.extensions import db
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentStatus, Refund, RefundStatus, utcnow
+from storefront.models import Payment, PaymentStatus, Refund, RefundStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def claim_request(refund: Refund) -> bool:
         db.update(Refund).where(
             Refund.id == refund.id, Refund.status == RefundStatus.OWED,
             Refund.requested_at.is_(None) if asked_before is None else Refund.requested_at == asked_before,
-        ).values(requested_at=utcnow(), attempts=Refund.attempts + 1)
+        ).values(requested_at=clock.now(), attempts=Refund.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     db.session.commit()
@@ -82,7 +83,7 @@ def give_back(refund: Refund, now: datetime | None = None) -> bool:
         return still_owed(refund, exc)
     if balance > 0:
         asked = refund.requested_at
-        if asked is not None and asked > (now or utcnow()) - ASK_AGAIN_AFTER:
+        if asked is not None and asked > (now or clock.now()) - ASK_AGAIN_AFTER:
             db.session.commit()
             log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
             return False
@@ -107,7 +108,7 @@ def mark_given_back(refund: Refund) -> bool:
     """Record a refund iamport's record shows returned, and our payment it was as cancelled."""
     done = db.session.execute(
         db.update(Refund).where(Refund.id == refund.id, Refund.status == RefundStatus.OWED)
-        .values(status=RefundStatus.DONE, refunded_at=utcnow(), last_error=None)
+        .values(status=RefundStatus.DONE, refunded_at=clock.now(), last_error=None)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     if done and refund.payment_id is not None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from storefront import clock
 from storefront.billing.common import (
     LIVE_STATUSES,
     client,
@@ -27,7 +28,7 @@ from storefront.billing.schedules import (
 )
 from storefront.extensions import db
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,12 @@ def renewal_due(subscription: Subscription) -> datetime:
     """
     if subscription.retry_count:
         days = current_app.config["RENEWAL_RETRY_DAYS"][subscription.retry_count - 1]
-        due = (subscription.past_due_since or utcnow()) + timedelta(days=days)
+        due = (subscription.past_due_since or clock.now()) + timedelta(days=days)
     else:
-        due = subscription.current_period_end or utcnow()
+        due = subscription.current_period_end or clock.now()
     # iamport refuses a schedule in the past: a late webhook or reconcile run charges soon instead.
     # Whole seconds, as iamport keeps it.
-    return max(due, utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
+    return max(due, clock.now() + SCHEDULE_MARGIN).replace(microsecond=0)
 
 
 def new_renewal(subscription: Subscription, period: datetime, attempt: int) -> Payment:
@@ -199,7 +200,7 @@ def mark_key_ready(subscription_id: int, customer_uid: str, key: dict) -> bool:
         db.session.commit()
         return False
     # The card is kept as iamport described it, so the account page never waits on iamport.
-    subscription.billing_key_ready_at = utcnow()
+    subscription.billing_key_ready_at = clock.now()
     subscription.card_name = str(key.get("card_name") or "")[:60] or None
     subscription.card_number = str(key.get("card_number") or "")[:30] or None
     db.session.commit()

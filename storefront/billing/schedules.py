@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from storefront import clock
 from storefront.billing.common import client, move_payment, notice_url
 from storefront.extensions import db
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentKind, PaymentStatus, RetiredKey, Subscription, utcnow
+from storefront.models import Payment, PaymentKind, PaymentStatus, RetiredKey, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def send_schedule(row: Payment) -> bool:
     no one holds the schedule yet, so only here may its time change (the attempt stays the same).
     """
     merchant_uid, customer_uid = row.merchant_uid, row.customer_uid
-    soonest = (utcnow() + SCHEDULE_MARGIN).replace(microsecond=0)
+    soonest = (clock.now() + SCHEDULE_MARGIN).replace(microsecond=0)
     if row.scheduled_at is None or row.scheduled_at < soonest:
         moved = move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
                              scheduled_at=soonest)
@@ -89,7 +90,7 @@ def send_schedule(row: Payment) -> bool:
             log.warning("renewal %s not scheduled yet: %s", merchant_uid, exc)
             return False
     taken = move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.SCHEDULED,
-                         schedule_taken_at=utcnow())
+                         schedule_taken_at=clock.now())
     if not taken:
         # Withdrawn while the schedule was on its way: that withdrawal may have found nothing
         # to withdraw yet, so it is owed again now that iamport holds the schedule.
@@ -134,7 +135,7 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
     if status == "scheduled":
         log.warning("renewal %s still scheduled at iamport; withdrawing it again later", merchant_uid)
         return False
-    could_have_run = status not in (None, "revoked") or (due is not None and due <= utcnow())
+    could_have_run = status not in (None, "revoked") or (due is not None and due <= clock.now())
     if could_have_run and not looked_up:
         log.info("renewal %s may have run (%s); its payment settles it", merchant_uid, status)
         return True
@@ -180,7 +181,7 @@ def delete_retired_key(retired: RetiredKey) -> bool:
         retired.last_error = "a schedule of this key could not be withdrawn yet"
         db.session.commit()
         return False
-    retired.deleted_at = utcnow()
+    retired.deleted_at = clock.now()
     retired.last_error = None
     db.session.commit()
     log.info("billing key %s deleted", customer_uid)

@@ -8,10 +8,18 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 
+from storefront import clock
+
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
+    """The system's time, timezone-aware in UTC (sessions, tokens, log-in throttles)."""
     return datetime.now(timezone.utc)
+
+
+def shop_now() -> datetime:
+    """The shop's clock (storefront.clock), read when a row is written: for what money and
+    deadlines are reckoned from (a payment's creation, say)."""
+    return clock.now()
 
 
 class UTCDateTime(sa.types.TypeDecorator):

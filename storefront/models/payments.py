@@ -11,7 +11,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
-from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
+from storefront.models.columns import Money, UTCDateTime, enum_column, shop_now, sql_values
 from storefront.models.statuses import PaymentKind, PaymentStatus, RefundStatus
 from storefront.models.subscriptions import Subscription
 from storefront.models.users import User
@@ -63,8 +63,8 @@ class Payment(db.Model):
     # The one-time token of the "Charge now" form: a resubmission hits the unique index.
     idempotency_key: Mapped[Optional[str]] = mapped_column(sa.String(64), unique=True)
     provider_response: Mapped[Optional[dict[str, Any]]] = mapped_column(sa.JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
     paid_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     subscription: Mapped[Optional[Subscription]] = relationship(back_populates="payments")
@@ -113,7 +113,7 @@ class Refund(db.Model):
                                                  default=RefundStatus.OWED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     # When iamport accepted the cancel; PAYMENTWALL returns the money later, so it is not re-sent.
     requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     refunded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -131,5 +131,5 @@ class RetiredKey(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(255))
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from storefront.extensions import db
 from storefront.formatting import minor_digits, minor_unit
 from storefront.i18n import page_language
-from storefront.models.columns import Money, UTCDateTime, enum_column, sql_values, utcnow
+from storefront.models.columns import Money, UTCDateTime, enum_column, shop_now, sql_values
 from storefront.models.statuses import Interval, SubscriptionStatus
 from storefront.models.users import User
 
@@ -128,8 +128,8 @@ class Subscription(db.Model):
     # which version of its text (payment_window.consent_text_id) they were shown.
     consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     consent_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
 
     # Checked and raised by every update (optimistic concurrency): where row locks do nothing
     # (SQLite), an update made from a stale read fails instead of undoing another one.

@@ -221,3 +221,23 @@ def test_late_paid_renewal_after_a_failure_is_honoured_and_retries_stop(app, api
         statuses = dict(db.session.execute(db.select(Payment.merchant_uid, Payment.status)).all())
         assert statuses[retry.merchant_uid] == "revoked"
     assert unscheduled_uids(api) == [[retry.merchant_uid]]
+
+
+def test_an_open_order_expires_by_the_shops_one_clock(app, api, order, monkeypatch):
+    """Money, calendars and deadlines read one clock (storefront.clock): moved on two hours, the
+    order opened at checkout is no longer offered, and a new one is opened."""
+    from datetime import timedelta
+
+    from storefront import clock
+    from storefront.models import Plan, User
+
+    api.post(f"{API}/payments/prepare", json={"code": 0, "message": None, "response": {"amount": 9}})
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        assert billing.open_checkout(user, plan, "2026-12-01/en").merchant_uid == order
+        two_hours_later = clock.now() + timedelta(hours=2)
+        monkeypatch.setattr(clock, "now", lambda: two_hours_later)
+        reopened = billing.open_checkout(user, plan, "2026-12-01/en")
+        assert reopened.merchant_uid != order
+        assert reopened.created_at == two_hours_later
