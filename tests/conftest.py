@@ -65,13 +65,13 @@ class Activations:
 
     def __len__(self) -> int:
         return sum(1 for record in self._caplog.records
-                   if record.name == "storefront.billing.lifecycle" and " activated by " in record.getMessage())
+                   if record.name == "storefront.billing.outcomes" and " activated by " in record.getMessage())
 
 
 @pytest.fixture
 def activations(caplog) -> Activations:
     """Counts the subscriptions activated during the test (billing logs each activation)."""
-    caplog.set_level(logging.INFO, logger="storefront.billing.lifecycle")
+    caplog.set_level(logging.INFO, logger="storefront.billing.outcomes")
     return Activations(caplog)
 
 

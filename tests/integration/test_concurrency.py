@@ -186,10 +186,27 @@ def test_cancel_now_racing_charges_leaves_the_subscription_cancelled(shop):
                                      data={"csrf_token": csrf, "when": "now"},
                                      allow_redirects=False, timeout=60).status_code
 
+        key = subscription(shop, sub_id).customer_uid
         codes = _post_charges(shop, shopper, sub_id, 5, also=cancel_now)
         assert set(codes) == {303}, codes
         assert shop.served.wait_idle(timeout=30)
         assert subscription(shop, sub_id).status == "canceled", f"trial {trial}"
+        with shop.context():
+            billing.reconcile()
+        # Money as well: each charge is recorded here as iamport has it (an order iamport never
+        # charged is not paid here), and the card is gone.
+        with shop.context():
+            ours = db.session.execute(db.select(Payment.merchant_uid, Payment.status).where(
+                Payment.subscription_id == sub_id, Payment.kind == "repeat")).all()
+        for merchant_uid, status in ours:
+            found = shop.sandbox.api("GET", f"/payments/find/{merchant_uid}",
+                                     params={"include_sandbox": "true"})
+            theirs = found.json()["response"]["status"] if found.ok else None
+            # A refund PAYMENTWALL has still to confirm reads paid here meanwhile.
+            assert (status, theirs) in {("paid", "paid"), ("paid", "cancelled"), ("cancelled", "cancelled"),
+                                        ("failed", "failed"), ("failed", None), ("pending", None)}, \
+                f"trial {trial}: {merchant_uid} is {theirs} at iamport, {status} here"
+        assert shop.sandbox.api("GET", f"/subscribe/customers/{key}").status_code == 404
 
 
 def test_two_checkouts_at_once_open_one_subscription(shop):
