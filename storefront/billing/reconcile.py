@@ -50,8 +50,7 @@ class ReconcileReport:
     rescheduled: int = 0
     revoked_at_iamport: int = 0
     lost_at_iamport: int = 0
-    # Paid payments on our orders that the audit found at iamport and we had never recorded.
-    paid_unrecorded: int = 0
+    paid_unrecorded: int = 0  # paid at iamport on our orders, never recorded: found by the audit
     ended: int = 0
     refunds_done: int = 0
     refunds_owed: int = 0
@@ -290,9 +289,8 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     settle_pending(now, min_age, report)
     if audit:
         report.revoked_at_iamport, report.lost_at_iamport, failures = audit_schedules()
-        report.failures.extend(failures)
-        report.paid_unrecorded, failures = audit_payments(now)
-        report.failures.extend(failures)
+        report.paid_unrecorded, more = audit_payments(now)
+        report.failures.extend(failures + more)
     withdraw_unwanted_renewals(report)
     bring_schedules_in_step(report)
     report.ended = end_finished_periods(now)
