@@ -290,7 +290,8 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     if audit:
         report.revoked_at_iamport, report.lost_at_iamport, failures = audit_schedules()
         report.paid_unrecorded, more = audit_payments(now)
-        report.failures.extend(failures + more)
+        for failure in failures + more:
+            report.fail(failure)
     withdraw_unwanted_renewals(report)
     bring_schedules_in_step(report)
     report.ended = end_finished_periods(now)
