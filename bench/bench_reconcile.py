@@ -1,5 +1,5 @@
 """(5) Reconcile: REST calls and time of one run over settled subscriptions, with and without the
-audit of what iamport holds, and over unsettled ones.
+audit of what iamport holds, over unsettled ones, and over abandoned checkouts.
 
 A settled subscription is one reconcile has nothing to do for: active, its billing key ready, its
 first payment paid, and one scheduled renewal for the next period that iamport took (and, in this
@@ -7,10 +7,15 @@ sandbox, holds). An unsettled one is work reconcile must do: half are renewals r
 scheduled that iamport never took (the process died before sending them), half first payments
 left pending whose payment iamport holds as paid (the webhook was lost).
 
+An abandoned checkout is a first payment whose window was opened and left: the shop holds it
+pending, iamport as `ready`, and it is older than ABANDON_AFTER, so the next run looks it up one
+last time and closes it; after that it must cost nothing.
+
 One shop grows through the scenarios, so that each subscription is seeded once: N settled, then
 U unsettled on top (the run settles them; a second run shows the cost falls back), then settled
-ones up to the large size, run once without and once with the audit. Only the run is timed; every
-run gets a fresh app, so that it asks for its own token as a cron job's process does.
+ones up to the large size, run once without and once with the audit; then A abandoned checkouts,
+run once (their last lookup) and once more (past it). Only the run is timed; every run gets a
+fresh app, so that it asks for its own token as a cron job's process does.
 
 Seeding (not timed): one billing key is issued through the sandbox's payment window, then copied
 into the sandbox's store under each subscription's customer_uid (PAYMENTWALL issues a key only
@@ -18,7 +23,10 @@ with a payment, so the REST API cannot create one); the storefront's rows are wr
 ORM in chunks; each settled renewal's schedule is sent over the REST API
 (`POST /subscribe/payments/schedule`), as the shop does. The unsettled first payments are opened
 by the shop's own checkout (`open_checkout`, which prepares them at iamport) and paid in the
-window with no webhook URL.
+window with no webhook URL. The abandoned checkouts are written straight into both stores (the
+shop's order and subscription with the ORM, iamport's `ready` payment into the sandbox's), as
+the keys are. PUBLIC_URL names no host (`.invalid`): no storefront is served here, so nothing
+iamport is given (a schedule's notice_url) may point at someone else's shop on this machine.
 """
 
 from __future__ import annotations
@@ -69,6 +77,12 @@ GOAL_CALLS = 5
 GOAL_AUDIT_CALLS_PER_1000 = 1.0
 TOKEN_CALL = "POST getToken"
 LIST_CALL = "GET subscribe/payments/schedule"
+PAID_LIST_CALL = "GET payments/status/paid"
+# The audit lists iamport's paid payments 100 a page (storefront/billing/payment_audit.py).
+PAID_PAGE = 100
+GOAL_ABANDONED_CALLS = 0
+ABANDONED = 10_000
+PUBLIC_URL = "http://bench-reconcile.invalid"
 # Rows written per commit, and threads sending the settled renewals' schedules while seeding.
 CHUNK = 2000
 SEND_THREADS = 4
@@ -274,6 +288,56 @@ def seed_pending_first_payments(shop: Shop, n: int) -> None:
     wait_for_pingbacks(shop.sandbox)
 
 
+def seed_abandoned_checkouts(shop: Shop, n: int) -> bool:
+    """N checkouts whose window was opened and left, ABANDON_AFTER ago and more: the shop holds
+    each order pending (with its incomplete subscription), iamport a `ready` payment for it.
+    False, and nothing seeded, on code that never closes an abandoned order."""
+    from werkzeug.security import generate_password_hash
+
+    from sandbox.payments import payment_template
+    from storefront.extensions import db
+    from storefront.formatting import amount_for_sdk
+    from storefront.models import Payment, Plan, Subscription, User, utcnow
+
+    app = storefront_app(shop.env)
+    if "ABANDON_AFTER" not in app.config:
+        return False
+    tag = shop.next_tag("abandoned")
+    password_hash = generate_password_hash("bench password", method="pbkdf2:sha256:1000")
+    store = shop.sandbox.sandbox.store
+    with app.app_context():
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == PLAN)).scalar_one()
+        plan_id, price, currency, name = plan.id, plan.price, plan.currency, plan.name
+        # Past the last lookup's age, whole seconds as iamport keeps times.
+        opened = (utcnow() - app.config["ABANDON_AFTER"]["first"] - UNSETTLED_AGE).replace(microsecond=0)
+        for first in range(0, n, CHUNK):
+            rows, ready = [], []
+            for i in range(first, min(first + CHUNK, n)):
+                user = User(email=f"{tag}.{i}@example.com", first_name="Bench", last_name=f"Leaver{i}",
+                            password_hash=password_hash)
+                sub = Subscription(user=user, plan_id=plan_id, status="incomplete", created_at=opened,
+                                   updated_at=opened)
+                order = Payment(merchant_uid=f"sub_{opened:%Y%m%d}_{secrets.token_hex(8)}", user=user,
+                                subscription=sub, amount=price, currency=currency, kind="first",
+                                status="pending", customer_uid=f"cu_{tag}_{i}_{secrets.token_hex(6)}",
+                                created_at=opened, updated_at=opened)
+                rows += [user, sub, order]
+                ready.append({**payment_template(), "imp_uid": f"imp_{tag}_{i}_{secrets.token_hex(4)}",
+                              "merchant_uid": order.merchant_uid, "status": "ready", "channel": "pc",
+                              "name": name[:40], "amount": amount_for_sdk(price), "currency": currency,
+                              "buyer_email": user.email, "buyer_name": user.buyer_name,
+                              "customer_uid": order.customer_uid, "started_at": int(opened.timestamp())})
+            db.session.add_all(rows)
+            db.session.commit()
+            db.session.expunge_all()
+            with store.tx():
+                for payment in ready:
+                    store.payment_save(payment, {})
+        db.session.remove()
+        db.engine.dispose()
+    return True
+
+
 # --------------------------------------------------------------------------- what the shop holds
 
 
@@ -297,9 +361,11 @@ def shop_state(shop: Shop, engine: sa.Engine) -> dict[str, int]:
         pending = conn.execute(sa.text(
             "SELECT count(*) FROM payments WHERE kind = 'first' AND status = 'pending'")).scalar_one()
     held = sandbox_scheduled(shop.sandbox_db)
+    with sqlite3.connect(f"file:{shop.sandbox_db}?mode=ro", uri=True, timeout=30) as conn:
+        paid = conn.execute("SELECT count(*) FROM payments WHERE status = 'paid'").fetchone()[0]
     return {"live_subscriptions": live, "scheduled_renewals": len(renewals),
             "settled": sum(1 for m in renewals if m in held), "first_payments_pending": pending,
-            "schedules_held_by_iamport": len(held)}
+            "schedules_held_by_iamport": len(held), "paid_at_iamport": paid}
 
 
 # --------------------------------------------------------------------------- one run
@@ -313,7 +379,7 @@ def accepts_audit() -> bool:
 
 
 def reconcile_run(shop: Shop, engine: sa.Engine, label: str, settled: int, unsettled: int,
-                  audit: bool = False) -> dict[str, Any]:
+                  audit: bool = False, abandoned: int = 0) -> dict[str, Any]:
     """One timed reconcile run in a fresh app (its own token, as a cron job's process)."""
     from storefront import billing
 
@@ -332,13 +398,14 @@ def reconcile_run(shop: Shop, engine: sa.Engine, label: str, settled: int, unset
     after = shop_state(shop, engine)
     total = sum(calls.values())
     log.info("%s: %d REST calls in %.2f s", label, total, watch.seconds)
+    rows = settled + unsettled + abandoned
     result = {
-        "label": label, "settled": settled, "unsettled": unsettled, "audit": audit,
-        "rest_calls": total, "rest_calls_by_endpoint": calls,
+        "label": label, "settled": settled, "unsettled": unsettled, "abandoned": abandoned,
+        "audit": audit, "rest_calls": total, "rest_calls_by_endpoint": calls,
         "rest_calls_without_token": total - calls.get(TOKEN_CALL, 0),
-        "calls_per_subscription": round(total / (settled + unsettled), 3),
+        "calls_per_subscription": round(total / rows, 3),
         "seconds": round(watch.seconds, 3),
-        "ms_per_subscription": round(watch.seconds / (settled + unsettled) * 1000, 3),
+        "ms_per_subscription": round(watch.seconds / rows * 1000, 3),
         "report": asdict(report) if hasattr(report, "__dataclass_fields__") else repr(report),
         "before": before_state, "after": after,
     }
@@ -348,14 +415,18 @@ def reconcile_run(shop: Shop, engine: sa.Engine, label: str, settled: int, unset
         # A page holds at most 1,000 schedules: the fewest calls that can list them all.
         result["listing_pages_needed"] = max(1, math.ceil(held / 1000))
         result["listing_calls_per_1000_schedules"] = round(calls.get(LIST_CALL, 0) / (held / 1000), 2)
+        # And iamport's paid payments of the last 90 days, PAID_PAGE a page (where the code has
+        # that audit: older code makes no such call).
+        result["paid_listing_calls"] = calls.get(PAID_LIST_CALL, 0)
+        result["paid_listing_pages_needed"] = max(1, math.ceil(before_state["paid_at_iamport"] / PAID_PAGE))
     return result
 
 
 # --------------------------------------------------------------------------- the benchmark
 
 
-def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = "sqlite",
-        smoke: bool = False) -> dict[str, Any]:
+def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, abandoned: int = ABANDONED,
+        db: str = "sqlite", smoke: bool = False) -> dict[str, Any]:
     """Run the benchmark, print its table and write bench/results/reconcile.json."""
     if large < small + unsettled:
         raise ValueError("the large shop holds the small one and its settled unsettled ones")
@@ -369,7 +440,7 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
         sandbox, counter = start_counted_sandbox(sandbox_db, SANDBOX_PINGBACK_DELAY=0, SANDBOX_TICK=0.2)
         stack.callback(sandbox.stop)
         database = stack.enter_context(storefront_database(db, tmp_path))
-        env = storefront_env(database.url, sandbox=sandbox)
+        env = storefront_env(database.url, sandbox=sandbox, public_url=PUBLIC_URL)
         prepare_database(env)
         engine = sa.create_engine(database.url, pool_size=1)
         stack.callback(engine.dispose)
@@ -401,11 +472,23 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
         results.append(reconcile_run(shop, engine, f"settled {large:,}", large, 0))
         if audit:
             results.append(reconcile_run(shop, engine, f"settled {large:,}, with audit", large, 0, audit=True))
+
+        started = time.perf_counter()
+        closes_abandoned = seed_abandoned_checkouts(shop, abandoned)
+        if closes_abandoned:
+            seeding[f"{abandoned:,} abandoned checkouts"] = round(time.perf_counter() - started, 1)
+            database.settle()
+            results.append(reconcile_run(shop, engine, f"{abandoned:,} abandoned: their last lookup",
+                                         large, 0, abandoned=abandoned))
+            results.append(reconcile_run(shop, engine, f"{abandoned:,} abandoned, past their last lookup",
+                                         large, 0, abandoned=abandoned))
         label = database.label
 
     by_label = {r["label"]: r for r in results}
     big = by_label[f"settled {large:,}"]
     audited = by_label.get(f"settled {large:,}, with audit")
+    last_lookup = by_label.get(f"{abandoned:,} abandoned: their last lookup")
+    past = by_label.get(f"{abandoned:,} abandoned, past their last lookup")
     unsettled_run = results[1]
     goals = {
         "calls_at_large": {"target": f"<= {GOAL_CALLS}", "measured": big["rest_calls"],
@@ -414,11 +497,25 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
             {"target": f"<= {GOAL_AUDIT_CALLS_PER_1000:g} (+ token)",
              "measured": audited["listing_calls_per_1000_schedules"],
              "listing_calls": audited["listing_calls"], "pages_needed": audited["listing_pages_needed"],
-             # One call per started 1,000, and nothing but the listing (and the token).
+             "paid_listing_calls": audited["paid_listing_calls"],
+             "paid_pages_needed": audited["paid_listing_pages_needed"],
+             # One call per started 1,000 schedules and per started 100 paid payments, and nothing
+             # but the two listings (and the token).
              "met": audited["listing_calls"] <= audited["listing_pages_needed"]
-             and audited["rest_calls_without_token"] == audited["listing_calls"]}
+             and audited["paid_listing_calls"] <= audited["paid_listing_pages_needed"]
+             and audited["rest_calls_without_token"]
+             == audited["listing_calls"] + audited["paid_listing_calls"]}
             if audited else {"target": f"<= {GOAL_AUDIT_CALLS_PER_1000:g}", "measured": None,
                              "met": None, "note": "this code's reconcile has no audit"}),
+        "abandoned_past_last_lookup": (
+            {"target": f"{GOAL_ABANDONED_CALLS} calls, each closed by its last lookup",
+             "measured": past["rest_calls"], "last_lookup_calls": last_lookup["rest_calls"],
+             "closed_by_last_lookup": last_lookup["report"]["abandoned"],
+             "met": past["rest_calls"] == GOAL_ABANDONED_CALLS
+             and last_lookup["report"]["abandoned"] == abandoned
+             and past["after"]["first_payments_pending"] == 0}
+            if past else {"target": f"{GOAL_ABANDONED_CALLS} calls", "measured": None, "met": None,
+                          "note": "this code never closes an abandoned order"}),
         "unsettled_all_settled": {
             "target": f"{small + unsettled} settled, no first payment pending",
             "measured": unsettled_run["after"]["settled"],
@@ -426,6 +523,7 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
             and unsettled_run["after"]["first_payments_pending"] == 0},
     }
     figures = {"database": label, "small": small, "large": large, "unsettled": unsettled,
+               "abandoned": abandoned if closes_abandoned else 0,
                "reconcile_has_audit": audit, "seeding_seconds": seeding, "scenarios": results,
                "goals": goals}
 
@@ -440,9 +538,10 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
         return "n/a" if goal["met"] is None else ("met" if goal["met"] else "MISSED")
 
     audit_goal = goals["audit_listing_calls_per_1000"]
+    abandoned_goal = goals["abandoned_past_last_lookup"]
     print_table(
-        f"(5) Reconcile: one run over {small:,} and {large:,} settled subscriptions and "
-        f"{unsettled} unsettled, {label}",
+        f"(5) Reconcile: one run over {small:,} and {large:,} settled subscriptions, "
+        f"{unsettled} unsettled and {abandoned:,} abandoned checkouts, {label}",
         ["run", "REST calls", "calls/subscription", "wall s", "ms/subscription",
          "list calls/1,000 schedules", "settled after"],
         rows,
@@ -451,9 +550,16 @@ def run(small: int = 1000, large: int = 10_000, unsettled: int = 100, db: str = 
             f"at {large:,} settled: {big['rest_calls']:,} calls (goal <= {GOAL_CALLS}: "
             f"{verdict(goals['calls_at_large'])})",
             (f"audit: {audit_goal['listing_calls']} listing calls for {audit_goal['pages_needed']} pages of "
-             f"1,000, {audit_goal['measured']} per 1,000 schedules (goal <= {GOAL_AUDIT_CALLS_PER_1000:g} "
-             f"per started 1,000, + token, nothing else: {verdict(audit_goal)})" if audited
+             f"1,000, {audit_goal['measured']} per 1,000 schedules, and {audit_goal['paid_listing_calls']} "
+             f"of iamport's paid payments for {audit_goal['paid_pages_needed']} pages of {PAID_PAGE} (goal "
+             f"<= {GOAL_AUDIT_CALLS_PER_1000:g} per started 1,000 schedules and one per started "
+             f"{PAID_PAGE} paid payments, + token, nothing else: {verdict(audit_goal)})" if audited
              else "audit: n/a, this code's reconcile has no audit"),
+            (f"abandoned: {abandoned:,} checkouts left in the window (iamport holds them ready) past "
+             f"ABANDON_AFTER; their last lookup {abandoned_goal['last_lookup_calls']:,} calls, closing "
+             f"{abandoned_goal['closed_by_last_lookup']:,}; every run after it {abandoned_goal['measured']} "
+             f"calls (goal {GOAL_ABANDONED_CALLS}: {verdict(abandoned_goal)})" if past
+             else "abandoned: n/a, this code never closes an abandoned order"),
             f"unsettled: {unsettled // 2} renewals iamport never took, {unsettled - unsettled // 2} first "
             f"payments pending that iamport holds paid; all settled by the run: "
             f"{verdict(goals['unsettled_all_settled'])}",
@@ -472,15 +578,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-n", "--small", type=int, default=1000, help="settled subscriptions, first size")
     parser.add_argument("--large", type=int, default=10_000, help="settled subscriptions, second size")
     parser.add_argument("--unsettled", type=int, default=100, help="unsettled subscriptions")
+    parser.add_argument("--abandoned", type=int, default=ABANDONED, help="abandoned checkouts")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="sqlite",
                         help="the storefront's database (PostgreSQL falls back to SQLite if missing)")
-    parser.add_argument("--smoke", action="store_true", help="200 settled, 20 unsettled, 300 at most")
+    parser.add_argument("--smoke", action="store_true",
+                        help="200 settled, 20 unsettled, 300 at most, 200 abandoned")
     args = parser.parse_args(argv)
     setup_logging()
     if args.smoke:
-        run(small=200, large=300, unsettled=20, db=args.db, smoke=True)
+        run(small=200, large=300, unsettled=20, abandoned=200, db=args.db, smoke=True)
     else:
-        run(small=args.small, large=args.large, unsettled=args.unsettled, db=args.db)
+        run(small=args.small, large=args.large, unsettled=args.unsettled, abandoned=args.abandoned,
+            db=args.db)
 
 
 if __name__ == "__main__":

@@ -238,6 +238,8 @@ _REST_PREFIXES = ("/users/", "/payments", "/subscribe/")
 _ENDPOINTS = [
     (re.compile(r"^/users/getToken$"), "getToken"),
     (re.compile(r"^/payments/(find|prepare|cancel)\b"), None),
+    # The listing of payments by status, e.g. 'GET payments/status/paid'.
+    (re.compile(r"^/payments/status/[^/]+$"), None),
     (re.compile(r"^/payments/[^/]+$"), "payments/{imp_uid}"),
     # One schedule by its merchant_uid, apart from the listing of a time range.
     (re.compile(r"^/subscribe/payments/schedule/[^/]+$"), "subscribe/payments/schedule/{merchant_uid}"),

@@ -39,7 +39,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     ),
     "reconcile": (
         lambda: bench_reconcile.run(small=1000, large=10_000, unsettled=100),
-        lambda: bench_reconcile.run(small=200, large=300, unsettled=20, smoke=True),
+        lambda: bench_reconcile.run(small=200, large=300, unsettled=20, abandoned=200, smoke=True),
     ),
 }
 

@@ -18,6 +18,7 @@ bp.register_blueprint(api_subscribe.bp)
 DECLARED_STATUSES: dict[str, frozenset[int]] = {
     "sandbox_api.payments.get_payment": frozenset({404}),
     "sandbox_api.payments.find_payment": frozenset({404}),
+    "sandbox_api.payments.payments_by_status": frozenset({400}),
     "sandbox_api.subscribe.list_schedules": frozenset({400}),
     "sandbox_api.subscribe.get_schedule": frozenset({404}),
     "sandbox_api.subscribe.get_customer": frozenset({404}),

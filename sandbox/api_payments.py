@@ -1,4 +1,4 @@
-"""The REST API's payment endpoints: look a payment up, find it by merchant_uid, cancel, prepare."""
+"""The REST API's payment endpoints: look a payment up, find it by merchant_uid, list by status, cancel, prepare."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
@@ -10,7 +10,9 @@ from .envelope import (
     bad_request,
     bool_field,
     envelope,
+    int_field,
     not_found,
+    paged,
     read_body,
     refused,
     text_field,
@@ -18,6 +20,12 @@ from .envelope import (
 from .state import CANCEL, State, current
 
 bp = Blueprint("payments", __name__)
+
+SORTINGS = ("-started", "started", "-paid", "paid", "-updated", "updated")
+# The listing by status searches at most 90 days at once, 20 payments a page unless asked.
+MAX_LISTING_RANGE = 90 * 24 * 3600
+LISTING_PAGE = 20
+MAX_LISTING_PAGE = 1000
 
 
 def _visible(payment: dict, include_sandbox: bool) -> bool:
@@ -41,7 +49,7 @@ def find_payment(merchant_uid: str, payment_status: str | None = None) -> Respon
     if payment_status is not None and payment_status not in payments.STATUSES:
         raise bad_request("payment_status must be one of ready, paid, failed, cancelled.")
     sorting = request.args.get("sorting") or "-started"
-    if sorting not in ("-started", "started", "-paid", "paid", "-updated", "updated"):
+    if sorting not in SORTINGS:
         raise bad_request("sorting must be one of -started, started, -paid, paid, -updated, updated.")
     include = bool_field(request.args.get("include_sandbox"))
     found = [
@@ -51,6 +59,39 @@ def find_payment(merchant_uid: str, payment_status: str | None = None) -> Respon
     if not found:
         raise not_found("No payment exists with this merchant_uid.")
     return envelope(found[0])
+
+
+@bp.get("/payments/status/<payment_status>")
+def payments_by_status(payment_status: str) -> Response:
+    """Payments in one status (or all) whose time of that status falls within at most 90 days
+    (by default the 90 days up to now), paged; 400 for any search it cannot make."""
+    if payment_status != "all" and payment_status not in payments.STATUSES:
+        raise bad_request("payment_status must be one of all, ready, paid, cancelled, failed.")
+    args = request.args.to_dict()
+    end = int_field(args, "to")
+    end = current().clock.timestamp() if end is None else end
+    start = int_field(args, "from")
+    start = end - MAX_LISTING_RANGE if start is None else start
+    if end < start:
+        raise bad_request("to must not be before from.")
+    if end - start > MAX_LISTING_RANGE:
+        raise bad_request("The range from from to to may span at most 90 days.")
+    page = int_field(args, "page")
+    page = 1 if page is None else page
+    limit = int_field(args, "limit")
+    limit = LISTING_PAGE if limit is None else limit
+    if page < 1 or not 1 <= limit <= MAX_LISTING_PAGE:
+        raise bad_request(f"page must be 1 or more and limit between 1 and {MAX_LISTING_PAGE}.")
+    sorting = args.get("sorting") or "-started"
+    if sorting not in SORTINGS:
+        raise bad_request("sorting must be one of -started, started, -paid, paid, -updated, updated.")
+    status = None if payment_status == "all" else payment_status
+    total, rows = current().store.payments_by_status(
+        status, start, end, sorting, bool_field(args.get("include_sandbox")), limit, (page - 1) * limit
+    )
+    if page > 1 and not rows:
+        raise bad_request(f"page {page} is beyond the last page of {total} payments.")
+    return envelope(paged(total, page, limit, rows))
 
 
 @bp.post("/payments/cancel")

@@ -15,6 +15,22 @@ _PAYMENT_SORTS = {
     "updated": ("updated_at", False),
 }
 
+# When a payment took its status, which is what iamport's listing by status searches and what
+# its "updated" sorting orders by (the sandbox keeps no other update time).
+_STATUS_TIME = (
+    "(CASE status WHEN 'paid' THEN json_extract(data, '$.paid_at') "
+    "WHEN 'cancelled' THEN json_extract(data, '$.cancelled_at') "
+    "WHEN 'failed' THEN json_extract(data, '$.failed_at') ELSE started_at END)"
+)
+_LISTING_SORTS = {
+    "-started": ("started_at", True),
+    "started": ("started_at", False),
+    "-paid": ("json_extract(data, '$.paid_at')", True),
+    "paid": ("json_extract(data, '$.paid_at')", False),
+    "-updated": (_STATUS_TIME, True),
+    "updated": (_STATUS_TIME, False),
+}
+
 
 class Store(Queues):
     """Everything the sandbox keeps, in its own SQLite file (see database.py for the tables)."""
@@ -78,6 +94,29 @@ class Store(Queues):
             (customer_uid,),
         )
         return [loads(r["data"]) for r in rows]
+
+    def payments_by_status(
+        self, status: str | None, start: int, end: int, sorting: str, include_sandbox: bool,
+        limit: int, offset: int,
+    ) -> tuple[int, list[dict]]:
+        """Payments in one status (None: any) whose time of that status falls in [start, end],
+        paged in the order `sorting` names; returns (total, page)."""
+        where = f"{_STATUS_TIME} BETWEEN ? AND ?"
+        args: tuple = (start, end)
+        if status:
+            where += " AND status = ?"
+            args += (status,)
+        if not include_sandbox:
+            where += " AND NOT coalesce(json_extract(data, '$.sandbox'), 0)"
+        column, descending = _LISTING_SORTS[sorting]
+        order = "DESC" if descending else "ASC"
+        total = self._one(f"SELECT COUNT(*) AS n FROM payments WHERE {where}", args)["n"]  # noqa: S608
+        rows = self._all(
+            f"SELECT data FROM payments WHERE {where} "  # noqa: S608 - fixed fragments only
+            f"ORDER BY {column} {order}, rowid {order} LIMIT ? OFFSET ?",
+            args + (limit, offset),
+        )
+        return total, [loads(r["data"]) for r in rows]
 
     def payments_recent(self, limit: int = 200) -> list[tuple[dict, dict]]:
         """The newest payments, for the operator page."""

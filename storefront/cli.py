@@ -197,7 +197,8 @@ billing_group = AppGroup("billing", help="Billing jobs for cron.")
 @click.option("--min-age", type=int, default=None,
               help="Leave pending payments younger than this many seconds (default RECONCILE_MIN_AGE).")
 @click.option("--audit", is_flag=True,
-              help="Also page through iamport's schedule listing for schedules it revoked or lost (daily).")
+              help="Also page through iamport's schedule listing for schedules it revoked or lost, and "
+                   "its paid payments of the last 90 days for any we never recorded (daily).")
 def reconcile_command(min_age: int | None, audit: bool) -> None:
     """Settle pending payments, confirm billing keys, send schedules iamport has not taken.
 
@@ -220,7 +221,8 @@ def reconcile_command(min_age: int | None, audit: bool) -> None:
     report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age), audit=audit)
     if audit:
         click.echo(f"audit: revoked at iamport {report.revoked_at_iamport}, "
-                   f"lost at iamport {report.lost_at_iamport}")
+                   f"lost at iamport {report.lost_at_iamport}, "
+                   f"paid at iamport but unrecorded {report.paid_unrecorded}")
     click.echo(
         f"settled {report.settled}, still pending {report.still_pending}, "
         f"abandoned {report.abandoned}, keys confirmed {report.keys_confirmed}, "

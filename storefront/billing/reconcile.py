@@ -13,6 +13,7 @@ from storefront import clock
 from storefront.billing.audit import audit_schedules, record_schedule_status
 from storefront.billing.common import LIVE_STATUSES, client, move_payment
 from storefront.billing.lifecycle import end_finished_periods
+from storefront.billing.payment_audit import audit_payments
 from storefront.billing.recording import record_payment
 from storefront.billing.obligations import delete_key, give_back_refund, owed_refunds, renewals_to_withdraw
 from storefront.billing.refunds import ASK_AGAIN_AFTER
@@ -49,6 +50,7 @@ class ReconcileReport:
     rescheduled: int = 0
     revoked_at_iamport: int = 0
     lost_at_iamport: int = 0
+    paid_unrecorded: int = 0  # paid at iamport on our orders, never recorded: found by the audit
     ended: int = 0
     refunds_done: int = 0
     refunds_owed: int = 0
@@ -278,7 +280,8 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     obligation stuck (cron's exit code).
 
     `audit` also pages through iamport's schedule listing, to find schedules it revoked or lost
-    since it took them: worth a run a day, not every run.
+    since it took them, and through its paid payments of the last 90 days, to record those of
+    our orders we never heard of: worth a run a day, not every run.
     """
     now = now or clock.now()
     min_age = current_app.config["RECONCILE_MIN_AGE"] if min_age is None else min_age
@@ -286,7 +289,9 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     settle_pending(now, min_age, report)
     if audit:
         report.revoked_at_iamport, report.lost_at_iamport, failures = audit_schedules()
-        report.failures.extend(failures)
+        report.paid_unrecorded, more = audit_payments(now)
+        for failure in failures + more:
+            report.fail(failure)
     withdraw_unwanted_renewals(report)
     bring_schedules_in_step(report)
     report.ended = end_finished_periods(now)

@@ -48,8 +48,18 @@ class IamportClient:
             path += f"/{status}"
         return self._call("GET", path, params=self._test_payments())
 
+    def list_payments(self, status: str, start: Timestamp, end: Timestamp, page: int = 1,
+                      limit: int = 20, sorting: str | None = None) -> dict[str, Any]:
+        """GET /payments/status/{status}: one page of the payments in a status (or "all") whose
+        time of that status (paid_at for "paid") lies from `start` to `end`, at most 90 days."""
+        if status not in PAYMENT_STATUSES | {"all"}:
+            raise ValueError(f"unknown payment status {status!r}")
+        params = {"from": unix_seconds(start), "to": unix_seconds(end), "page": page,
+                  "limit": limit, "sorting": sorting, **self._test_payments()}
+        return self._call("GET", f"/payments/status/{status}", params=params)
+
     def _test_payments(self) -> dict[str, str]:
-        """The query that makes a lookup include test-channel payments (sandbox mode only)."""
+        """The query that makes a lookup or listing include test-channel payments (sandbox mode only)."""
         sandbox = self._connection().include_test_payments
         return {"include_sandbox": "true"} if sandbox else {}
 

@@ -43,6 +43,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "GET /payments/find/{merchant_uid}": ("get", "/payments/find/{merchant_uid}/{payment_status}"),
     "GET /payments/find/{merchant_uid}/{payment_status}": (
         "get", "/payments/find/{merchant_uid}/{payment_status}"),
+    "GET /payments/status/{payment_status}": ("get", "/payments/status/{payment_status}"),
     "POST /payments/cancel": ("post", "/payments/cancel"),
     "POST /payments/prepare": ("post", "/payments/prepare"),
     "GET /payments/prepare/{merchant_uid}": ("get", "/payments/prepare/{merchant_uid}"),

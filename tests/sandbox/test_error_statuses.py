@@ -14,6 +14,7 @@ BAD_REQUESTS = [
     ("GET /payments/{imp_uid}", "/payments/imp_000000000000", {}),
     ("GET /payments/find/{merchant_uid}", "/payments/find/order_x", {"params": {"sorting": "price"}}),
     ("GET /payments/find/{merchant_uid}/{payment_status}", "/payments/find/order_x/shipped", {}),
+    ("GET /payments/status/{payment_status}", "/payments/status/refunded", {}),
     ("POST /payments/cancel", "/payments/cancel", {"json": {}}),
     ("POST /payments/cancel", "/payments/cancel", {"json": {"imp_uid": "imp_1", "amount": "lots"}}),
     ("POST /payments/prepare", "/payments/prepare", {"json": {"amount": 10}}),

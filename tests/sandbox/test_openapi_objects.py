@@ -76,6 +76,10 @@ def test_every_answer_matches_the_official_objects(sandbox):
     sandbox.set_delays(cancel_delay=5)
     later = sandbox.pay(checkout_params())
     tour.ok("POST /payments/cancel", json={"imp_uid": later["imp_uid"], "reason": "later"})
+    # Listed by status: the payments above in each of theirs.
+    for status in ("paid", "failed", "cancelled", "ready", "all"):
+        listed = tour.ok("GET /payments/status/{payment_status}", f"/payments/status/{status}")
+        assert listed["total"] >= 1 and all(status in ("all", p["status"]) for p in listed["list"])
 
     merchant_uid = new_uid()
     prepared = tour.ok("POST /payments/prepare", json={"merchant_uid": merchant_uid, "amount": 12.5,

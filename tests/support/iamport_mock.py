@@ -23,6 +23,22 @@ def serve_payment(api, **overrides) -> None:
                                            "response": iamport_payment(**overrides)})
 
 
+def paid_listing(api, *pages: list[dict]) -> None:
+    """GET /payments/status/paid answers these pages of payments in turn (one empty page when
+    none is given), each naming the next."""
+    answers = list(pages) or [[]]
+
+    def page(request):
+        number = int(request.params.get("page") or 1)
+        listed = answers[number - 1]
+        following = number + 1 if number < len(answers) else 0
+        return 200, {}, json.dumps({"code": 0, "message": None, "response": {
+            "total": sum(map(len, answers)), "previous": number - 1, "next": following,
+            "list": listed}})
+
+    api.add_callback("GET", f"{API}/payments/status/paid", callback=page)
+
+
 def key_unknown(api) -> None:
     """iamport has no billing key cu_1_abc (yet)."""
     api.get(f"{API}/subscribe/customers/cu_1_abc", status=404,

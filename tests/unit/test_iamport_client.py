@@ -665,6 +665,17 @@ def test_live_mode_never_asks_for_test_channel_payments(rsps, lookup):
     assert parse_qs(urlsplit(sent.request.url).query) == {}
 
 
+def test_live_mode_never_lists_test_channel_payments(rsps):
+    iamport = IamportClient()
+    iamport.init_app(make_app(IAMPORT_MODE="live"))
+    add_token(rsps)
+    rsps.add("GET", API_URL, json=envelope({"total": 0, "previous": 0, "next": 0, "list": []}))
+    iamport.list_payments("paid", AT_UNIX - 60, AT_UNIX)
+    [sent] = api_calls(rsps)
+    assert parse_qs(urlsplit(sent.request.url).query) == {
+        "from": [str(AT_UNIX - 60)], "to": [str(AT_UNIX)], "page": ["1"], "limit": ["20"]}
+
+
 @pytest.mark.parametrize(
     ("call", "method", "path", "query", "body", "answer"),
     [
@@ -716,6 +727,16 @@ def test_live_mode_never_asks_for_test_channel_payments(rsps, lookup):
          {"schedule_from": [str(AT_UNIX)], "schedule_to": [str(AT_UNIX + 30 * 86400)],
           "schedule_status": ["scheduled"], "page": ["2"], "limit": ["50"]}, None,
          {"total": 0, "previous": 0, "next": 0, "list": []}),
+        (lambda c: c.list_payments("paid", AT - timedelta(days=90), AT, page=3, limit=100),
+         "GET", "/payments/status/paid",
+         {"from": [str(AT_UNIX - 90 * 86400)], "to": [str(AT_UNIX)], "page": ["3"], "limit": ["100"],
+          "include_sandbox": ["true"]}, None,
+         {"total": 201, "previous": 2, "next": 0, "list": [PAYMENT]}),
+        (lambda c: c.list_payments("all", AT_UNIX - 60, AT_UNIX, sorting="-paid"),
+         "GET", "/payments/status/all",
+         {"from": [str(AT_UNIX - 60)], "to": [str(AT_UNIX)], "page": ["1"], "limit": ["20"],
+          "sorting": ["-paid"], "include_sandbox": ["true"]}, None,
+         {"total": 0, "previous": 0, "next": 0, "list": []}),
     ],
     ids=[
         "get_payment", "find_payment", "find_payment-status", "cancel_payment",
@@ -723,7 +744,7 @@ def test_live_mode_never_asks_for_test_channel_payments(rsps, lookup):
         "get_prepared_payment", "charge_again", "charge_again-extras", "get_billing_key",
         "delete_billing_key", "delete_billing_key-reason",
         "schedule_payments", "unschedule_payments-all", "unschedule_payments-some",
-        "get_schedule", "list_schedules",
+        "get_schedule", "list_schedules", "list_payments", "list_payments-all-sorted",
     ],
 )
 def test_each_method_calls_its_endpoint(
@@ -781,6 +802,12 @@ def test_bad_arguments_are_refused_before_any_request(
         client.schedule_payments("cust-1", [{**SCHEDULE, "schedule_at": datetime(2030, 1, 1)}])
     with pytest.raises(TypeError):
         client.list_schedules("2030-01-01", AT)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        client.list_payments("refunded", AT - timedelta(days=1), AT)
+    with pytest.raises(ValueError):
+        client.list_payments("paid", datetime(2030, 1, 1), AT)
+    with pytest.raises(TypeError):
+        client.list_payments("paid", "2030-01-01", AT)  # type: ignore[arg-type]
 
     assert len(rsps.calls) == 0
 

@@ -20,7 +20,7 @@ from storefront.models import Payment, Plan, Subscription, User, utcnow
 from storefront.periods import add_interval
 from tests.support.records import stored_payments
 from tests.support.servers import serve_wsgi
-from tests.support.iamport_mock import API, iamport_payment, unschedule_revokes, unscheduled_uids
+from tests.support.iamport_mock import API, iamport_payment, paid_listing, unschedule_revokes, unscheduled_uids
 
 RENEWAL = "ren_1_due_0"
 
@@ -346,6 +346,7 @@ def test_an_audit_pages_through_the_listing_and_acts_on_what_iamport_revoked_or_
     alone = api.get(f"{API}/subscribe/payments/schedule/{lost}", status=404,
                     json={"code": 1, "message": "not found", "response": None})
     api.post(f"{API}/subscribe/payments/schedule", json={"code": 0, "message": None, "response": []})
+    paid_listing(api)
     with app.app_context():
         report = billing.reconcile(min_age=timedelta(0), audit=True)
     assert report.failures == []
@@ -368,6 +369,7 @@ def test_an_audit_cut_short_concludes_nothing(app, api):
     settled_subscriptions(app, 2)
     api.get(f"{API}/subscribe/payments/schedule", status=503,
             json={"code": -1, "message": "Service unavailable", "response": None})
+    paid_listing(api)
     with app.app_context():
         report = billing.reconcile(min_age=timedelta(0), audit=True)
     assert len(report.failures) == 1 and "listing" in report.failures[0]
