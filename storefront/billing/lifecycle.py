@@ -73,6 +73,9 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
     if at_period_end:
         if subscription.status != SubscriptionStatus.ACTIVE:
             raise ActionRefused(_("A past-due subscription can only be cancelled now."))
+        if subscription.current_period_end and subscription.current_period_end <= clock.now():
+            # Its renewal is under way (held for review, say): there is no period end to wait for.
+            raise ActionRefused(_("The period has ended and its renewal is under way; cancel now instead."))
         subscription.cancel_at_period_end = True
     else:
         subscription.status = SubscriptionStatus.CANCELED

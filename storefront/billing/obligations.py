@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from storefront.billing.refunds import give_back
 from storefront.billing.renewals import update_schedules
@@ -31,13 +30,13 @@ def renewals_to_withdraw(subscription_id: int | None = None) -> list[Payment]:
     return list(db.session.execute(query).scalars())
 
 
-def give_back_refund(refund_id: int, now: datetime | None = None) -> bool:
+def give_back_refund(refund_id: int) -> bool:
     """Give back one owed refund, read fresh; True once it is done."""
     refund = db.session.get(Refund, refund_id, populate_existing=True)
     if refund is None or refund.status != RefundStatus.OWED:
         db.session.commit()
         return True
-    return give_back(refund, now)
+    return give_back(refund)
 
 
 def delete_key(key_id: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,22 +100,32 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
 def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str, Any],
                    ran_schedule: bool) -> None:
     """A declined renewal: past due and retried later, cancelled after the last retry (its key
-    written to be deleted)."""
+    written to be deleted). A subscription set to end at its period's end ends instead: the
+    shopper asked for no further period, and this one went unpaid."""
     if subscription.status not in LIVE_STATUSES:
         return
     failed_at = from_unix(info.get("failed_at")) or clock.now()
+    if subscription.cancel_at_period_end:
+        end_subscription(subscription, subscription.current_period_end or failed_at)
+        return
     subscription.retry_count += 1
     if subscription.retry_count == 1:
         subscription.past_due_since = failed_at
     if subscription.retry_count > len(current_app.config["RENEWAL_RETRY_DAYS"]):
-        subscription.status = SubscriptionStatus.CANCELED
-        subscription.canceled_at = failed_at
-        if subscription.customer_uid:
-            owe_key_deletion(subscription.id, subscription.customer_uid)
+        end_subscription(subscription, failed_at)
         return
     subscription.status = SubscriptionStatus.PAST_DUE
     if payment.period_start == subscription.current_period_end:
         schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
+
+
+def end_subscription(subscription: Subscription, at: datetime) -> None:
+    """End a subscription whose renewal went unpaid, writing its key to be deleted."""
+    subscription.status = SubscriptionStatus.CANCELED
+    subscription.canceled_at = at
+    subscription.cancel_at_period_end = False
+    if subscription.customer_uid:
+        owe_key_deletion(subscription.id, subscription.customer_uid)
 
 
 def other_attempt_at_period(payment: Payment, *conditions: Any) -> bool:
@@ -201,6 +212,8 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
             give_back_unused(payment, subscription, info, ALREADY_CANCELED)
         elif payment.kind == PaymentKind.RENEWAL and period_paid_already(payment, subscription):
             refund_payment(payment, info, PERIOD_PAID_ALREADY)
+        elif payment.kind == PaymentKind.CARD_CHANGE and order_no_longer_sold(payment, subscription):
+            give_back_unused(payment, subscription, info, ORDER_EXPIRED)
         else:
             extend(payment, subscription, ran_schedule)
         return
@@ -226,8 +239,8 @@ def other_live_subscription(subscription: Subscription) -> Subscription | None:
 
 
 def order_no_longer_sold(payment: Payment, subscription: Subscription) -> bool:
-    """Whether a first payment was paid after its order expired for a plan no longer sold at
-    the order's price (its price changed, or it was withdrawn)."""
+    """Whether a window's order (first payment, new card) was paid after it expired for a plan
+    no longer sold at the order's price (its price changed, or it was withdrawn)."""
     paid_at = payment.paid_at or clock.now()
     if paid_at <= payment.created_at + current_app.config["ORDER_EXPIRES"]:
         return False

@@ -1,26 +1,24 @@
-"""Reconcile: settle what webhooks and answers left open, send the schedules iamport has not taken, give back what is owed; safe on several hosts at once."""
+"""Reconcile: settle what webhooks and answers left open (see settling), carry out what is owed to iamport, name what is stuck; safe on several hosts at once."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from storefront import clock
-from storefront.billing.audit import audit_schedules, record_schedule_status
-from storefront.billing.common import LIVE_STATUSES, client, move_payment
+from storefront.billing.audit import audit_schedules
+from storefront.billing.common import LIVE_STATUSES
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.payment_audit import audit_payments
-from storefront.billing.recording import record_payment
+from storefront.billing.settling import ReconcileReport, settle_pending
 from storefront.billing.obligations import delete_key, give_back_refund, owed_refunds, renewals_to_withdraw
-from storefront.billing.refunds import ASK_AGAIN_AFTER
+from storefront.billing.refunds import OWED_TOO_LONG
 from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, update_schedules
-from storefront.billing.schedules import keys_to_delete, schedule_status, scheduled_renewals, withdraw
+from storefront.billing.schedules import keys_to_delete, scheduled_renewals, withdraw
 from storefront.extensions import db
-from storefront.iamport import IamportError
 from storefront.models import (
     Payment,
     PaymentKind,
@@ -35,115 +33,6 @@ log = logging.getLogger(__name__)
 # How long a live subscription may stay past its paid-until date with no renewal open (a
 # webhook or the next run usually settles it first) before reconcile counts it a failure.
 STALL_AFTER = timedelta(hours=1)
-# What an order closed at its last lookup is failed with (no money was taken).
-NOT_COMPLETED = "Not completed: no payment was made."
-
-
-@dataclass
-class ReconcileReport:
-    """What one reconcile run did."""
-
-    settled: int = 0
-    still_pending: int = 0
-    abandoned: int = 0
-    keys_confirmed: int = 0
-    rescheduled: int = 0
-    revoked_at_iamport: int = 0
-    lost_at_iamport: int = 0
-    paid_unrecorded: int = 0  # paid at iamport on our orders, never recorded: found by the audit
-    ended: int = 0
-    refunds_done: int = 0
-    refunds_owed: int = 0
-    keys_deleted: int = 0
-    keys_to_delete: int = 0
-    # What iamport did not answer (not "no such payment", which is an answer): cron must hear
-    # of these, because the work they stand for waits for the next run.
-    failures: list[str] = field(default_factory=list)
-
-    def fail(self, what: str) -> None:
-        """Name one failure (once, however many steps of the run meet it)."""
-        if what not in self.failures:
-            self.failures.append(what)
-
-
-def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
-    """A renewal due by now of which iamport has no payment: ask about its schedule, which
-    iamport may have revoked or not hold at all (a withdrawal that went through unanswered)."""
-    try:
-        change = record_schedule_status(merchant_uid, schedule_status(merchant_uid))
-    except IamportError as exc:
-        report.failures.append(f"schedule {merchant_uid}: {exc}")
-        return
-    if change == "revoked":
-        report.revoked_at_iamport += 1
-    elif change == "lost":
-        report.lost_at_iamport += 1
-    else:
-        report.still_pending += 1  # iamport is yet to run it
-
-
-def close_order(merchant_uid: str, report: ReconcileReport) -> None:
-    """Close an order nobody paid after its last lookup: from then on no run looks it up (a
-    payment that still comes is recorded by its webhook: failed → paid is allowed)."""
-    if move_payment(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED, fail_reason=NOT_COMPLETED):
-        report.abandoned += 1
-    db.session.commit()
-
-
-def settle_pending(now: datetime, min_age: timedelta, report: ReconcileReport) -> None:
-    """Look up every open payment old enough at iamport and record what it holds; close the
-    orders nobody paid once they are ABANDON_AFTER old (that lookup is their last).
-
-    No row is locked while iamport is asked: recording takes its own lock, and its
-    compare-and-set keeps a payment that two hosts look up at once recorded once.
-    """
-    payments = db.session.execute(
-        db.select(Payment).where(
-            sa.or_(
-                Payment.status.in_([PaymentStatus.PENDING, PaymentStatus.REVIEW]),
-                # Renewals due by now, and every one being withdrawn (iamport may have run it
-                # before the withdrawal reached it): did iamport run them?
-                sa.and_(Payment.status == PaymentStatus.SCHEDULED, Payment.scheduled_at <= now),
-                Payment.status == PaymentStatus.WITHDRAWING,
-            ),
-            Payment.created_at <= now - min_age,
-        ).order_by(Payment.id)
-    ).scalars().all()
-    abandon_after = current_app.config["ABANDON_AFTER"]
-    # Taken before the first commit expires them.
-    open_orders = [(p.merchant_uid, p.imp_uid, p.status,
-                    p.status == PaymentStatus.PENDING and p.created_at <= now - abandon_after[p.kind])
-                   for p in payments]
-    db.session.commit()
-    for merchant_uid, imp_uid, status, last_lookup in open_orders:
-        try:
-            # By iamport's id when we have it: the order id finds only its newest attempt.
-            info = client().get_payment(imp_uid) if imp_uid else client().find_payment(merchant_uid)
-        except IamportError as exc:
-            if not exc.not_found:
-                report.failures.append(f"lookup of {merchant_uid}: {exc}")
-                report.still_pending += 1
-            elif last_lookup:
-                close_order(merchant_uid, report)
-            elif status == PaymentStatus.SCHEDULED:
-                check_unrun_schedule(merchant_uid, report)
-            elif status == PaymentStatus.WITHDRAWING:
-                # Never run: withdrawn for good once iamport shows it holds no schedule.
-                row = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
-                if not withdraw(row, looked_up=True):
-                    report.fail(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
-            else:
-                report.still_pending += 1
-            continue
-        recorded = record_payment(info, now=now)
-        if recorded.changed:
-            report.settled += 1
-        elif recorded.payment.status == PaymentStatus.PENDING and last_lookup:
-            close_order(merchant_uid, report)
-        elif recorded.payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
-            report.still_pending += 1
-
-
 def subscriptions_out_of_step() -> list[int]:
     """The live subscriptions whose schedules at iamport may not match them: a key still to
     confirm, a renewal iamport has not taken, no renewal where one is wanted, or one that is
@@ -223,14 +112,14 @@ def give_back_owed_refunds(now: datetime, report: ReconcileReport) -> None:
     """Ask again for every refund still owed; one that iamport refuses, or that was asked for a
     day ago and is still not returned, is a failure the operator must hear of."""
     for refund_id in owed_refunds():
-        if give_back_refund(refund_id, now):
+        if give_back_refund(refund_id):
             report.refunds_done += 1
             continue
         refund = db.session.get(Refund, refund_id)
         report.refunds_owed += 1
         if refund.last_error:
             report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
-        elif refund.created_at <= now - ASK_AGAIN_AFTER:
+        elif refund.created_at <= now - OWED_TOO_LONG:
             report.failures.append(f"refund of {refund.imp_uid}: owed since {refund.created_at:%Y-%m-%d %H:%M} "
                                    f"UTC and still not returned")
         log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",

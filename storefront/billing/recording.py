@@ -18,9 +18,9 @@ from storefront.billing.common import (
     refusal_of,
     retried_on_conflict,
 )
-from storefront.billing.outcomes import follow_payment
+from storefront.billing.outcomes import follow_payment, give_back_unused
 from storefront.billing.obligations import carry_out
-from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund, refund_payment
+from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund
 from storefront.billing.verification import (
     OPEN, USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason,
 )
@@ -156,7 +156,8 @@ def record_unusable(info: dict[str, Any], error: Exception) -> "Recorded":
     changed = False
     if info.get("status") == "paid" and not_the_orders_reason(payment, info, refusal_of(info)) is None:
         changed = apply_outcome(payment, Outcome(PaymentStatus.PAID), info)
-        refund_payment(payment, info, UNUSABLE)
+        if changed and payment.subscription is not None:
+            give_back_unused(payment, payment.subscription, info, UNUSABLE)
     db.session.commit()
     return Recorded(payment, changed)
 

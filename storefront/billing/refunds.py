@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,9 +24,9 @@ ALREADY_CANCELED = "Refunded: the subscription had been cancelled before this pa
 PERIOD_PAID_ALREADY = "Refunded: this period had already been paid by another attempt."
 ORDER_EXPIRED = ("Refunded: this order had expired and the plan is no longer sold at its price; "
                  "please subscribe again at today's price.")
-# A cancel iamport accepted is waited for this long before it is asked for again (PAYMENTWALL
-# confirms cancels later; the checksum keeps a second request from refunding twice).
-ASK_AGAIN_AFTER = timedelta(days=1)
+# A refund still owed this long after it was written is named by reconcile for the operator
+# (PAYMENTWALL usually confirms a cancel within minutes).
+OWED_TOO_LONG = timedelta(days=1)
 # The start of the reason of a payment that was not the order's; the rest names the mismatch.
 NOT_THE_ORDERS = "Refunded: this payment was "
 
@@ -50,11 +50,10 @@ def still_owed(refund: Refund, error: IamportError) -> bool:
 def claim_request(refund: Refund) -> bool:
     """Claim the right to send this refund's cancel (a compare-and-set on `requested_at`, then
     commit): of the workers giving back one refund at once, exactly one sends it."""
-    asked_before = refund.requested_at
     claimed = db.session.execute(
         db.update(Refund).where(
             Refund.id == refund.id, Refund.status == RefundStatus.OWED,
-            Refund.requested_at.is_(None) if asked_before is None else Refund.requested_at == asked_before,
+            Refund.requested_at.is_(None),
         ).values(requested_at=clock.now(), attempts=Refund.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
@@ -68,24 +67,27 @@ def release_request(refund: Refund) -> None:
                        .execution_options(synchronize_session=False))
 
 
-def give_back(refund: Refund, now: datetime | None = None) -> bool:
+def give_back(refund: Refund) -> bool:
     """Ask iamport to return an owed refund; done only when iamport's record says it is.
 
     The payment is looked up first, so a cancel whose answer was lost is not sent again; the
     cancel is claimed before it is sent (see claim_request), so two workers never both send it,
     and carries the balance we expect (`checksum`), which iamport refuses if it moved. A cancel
-    iamport accepted but PAYMENTWALL confirms later is not sent again for ASK_AGAIN_AFTER: the
-    lookup of a later run finds it done.
+    that reached iamport, or may have (no answer), is never sent again: PAYMENTWALL confirms
+    cancels later, and iamport's record shows the balance unchanged until then, so a second
+    cancel could refund twice. The lookups of later runs find it done; reconcile names one
+    still owed after OWED_TOO_LONG for the operator. Only a cancel iamport refused outright is
+    asked again.
     """
     try:
         balance = refundable(client().get_payment(refund.imp_uid))
     except IamportError as exc:
         return still_owed(refund, exc)
+    refund.last_error = None  # iamport answers; an earlier failure is in the log
     if balance > 0:
-        asked = refund.requested_at
-        if asked is not None and asked > (now or clock.now()) - ASK_AGAIN_AFTER:
+        if refund.requested_at is not None:
             db.session.commit()
-            log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)
+            log.info("refund of %s asked for on %s, awaiting the PG", refund.imp_uid, refund.requested_at)
             return False
         if not claim_request(refund):
             log.info("refund of %s is being asked for by another worker", refund.imp_uid)

@@ -114,9 +114,8 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
     Only an answer that shows the schedule gone counts: the unschedule's list of what it
     revoked, or, when iamport refuses it (nothing to withdraw, but also a 401 or a 429), its
     schedule looked up as revoked or never taken. Then the renewal is revoked. A schedule
-    iamport ran, or one due by now, is left for its payment to settle (its webhook, or
-    reconcile's lookup; `looked_up`: that lookup found no payment). Anything else leaves it
-    owed, to be tried again.
+    iamport ran is left for its payment to settle, and so is one due by now until a lookup found
+    no payment for it (`looked_up`). Anything else leaves it owed, to be tried again.
     """
     merchant_uid, customer_uid, due = row.merchant_uid, row.customer_uid, row.scheduled_at
     db.session.commit()  # no transaction stays open while iamport is asked
@@ -135,8 +134,10 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
     if status == "scheduled":
         log.warning("renewal %s still scheduled at iamport; withdrawing it again later", merchant_uid)
         return False
-    could_have_run = status not in (None, "revoked") or (due is not None and due <= clock.now())
-    if could_have_run and not looked_up:
+    ran = status not in (None, "revoked")
+    could_have_run = ran or (due is not None and due <= clock.now())
+    if ran or (could_have_run and not looked_up):
+        # Its payment settles it (a webhook, or reconcile's lookup; the paid audit at worst).
         log.info("renewal %s may have run (%s); its payment settles it", merchant_uid, status)
         return True
     if move_payment(merchant_uid, PaymentStatus.WITHDRAWING, PaymentStatus.REVOKED):

@@ -241,3 +241,34 @@ def test_an_open_order_expires_by_the_shops_one_clock(app, api, order, monkeypat
         reopened = billing.open_checkout(user, plan, "2026-12-01/en")
         assert reopened.merchant_uid != order
         assert reopened.created_at == two_hours_later
+
+
+def test_a_renewal_declined_after_the_shopper_asked_to_end_ends_the_subscription(app, order):
+    """Held for review, then cancelled at the period's end, then declined: the shopper asked for
+    no more periods and this one went unpaid, so it ends (never past due with nothing to retry)."""
+    from datetime import timedelta
+
+    from storefront import clock
+    from storefront.models import RetiredKey
+
+    with app.app_context():
+        payment = billing.payment_by_merchant_uid(order)
+        sub = payment.subscription
+        ended = clock.now().replace(microsecond=0) + timedelta(minutes=1)
+        sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_1_abc", clock.now()
+        sub.current_period_start, sub.current_period_end = ended - timedelta(days=30), ended
+        sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
+        payment.status, payment.imp_uid = "paid", "imp_1"
+        db.session.add(Payment(merchant_uid="ren_1", user_id=payment.user_id, subscription=sub,
+                               amount=payment.amount, currency="USD", kind="renewal", status="scheduled",
+                               customer_uid="cu_1_abc", scheduled_at=ended, period_start=ended, attempt=0,
+                               schedule_taken_at=clock.now()))
+        db.session.commit()
+        ran = dict(iamport_payment(), imp_uid="imp_ren", merchant_uid="ren_1",
+                   customer_uid_usage="payment.scheduled", status="failed", paid_at=0)
+        billing.record_payment(dict(ran, fail_reason="Payment held for risk review"), send_schedules=False)
+        billing.cancel(db.session.get(Subscription, sub.id), at_period_end=True)
+        billing.record_payment(dict(ran, fail_reason="Declined after risk review"), send_schedules=False)
+        sub = db.session.get(Subscription, sub.id, populate_existing=True)
+        assert (sub.status, sub.canceled_at) == ("canceled", ended)
+        assert [key.customer_uid for key in db.session.execute(db.select(RetiredKey)).scalars()] == ["cu_1_abc"]
