@@ -139,12 +139,13 @@ def test_dates_are_shown_in_the_shops_time_zone(client, app, subscription_id):
 
 def test_the_cancel_message_gives_the_end_in_the_shops_time_zone(client, app, subscription_id):
     with app.app_context():
+        # 16:00 UTC on the 15th is already the 16th in Seoul.
         db.session.get(Subscription, subscription_id).current_period_end = datetime(
-            2026, 3, 15, 16, 0, tzinfo=UTC)
+            2027, 3, 15, 16, 0, tzinfo=UTC)
         db.session.commit()
     page = client.post(f"/account/subscriptions/{subscription_id}/cancel",
                        data={"when": "period_end"}, follow_redirects=True)
-    assert "Your subscription ends on 16 March 2026." in page.get_data(as_text=True)
+    assert "Your subscription ends on 16 March 2027." in page.get_data(as_text=True)
 
 
 def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, subscription_id, api):

@@ -355,3 +355,29 @@ def test_reconcile_looks_an_order_up_by_iamports_id_once_it_has_one(app, api, or
         billing.reconcile(min_age=timedelta(0))
     assert by_id.call_count == 1
     assert not [c for c in api.calls if "/payments/find/" in c.request.url]
+
+
+def test_reconcile_names_a_renewal_iamport_has_not_run_a_day_after_it_was_due(app, api, order):
+    sub_id = active_subscription(app, order)
+    scheduled_renewal(app, sub_id, "ren_x_1")
+    with app.app_context():
+        renewal = billing.payment_by_merchant_uid("ren_x_1")
+        renewal.scheduled_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+    api.get(f"{API}/payments/find/ren_x_1", status=404, json={"code": -1, "message": "none", "response": None})
+    api.get(f"{API}/subscribe/payments/schedule/ren_x_1", json=envelope(
+        {"merchant_uid": "ren_x_1", "schedule_status": "scheduled"}))
+    with app.app_context():
+        report = billing.reconcile(min_age=timedelta(0))
+    assert "renewal ren_x_1: due a day ago and not run by iamport" in report.failures
+
+
+def test_cancel_at_period_end_is_refused_once_the_period_has_ended(app, order):
+    sub_id = active_subscription(app, order)
+    with app.app_context():
+        sub = db.session.get(Subscription, sub_id)
+        sub.current_period_end = utcnow() - timedelta(minutes=5)  # its renewal is under way
+        db.session.commit()
+        with pytest.raises(billing.ActionRefused):
+            billing.cancel(db.session.get(Subscription, sub_id), at_period_end=True)
+        assert db.session.get(Subscription, sub_id).cancel_at_period_end is False
