@@ -381,3 +381,23 @@ def test_cancel_at_period_end_is_refused_once_the_period_has_ended(app, order):
         with pytest.raises(billing.ActionRefused):
             billing.cancel(db.session.get(Subscription, sub_id), at_period_end=True)
         assert db.session.get(Subscription, sub_id).cancel_at_period_end is False
+
+
+# --------------------------------------------------------------------------- round 3, item 20
+
+
+def test_an_order_a_refused_payment_used_up_is_never_offered_again(app, api, order):
+    """iamport holds the order id as paid (by someone else's amount), so its window would refuse
+    it: the checkout opens a new order instead of handing this one back for an hour."""
+    from storefront.models import Plan, User
+
+    stranger = iamport_payment(imp_uid="imp_stranger", amount=1, customer_uid="cu_theirs")
+    api.get(f"{API}/payments/imp_stranger", json=envelope(stranger))
+    api.post(f"{API}/payments/cancel", json=envelope(cancelled(stranger)))
+    api.post(f"{API}/payments/prepare", json=envelope({"amount": 9}))
+    with app.app_context():
+        billing.verify_payment("imp_stranger")
+        assert billing.payment_by_merchant_uid(order).status == "pending"
+        user = db.session.execute(db.select(User)).scalar_one()
+        plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
+        assert billing.open_checkout(user, plan, "2026-12-01/en").merchant_uid != order
