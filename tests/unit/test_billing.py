@@ -272,3 +272,38 @@ def test_a_renewal_declined_after_the_shopper_asked_to_end_ends_the_subscription
         sub = db.session.get(Subscription, sub.id, populate_existing=True)
         assert (sub.status, sub.canceled_at) == ("canceled", ended)
         assert [key.customer_uid for key in db.session.execute(db.select(RetiredKey)).scalars()] == ["cu_1_abc"]
+
+
+def test_a_renewal_on_the_old_key_paid_after_a_card_change_never_touches_the_new_key(app, api, order):
+    """iamport ran the renewal on the old card as the card changed: it buys its period, and the
+    subscription stays on the new card (the old code put it back on the old, deleted key)."""
+    from datetime import timedelta
+
+    from storefront import clock
+    from storefront.models import RetiredKey
+
+    with app.app_context():
+        first = billing.payment_by_merchant_uid(order)
+        sub = first.subscription
+        end = clock.now().replace(microsecond=0) + timedelta(days=20)
+        first.status, first.imp_uid = "paid", "imp_1"
+        db.session.add(Payment(merchant_uid="card_1", user_id=first.user_id, subscription=sub,
+                               amount=first.amount, currency="USD", kind="new_card", status="paid",
+                               customer_uid="cu_new", imp_uid="imp_card"))
+        db.session.add(Payment(merchant_uid="ren_old", user_id=first.user_id, subscription=sub,
+                               amount=first.amount, currency="USD", kind="renewal", status="revoked",
+                               customer_uid="cu_1_abc", scheduled_at=end - timedelta(days=30),
+                               period_start=end - timedelta(days=30), attempt=0))
+        sub.status, sub.customer_uid, sub.billing_key_ready_at = "active", "cu_new", clock.now()
+        sub.current_period_start, sub.current_period_end = end - timedelta(days=60), end
+        sub.billing_anchor = end - timedelta(days=60)
+        sub.buyer_email, sub.buyer_name = "ada@example.com", "Ada Lovelace"
+        db.session.commit()
+        ran = dict(iamport_payment(), imp_uid="imp_ren_old", merchant_uid="ren_old",
+                   customer_uid="cu_1_abc", customer_uid_usage="payment.scheduled")
+        billing.record_payment(ran, send_schedules=False)
+        sub = db.session.get(Subscription, sub.id, populate_existing=True)
+        assert sub.customer_uid == "cu_new"
+        assert sub.current_period_end > end  # the period it paid for
+        retired = [key.customer_uid for key in db.session.execute(db.select(RetiredKey)).scalars()]
+        assert "cu_new" not in retired
