@@ -156,7 +156,7 @@ def copy_keys(shop: Shop, buyers: Iterable[tuple[str, str, str]]) -> None:
                                  "customer_name": name}, meta)
 
 
-def send_schedules(shop: Shop, schedules: list[tuple[str, dict]]) -> None:
+def carry_out_now(shop: Shop, schedules: list[tuple[str, dict]]) -> None:
     """Send each (customer_uid, schedule) over the REST API, a few at a time."""
     local = threading.local()
 
@@ -242,7 +242,7 @@ def seed_subscriptions(shop: Shop, n: int, *, taken: bool) -> None:
             db.session.expunge_all()
             copy_keys(shop, buyers)
             if taken:
-                send_schedules(shop, schedules)
+                carry_out_now(shop, schedules)
         db.session.remove()
         db.engine.dispose()
 

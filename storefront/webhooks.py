@@ -52,7 +52,7 @@ def receive():
         abort(400, "imp_uid is missing or malformed.")
     try:
         # iamport waits for the record only; what it owes is carried out after the answer.
-        payment = billing.verify_payment(imp_uid, send_schedules=False)
+        payment = billing.verify_payment(imp_uid, carry_out_now=False)
     except billing.UnknownPayment:
         log.warning("webhook for a payment that is not ours: %s", imp_uid)
         return jsonify(result="ignored", message="not an order of this shop"), 200

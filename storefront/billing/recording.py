@@ -162,7 +162,7 @@ def record_unusable(info: dict[str, Any], error: Exception) -> "Recorded":
     return Recorded(payment, changed)
 
 
-def record_payment(info: dict[str, Any], send_schedules: bool = True,
+def record_payment(info: dict[str, Any], carry_out_now: bool = True,
                    now: datetime | None = None) -> "Recorded":
     """Record what iamport says about a payment (`info`, as its REST lookup answers) on our order,
     then carry out what that owes iamport.
@@ -175,20 +175,20 @@ def record_payment(info: dict[str, Any], send_schedules: bool = True,
     what is left.
 
     `now` is when the record is judged (reconcile's run time: a hold for review ends at its
-    deadline). `send_schedules=False` leaves carrying out to the caller, who may answer first.
+    deadline). `carry_out_now=False` leaves carrying out to the caller, who may answer first.
     """
     try:
         recorded = record_change(info, now)
     except IntegrityError as exc:
         recorded = record_unusable(info, exc)
-    if send_schedules and recorded.payment.subscription_id is not None:
+    if carry_out_now and recorded.payment.subscription_id is not None:
         carry_out(recorded.payment.subscription_id)
     return recorded
 
 
-def verify_payment(imp_uid: str, send_schedules: bool = True) -> Payment:
+def verify_payment(imp_uid: str, carry_out_now: bool = True) -> Payment:
     """Verify iamport's payment `imp_uid` by REST lookup and record it on our order once."""
-    return record_payment(client().get_payment(imp_uid), send_schedules).payment
+    return record_payment(client().get_payment(imp_uid), carry_out_now).payment
 
 
 def verify_order(merchant_uid: str) -> Payment:

@@ -266,9 +266,9 @@ def test_a_renewal_declined_after_the_shopper_asked_to_end_ends_the_subscription
         db.session.commit()
         ran = dict(iamport_payment(), imp_uid="imp_ren", merchant_uid="ren_1",
                    customer_uid_usage="payment.scheduled", status="failed", paid_at=0)
-        billing.record_payment(dict(ran, fail_reason="Payment held for risk review"), send_schedules=False)
+        billing.record_payment(dict(ran, fail_reason="Payment held for risk review"), carry_out_now=False)
         billing.cancel(db.session.get(Subscription, sub.id), at_period_end=True)
-        billing.record_payment(dict(ran, fail_reason="Declined after risk review"), send_schedules=False)
+        billing.record_payment(dict(ran, fail_reason="Declined after risk review"), carry_out_now=False)
         sub = db.session.get(Subscription, sub.id, populate_existing=True)
         assert (sub.status, sub.canceled_at) == ("canceled", ended)
         assert [key.customer_uid for key in db.session.execute(db.select(RetiredKey)).scalars()] == ["cu_1_abc"]
@@ -301,7 +301,7 @@ def test_a_renewal_on_the_old_key_paid_after_a_card_change_never_touches_the_new
         db.session.commit()
         ran = dict(iamport_payment(), imp_uid="imp_ren_old", merchant_uid="ren_old",
                    customer_uid="cu_1_abc", customer_uid_usage="payment.scheduled")
-        billing.record_payment(ran, send_schedules=False)
+        billing.record_payment(ran, carry_out_now=False)
         sub = db.session.get(Subscription, sub.id, populate_existing=True)
         assert sub.customer_uid == "cu_new"
         assert sub.current_period_end > end  # the period it paid for
