@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import flask
 import pytest
-import requests
 import responses
 
 from storefront.iamport import IamportClient, IamportError

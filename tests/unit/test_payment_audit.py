@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from storefront.billing.payment_audit import audit_payments
 from storefront.extensions import db
