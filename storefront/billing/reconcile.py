@@ -34,42 +34,26 @@ log = logging.getLogger(__name__)
 # webhook or the next run usually settles it first) before reconcile counts it a failure.
 STALL_AFTER = timedelta(hours=1)
 def subscriptions_out_of_step() -> list[int]:
-    """The live subscriptions whose schedules at iamport may not match them: a key still to
-    confirm, a renewal iamport has not taken, no renewal where one is wanted, or one that is
-    no longer wanted, or two where one is (see ensure_schedule, which decides). Every other one
-    is left alone, so a run costs what is unsettled, not the size of the shop."""
+    """The live subscriptions not in the one settled shape — a confirmed key, a renewal wanted,
+    and exactly one renewal scheduled, at the end of the paid period, on that key, which iamport
+    took — for decide_renewals to decide what each needs (often nothing: an attempt iamport ran
+    awaits its outcome). Every settled one is left alone, so a run costs what is unsettled, not
+    the size of the shop."""
     renewal = sa.orm.aliased(Payment)
-    of_the_subscription = sa.and_(renewal.subscription_id == Subscription.id,
-                                  renewal.kind == PaymentKind.RENEWAL)
-    scheduled = sa.and_(of_the_subscription, renewal.status == PaymentStatus.SCHEDULED)
-    wanted = sa.and_(Subscription.customer_uid.is_not(None),
-                     Subscription.billing_key_ready_at.is_not(None),
-                     Subscription.current_period_end.is_not(None),
-                     Subscription.cancel_at_period_end.is_(False))
-    at_period = renewal.period_start == Subscription.current_period_end
-    on_the_key = renewal.customer_uid == Subscription.customer_uid
-    # The attempt ensure_schedule keeps: at the period, scheduled on the subscription's key or
-    # already run by iamport.
-    kept = sa.exists().where(of_the_subscription, renewal.status.in_(OPEN_RENEWAL), at_period,
-                             sa.or_(renewal.status != PaymentStatus.SCHEDULED, on_the_key))
-    # One ensure_schedule withdraws: no renewal wanted, or of another period or key (a NULL on
-    # either side is a difference, not an unknown).
-    unwanted = sa.or_(~wanted,
-                      renewal.period_start.is_distinct_from(Subscription.current_period_end),
-                      renewal.customer_uid.is_distinct_from(Subscription.customer_uid))
+    scheduled = sa.and_(renewal.subscription_id == Subscription.id, renewal.kind == PaymentKind.RENEWAL,
+                        renewal.status == PaymentStatus.SCHEDULED)
     scheduled_count = db.select(sa.func.count()).select_from(renewal).where(scheduled).scalar_subquery()
+    settled = sa.and_(
+        Subscription.billing_key_ready_at.is_not(None),
+        Subscription.cancel_at_period_end.is_(False),
+        scheduled_count == 1,
+        sa.exists().where(scheduled, renewal.schedule_taken_at.is_not(None),
+                          renewal.period_start == Subscription.current_period_end,
+                          renewal.customer_uid == Subscription.customer_uid),
+    )
     return list(db.session.execute(
-        db.select(Subscription.id).where(
-            Subscription.status.in_(LIVE_STATUSES),
-            sa.or_(
-                sa.and_(Subscription.customer_uid.is_not(None),
-                        Subscription.billing_key_ready_at.is_(None)),
-                sa.exists().where(scheduled, renewal.schedule_taken_at.is_(None)),
-                sa.and_(wanted, ~kept),
-                sa.exists().where(scheduled, unwanted),
-                scheduled_count > 1,  # iamport would run both
-            ),
-        ).order_by(Subscription.id)
+        db.select(Subscription.id).where(Subscription.status.in_(LIVE_STATUSES), ~settled)
+        .order_by(Subscription.id)
     ).scalars())
 
 
