@@ -121,7 +121,6 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
     db.session.commit()  # no transaction stays open while iamport is asked
     try:
         revoked = client().unschedule_payments(customer_uid, [merchant_uid])
-        status = "revoked" if any(s.get("merchant_uid") == merchant_uid for s in revoked) else "scheduled"
     except IamportError as exc:
         if exc.unknown_outcome:
             log.warning("renewal %s not withdrawn yet: %s", merchant_uid, exc)
@@ -131,6 +130,11 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
         except IamportError as lookup_error:
             log.warning("renewal %s not withdrawn yet: %s; %s", merchant_uid, exc, lookup_error)
             return False
+    else:
+        if not any(schedule.get("merchant_uid") == merchant_uid for schedule in revoked):
+            log.warning("renewal %s not in iamport's list of what it withdrew", merchant_uid)
+            return False
+        return mark_withdrawn(merchant_uid)  # iamport held it until now: it never ran
     if status == "scheduled":
         log.warning("renewal %s still scheduled at iamport; withdrawing it again later", merchant_uid)
         return False
@@ -140,6 +144,11 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
         # Its payment settles it (a webhook, or reconcile's lookup; the paid audit at worst).
         log.info("renewal %s may have run (%s); its payment settles it", merchant_uid, status)
         return True
+    return mark_withdrawn(merchant_uid)
+
+
+def mark_withdrawn(merchant_uid: str) -> bool:
+    """Record a renewal iamport holds no schedule for, and never ran, as revoked."""
     if move_payment(merchant_uid, PaymentStatus.WITHDRAWING, PaymentStatus.REVOKED):
         log.info("renewal %s withdrawn", merchant_uid)
     db.session.commit()

@@ -473,3 +473,16 @@ def test_a_schedule_sent_after_the_webhooks_answer_names_the_shops_own_webhook(a
     [call] = [c for c in api.calls if c.request.url.endswith("/subscribe/payments/schedule")]
     [schedule] = json.loads(call.request.body)["schedules"]
     assert schedule["notice_url"] == "http://127.0.0.1:5000/iamport/webhook"
+
+
+def test_a_renewal_iamport_still_held_past_its_time_is_revoked_by_its_unschedule(app, api, order):
+    """iamport's list of what it withdrew shows it never ran, however late: no lookup is owed."""
+    active_with_renewal(app, order)
+    with app.app_context():
+        renewal = billing.payment_by_merchant_uid(RENEWAL)
+        renewal.scheduled_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    unschedule_revokes(api)
+    with app.app_context():
+        assert billing.revoke_schedule(billing.payment_by_merchant_uid(RENEWAL)) is True
+    assert statuses(app) == {RENEWAL: "revoked"}
