@@ -40,7 +40,7 @@ MAX_PAGE = 100_000
 MAX_ID = 2**31 - 1
 # Rows that are plans for the future or checkouts never attempted are not history.
 NO_SUCH_SUBSCRIPTION = lazy_gettext("We could not find that subscription.")
-HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED, PaymentStatus.REVOKED)
+HIDDEN_FROM_HISTORY = (PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING, PaymentStatus.REVOKED)
 
 
 def _owned(subscription_id: int) -> Subscription | None:

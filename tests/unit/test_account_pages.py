@@ -323,3 +323,13 @@ def test_stored_reasons_are_shown_in_the_pages_language(app):
         not_the_orders = reason_shown("Refunded: this payment was of another amount.")
     assert declined != "The card was declined." and "카드" in declined
     assert "Refunded" not in not_the_orders and "환불" in not_the_orders
+
+
+def test_renewals_never_charged_are_not_in_the_history(client, app, subscription_id):
+    """A renewal scheduled, being withdrawn or withdrawn charged nothing: no row, and no status
+    word the pages do not have."""
+    due = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+    for uid, status in (("ren_s", "scheduled"), ("ren_w", "withdrawing"), ("ren_r", "revoked")):
+        add_payment(app, subscription_id, uid, status=status, scheduled_at=due)
+    add_payment(app, subscription_id, "ren_paid", status="paid", scheduled_at=due, paid_at=due)
+    assert [uid for uid, _ in history_dates(client)] == ["ren_paid"]
