@@ -12,7 +12,7 @@ from storefront.billing.recording import UNUSABLE
 from storefront.billing.refunds import (
     ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, ORDER_EXPIRED, PERIOD_PAID_ALREADY,
 )
-from storefront.billing.verification import REVIEW_EXPIRED
+from storefront.billing.verification import CARD_DECLINED, REVIEW_EXPIRED
 from storefront.formatting import date_long, money
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
@@ -49,7 +49,7 @@ PAYMENT_KIND_LABELS = {
 # page's language; a PG's own message is shown as it came.
 STORED_REASONS = {
     "Not completed: no payment was made.": lazy_gettext("Not completed: no payment was made."),
-    "The card was declined.": lazy_gettext("The card was declined."),
+    CARD_DECLINED: lazy_gettext("The card was declined."),
     "The payment provider refused the charge.": lazy_gettext("The payment provider refused the charge."),
     "We could not reach the payment provider; nothing was charged.":
         lazy_gettext("We could not reach the payment provider; nothing was charged."),

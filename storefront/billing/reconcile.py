@@ -81,7 +81,7 @@ def bring_schedules_in_step(report: ReconcileReport) -> None:
             if confirmed:
                 report.keys_confirmed += 1
             elif confirmed is None:
-                report.failures.append(f"billing key of subscription {subscription_id}: not checked")
+                report.fail(f"billing key of subscription {subscription_id}: not checked")
             continue
         had_schedule = taken_schedule(subscription_id)
         update_schedules(subscription_id)
@@ -89,7 +89,7 @@ def bring_schedules_in_step(report: ReconcileReport) -> None:
             report.rescheduled += 1
         for row in scheduled_renewals(subscription_id):
             if row.schedule_taken_at is None:
-                report.failures.append(f"schedule of renewal {row.merchant_uid}: not taken by iamport")
+                report.fail(f"schedule of renewal {row.merchant_uid}: not taken by iamport")
 
 
 def give_back_owed_refunds(now: datetime, report: ReconcileReport) -> None:
@@ -102,10 +102,10 @@ def give_back_owed_refunds(now: datetime, report: ReconcileReport) -> None:
         refund = db.session.get(Refund, refund_id)
         report.refunds_owed += 1
         if refund.last_error:
-            report.failures.append(f"refund of {refund.imp_uid}: {refund.last_error}")
+            report.fail(f"refund of {refund.imp_uid}: {refund.last_error}")
         elif refund.created_at <= now - OWED_TOO_LONG:
-            report.failures.append(f"refund of {refund.imp_uid}: owed since {refund.created_at:%Y-%m-%d %H:%M} "
-                                   f"UTC and still not returned")
+            report.fail(f"refund of {refund.imp_uid}: owed since {refund.created_at:%Y-%m-%d %H:%M} "
+                        f"UTC and still not returned")
         log.warning("refund still owed: %s %s of %s on %s (%s), %d attempts, last: %s",
                     refund.amount, refund.currency, refund.imp_uid, refund.merchant_uid,
                     refund.reason, refund.attempts, refund.last_error)
@@ -127,7 +127,7 @@ def delete_retired_keys(report: ReconcileReport) -> None:
         else:
             retired = db.session.get(RetiredKey, key_id)
             report.keys_to_delete += 1
-            report.failures.append(f"deletion of key {retired.customer_uid}: {retired.last_error}")
+            report.fail(f"deletion of key {retired.customer_uid}: {retired.last_error}")
 
 
 def stalled_subscriptions(now: datetime) -> list[int]:
@@ -171,6 +171,6 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     give_back_owed_refunds(now, report)
     delete_retired_keys(report)
     for subscription_id in stalled_subscriptions(now):
-        report.failures.append(f"subscription {subscription_id}: past its paid-until date with no "
-                               f"renewal open")
+        report.fail(f"subscription {subscription_id}: past its paid-until date with no "
+                    f"renewal open")
     return report

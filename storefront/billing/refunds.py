@@ -98,7 +98,6 @@ def give_back(refund: Refund) -> bool:
             if not exc.unknown_outcome:
                 release_request(refund)
             return still_owed(refund, exc)
-        refund.last_error = None
         if refundable(answer) > 0:
             db.session.commit()
             log.info("refund of %s accepted by iamport, awaiting the PG", refund.imp_uid)

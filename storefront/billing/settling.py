@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.billing.audit import record_schedule_status
-from storefront.billing.common import client, move_payment
+from storefront.billing.common import client, move_payment, payment_by_merchant_uid
 from storefront.billing.recording import record_payment
 from storefront.billing.schedules import schedule_status, withdraw
 from storefront.extensions import db
@@ -58,7 +58,7 @@ def check_unrun_schedule(merchant_uid: str, report: ReconcileReport) -> None:
     try:
         change = record_schedule_status(merchant_uid, schedule_status(merchant_uid))
     except IamportError as exc:
-        report.failures.append(f"schedule {merchant_uid}: {exc}")
+        report.fail(f"schedule {merchant_uid}: {exc}")
         return
     if change == "revoked":
         report.revoked_at_iamport += 1
@@ -127,12 +127,11 @@ def settle_one(merchant_uid: str, imp_uid: str | None, status: PaymentStatus, la
             close_order(merchant_uid, report)
         elif status == PaymentStatus.SCHEDULED:
             check_unrun_schedule(merchant_uid, report)
-            if last_lookup and payment_status(merchant_uid) == PaymentStatus.SCHEDULED:
+            if last_lookup and payment_by_merchant_uid(merchant_uid).status == PaymentStatus.SCHEDULED:
                 report.fail(f"renewal {merchant_uid}: due a day ago and not run by iamport")
         elif status == PaymentStatus.WITHDRAWING:
             # Never run: withdrawn for good once iamport shows it holds no schedule.
-            row = db.session.execute(db.select(Payment).where(Payment.merchant_uid == merchant_uid)).scalar_one()
-            if not withdraw(row, looked_up=True):
+            if not withdraw(payment_by_merchant_uid(merchant_uid), looked_up=True):
                 report.fail(f"withdrawal of renewal {merchant_uid}: iamport may still hold it")
         else:
             report.still_pending += 1
@@ -144,10 +143,3 @@ def settle_one(merchant_uid: str, imp_uid: str | None, status: PaymentStatus, la
         close_order(merchant_uid, report)
     elif recorded.payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
         report.still_pending += 1
-
-
-def payment_status(merchant_uid: str) -> PaymentStatus:
-    """Our payment's status as stored now."""
-    status = db.session.execute(db.select(Payment.status).where(Payment.merchant_uid == merchant_uid)).scalar_one()
-    db.session.commit()
-    return status
