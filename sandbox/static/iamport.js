@@ -107,17 +107,29 @@
     state.savedOverflow = document.documentElement.style.overflow;
     document.documentElement.style.overflow = 'hidden';
     document.body.appendChild(overlay);
-    // Keyboard focus goes into the window, which puts it on its first field.
-    frame.addEventListener('load', function () { frame.focus(); });
+    // Keyboard focus goes into the window, which puts it on its first field; an Escape pressed
+    // before the window could hear it is passed on now.
+    frame.addEventListener('load', function () {
+      var pending = state.pending;
+      if (pending && pending.frame === frame) {
+        pending.loaded = true;
+        if (pending.closeOnLoad) { askWindowToClose(pending); return; }
+      }
+      frame.focus();
+    });
     return frame;
   }
 
-  // Escape on the page closes the window as its close button does: the window is asked to.
+  function askWindowToClose(pending) {
+    pending.frame.contentWindow.postMessage({ type: 'imp-sandbox:close' }, SANDBOX_ORIGIN);
+  }
+
+  // Escape on the page closes the window as its close button does: the window is asked to, or,
+  // while it is still loading (its form may already show), as soon as it has loaded.
   function onKeydown(event) {
     var pending = state.pending;
-    if (event.key === 'Escape' && pending && pending.frame && pending.frame.contentWindow) {
-      pending.frame.contentWindow.postMessage({ type: 'imp-sandbox:close' }, SANDBOX_ORIGIN);
-    }
+    if (event.key !== 'Escape' || !pending || !pending.frame || !pending.frame.contentWindow) { return; }
+    if (pending.loaded) { askWindowToClose(pending); } else { pending.closeOnLoad = true; }
   }
 
   // Problems found before anything reaches the sandbox always go to the callback.

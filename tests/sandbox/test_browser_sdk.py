@@ -287,6 +287,23 @@ def test_escape_closes_the_window_as_its_close_button_does(desktop_page, merchan
     assert page.locator("#imp-sandbox-overlay").count() == 0
 
 
+def test_escape_pressed_before_the_window_has_loaded_still_closes_it(desktop_page, merchant, sandbox):
+    # A shopper who presses Escape as the window opens must not be left with a window that
+    # ignores it: here its script is held back until Escape has been pressed.
+    page = desktop_page
+    held = []
+    page.route("**/static/window.js", lambda route: held.append(route))
+    page.goto(merchant.checkout_url(merchant.params()))
+    page.click("#pay")
+    # Route handlers run while Playwright is called, hence the evaluate.
+    wait_until(lambda: page.evaluate("true") and held, message="the window's script was requested")
+    page.keyboard.press("Escape")
+    held[0].continue_()
+    rsp = callback_rsp(page)
+    assert rsp["success"] is False and rsp["error_code"] == "F1001"
+    assert page.locator("#imp-sandbox-overlay").count() == 0
+
+
 def test_a_korean_window_in_the_browser_keeps_its_focus_escape_and_holder_name(desktop_page, merchant, sandbox):
     page = desktop_page
     page.goto(merchant.checkout_url(merchant.params(language="ko", buyer_name="Grace Hopper")))
