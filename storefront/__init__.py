@@ -40,9 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.init_app(app)
     extensions.csrf.init_app(app)
     extensions.iamport.init_app(app)
+    extensions.mail.init_app(app)
 
     from storefront import (
-        account, auth, business, checkout, cli, errors, formatting, i18n, legal, ratelimits,
+        account, auth, business, checkout, cli, errors, formatting, i18n, legal, mail, ratelimits,
         security, shop, webhooks, wording,
     )
 
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     wording.register(app)
     business.register(app)
     security.register(app)
+    mail.init_app(app)
     # After the blueprints: the limits wrap their views.
     ratelimits.register(app)
     cli.register(app)

@@ -13,6 +13,7 @@ from limits import parse_many
 
 from storefront import business
 from storefront import config_iamport as iamport_settings
+from storefront import config_mail as mail_settings
 # iamport's own URLs, also known here as config.LIVE_API_URL and config.LIVE_SDK_URL.
 from storefront.config_iamport import LIVE_API_URL, LIVE_SDK_URL, ConfigError  # noqa: F401
 from storefront.config_iamport import flag as _flag
@@ -248,6 +249,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DEFAULT_LOCALE": _locale(setting("DEFAULT_LOCALE", "ko")),
         # 상호, 대표자, 사업자등록번호 … for the footer and the legal pages (storefront/business.py).
         **business.load(setting),
+        # The SMTP server, MAIL_FROM and RENEWAL_NOTICE_DAYS (config_mail.py).
+        **mail_settings.load(setting, live),
         # Whether the plans' prices include VAT (부가세); every price says which.
         "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }

@@ -1,6 +1,7 @@
 """Extension instances, created here and bound to the app in create_app."""
 
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -30,3 +31,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 iamport = IamportClient()
+mail = Mail()

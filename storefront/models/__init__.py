@@ -1,6 +1,7 @@
-"""Database models: User, Plan, Subscription, Payment, and what we owe iamport (Refund, RetiredKey)."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey) and mail (OutboxMessage)."""
 
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
+from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
     Interval,
@@ -14,7 +15,7 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "Payment", "PaymentKind",
+    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage", "Payment", "PaymentKind",
     "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
     "utcnow",
