@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from email.utils import parseaddr
 
-from storefront.config_iamport import ConfigError, flag
+from storefront.config_iamport import ConfigError, flag, is_placeholder
 
 # The sandbox's SMTP server (the customer's mailbox in the demo) listens here unless told otherwise.
 SANDBOX_SMTP_PORT = 1025
@@ -18,12 +18,12 @@ def load(setting: Callable[[str, str], str], live: bool) -> dict:
     Live mode needs a mail server: the notice before each renewal and the written confirmation
     of the contract are the law's (콘텐츠이용자보호지침, 전자상거래법 §13②), not an option."""
     server = setting("MAIL_SERVER", "" if live else "127.0.0.1").strip()
-    if live and not server:
+    if live and is_placeholder(server):
         raise ConfigError("IAMPORT_MODE=live needs MAIL_SERVER (and MAIL_FROM): the shop must mail "
-                          "receipts and the notice before each renewal")
+                          "receipts and the notice before each renewal; it is missing or a placeholder")
     port_default = str(587 if live else setting("SANDBOX_SMTP_PORT", str(SANDBOX_SMTP_PORT)))
     sender = setting("MAIL_FROM", "" if live else SANDBOX_FROM).strip()
-    if not sender or "@" not in parseaddr(sender)[1]:
+    if not sender or "@" not in parseaddr(sender)[1] or (live and is_placeholder(parseaddr(sender)[1])):
         raise ConfigError(f"MAIL_FROM must be the shop's name and address, such as "
                           f"'Northwind <help@northwind.co.kr>', not {sender!r}")
     return {

@@ -19,7 +19,8 @@ def live_shop_on_a_test_channel(tmp_path):
     sandbox = start_sandbox(tmp_path / "testchannel.sqlite3", SANDBOX_TEST_CHANNEL=True, **LIVE_LIKE)
     # Live mode takes the sandbox's URLs for iamport's only when told (IAMPORT_URL_OVERRIDE).
     shop = make_shop(tmp_path, sandbox, IAMPORT_MODE="live", IAMPORT_PG="paymentwall.proj4815",
-                     IAMPORT_URL_OVERRIDE="true",
+                     IAMPORT_URL_OVERRIDE="true", MAIL_SERVER="127.0.0.1",
+                     MAIL_FROM="Northwind <help@northwind.kr>",
                      # Chromium keeps Secure cookies of http://127.0.0.1; the flags are live's own.
                      SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
     assert shop.app.config["IAMPORT_MODE"] == "live"

@@ -61,7 +61,8 @@ def live_shop(tmp_path):
     # Live mode's own cookie flags: Chromium treats http://127.0.0.1 as a secure context.
     # Live mode takes the sandbox's URLs for iamport's only when told (IAMPORT_URL_OVERRIDE).
     shop = make_shop(tmp_path, sandbox, IAMPORT_MODE="live", IAMPORT_PG="paymentwall.proj4815",
-                     IAMPORT_URL_OVERRIDE="true")
+                     IAMPORT_URL_OVERRIDE="true", MAIL_SERVER="127.0.0.1",
+                     MAIL_FROM="Northwind <help@northwind.kr>")
     assert shop.app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     yield shop
     shop.stop()

@@ -26,6 +26,8 @@ LIVE = {
     "IAMPORT_PG": "paymentwall.pk_live_1",
     "SECRET_KEY": "a-long-random-secret-key-for-production",
     "PUBLIC_URL": "https://shop.northwind.kr",
+    "MAIL_SERVER": "smtp.northwind.kr",
+    "MAIL_FROM": "Northwind <help@northwind.kr>",
 }
 # Where `make run` (flask run-demo) serves the storefront.
 DEMO_URL = "http://127.0.0.1:5000"

@@ -43,6 +43,7 @@ def live(app_factory, caplog):
         IAMPORT_IMP_CODE=IMP_CODE, IAMPORT_PG="paymentwall", IAMPORT_API_URL=API, LOG_LEVEL="DEBUG",
         # iamport's API is mocked at another address, which live mode takes only when told.
         IAMPORT_URL_OVERRIDE="true", PUBLIC_URL="https://shop.northwind.kr",
+        MAIL_SERVER="smtp.northwind.kr", MAIL_FROM="Northwind <help@northwind.kr>",
         # The test client speaks plain HTTP; live mode's secure-only cookies would not come back.
         SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False,
     )
@@ -215,7 +216,8 @@ def test_iamport_answering_garbage_with_credentials_leaks_nowhere(live, caplog):
 def test_live_mode_refuses_placeholders_without_echoing_them(monkeypatch, name, value):
     settings = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": KEY, "IAMPORT_API_SECRET": SECRET,
                 "IAMPORT_IMP_CODE": IMP_CODE, "IAMPORT_PG": "paymentwall", "SECRET_KEY": "s" * 40,
-                "PUBLIC_URL": "https://shop.northwind.kr"}
+                "PUBLIC_URL": "https://shop.northwind.kr", "MAIL_SERVER": "smtp.northwind.kr",
+                "MAIL_FROM": "Northwind <help@northwind.kr>"}
     for key in settings:
         monkeypatch.delenv(key, raising=False)
     settings[name] = value

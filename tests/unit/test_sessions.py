@@ -19,7 +19,8 @@ from tests.support.iamport_mock import API
 LIVE = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": "k4815162342",
         "IAMPORT_API_SECRET": "s4815162342q9w8e7r6t5y4u3i2o1p", "IAMPORT_IMP_CODE": "imp48151623",
         "IAMPORT_PG": "paymentwall.proj4815", "SECRET_KEY": "a-live-like-secret-4815162342",
-        "PUBLIC_URL": "https://shop.northwind.kr"}
+        "PUBLIC_URL": "https://shop.northwind.kr", "MAIL_SERVER": "smtp.northwind.kr",
+        "MAIL_FROM": "Northwind <help@northwind.kr>"}
 MAX_REMEMBER = timedelta(days=30)
 
 
