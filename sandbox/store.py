@@ -232,6 +232,29 @@ class Store(Queues):
         rows = self._all("SELECT data FROM schedules ORDER BY schedule_at DESC LIMIT ?", (limit,))
         return [loads(r["data"]) for r in rows]
 
+    # -- the mailbox ------------------------------------------------------------------------
+
+    def mail_add(self, recipients: list[str], fields: dict, received_at: str, sandbox_at: float) -> None:
+        """Keep one received message in the mailbox of each envelope recipient."""
+        with self.tx():
+            for recipient in recipients:
+                self._run(
+                    "INSERT INTO mail (recipient, sender, subject, text, html, message_id, received_at, sandbox_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (recipient, fields["sender"], fields["subject"], fields["text"], fields["html"],
+                     fields["message_id"], received_at, sandbox_at),
+                )
+
+    def mail_list(self, recipient: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
+        """The messages received, newest first; of one recipient (any letter case) if given."""
+        where, args = ("WHERE recipient = ? COLLATE NOCASE", (recipient,)) if recipient else ("", ())
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        return self._all(f"SELECT * FROM mail {where} ORDER BY id DESC{tail}", args)  # noqa: S608
+
+    def mail_get(self, mail_id: int) -> sqlite3.Row | None:
+        """One received message."""
+        return self._one("SELECT * FROM mail WHERE id = ?", (mail_id,))
+
 
 def _sorted_payments(payments: list[dict], sorting: str) -> list[dict]:
     key, descending = _PAYMENT_SORTS.get(sorting, _PAYMENT_SORTS["-started"])
