@@ -227,6 +227,12 @@ class Store(Queues):
         )
         return total, [loads(r["data"]) for r in rows]
 
+    def schedule_next(self) -> dict | None:
+        """The scheduled payment due first that has not run yet."""
+        row = self._one("SELECT data FROM schedules WHERE schedule_status = 'scheduled' "
+                        "ORDER BY schedule_at, merchant_uid LIMIT 1")
+        return None if row is None else loads(row["data"])
+
     def schedules_all(self, limit: int = 200) -> list[dict]:
         """The latest scheduled payments, for the operator page."""
         rows = self._all("SELECT data FROM schedules ORDER BY schedule_at DESC LIMIT ?", (limit,))
