@@ -42,7 +42,8 @@ def parse(content: bytes) -> dict[str, str]:
     assert isinstance(message, EmailMessage)
     return {
         "sender": str(message.get("From", "")),
-        "subject": str(message.get("Subject", "")),
+        # A long encoded subject may be folded from its first line on; mail programs show it trimmed.
+        "subject": str(message.get("Subject", "")).strip(),
         "text": _part_text(message.get_body(preferencelist=("plain",))),
         "html": _part_text(message.get_body(preferencelist=("html",))),
         "message_id": str(message.get("Message-ID", "")).strip(),
@@ -56,6 +57,8 @@ class _Handler:
         self._state = state
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self._state.knobs.mail_refuse:
+            return "451 4.3.0 The sandbox's mailbox refuses mail for now (fault mail_refuse)"
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")

@@ -81,6 +81,8 @@ class Settings:
     latency_ms: int = _key("SANDBOX_LATENCY_MS", 0)
     error_rate: float = _key("SANDBOX_ERROR_RATE", 0.0)
     hang_rate: float = _key("SANDBOX_HANG_RATE", 0.0)
+    # The mailbox answers every message "451, try again later", as a mail server that is down.
+    mail_refuse: bool = _key("SANDBOX_MAIL_REFUSE", False)
     hang_seconds: float = _key("SANDBOX_HANG_SECONDS", 35.0)
 
     @classmethod
@@ -135,6 +137,7 @@ KNOB_SECTIONS: dict[str, dict[str, str]] = {
         "error_rate": "error_rate",
         "hang_rate": "hang_rate",
         "hang_seconds": "hang_seconds",
+        "mail_refuse": "mail_refuse",
     },
     "webhooks": {
         "url": "webhook_url",

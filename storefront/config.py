@@ -154,6 +154,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
     iamport = iamport_settings.load(setting, live, sandbox_url)
+    mail = mail_settings.load(setting, live)
     cfg: dict[str, Any] = {
         "IAMPORT_MODE": mode,
         # The keys, the API's and SDK's URLs, PUBLIC_URL and the accepted MIDs (config_iamport.py).
@@ -250,7 +251,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # 상호, 대표자, 사업자등록번호 … for the footer and the legal pages (storefront/business.py).
         **business.load(setting),
         # The SMTP server, MAIL_FROM and RENEWAL_NOTICE_DAYS (config_mail.py).
-        **mail_settings.load(setting, live),
+        **mail,
         # Whether the plans' prices include VAT (부가세); every price says which.
         "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }
@@ -260,9 +261,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         cfg["SECRET_KEY"] = _sandbox_secret_key()
 
     if overrides:
-        # A string override of an iamport setting was read above, as the environment's would be:
-        # its checked form ("a,b" as a list, "true" as True) stays.
-        cfg.update({k: v for k, v in overrides.items() if not (isinstance(v, str) and k in iamport)})
+        # A string override of an iamport or mail setting was read above, as the environment's
+        # would be: its checked form ("a,b" as a list, "true" as True, "1025" as 1025) stays.
+        cfg.update({k: v for k, v in overrides.items()
+                    if not (isinstance(v, str) and (k in iamport or k in mail))})
     cfg.setdefault("ABANDON_AFTER", abandon_after(setting("ABANDON_AFTER"), cfg["ORDER_EXPIRES"]))
     # A secure-only cookie gets the __Host- prefix: browsers then refuse it unless it came over
     # https for this exact host and path /, so no subdomain or plain-http page can plant one.

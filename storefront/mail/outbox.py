@@ -15,7 +15,7 @@ from flask_mailman import EmailMultiAlternatives
 from sqlalchemy.exc import SQLAlchemyError
 
 from storefront import clock
-from storefront.extensions import db
+from storefront.extensions import db, mail
 from storefront.mail.rendering import render
 from storefront.models import OutboxMessage, utcnow
 
@@ -120,8 +120,12 @@ def drop_expired() -> list[str]:
 
 
 def _claim(only: Optional[list[str]], limit: int) -> list[OutboxMessage]:
+    """Take the due rows for this sender, in a transaction of their own. Each is claimed by a
+    compare-and-set on its next_attempt_at (as refunds are on requested_at), so two senders
+    that read the same row never both send it; on PostgreSQL, SKIP LOCKED also keeps a second
+    sender from waiting for rows the first is claiming."""
     now = utcnow()
-    query = (db.select(OutboxMessage)
+    query = (db.select(OutboxMessage.id, OutboxMessage.next_attempt_at)
              .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None),
                     OutboxMessage.next_attempt_at <= now,
                     sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > clock.now()))
@@ -130,26 +134,47 @@ def _claim(only: Optional[list[str]], limit: int) -> list[OutboxMessage]:
              .with_for_update(skip_locked=True))
     if only is not None:
         query = query.where(OutboxMessage.message_id.in_(only))
-    rows = list(db.session.execute(query).scalars())
-    for row in rows:
-        row.next_attempt_at = now + CLAIM_FOR
-        row.attempts += 1
+    claimed = []
+    for row_id, seen in db.session.execute(query).all():
+        taken = db.session.execute(
+            db.update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.next_attempt_at == seen,
+                   OutboxMessage.sent_at.is_(None))
+            .values(next_attempt_at=now + CLAIM_FOR, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if taken:
+            claimed.append(row_id)
     db.session.commit()
-    return rows
+    return [db.session.get(OutboxMessage, row_id, populate_existing=True) for row_id in claimed]
 
 
 def _send_one(row: OutboxMessage) -> Optional[str]:
     """Send one message over its own SMTP connection; None when the server took it, else what
     went wrong."""
+    connection = mail.get_connection(fail_silently=False)
     message = EmailMultiAlternatives(
         subject=row.subject, body=row.text_body, from_email=current_app.config["MAIL_FROM"],
-        to=[row.to_address], headers={"Message-ID": row.message_id})
+        to=[row.to_address], headers={"Message-ID": row.message_id}, connection=connection)
     message.attach_alternative(row.html_body, "text/html")
     try:
+        connection.open()
         message.send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    finally:
+        _close(connection)
     return None
+
+
+def _close(connection: Any) -> None:
+    """Close the connection whatever state the server left it in (the send's outcome stands)."""
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError):
+        if connection.connection is not None:
+            connection.connection.close()
+        connection.connection = None
 
 
 def send_after_answer(app: Flask, message_ids: list[str]) -> None:

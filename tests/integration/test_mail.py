@@ -1,0 +1,206 @@
+"""Mail the billing events owe the customer, as it arrives at the sandbox's SMTP server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from storefront import billing
+from storefront.extensions import db
+from storefront.mail import send_due
+from storefront.models import OutboxMessage
+from tests.support.records import DAY, payments, subscription
+from tests.support.sandbox import RENEWAL_DECLINE_CARD
+from tests.support.shop import webhook
+from tests.support.subscribing import pay_first, subscribe
+from tests.support.waiting import wait_until
+
+
+def subjects(shop, to: str) -> list[str]:
+    return [message["subject"] for message in shop.sandbox.mail(to)]
+
+
+def one(shop, to: str, starting: str) -> dict:
+    """The one message to `to` whose subject starts so (waiting for it to arrive)."""
+    found = wait_until(lambda: [m for m in shop.sandbox.mail(to) if m["subject"].startswith(starting)],
+                       message=f"a mail '{starting}…' to {to}")
+    assert len(found) == 1, [m["subject"] for m in found]
+    return found[0]
+
+
+def in_korean(shopper) -> None:
+    """The shopper picks 한국어 on the switch, which the account keeps for its mail."""
+    page = shopper.get("/account")
+    response = shopper.http.post(f"{shopper.shop.url}/language", timeout=10, data={
+        "csrf_token": shopper.csrf(page.text), "language": "ko", "next": "/account"})
+    assert response.status_code == 200
+
+
+def test_a_subscription_mails_its_contract_and_a_receipt(shop):
+    shopper = shop.shopper()
+    merchant_uid, imp_uid, sub_id = pay_first(shop, shopper)
+    contract = one(shop, shopper.email, "Your subscription to Basic")
+    receipt = one(shop, shopper.email, "Receipt: $9.00 for Basic")
+    sub = subscription(shop, sub_id)
+
+    assert "Dear Ada Lovelace," in contract["text"]
+    assert "$9.00 every month (VAT included)" in contract["text"]
+    assert sub.consent_version in contract["text"]
+    assert "first on" in contract["text"] and "How to cancel" in contract["text"]
+    assert f"{shop.url}/account" in contract["html"]
+
+    assert merchant_uid in receipt["text"]
+    assert "Card ending in 4242" in receipt["text"] or "ending in 4242" in receipt["text"]
+    receipt_url = shop.sandbox.payment(imp_uid)["receipt_url"]
+    assert receipt_url and receipt_url in receipt["text"]
+    assert "Period paid" in receipt["text"]
+    # The footer carries the business details the law asks for.
+    assert "Business registration no." in receipt["text"]
+    assert "<html" in receipt["html"] and merchant_uid in receipt["html"]
+
+    # However often the payment is recorded, it has one receipt.
+    for _ in range(3):
+        assert webhook(shop, imp_uid, merchant_uid).status_code == 200
+    with shop.context():
+        billing.reconcile()
+    assert subjects(shop, shopper.email).count(receipt["subject"]) == 1
+
+
+def test_a_korean_shopper_gets_korean_mail(shop):
+    shopper = shop.shopper(email="gildong@example.com", first="길동", last="홍")
+    in_korean(shopper)
+    pay_first(shop, shopper)
+    # The plan by its Korean name, the money as Korean pages write it.
+    contract = one(shop, shopper.email, "베이직 구독 계약 내용")
+    assert "홍길동 님" in contract["text"]
+    assert "해지 방법" in contract["text"]
+    receipt = one(shop, shopper.email, "[영수증] 베이직 US$9.00 결제")
+    assert "결제한 이용 기간" in receipt["text"]
+
+
+def test_the_renewal_notice_comes_days_before_and_once(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    renews_at = subscription(shop, sub_id).current_period_end
+    with shop.context():
+        # Eight days before: not yet.
+        billing.reconcile(now=renews_at - timedelta(days=8))
+    assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
+    with shop.context():
+        report = billing.reconcile(now=renews_at - timedelta(days=7))
+        assert report.notices_queued == 1
+        assert billing.reconcile(now=renews_at - timedelta(days=6)).notices_queued == 0
+    notice = one(shop, shopper.email, "Basic renews on")
+    assert "$9.00" in notice["text"] and "ending in 4242" in notice["text"]
+    assert "cancel on your account page before" in notice["text"]
+    assert f"{shop.url}/account" in notice["text"]
+
+
+def test_a_notice_unsent_by_its_renewal_is_dropped_and_reported(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    renews_at = subscription(shop, sub_id).current_period_end
+    shop.sandbox.set_faults(mail_refuse=True)
+    with shop.context():
+        report = billing.reconcile(now=renews_at - timedelta(days=7))
+        assert report.notices_queued == 1 and report.mails_sent == 0
+        notice = db.session.execute(
+            db.select(OutboxMessage).where(OutboxMessage.kind == "renewal_notice")).scalar_one()
+        assert notice.attempts == 1 and "451" in notice.last_error
+        # Its renewal comes (the shop's clock past it) before the mail server is back.
+        notice.expires_at = notice.created_at - timedelta(seconds=1)
+        notice_id = notice.id
+        db.session.commit()
+    shop.sandbox.set_faults(mail_refuse=False)
+    with shop.context():
+        report = billing.reconcile()
+        assert any("not sent before it expired" in failure for failure in report.failures)
+        assert db.session.get(OutboxMessage, notice_id).dropped_at is not None
+    assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
+
+
+def test_mail_that_keeps_failing_fails_the_periodic_job_then_goes_out(shop):
+    shopper = shop.shopper()
+    shop.sandbox.set_faults(mail_refuse=True)
+    pay_first(shop, shopper)
+    with shop.context():
+        # The contract and the receipt were tried after the answer, and refused.
+        wait_until(lambda: db.session.execute(
+            db.select(sa.func.count()).where(OutboxMessage.attempts >= 1,
+                                             OutboxMessage.last_error.is_not(None))).scalar_one() == 2,
+            message="the first attempts after the answer")
+        for attempt in range(2):
+            # Past each backoff, as the periodic job would run hours later.
+            db.session.execute(db.update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
+            db.session.commit()
+            report = billing.reconcile()
+        assert [f for f in report.failures if f.startswith("mail ")], report.failures
+        shop.sandbox.set_faults(mail_refuse=False)
+        db.session.execute(db.update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
+        db.session.commit()
+        report = billing.reconcile()
+        assert report.mails_sent == 2 and report.failures == []
+    assert len(shop.sandbox.mail(shopper.email)) == 2
+
+
+def test_a_failed_renewal_mails_the_next_try_and_the_end(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper, card=RENEWAL_DECLINE_CARD)
+    shop.sandbox.advance(32 * DAY)
+    wait_until(lambda: subscription(shop, sub_id).retry_count == 1, timeout=6, message="failure 1")
+    failed = one(shop, shopper.email, "Your payment for Basic failed")
+    sub = subscription(shop, sub_id)
+    assert "Next try" in failed["text"]
+    assert f"{shop.url}/account/subscriptions/{sub_id}/card" in failed["text"]
+    # The shopper's words for the decline, not a code.
+    [declined] = payments(shop, sub_id, kind="renewal", status="failed")
+    assert declined.fail_reason and declined.fail_reason in failed["text"]
+    assert sub.past_due_since is not None
+
+
+def test_a_cancel_mails_what_happens_next(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    end = subscription(shop, sub_id).current_period_end
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
+    # A second click changes nothing and mails nothing.
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
+    cancelled = one(shop, shopper.email, "Your subscription to Basic is cancelled")
+    assert "You keep access until" in cancelled["text"]
+    with shop.context():
+        from storefront.formatting import date_long
+        from flask_babel import force_locale
+        with shop.app.test_request_context(), force_locale("en"):
+            assert date_long(end) in cancelled["text"]
+
+
+def test_two_hosts_sending_at_once_send_each_message_once(shop):
+    with shop.context():
+        for number in range(24):
+            db.session.add(OutboxMessage(
+                message_id=f"<test.{number}@shop.example>", kind="test", to_address="many@example.com",
+                language="en", subject=f"Message {number}", text_body=f"Body {number}\n",
+                html_body=f"<p>Body {number}</p>"))
+        db.session.commit()
+    barrier = threading.Barrier(3)
+    sent = []
+
+    def host() -> None:
+        with shop.app.app_context():
+            barrier.wait()
+            while (report := send_due(limit=4)).sent:
+                sent.append(report.sent)
+
+    threads = [threading.Thread(target=host) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    arrived = sorted(message["subject"] for message in shop.sandbox.mail("many@example.com"))
+    assert arrived == sorted(f"Message {number}" for number in range(24))
+    assert sum(sent) == 24
+    with shop.context():
+        assert db.session.execute(
+            db.select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))).all() == []
