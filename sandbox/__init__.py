@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sandbox = Sandbox(settings)
     app.extensions["sandbox"] = sandbox
 
-    from . import api, mail_views, operator, sdk, window
+    from . import api, guard, mail_views, operator, sdk, window
+
+    guard.install(app, config)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(sdk.bp)

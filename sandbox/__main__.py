@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from . import create_app
-from .serving import make_server
+from .serving import make_server, warn_if_exposed
 
 log = logging.getLogger("sandbox")
 
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config["SANDBOX_SMTP_PORT"] = args.smtp_port
     app = create_app(config)
     sandbox = app.extensions["sandbox"]
+    warn_if_exposed(args.host, "the sandbox (its REST API, operator page and controls)")
     server = make_server(args.host, args.port, app)
     base = f"http://{args.host}:{server.server_port}"
     sandbox.remember_url(base)

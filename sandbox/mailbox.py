@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .database import StoreClosed
+from .serving import warn_if_exposed
 
 if TYPE_CHECKING:
     from .state import State
@@ -98,6 +99,7 @@ class Mailbox:
         """Bind and serve in a thread; a port that cannot be bound is logged, and the sandbox runs on."""
         if self._thread is not None:
             return
+        warn_if_exposed(self.host, "the sandbox's SMTP server (the customers' mailbox)")
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="sandbox-smtp", daemon=True)
         self._thread.start()

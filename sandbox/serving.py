@@ -4,12 +4,16 @@
 # server every REST call paid for a new TCP connection in the client and a new thread here.
 from __future__ import annotations
 
+import ipaddress
+import logging
 import socket
 import threading
 from typing import Any, Callable
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
+
+log = logging.getLogger(__name__)
 
 # An idle kept-alive connection is closed after this many seconds (nginx's default is 75).
 IDLE_TIMEOUT = 75.0
@@ -106,3 +110,25 @@ class KeepAliveWSGIServer(ThreadedWSGIServer):
 def make_server(host: str, port: int, app: Callable) -> KeepAliveWSGIServer:
     """A threaded server for `app` on host:port (0 = any free port) that keeps connections alive."""
     return KeepAliveWSGIServer(host, port, app)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps a server to this machine ("" and 0.0.0.0 are every interface)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may stand for any interface
+
+
+def warn_if_exposed(host: str, what: str) -> bool:
+    """Log loudly when `what` listens beyond loopback (told to with --host or a setting); True if so."""
+    if is_loopback(host):
+        return False
+    log.warning(
+        "\n%s\n!! %s listens on %r: NOT ONLY THIS MACHINE can reach it. It has no login, accepts its\n"
+        "!! well-known default keys, shows buyers' data and mail. Use 127.0.0.1 unless you mean it.\n%s",
+        "!" * 100, what, host or "every interface", "!" * 100,
+    )
+    return True
