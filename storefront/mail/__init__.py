@@ -8,7 +8,7 @@ from storefront.mail.outbox import (
     failing_messages,
     message_id,
     queue_mail,
-    queued_in_this_request,
+    queued_here,
     send_after_answer,
     send_due,
 )
@@ -16,8 +16,7 @@ from storefront.mail.rendering import language_of, link, render
 
 __all__ = [
     "FAILING_AFTER_ATTEMPTS", "SendReport", "failing_messages", "init_app", "language_of", "link",
-    "message_id",
-    "queue_mail", "render", "send_after_answer", "send_due",
+    "message_id", "queue_mail", "queued_here", "render", "send_after_answer", "send_due",
 ]
 
 
@@ -28,7 +27,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _send_queued_mail(response: Response) -> Response:
-        queued = queued_in_this_request()
+        queued = queued_here()
         if queued:
             response.call_on_close(partial(send_after_answer, app, queued))
         return response

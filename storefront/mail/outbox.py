@@ -10,7 +10,7 @@ from email.utils import parseaddr
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app, g, has_app_context
 from flask_mailman import EmailMultiAlternatives
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -58,14 +58,14 @@ def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Option
                         subject=rendered.subject[:255], text_body=rendered.text,
                         html_body=rendered.html, expires_at=expires_at)
     db.session.add(row)
-    if has_request_context():
-        g.setdefault("mail_queued", []).append(key)
+    g.setdefault("mail_queued", []).append(key)
     return row
 
 
-def queued_in_this_request() -> list[str]:
-    """Message-IDs this request queued (the app sends them after its answer)."""
-    return list(g.get("mail_queued", [])) if has_request_context() else []
+def queued_here() -> list[str]:
+    """Message-IDs queued in this request or app context (a request's are sent after its
+    answer; work done after an answer sends its own with send_due(only=...))."""
+    return list(g.get("mail_queued", [])) if has_app_context() else []
 
 
 @dataclass

@@ -12,9 +12,9 @@ from storefront.extensions import db
 from storefront.mail import send_due
 from storefront.models import OutboxMessage
 from tests.support.records import DAY, payments, subscription
-from tests.support.sandbox import RENEWAL_DECLINE_CARD
+from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.shop import webhook
-from tests.support.subscribing import pay_first, subscribe
+from tests.support.subscribing import pay_a_second_window, pay_first, subscribe
 from tests.support.waiting import wait_until
 
 
@@ -204,3 +204,32 @@ def test_two_hosts_sending_at_once_send_each_message_once(shop):
     with shop.context():
         assert db.session.execute(
             db.select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None))).all() == []
+
+
+def test_a_new_card_mails_the_card_and_a_receipt_for_its_period(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    params = shopper.open_card_change(sub_id)
+    rsp = window_result(shopper.pay_in_window(params, card="4000 0000 0000 0002").text)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    changed = one(shop, shopper.email, "Your card for Basic was changed")
+    assert "ending in 0002" in changed["text"]
+    receipts = [m for m in shop.sandbox.wait_for_mail(shopper.email, count=4)
+                if m["subject"].startswith("Receipt:")]
+    assert len(receipts) == 2
+    assert params["pay"]["merchant_uid"] in receipts[0]["text"]
+
+
+def test_money_given_back_is_mailed_with_its_amount(shop):
+    shop.sandbox.set_delays(cancel_delay=0)
+    shopper = shop.shopper()
+    subscribe(shop, shopper)
+    second = pay_a_second_window(shop, shopper)
+    with shop.context():
+        billing.verify_payment(second["imp_uid"])
+        billing.reconcile()  # the periodic job sends what the outbox holds
+    refunded = one(shop, shopper.email, "Refund of $9.00")
+    assert second["merchant_uid"] in refunded["text"]
+    assert "3 to 7 business days" in refunded["text"]
+    # Bought twice by mistake: the refund names why, in the shopper's words.
+    assert "Reason" in refunded["text"]
