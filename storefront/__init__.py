@@ -42,10 +42,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.iamport.init_app(app)
 
     from storefront import (
-        account, auth, business, checkout, cli, errors, formatting, i18n, legal, ratelimits,
+        account, auth, business, checkout, cli, clock, errors, formatting, i18n, legal, ratelimits,
         security, shop, webhooks, wording,
     )
 
+    clock.register(app)
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
