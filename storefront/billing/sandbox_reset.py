@@ -8,8 +8,9 @@ from storefront import clock
 from storefront.billing.common import LIVE_STATUSES, client, lock_unclaimed, retried_on_conflict
 from storefront.extensions import db
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentKind, PaymentStatus, ShopState, Subscription
-from storefront.models import SubscriptionStatus
+from storefront.models import (
+    Payment, PaymentKind, PaymentStatus, ShopState, Subscription, SubscriptionStatus,
+)
 
 log = logging.getLogger(__name__)
 
