@@ -1,4 +1,5 @@
 # make run  — set up .venv, migrate, seed, start the storefront and its sandbox on 127.0.0.1
+#            (PORT=8000 make run: another port than 5000; SANDBOX_URL=http://127.0.0.1:8001: the sandbox's)
 # make test — set up .venv with the test tools (and Debian's chromium), run the whole suite
 # make translations — extract the pages' strings and update the catalogs (storefront/translations)
 # make bench — run the benchmarks (bench/), print their tables; make bench-smoke: a few iterations
@@ -54,7 +55,7 @@ chromium:
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed
-	$(FLASK) run-demo --host 127.0.0.1 --port 5000
+	$(FLASK) run-demo --host 127.0.0.1 $(if $(PORT),--port $(PORT))
 
 # The whole suite twice: on SQLite, then on a throwaway PostgreSQL cluster.
 test: install-dev chromium

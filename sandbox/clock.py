@@ -38,8 +38,16 @@ class Clock:
             self._store.kv_set("clock_offset", self._offset)
         return self.now()
 
-    def reset(self) -> None:
-        """Back to real time."""
+    @property
+    def generation(self) -> int:
+        """How many times the sandbox was reset: a shop that saw another number knows that every
+        key, schedule and payment it had here is gone."""
+        return int(self._store.kv_get("generation", 0))
+
+    def reset(self, generation: int | None = None) -> None:
+        """Back to real time (after a reset of the store, at the given generation)."""
         with self._lock:
             self._offset = 0.0
             self._store.kv_set("clock_offset", 0.0)
+            if generation is not None:
+                self._store.kv_set("generation", generation)

@@ -45,6 +45,7 @@ def _clock_json() -> dict:
         "now": int(now),
         "now_iso": datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="seconds"),
         "offset": sb.clock.offset,
+        "generation": sb.clock.generation,
     }
 
 

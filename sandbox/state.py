@@ -54,8 +54,9 @@ class State:
     def reset(self) -> None:
         """Forget all state and go back to the start-up settings and real time."""
         with self.work_lock:
+            generation = self.clock.generation + 1  # kept across the store's reset, one more
             self.store.reset()
-            self.clock.reset()
+            self.clock.reset(generation)
             self.knobs.reset()
 
 

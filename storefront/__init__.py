@@ -43,10 +43,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.mail.init_app(app)
 
     from storefront import (
-        account, auth, business, checkout, cli, errors, formatting, i18n, legal, mail, ratelimits,
+        account, auth, business, checkout, cli, clock, errors, formatting, i18n, legal, mail,
+        ratelimits,
         security, shop, webhooks, wording,
     )
 
+    clock.register(app)
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)

@@ -1,4 +1,4 @@
-"""Flask commands: seed the demo plans, run the demo with its sandbox, reconcile for cron."""
+"""Flask commands: seed the demo plans, run the demo with its sandbox and jobs, reconcile for cron."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from werkzeug.serving import run_simple
 
 from storefront.config_iamport import DEMO_HOST, DEMO_PORT
 from storefront.extensions import db
-from storefront.iamport import IamportError
 from storefront.models import Plan
 
 log = logging.getLogger(__name__)
@@ -155,9 +154,12 @@ def _served_at(host: str, port: int) -> str:
 @click.command("run-demo")
 @with_appcontext
 @click.option("--host", default=DEMO_HOST, show_default=True)
-@click.option("--port", default=DEMO_PORT, show_default=True, type=int)
+@click.option("--port", default=DEMO_PORT, show_default=True, type=int, envvar="PORT")
 def run_demo_command(host: str, port: int) -> None:
-    """Start the sandbox (in sandbox mode) and serve the storefront."""
+    """Start the sandbox (in sandbox mode), the periodic job cron runs in production (every
+    DEMO_JOBS_SECONDS) and serve the storefront."""
+    from storefront.jobs import DemoJobs
+
     app = current_app._get_current_object()
     if app.config["IAMPORT_MODE"] == "sandbox" and not os.environ.get("PUBLIC_URL"):
         # The sandbox's default PUBLIC_URL is `make run`'s address; this run's is where it serves.
@@ -181,10 +183,13 @@ def run_demo_command(host: str, port: int) -> None:
     click.echo(f"\n  Storefront: {_served_at(host, port)}\n")
     if sandbox is not None:
         click.echo(f"  Sandbox operator page: {sandbox_url}/_sandbox\n")
+    demo_jobs = DemoJobs(app, app.config["DEMO_JOBS_SECONDS"])
+    demo_jobs.start()
     try:
         # Flask refuses app.run() inside its own CLI, so the server is started directly.
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
+        demo_jobs.stop()
         if sandbox is not None:
             sandbox.terminate()
             sandbox.wait(timeout=10)
@@ -207,18 +212,16 @@ def reconcile_command(min_age: int | None, audit: bool) -> None:
     subscription past its paid-until date with no renewal open), so cron alerts; the work is
     left for the next run.
     """
-    from storefront.billing import reconcile
-    from storefront.extensions import iamport
+    from storefront import jobs
 
     try:
-        iamport.authenticate()
-    except IamportError as exc:
-        # Without a token every row would wait out its own timeout to fail the same way.
+        report = jobs.periodic(min_age=None if min_age is None else timedelta(seconds=min_age),
+                               audit=audit)
+    except jobs.Unreachable as exc:
         raise click.ClickException(
             f"could not reach iamport at {current_app.config['IAMPORT_API_URL']}: {exc}; "
             "nothing was reconciled"
         ) from None
-    report = reconcile(min_age=None if min_age is None else timedelta(seconds=min_age), audit=audit)
     if audit:
         click.echo(f"audit: revoked at iamport {report.revoked_at_iamport}, "
                    f"lost at iamport {report.lost_at_iamport}, "

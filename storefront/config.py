@@ -164,6 +164,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             "DATABASE_URL", f"sqlite:///{INSTANCE / 'storefront.sqlite3'}"
         ),
         "SANDBOX_URL": "" if live else sandbox_url,
+        # Sandbox mode: the shop's clock (storefront/clock.py) follows the sandbox's, read from
+        # SANDBOX_URL at each request and job; "false" keeps the system clock.
+        "SANDBOX_CLOCK": not live and _flag(env.get("SANDBOX_CLOCK"), True),
+        # `make run` (flask run-demo) runs the periodic job cron runs in production this often.
+        "DEMO_JOBS_SECONDS": number("DEMO_JOBS_SECONDS", "30", "seconds"),
         "IAMPORT_WIDGET_CODE": setting("IAMPORT_WIDGET_CODE", "t3_1"),
         "WEBHOOK_ALLOWED_IPS": [
             ip.strip() for ip in setting("WEBHOOK_ALLOWED_IPS").split(",") if ip.strip()

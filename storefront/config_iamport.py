@@ -12,10 +12,10 @@ log = logging.getLogger(__name__)
 
 LIVE_API_URL = "https://api.iamport.kr"
 LIVE_SDK_URL = "https://cdn.iamport.kr/v1/iamport.js"
-# Where `make run` (flask run-demo) serves the storefront: sandbox mode's PUBLIC_URL unless set.
+# Where `make run` (flask run-demo) serves the storefront unless PORT says another port; sandbox
+# mode's PUBLIC_URL unless set (demo_url).
 DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 5000
-DEMO_URL = f"http://{DEMO_HOST}:{DEMO_PORT}"
 
 SANDBOX_DEFAULTS = {
     "IAMPORT_IMP_CODE": "imp00000000",
@@ -188,12 +188,21 @@ def load(setting: Callable[[str, str], str], live: bool, sandbox_url: str) -> di
         "IAMPORT_API_URL": api,
         "IAMPORT_SDK_URL": sdk,
         "IAMPORT_URL_OVERRIDE": override,
-        "PUBLIC_URL": _public_url(setting("PUBLIC_URL", "" if live else DEMO_URL).strip().rstrip("/"),
-                                  live),
+        # Sandbox mode: the demo's own address (`make run`'s PORT) unless set.
+        "PUBLIC_URL": _public_url(setting("PUBLIC_URL", "" if live else demo_url(setting("PORT", "")))
+                                  .strip().rstrip("/"), live),
         # PAYMENTWALL projects whose payments live mode accepts (empty: any).
         "IAMPORT_ACCEPTED_MIDS": _accepted_mids(setting("IAMPORT_ACCEPTED_MIDS", ""),
                                                 cfg["IAMPORT_PG"], live),
     }
+
+
+def demo_url(port: str) -> str:
+    """The address `make run` serves the storefront at, on PORT (default 5000)."""
+    port = port.strip() or str(DEMO_PORT)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"PORT must be a port number from 1 to 65535, not {port!r}")
+    return f"http://{DEMO_HOST}:{int(port)}"
 
 
 def _shown(url: str) -> str:

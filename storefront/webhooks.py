@@ -7,7 +7,7 @@ from functools import partial
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 
-from storefront import billing
+from storefront import billing, clock
 from storefront.checkout import clean_uid
 from storefront.extensions import csrf
 from storefront.iamport import IamportError
@@ -23,13 +23,15 @@ def _small_bodies_only() -> None:
     request.max_content_length = current_app.config["WEBHOOK_MAX_CONTENT_LENGTH"]
 
 
-def carry_out_after_answer(app: Flask, url_root: str, subscription_id: int) -> None:
+def carry_out_after_answer(app: Flask, url_root: str, subscription_id: int,
+                           clock_offset: float = 0.0) -> None:
     """Carry out what the recording owes iamport (a refund, the next schedule, a key to check or
     delete) once iamport has its answer. If this fails or the process dies first, it stays owed
     in the database, and reconcile carries it out."""
     # A request context at the webhook's own address, as the answered request had (the
     # schedule's notice_url is PUBLIC_URL's all the same: never made from a request).
     with app.test_request_context(base_url=url_root):
+        clock.use(clock_offset)  # the answered request's time, not read again
         try:
             billing.carry_out(subscription_id)
         except Exception:  # the server would log it without saying what it leaves undone
@@ -60,7 +62,7 @@ def receive():
     if payment.subscription_id is not None:
         # Run by the WSGI server once the answer is sent (gunicorn and Werkzeug both do).
         response.call_on_close(partial(carry_out_after_answer, current_app._get_current_object(),
-                                       request.url_root, payment.subscription_id))
+                                       request.url_root, payment.subscription_id, clock.offset()))
     return response
 
 

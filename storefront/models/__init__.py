@@ -1,4 +1,4 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey) and mail (OutboxMessage)."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage) and ShopState."""
 
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
 from storefront.models.outbox import OutboxMessage
@@ -10,13 +10,15 @@ from storefront.models.statuses import (
     RefundStatus,
     SubscriptionStatus,
 )
+from storefront.models.state import ShopState
 from storefront.models.subscriptions import Plan, Subscription
 from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage", "Payment", "PaymentKind",
-    "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "Subscription",
+    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage", "Payment",
+    "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "ShopState",
+    "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
     "utcnow",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storefront import billing
+from storefront import billing, clock
 from storefront.models import utcnow
 from tests.support.records import DAY, payments, scheduled, stored_payments, subscription
 from tests.support.sandbox import RENEWAL_REVIEW_APPROVE_CARD, window_result
@@ -26,11 +26,13 @@ def test_a_renewal_held_past_the_deadline_fails_and_dunning_runs_then_a_late_app
     wait_until(lambda: payments(shop, sub_id, kind="renewal", status="review"), timeout=6,
                message="the held renewal's webhook")
     with shop.context():
+        clock.refresh()  # the shop's time is the sandbox's, 32 days on
         billing.reconcile()  # within the deadline: still held
     assert subscription(shop, sub_id).status == "active"
 
     with shop.context():
-        billing.reconcile(now=utcnow() + PAST_THE_DEADLINE)
+        clock.refresh()
+        billing.reconcile(now=clock.now() + PAST_THE_DEADLINE)
     [held] = payments(shop, sub_id, kind="renewal", status="failed")
     assert held.fail_reason and "review" in held.fail_reason
     lapsed = subscription(shop, sub_id)

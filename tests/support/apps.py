@@ -35,6 +35,9 @@ def make_app(tmp_path, **overrides) -> Flask:
         "RATELIMIT_ENABLED": False,
         # Most tests read the English pages; the Korean ones ask for Korean (tests/support/i18n.py).
         "DEFAULT_LOCALE": "en",
+        # No sandbox runs beside these apps: their clock is the system's (tests/support/shop.py
+        # serves one that follows its sandbox's).
+        "SANDBOX_CLOCK": False,
     }
     config.update(overrides)
     app = create_app(config)
