@@ -7,7 +7,7 @@ from functools import partial
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 
-from storefront import billing, clock
+from storefront import billing, clock, mail
 from storefront.checkout import clean_uid
 from storefront.extensions import csrf
 from storefront.iamport import IamportError
@@ -34,6 +34,9 @@ def carry_out_after_answer(app: Flask, url_root: str, subscription_id: int,
         clock.use(clock_offset)  # the answered request's time, not read again
         try:
             billing.carry_out(subscription_id)
+            # A refund made now owes the customer its mail: sent now too, not at the next run.
+            if queued := mail.queued_here():
+                mail.send_due(only=queued)
         except Exception:  # the server would log it without saying what it leaves undone
             log.exception("what subscription %s owes iamport is left to reconcile", subscription_id)
 
