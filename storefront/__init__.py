@@ -42,13 +42,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.iamport.init_app(app)
 
     from storefront import (
-        account, auth, business, checkout, cli, errors, formatting, i18n, legal, ratelimits,
+        account, auth, business, card, checkout, cli, errors, formatting, i18n, legal, ratelimits,
         security, shop, webhooks, wording,
     )
 
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(card.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(legal.bp)

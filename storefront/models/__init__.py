@@ -3,6 +3,7 @@
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
+    EndedReason,
     Interval,
     PaymentKind,
     PaymentStatus,
@@ -14,7 +15,7 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "Payment", "PaymentKind",
+    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "Payment", "PaymentKind",
     "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
     "utcnow",
