@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.mail.init_app(app)
 
     from storefront import (
-        account, auth, business, checkout, cli, clock, errors, formatting, i18n, legal, mail,
+        account, auth, business, card, checkout, cli, clock, errors, formatting, i18n, legal, mail,
         ratelimits,
         security, shop, webhooks, wording,
     )
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(card.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(legal.bp)

@@ -1,4 +1,4 @@
-"""The shopper's account page: subscriptions, card on file, history, and what can be done."""
+"""The shopper's account page: subscriptions, history, and charge now, cancel and resume (the new card is storefront.card)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from storefront import clock
 from storefront import billing
-from storefront.errors import error_response, json_error
+from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.formatting import date_long, money
 from storefront.models import (
@@ -24,7 +24,6 @@ from storefront.models import (
     Subscription,
     SubscriptionStatus,
 )
-from storefront.payment_window import price_refusal, sdk_params
 from storefront.wording import (
     activating, card_shown, charge_caption, next_charge_text, reason_shown, status_label,
 )
@@ -50,7 +49,8 @@ def _owned(subscription_id: int) -> Subscription | None:
     return billing.owned_subscription(subscription_id, current_user)
 
 
-def _subscription_or_404(subscription_id: int) -> Subscription:
+def subscription_or_404(subscription_id: int) -> Subscription:
+    """The logged-in shopper's subscription with this id, or a 404 page."""
     subscription = _owned(subscription_id)
     if subscription is None:
         abort(404, NO_SUCH_SUBSCRIPTION)
@@ -97,9 +97,18 @@ def overview():
         next_charge={sub.id: next_charge_text(sub, billing.next_charge_at(sub))
                      for sub in subscriptions},
         refusal={sub.id: billing.charge_refusal(sub) for sub in subscriptions},
+        subscribe_again=_subscribe_again(subscriptions),
         history=history,
         now=clock.now(),
     )
+
+
+def _subscribe_again(subscriptions: list[Subscription]) -> set[int]:
+    """The ended subscriptions whose plan is still sold and not held again: each offers to
+    subscribe again (after failed payments as after a cancel)."""
+    held = {sub.plan_id for sub in subscriptions if sub.status != SubscriptionStatus.CANCELED}
+    return {sub.id for sub in subscriptions if sub.status == SubscriptionStatus.CANCELED
+            and sub.plan.active and sub.plan_id not in held}
 
 
 def _charge_tokens() -> URLSafeSerializer:
@@ -132,7 +141,7 @@ def charge_key(token: str, subscription: Subscription) -> str | None:
 @login_required
 def charge(subscription_id: int):
     """Confirm, then charge the stored card now (once per form token)."""
-    subscription = _subscription_or_404(subscription_id)
+    subscription = subscription_or_404(subscription_id)
     if request.method == "GET":
         refusal = billing.charge_refusal(subscription)
         if refusal:
@@ -221,7 +230,7 @@ def status(subscription_id: int):
 @login_required
 def cancel(subscription_id: int):
     """Confirm, then cancel at the period's end or now."""
-    subscription = _subscription_or_404(subscription_id)
+    subscription = subscription_or_404(subscription_id)
     if request.method == "GET":
         return render_template("account/confirm_cancel.html", subscription=subscription,
                                given_up=billing.given_up_now(subscription))
@@ -247,7 +256,7 @@ def cancel(subscription_id: int):
 @login_required
 def resume(subscription_id: int):
     """Confirm, then resume a subscription that was ending."""
-    subscription = _subscription_or_404(subscription_id)
+    subscription = subscription_or_404(subscription_id)
     if request.method == "GET":
         return render_template("account/confirm_resume.html", subscription=subscription)
     try:
@@ -258,47 +267,3 @@ def resume(subscription_id: int):
         billing.carry_out(subscription.id)
         flash(_("Welcome back! Your subscription renews as before."), "success")
     return redirect(url_for("account.overview")), 303
-
-
-@bp.get("/subscriptions/<int:subscription_id>/card")
-@login_required
-def change_card(subscription_id: int):
-    """The new-card page: what is charged and the pay button.
-
-    No order is opened here (a GET changes nothing): the page's script opens it (POST, below)
-    when the shopper presses pay, as the checkout does.
-    """
-    subscription = _subscription_or_404(subscription_id)
-    if subscription.status not in billing.LIVE_STATUSES:
-        # What billing.open_card_change would refuse, said before the shopper presses pay.
-        flash(_("Only an active subscription can change card."), "warning")
-        return redirect(url_for("account.overview"))
-    plan = subscription.plan
-    params = {
-        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
-        "order_url": url_for("account.open_card_change", subscription_id=subscription.id),
-        # The price the page names, sent back with the POST: a price changed meanwhile is refused.
-        "amount": str(plan.price),
-        "currency": plan.currency,
-        "complete_url": url_for("checkout.complete"),
-    }
-    return render_template("account/change_card.html", subscription=subscription, params=params)
-
-
-@bp.post("/subscriptions/<int:subscription_id>/card")
-@login_required
-def open_card_change(subscription_id: int):
-    """Open the card change's payment (recorded, then registered with iamport) at the price the
-    page showed; answers the SDK's parameters for the payment window."""
-    subscription = _subscription_or_404(subscription_id)
-    refusal = price_refusal(request.get_json(silent=True), subscription.plan)
-    if refusal:
-        return json_error(*refusal)
-    try:
-        payment = billing.open_card_change(subscription)
-    except billing.ActionRefused as exc:
-        # Said again on the account page the script goes to.
-        flash(str(exc), "warning")
-        return jsonify(error={"status": 409, "message": str(exc)},
-                       redirect=url_for("account.overview")), 409
-    return jsonify(sdk_params(payment))

@@ -66,7 +66,6 @@ def external_url(endpoint: str, **values: Any) -> str:
 
 def sdk_params(payment: Payment) -> dict[str, Any]:
     """Everything `IMP.request_pay` needs that the server decides."""
-    plan = payment.subscription.plan
     user = payment.user
     return {
         "imp_code": current_app.config["IAMPORT_IMP_CODE"],
@@ -74,8 +73,9 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
             "pg": current_app.config["IAMPORT_PG"],
             "pay_method": "card",
             "merchant_uid": payment.merchant_uid,
-            # The plan's own name, the same on every payment of the subscription (receipts, statements).
-            "name": plan.name[:40],
+            # The name fixed when the shopper subscribed, the same on every payment of the
+            # subscription (receipts, statements), whatever language the page is in now.
+            "name": payment.subscription.name_for_orders,
             # What this payment was opened (and registered at iamport) for, not today's price.
             "amount": amount_for_sdk(payment.amount),
             "currency": payment.currency,

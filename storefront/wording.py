@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask, current_app
@@ -14,6 +15,7 @@ from storefront.billing.refunds import (
 )
 from storefront.billing.verification import CARD_DECLINED, REVIEW_EXPIRED
 from storefront.formatting import date_long, money
+from storefront.i18n import page_language
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
 # A plan's interval as a period of time, for sentences such as "it paid the next month".
@@ -81,12 +83,49 @@ def payment_kind_label(kind: str) -> str:
     return str(PAYMENT_KIND_LABELS.get(str(kind), str(kind)))
 
 
-def reason_shown(reason: str | None) -> str:
-    """A stored failure or refund reason in the page's language; a PG's own message as it came."""
+# What PAYMENTWALL's own messages say, in either language: it answers in the language of the
+# window that issued the key, which need not be the page's (the shopper switched since). Read
+# in order: the first that matches gives the words shown.
+PG_REASONS = (
+    (re.compile(r"held for|보류", re.IGNORECASE),
+     lazy_gettext("PAYMENTWALL is holding the payment for a risk review; it may still be approved.")),
+    (re.compile(r"closed the payment window|사용자가 결제를 취소", re.IGNORECASE),
+     lazy_gettext("The payment window was closed before paying; nothing was charged.")),
+    (re.compile(r"cvv|cvc|security code|보안코드", re.IGNORECASE),
+     lazy_gettext("The card was declined: please check its security code (CVC).")),
+    (re.compile(r"insufficient|funds|balance|잔액|한도", re.IGNORECASE),
+     lazy_gettext("The card was declined: there are not enough funds on it.")),
+    (re.compile(r"approv|승인을 요청", re.IGNORECASE),
+     lazy_gettext("The card was declined: please ask your bank to approve this payment.")),
+    (re.compile(r"risk review|위험 심사", re.IGNORECASE),
+     lazy_gettext("PAYMENTWALL declined the payment after its risk review.")),
+)
+HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+def reason_shown(reason: str | None, status: str | None = None) -> str:
+    """A stored failure or refund reason in the page's language; a PG's own message as it came
+    when it is in the page's language, else in our words (those of the payment's `status`
+    when the message names nothing we know)."""
     # The mismatch named after NOT_THE_ORDERS is for the logs, in English.
     if reason and reason.startswith(NOT_THE_ORDERS):
         return _("Refunded: this payment did not match the order, so it was not needed.")
-    return str(STORED_REASONS.get(reason or "", reason or ""))
+    if not reason or reason in STORED_REASONS:
+        return str(STORED_REASONS.get(reason or "", ""))
+    if bool(HANGUL.search(reason)) == (page_language() == "ko"):
+        return reason
+    return pg_reason_in_our_words(reason, status)
+
+
+def pg_reason_in_our_words(reason: str, status: str | None = None) -> str:
+    """What a PG's message in another language says, in the page's: the kind of decline it
+    names, else that the payment was cancelled (a cancel's reason) or the card declined."""
+    for pattern, words in PG_REASONS:
+        if pattern.search(reason):
+            return str(words)
+    if status == "cancelled":
+        return _("The payment was cancelled.")
+    return str(STORED_REASONS[CARD_DECLINED])
 
 
 def refused_text(reason: str | None) -> str:

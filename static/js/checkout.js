@@ -1,7 +1,7 @@
 // Opens the iamport payment window and hands its result to the server, which verifies it.
 // The order is opened when pay is pressed (POST of the price the page showed, with the consent
-// to the recurring payment on the checkout page; none on the card-change page). Words come
-// from the page.
+// ticked: to the recurring payment on the checkout page, to the new card's payment on the card
+// page). Words come from the page.
 (function () {
   "use strict";
   var params = JSON.parse(document.getElementById("checkout-params").textContent);
@@ -83,10 +83,11 @@
   }
 
   function consentGiven() {
-    if (!consent) { return true; }  // the card-change page: not a new subscription
+    if (!consent) { return true; }
     var given = consent.checked;
     consentError.hidden = given;
-    consentError.textContent = given ? "" : texts.consent_needed;
+    // The card page words its own consent (data-needed).
+    consentError.textContent = given ? "" : (consent.getAttribute("data-needed") || texts.consent_needed);
     consent.setAttribute("aria-invalid", given ? "false" : "true");
     consent.closest("fieldset").classList.toggle("consent-missing", !given);
     return given;

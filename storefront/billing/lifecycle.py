@@ -20,7 +20,7 @@ from storefront.billing import notices
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
-from storefront.models import Subscription, SubscriptionStatus
+from storefront.models import EndedReason, Subscription, SubscriptionStatus
 from storefront.periods import next_period_end
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
     else:
         subscription.status = SubscriptionStatus.CANCELED
         subscription.canceled_at = clock.now()
+        subscription.ended_reason = EndedReason.CANCELLED
         subscription.cancel_at_period_end = False
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
@@ -112,6 +113,7 @@ def end_period(subscription_id: int, now: datetime) -> bool:
         return False
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
+    subscription.ended_reason = EndedReason.CANCELLED
     if subscription.customer_uid:
         owe_key_deletion(subscription_id, subscription.customer_uid)
     db.session.commit()

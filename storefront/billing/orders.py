@@ -25,6 +25,7 @@ from storefront.billing.common import (
 from storefront.billing.recording import apply_outcome, record_payment
 from storefront.billing.verification import Outcome, to_decimal
 from storefront.extensions import db
+from storefront.i18n import page_language
 from storefront.iamport import IamportError
 from storefront.models import (
     Payment,
@@ -36,6 +37,7 @@ from storefront.models import (
     SubscriptionStatus,
     User,
 )
+from storefront.models.subscriptions import ORDER_NAME_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +98,11 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
             customer_uid=new_customer_uid(user),
         )
         db.session.add(payment)
-    # The latest consent is the one the order about to be paid was opened with.
+    # The latest consent is the one the order about to be paid was opened with, and the
+    # language it was read in names every order of the subscription from now on.
     subscription.consent_at = clock.now()
     subscription.consent_version = consent_version
+    subscription.order_name = plan.name_in(page_language())[:ORDER_NAME_LENGTH]
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
     return payment
@@ -218,7 +222,7 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
             customer_uid=payment.customer_uid,
             merchant_uid=payment.merchant_uid,
             amount=payment.amount,
-            name=subscription.plan.name[:40],
+            name=subscription.name_for_orders,
             currency=payment.currency,
             buyer_email=subscription.buyer_email,
             buyer_name=subscription.buyer_name,

@@ -24,7 +24,9 @@ from storefront.billing.renewals import renewal_due, schedule_next_renewal
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import shop_zone
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus
+from storefront.models import (
+    EndedReason, Payment, PaymentKind, PaymentStatus, Subscription, SubscriptionStatus,
+)
 from storefront.periods import next_period_end
 
 log = logging.getLogger(__name__)
@@ -107,13 +109,14 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
         return
     failed_at = from_unix(info.get("failed_at")) or clock.now()
     if subscription.cancel_at_period_end:
-        end_subscription(subscription, subscription.current_period_end or failed_at)
+        end_subscription(subscription, subscription.current_period_end or failed_at,
+                         EndedReason.CANCELLED)
         return
     subscription.retry_count += 1
     if subscription.retry_count == 1:
         subscription.past_due_since = failed_at
     if subscription.retry_count > len(current_app.config["RENEWAL_RETRY_DAYS"]):
-        end_subscription(subscription, failed_at)
+        end_subscription(subscription, failed_at, EndedReason.PAYMENT_FAILED)
         notices.ended_unpaid(subscription, subscription.current_period_end)
         return
     subscription.status = SubscriptionStatus.PAST_DUE
@@ -122,10 +125,12 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
     notices.payment_failed(subscription, payment, renewal_due(subscription))
 
 
-def end_subscription(subscription: Subscription, at: datetime) -> None:
-    """End a subscription whose renewal went unpaid, writing its key to be deleted."""
+def end_subscription(subscription: Subscription, at: datetime, reason: EndedReason) -> None:
+    """End a subscription whose renewal went unpaid, writing its key to be deleted: the
+    shopper's cancel at the period's end, or the end of the retries."""
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = at
+    subscription.ended_reason = reason
     subscription.cancel_at_period_end = False
     if subscription.customer_uid:
         owe_key_deletion(subscription.id, subscription.customer_uid)

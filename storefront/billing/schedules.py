@@ -38,7 +38,7 @@ def schedule_of(row: Payment, subscription: Subscription) -> dict[str, Any]:
         "schedule_at": row.scheduled_at,
         "amount": row.amount,
         "currency": row.currency,
-        "name": subscription.plan.name[:40],
+        "name": subscription.name_for_orders,
         "buyer_email": subscription.buyer_email,
         "buyer_name": subscription.buyer_name,
         **({"notice_url": url} if (url := notice_url()) else {}),

@@ -4,6 +4,7 @@ from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
+    EndedReason,
     Interval,
     PaymentKind,
     PaymentStatus,
@@ -16,9 +17,9 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage", "Payment",
-    "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey", "ShopState",
-    "Subscription",
+    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
+    "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
+    "ShopState", "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
     "utcnow",
 ]

@@ -1,4 +1,4 @@
-"""The StrEnums columns hold: intervals, subscription, payment and refund statuses, payment kinds."""
+"""The StrEnums columns hold: intervals, subscription statuses and why one ended, payment and refund statuses, payment kinds."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ class SubscriptionStatus(enum.StrEnum):
     ACTIVE = "active"
     PAST_DUE = "past_due"
     CANCELED = "canceled"
+
+
+class EndedReason(enum.StrEnum):
+    """Why a subscription ended: the shopper cancelled it, or its renewal stayed unpaid after
+    the last retry (which the account page must not word as the shopper's choice)."""
+
+    CANCELLED = "cancelled"
+    PAYMENT_FAILED = "payment_failed"
 
 
 class PaymentStatus(enum.StrEnum):

@@ -13,12 +13,14 @@ from storefront.extensions import db
 from storefront.formatting import minor_digits, minor_unit
 from storefront.i18n import page_language
 from storefront.models.columns import Money, UTCDateTime, enum_column, shop_now, sql_values
-from storefront.models.statuses import Interval, SubscriptionStatus
+from storefront.models.statuses import EndedReason, Interval, SubscriptionStatus
 from storefront.models.users import User
 
 if TYPE_CHECKING:
     from storefront.models.payments import Payment
 
+# iamport's longest order name (`name`), in characters.
+ORDER_NAME_LENGTH = 40
 _OPEN_SUBSCRIPTION = sql_values((SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
                                  SubscriptionStatus.PAST_DUE))
 
@@ -46,9 +48,9 @@ class Plan(db.Model):
     # "features": […]}}; a text not given there is shown as written above.
     translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(sa.JSON, default=dict)
 
-    def _text(self, field: str) -> Any:
+    def _text(self, field: str, language: str | None = None) -> Any:
         texts = self.translations if isinstance(self.translations, dict) else {}
-        in_language = texts.get(page_language())
+        in_language = texts.get(language or page_language())
         text = in_language.get(field) if isinstance(in_language, dict) else None
         # A text of the wrong kind (typed by hand into the column) is not shown: the base one is.
         if not text or not isinstance(text, type(getattr(self, field))):
@@ -59,6 +61,10 @@ class Plan(db.Model):
     def shown_name(self) -> str:
         """The plan's name in the page's language."""
         return self._text("name")
+
+    def name_in(self, language: str) -> str:
+        """The plan's name in a language (its base name when it has none there)."""
+        return self._text("name", language)
 
     @property
     def shown_description(self) -> str:
@@ -92,6 +98,7 @@ class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
         sa.CheckConstraint(f"status IN ({sql_values(SubscriptionStatus)})", name="status"),
+        sa.CheckConstraint(f"ended_reason IN ({sql_values(EndedReason)})", name="ended_reason"),
         # At most one subscription per user and plan that is being bought or is live.
         sa.Index("uq_subscriptions_open_per_user_plan", "user_id", "plan_id", unique=True,
                  sqlite_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})"),
@@ -117,6 +124,8 @@ class Subscription(db.Model):
     billing_key_ready_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     canceled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Why it ended (set with canceled_at); None on rows ended before it was recorded.
+    ended_reason: Mapped[Optional[EndedReason]] = mapped_column(enum_column(EndedReason, 20))
     # Failed renewals in a row, and when the first of them failed (iamport's clock); reset by
     # any paid charge. Retries are scheduled RENEWAL_RETRY_DAYS after that first failure.
     retry_count: Mapped[int] = mapped_column(default=0)
@@ -128,12 +137,20 @@ class Subscription(db.Model):
     # which version of its text (payment_window.consent_text_id) they were shown.
     consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     consent_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    # The order name of every payment and schedule of the subscription: the plan's name in the
+    # language the shopper subscribed in, fixed then (receipts and statements keep one name).
+    order_name: Mapped[Optional[str]] = mapped_column(sa.String(ORDER_NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
 
     # Checked and raised by every update (optimistic concurrency): where row locks do nothing
     # (SQLite), an update made from a stale read fails instead of undoing another one.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    @property
+    def name_for_orders(self) -> str:
+        """The order name sent to iamport (the plan's base name on rows made before it was kept)."""
+        return self.order_name or self.plan.name[:ORDER_NAME_LENGTH]
 
     @property
     def card_last_four(self) -> str | None:

@@ -191,6 +191,13 @@ def test_a_new_card_is_paid_in_the_window_and_replaces_the_old_one(page, shop):
         sub = billing.payment_by_merchant_uid(first_uid).subscription
         assert sorted(p.merchant_uid for p in sub.payments) == before
 
+    # It names the card on file and asks consent; pay without it opens nothing and says why.
+    expect(page.locator(".card-on-file")).to_contain_text("ending in")
+    expect(page.get_by_role("link", name="Back to your account")).to_have_attribute("href", "/account")
+    page.click("#pay-button")
+    expect(page.locator("#consent-error")).to_have_text("Please tick the box to agree to this payment first.")
+    expect(page.locator("#order-row")).to_be_hidden()
+    page.check("#consent")
     page.click("#pay-button")
     merchant_uid = order_number(page)
     assert merchant_uid.startswith("card_") and merchant_uid not in before

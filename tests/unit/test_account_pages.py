@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from storefront.card import CARD_CONSENT_VERSION
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
@@ -153,13 +154,14 @@ def test_a_card_change_while_iamport_is_silent_is_a_503_to_try_again(client, sub
     # The page asks iamport nothing; only getToken answers when pay opens the order.
     assert client.get(card).status_code == 200
     assert len(api.calls) == 0
-    script = client.post(card, json={"amount": "9.00", "currency": "USD"})
+    script = client.post(card, json={"amount": "9.00", "currency": "USD", "consent": CARD_CONSENT_VERSION})
     assert script.status_code == 503
     assert script.json == {"error": {"status": 503, "message": "The payment service is not "
                                      "answering. Please try again in a minute."}}
 
 
-@pytest.mark.parametrize("body", [None, [], "9.00", {"amount": "nine", "currency": "USD"}])
+@pytest.mark.parametrize("body", [None, [], "9.00", {"amount": "9.00", "currency": "USD"},
+                                  {"amount": "nine", "currency": "USD", "consent": CARD_CONSENT_VERSION}])
 def test_opening_a_card_change_without_the_price_shown_is_bad_input(client, app, subscription_id,
                                                                      api, body):
     card = f"/account/subscriptions/{subscription_id}/card"
@@ -178,7 +180,7 @@ def test_the_card_change_page_of_an_ended_subscription_goes_back_with_the_reason
     assert page.request.path == "/account"
     assert "Only an active subscription can change card." in page.get_data(as_text=True)
     answer = client.post(f"/account/subscriptions/{subscription_id}/card",
-                         json={"amount": "9.00", "currency": "USD"})
+                         json={"amount": "9.00", "currency": "USD", "consent": CARD_CONSENT_VERSION})
     assert answer.status_code == 409
     assert answer.json["redirect"] == "/account"
     with app.app_context():

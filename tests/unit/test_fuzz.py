@@ -40,10 +40,10 @@ FUZZ = settings(max_examples=25, deadline=None,
 
 # Routes that call iamport: with iamport unreachable, 503 is the right answer there.
 IAMPORT_ENDPOINTS = {"checkout.open_order", "checkout.complete", "webhooks.receive",
-                     "account.open_card_change"}
+                     "card.open_card_change"}
 # Called by our own script and by iamport, not by a browser: their errors are always JSON.
 API_ENDPOINTS = {"checkout.open_order", "checkout.complete", "webhooks.receive",
-                 "account.open_card_change"}
+                 "card.open_card_change"}
 TABLES = ("users", "subscriptions", "payments", "login_throttles")
 PASSWORD = "correct horse"
 

@@ -17,6 +17,7 @@ import pytest
 import responses
 
 from storefront import create_app
+from storefront.card import CARD_CONSENT_VERSION
 from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
@@ -131,7 +132,8 @@ def actions(ids: dict) -> list[tuple[str, dict]]:
         ("/iamport/webhook", {"data": {"imp_uid": "imp_other"}}),
         ("/iamport/webhook", {"json": ["garbage"]}),
         # The new card's order, opened (and registered with iamport) by the page's script.
-        (f"/account/subscriptions/{sub}/card", {"json": {"amount": "19.00", "currency": "USD"}}),
+        (f"/account/subscriptions/{sub}/card", {"json": {"amount": "19.00", "currency": "USD",
+                                                          "consent": CARD_CONSENT_VERSION}}),
         (f"/account/subscriptions/{sub}/charge", {"data": {"charge_token": "t" * 24}}),
         (f"/account/subscriptions/{sub}/charge", {"data": {"charge_token": "short"},
                                                  "headers": {"Accept": "application/json"}}),
