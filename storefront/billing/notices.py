@@ -97,15 +97,15 @@ def subscriptions_owed_a_renewal_notice(now: datetime) -> list[int]:
 def queue_renewal_notices(now: datetime) -> int:
     """Queue the renewal notices due now, each in its own transaction; how many were new. A
     notice not sent by its renewal is dropped then (and reported): the renewal still runs."""
-    queued = 0
+    new = 0
     for subscription_id in subscriptions_owed_a_renewal_notice(now):
         subscription = db.session.get(Subscription, subscription_id)
         renews_at = subscription.current_period_end
         plan = subscription.plan
-        row = _queue("renewal_notice", f"renewal-{subscription.id}-{renews_at:%Y%m%d%H%M%S}",
-                     subscription, expires_at=renews_at, renews_at=renews_at, amount=plan.price,
-                     currency=plan.currency)
+        queued = _queue("renewal_notice", f"renewal-{subscription.id}-{renews_at:%Y%m%d%H%M%S}",
+                        subscription, expires_at=renews_at, renews_at=renews_at, amount=plan.price,
+                        currency=plan.currency)
         db.session.commit()
-        queued += row is not None
-    return queued
+        new += queued is not None
+    return new
 

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context
 from flask_mailman import EmailMultiAlternatives
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from storefront import clock
@@ -38,28 +39,37 @@ def message_id(kind: str, cause: str) -> str:
 
 
 def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Optional[int] = None,
-               expires_at: Optional[datetime] = None, **context: Any) -> Optional[OutboxMessage]:
-    """Add the message `kind` for `cause` to the session, rendered now in `language`; the
-    caller's commit writes it with the change that caused it. A cause already queued (in the
-    database or in this session) adds nothing and returns None. `expires_at` (the shop's
-    clock): not sent after then.
+               expires_at: Optional[datetime] = None, **context: Any) -> Optional[str]:
+    """Write the message `kind` for `cause`, rendered now in `language`, in the caller's
+    transaction: their commit writes it with the change that caused it. Returns its Message-ID,
+    or None when the cause was queued already (in the database, or by a transaction running at
+    the same moment: no error of the change, which must never fail over its mail). `expires_at`
+    (the shop's clock): not sent after then.
 
     After a request it is sent once the answer is out; what is left, the periodic job sends."""
     key = message_id(kind, cause)
-    with db.session.no_autoflush:
-        pending = any(isinstance(row, OutboxMessage) and row.message_id == key for row in db.session.new)
-    if pending or db.session.execute(
-            db.select(OutboxMessage.id).where(OutboxMessage.message_id == key)).first():
+    if db.session.execute(db.select(OutboxMessage.id).where(OutboxMessage.message_id == key)).first():
         return None
-    # Rendering reads the records it names; what the caller changed is flushed with its commit.
+    # Rendering reads the records it names; what the caller changed is flushed with the insert.
     with db.session.no_autoflush:
         rendered = render(kind, language, **context)
-    row = OutboxMessage(message_id=key, kind=kind, user_id=user_id, to_address=to, language=language,
-                        subject=rendered.subject[:255], text_body=rendered.text,
-                        html_body=rendered.html, expires_at=expires_at)
-    db.session.add(row)
+    inserted = db.session.execute(_insert_once().values(
+        message_id=key, kind=kind, user_id=user_id, to_address=to, language=language,
+        subject=rendered.subject[:255], text_body=rendered.text, html_body=rendered.html,
+        expires_at=expires_at).returning(OutboxMessage.id)).scalar_one_or_none()
+    if inserted is None:
+        log.info("mail %s was queued by another transaction", key)
+        return None
     g.setdefault("mail_queued", []).append(key)
-    return row
+    return key
+
+
+def _insert_once() -> Any:
+    """INSERT … ON CONFLICT (message_id) DO NOTHING, in the database's own dialect. (Not a
+    savepoint: on SQLite a savepoint that opens a transaction commits when it is released.)"""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["message_id"])
+    return sqlite.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["message_id"])
 
 
 def queued_here() -> list[str]:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
-from storefront import billing
+from storefront import billing, clock, jobs
+from storefront.billing import notices
 from storefront.extensions import db
 from storefront.mail import send_due
-from storefront.models import OutboxMessage
-from tests.support.records import DAY, payments, subscription
+from storefront.models import OutboxMessage, Payment
+from tests.support.records import DAY, payments, scheduled, subscription
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
 from tests.support.shop import webhook
 from tests.support.subscribing import pay_a_second_window, pay_first, subscribe
 from tests.support.waiting import wait_until
+
+# The shop fixture keeps SHOP_TIMEZONE's default.
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 def subjects(shop, to: str) -> list[str]:
@@ -145,35 +152,47 @@ def test_mail_that_keeps_failing_fails_the_periodic_job_then_goes_out(shop):
     assert len(shop.sandbox.mail(shopper.email)) == 2
 
 
-def test_a_failed_renewal_mails_the_next_try_and_the_end(shop):
+FAILED = {"en": ("Your payment for Basic failed", "Next try"),
+          "ko": ("베이직 결제에 실패했습니다", "다음 결제 시도")}
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_a_failed_renewal_mails_the_next_try_and_a_link_to_a_new_card(shop, language):
     shopper = shop.shopper()
+    if language == "ko":
+        in_korean(shopper)
     sub_id = subscribe(shop, shopper, card=RENEWAL_DECLINE_CARD)
     shop.sandbox.advance(32 * DAY)
     wait_until(lambda: subscription(shop, sub_id).retry_count == 1, timeout=6, message="failure 1")
-    failed = one(shop, shopper.email, "Your payment for Basic failed")
-    sub = subscription(shop, sub_id)
-    assert "Next try" in failed["text"]
+    subject, next_try = FAILED[language]
+    failed = one(shop, shopper.email, subject)
+    assert next_try in failed["text"]
     assert f"{shop.url}/account/subscriptions/{sub_id}/card" in failed["text"]
-    # The shopper's words for the decline, not a code.
+    # The reason in the shopper's words, not a code.
     [declined] = payments(shop, sub_id, kind="renewal", status="failed")
-    assert declined.fail_reason and declined.fail_reason in failed["text"]
-    assert sub.past_due_since is not None
+    assert declined.fail_reason
+    assert "F" + "1001" not in failed["text"]
 
 
-def test_a_cancel_mails_what_happens_next(shop):
+CANCELLED = {"en": ("Your subscription to Basic is cancelled", "You keep access until"),
+             "ko": ("베이직 구독이 해지되었습니다", "계속 이용하실 수 있으며")}
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_a_cancel_mails_what_happens_next_once(shop, language):
     shopper = shop.shopper()
+    if language == "ko":
+        in_korean(shopper)
     sub_id = subscribe(shop, shopper)
-    end = subscription(shop, sub_id).current_period_end
     shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
     # A second click changes nothing and mails nothing.
     shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
-    cancelled = one(shop, shopper.email, "Your subscription to Basic is cancelled")
-    assert "You keep access until" in cancelled["text"]
+    subject, access = CANCELLED[language]
+    cancelled = one(shop, shopper.email, subject)
+    assert access in cancelled["text"]
     with shop.context():
-        from storefront.formatting import date_long
-        from flask_babel import force_locale
-        with shop.app.test_request_context(), force_locale("en"):
-            assert date_long(end) in cancelled["text"]
+        billing.reconcile()
+    assert subjects(shop, shopper.email).count(subject) == 1
 
 
 def test_two_hosts_sending_at_once_send_each_message_once(shop):
@@ -233,3 +252,81 @@ def test_money_given_back_is_mailed_with_its_amount(shop):
     assert "3 to 7 business days" in refunded["text"]
     # Bought twice by mistake: the refund names why, in the shopper's words.
     assert "Reason" in refunded["text"]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_clock_moved_to_the_notice_day_brings_the_notice(shop, language):
+    shopper = shop.shopper()
+    if language == "ko":
+        in_korean(shopper)
+    sub_id = subscribe(shop, shopper)
+    renews_at = subscription(shop, sub_id).current_period_end
+    with shop.context():
+        clock.refresh()
+        to_notice_day = renews_at - timedelta(days=7) - clock.now()
+    shop.sandbox.advance(to_notice_day.total_seconds() + 60)
+    with shop.context():
+        report = jobs.periodic()
+    assert report.notices_queued == 1
+    notice = one(shop, shopper.email, "Basic renews on" if language == "en" else "베이직 정기결제 예정 안내")
+    card = "ending in 4242" if language == "en" else "끝자리 4242"
+    assert card in notice["text"]
+
+
+def test_the_last_failed_retry_mails_the_end_and_how_to_come_back(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper, card=RENEWAL_DECLINE_CARD)
+    paid_until = subscription(shop, sub_id).current_period_end
+    shop.sandbox.advance(32 * DAY)
+    previous = 0
+    for attempt, days in enumerate([1, 3, 5], start=1):
+        wait_until(lambda: subscription(shop, sub_id).retry_count == attempt, timeout=6,
+                   message=f"failure {attempt}")
+        wait_until(lambda: [row for row in scheduled(shop, sub_id) if row.schedule_taken_at],
+                   timeout=6, message=f"retry {attempt} at iamport")
+        shop.sandbox.advance((days - previous) * DAY + 60)
+        previous = days
+    wait_until(lambda: subscription(shop, sub_id).status == "canceled", timeout=6, message="the end")
+    ended = one(shop, shopper.email, "Your subscription to Basic has ended")
+    assert f"{shop.url}/plans/basic-monthly" in ended["text"]
+    local = paid_until.astimezone(SEOUL)
+    assert f"You had paid until {local.day} {local:%B %Y}." in ended["text"]
+    # Each failed try mailed once; the retries have no renewal notice of their own.
+    assert subjects(shop, shopper.email).count("Your payment for Basic failed") == 3
+    assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
+
+
+def test_a_cause_queued_by_two_transactions_at_once_fails_neither(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    [renewal] = scheduled(shop, sub_id)  # a payment with no receipt yet
+    first_queued = threading.Event()
+    results = {}
+
+    def record(name: str, first: bool) -> None:
+        with shop.app.app_context():
+            payment = db.session.get(Payment, renewal.id)
+            if not first:
+                first_queued.wait(10)
+            sub = payment.subscription
+            notices.receipt(payment, sub, {}, sub.current_period_start, sub.current_period_end)
+            sub.user.first_name = f"Ada-{name}"  # the change the receipt belongs to
+            if first:
+                first_queued.set()
+                time.sleep(0.3)  # the other transaction meets this row uncommitted
+            db.session.commit()
+            results[name] = True
+
+    threads = [threading.Thread(target=record, args=("one", True)),
+               threading.Thread(target=record, args=("two", False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with shop.context():
+        rows = db.session.execute(db.select(OutboxMessage).where(
+            OutboxMessage.message_id.like(f"<receipt.payment-{renewal.id}@%"))).scalars().all()
+        assert len(rows) == 1
+        # Both changes committed: the second one's mail was simply queued already.
+        assert db.session.get(Payment, renewal.id).user.first_name == "Ada-two"
+    assert set(results) == {"one", "two"}

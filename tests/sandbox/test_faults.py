@@ -12,7 +12,7 @@ from tests.support.sandbox import checkout_params, new_uid
 
 def test_faults_are_off_by_default(sandbox):
     assert sandbox.control("GET", "/faults") == {"latency_ms": 0, "error_rate": 0.0, "hang_rate": 0.0,
-                                                  "hang_seconds": 3.0}
+                                                  "hang_seconds": 3.0, "mail_refuse": False}
 
 
 def test_error_rate_one_answers_every_api_call_with_5xx(sandbox):
