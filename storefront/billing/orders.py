@@ -84,7 +84,9 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
         subscription = Subscription(user=user, plan=plan, status=SubscriptionStatus.INCOMPLETE)
         db.session.add(subscription)
     else:
-        payment = open_window_order(subscription, PaymentKind.FIRST)
+        # An order opened before the account's address changed is not offered again: the
+        # window would show, and the key keep, the old address.
+        payment = open_window_order(subscription, PaymentKind.FIRST, Payment.buyer_email == user.email)
     if payment is None:
         payment = Payment(
             merchant_uid=new_merchant_uid("sub"),
@@ -94,6 +96,8 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
             currency=plan.currency,
             kind=PaymentKind.FIRST,
             customer_uid=new_customer_uid(user),
+            buyer_email=user.email,
+            buyer_name=user.buyer_name,
         )
         db.session.add(payment)
     # The latest consent is the one the order about to be paid was opened with.
@@ -158,7 +162,8 @@ def open_card_change_of(subscription: Subscription) -> Payment | None:
     # Paid already or not, a card change on the key in use is no longer a new card.
     return open_window_order(subscription, PaymentKind.CARD_CHANGE,
                              Payment.customer_uid != subscription.customer_uid,
-                             Payment.idempotency_key.is_(None))
+                             Payment.idempotency_key.is_(None),
+                             Payment.buyer_email == subscription.user.email)
 
 
 def open_card_change(subscription: Subscription) -> Payment:
@@ -170,8 +175,10 @@ def open_card_change(subscription: Subscription) -> Payment:
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
     if payment is None:
+        user = subscription.user
         payment = new_charge(subscription, PaymentKind.CARD_CHANGE, new_merchant_uid("card"),
-                             customer_uid=new_customer_uid(subscription.user))
+                             customer_uid=new_customer_uid(user), buyer_email=user.email,
+                             buyer_name=user.buyer_name)
         db.session.add(payment)
         db.session.commit()
     prepare(payment)
