@@ -44,12 +44,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from storefront import (
         account, auth, business, checkout, cli, errors, formatting, i18n, legal, mail, ratelimits,
-        security, shop, webhooks, wording,
+        security, self_service, shop, webhooks, wording,
     )
 
     app.register_blueprint(shop.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(self_service.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(legal.bp)
