@@ -47,12 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     sandbox = Sandbox(settings)
     app.extensions["sandbox"] = sandbox
 
-    from . import api, operator, sdk, window
+    from . import api, mail_views, operator, sdk, window
 
     app.register_blueprint(api.bp)
     app.register_blueprint(sdk.bp)
     app.register_blueprint(window.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(mail_views.bp)
 
     @app.before_request
     def _autostart() -> None:

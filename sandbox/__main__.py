@@ -23,6 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5001, help="port to listen on (default 5001)")
     parser.add_argument("--database", help="SQLite file (default: SANDBOX_DATABASE or instance/sandbox.sqlite3)")
     parser.add_argument("--webhook-url", help="default webhook URL (SANDBOX_WEBHOOK_URL)")
+    parser.add_argument("--smtp-port", type=int,
+                        help="port of the mailbox's SMTP server (default SANDBOX_SMTP_PORT or 1025)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
 
@@ -32,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config["SANDBOX_DATABASE"] = args.database
     if args.webhook_url:
         config["SANDBOX_WEBHOOK_URL"] = args.webhook_url
+    if args.smtp_port is not None:
+        config["SANDBOX_SMTP_PORT"] = args.smtp_port
     app = create_app(config)
     sandbox = app.extensions["sandbox"]
     server = make_server(args.host, args.port, app)
@@ -44,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     log.info("iamport sandbox on %s  (SDK %s/v1/iamport.js, operator page %s/_sandbox)", base, base, base)
+    if sandbox.mailbox.running:
+        log.info("customer mailbox: SMTP %s:%s, read at %s/_sandbox/mail", sandbox.mailbox.host,
+                 sandbox.mailbox.port, base)
     log.info("merchant code %s, REST key %s", sandbox.settings.imp_code, sandbox.settings.api_key)
     try:
         server.serve_forever()

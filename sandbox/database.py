@@ -78,9 +78,21 @@ CREATE TABLE IF NOT EXISTS webhooks (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (state, due_at);
+CREATE TABLE IF NOT EXISTS mail (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    html TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    sandbox_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_recipient ON mail (recipient COLLATE NOCASE);
 """
 
-TABLES = ("kv", "tokens", "payments", "prepared", "customers", "schedules", "jobs", "webhooks")
+TABLES = ("kv", "tokens", "payments", "prepared", "customers", "schedules", "jobs", "webhooks", "mail")
 
 
 class StoreClosed(RuntimeError):

@@ -73,6 +73,9 @@ def page() -> str:
         pending_issues=pending_issues,
         customers=sb.store.customers_all(),
         schedules=sb.store.schedules_all(),
+        next_renewal=sb.store.schedule_next(),
+        mail=sb.store.mail_list(limit=100),
+        mailbox=sb.mailbox,
         webhook_rows=[webhooks.public_row(r) for r in sb.store.webhooks_all(limit=200)],
         faults=sb.knobs.section("faults"),
         webhook_settings=sb.knobs.section("webhooks"),
@@ -112,25 +115,66 @@ def clock() -> Response:
     return jsonify(_clock_json())
 
 
-@bp.post("/clock/advance")
-def advance_clock() -> Response:
-    """Move the clock forward and run whatever became due."""
+# What the advance form's unit means in seconds (a request without one gives seconds).
+_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def duration(seconds: float) -> str:
+    """A span of time in its two largest units ("32 days 3 hours", "5 minutes"), never "2.7648e+06 s"."""
+    left = int(abs(seconds))
+    counts = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, left = divmod(left, size)
+        counts.append((count, name))
+    first = next((i for i, (count, _) in enumerate(counts) if count), len(counts) - 1)
+    shown = [c for c in counts[first:first + 2] if c[0]] or [counts[-1]]
+    return " ".join(f"{count} {name}{'' if count == 1 else 's'}" for count, name in shown)
+
+
+@bp.app_template_filter("sandbox_duration")
+def sandbox_duration(value: Any) -> str:
+    """Seconds as days and hours (or smaller units) for the operator page."""
+    return duration(float(value or 0))
+
+
+def _advance(seconds: float, message: str) -> Response:
     sb = current()
-    raw = _body().get("seconds")
-    try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        return _problem("seconds must be a number")
-    if seconds < 0:
-        return _problem("the clock only moves forward")
     # Under the work lock, so the background worker cannot run what the move made due before
     # this request does: the answer lists everything the move ran.
     with sb.work_lock:
         sb.clock.advance(seconds)
         ran = scheduler.run_due(sb)
     sb.wake()
-    return _done({**_clock_json(), "ran": ran}, f"Clock advanced by {seconds:g} s; {len(ran)} thing(s) ran.",
-                 anchor="clock")
+    return _done({**_clock_json(), "advanced": seconds, "ran": ran},
+                 f"{message}; {len(ran)} thing(s) ran.", anchor="clock")
+
+
+@bp.post("/clock/advance")
+def advance_clock() -> Response:
+    """Move the clock forward (`seconds`, times `unit` when given) and run whatever became due."""
+    body = _body()
+    unit = _UNITS.get(str(body.get("unit") or "seconds"))
+    try:
+        seconds = float(body.get("seconds"))
+    except (TypeError, ValueError):
+        return _problem("seconds must be a number")
+    if unit is None:
+        return _problem(f"unit must be one of {', '.join(_UNITS)}")
+    if seconds < 0:
+        return _problem("the clock only moves forward")
+    seconds *= unit
+    return _advance(seconds, f"Clock advanced by {duration(seconds)}")
+
+
+@bp.post("/clock/advance-to-next-renewal")
+def advance_to_next_renewal() -> Response:
+    """Move the clock to one second after the first scheduled payment that has not run, and run it."""
+    sb = current()
+    schedule = sb.store.schedule_next()
+    if schedule is None:
+        return _problem("Nothing is scheduled.", 409)
+    seconds = max(0.0, schedule["schedule_at"] + 1 - sb.clock.now())
+    return _advance(seconds, f"Clock advanced by {duration(seconds)} to the renewal {schedule['merchant_uid']}")
 
 
 @bp.post("/run")

@@ -6,6 +6,7 @@ import threading
 
 from . import scheduler
 from .delivery import WebhookSenders
+from .mailbox import Mailbox
 from .settings import Settings
 from .state import State
 from .database import StoreClosed
@@ -19,6 +20,7 @@ class Sandbox(State):
     def __init__(self, settings: Settings):
         super().__init__(settings)
         self.senders = WebhookSenders(self)
+        self.mailbox = Mailbox(self, settings.smtp_host, settings.smtp_port)
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
 
@@ -28,11 +30,12 @@ class Sandbox(State):
         return bool(self._threads)
 
     def start(self) -> "Sandbox":
-        """Start the worker and webhook threads (idempotent)."""
+        """Start the worker and webhook threads and the mailbox's SMTP server (idempotent)."""
         with self._start_lock:
             if self._threads or self.stopping.is_set():
                 return self
             self.senders.recover()
+            self.mailbox.start()
             self._threads = [
                 threading.Thread(target=self._work_loop, name="sandbox-worker", daemon=True),
                 threading.Thread(target=self.senders.run, name="sandbox-webhooks", daemon=True),
@@ -43,7 +46,7 @@ class Sandbox(State):
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the threads, release hung requests and close the store."""
+        """Stop the threads and the SMTP server, release hung requests and close the store."""
         self.stopping.set()
         self.wake()
         for thread in self._threads:
@@ -52,6 +55,7 @@ class Sandbox(State):
                 log.warning("sandbox thread %s did not stop within %.1fs", thread.name, timeout)
         self._threads = []
         self.senders.join(timeout)
+        self.mailbox.stop(timeout)
         self.store.close()
 
     def _work_loop(self) -> None:

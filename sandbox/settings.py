@@ -55,6 +55,9 @@ class Settings:
     test_channel: bool = _key("SANDBOX_TEST_CHANNEL", False)
     public_url: str = _key("SANDBOX_PUBLIC_URL", "")
     autostart: bool = _key("SANDBOX_AUTOSTART", True)
+    # The customer's mailbox: an SMTP server the storefront sends to (0 = any free port).
+    smtp_host: str = _key("SANDBOX_SMTP_HOST", "127.0.0.1")
+    smtp_port: int = _key("SANDBOX_SMTP_PORT", 1025)
     tick: float = _key("SANDBOX_TICK", 0.2)
     # Paymentwall's asynchronous steps.
     pingback_delay: float = _key("SANDBOX_PINGBACK_DELAY", 1.0)
@@ -108,6 +111,8 @@ class Settings:
         for name in ("webhook_drop_rate", "webhook_duplicate_rate", "error_rate", "hang_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{self.key_of(name)} must be between 0 and 1")
+        if not 0 <= self.smtp_port <= 65535:
+            raise ValueError("SANDBOX_SMTP_PORT must be between 0 and 65535")
         if not 1 <= self.webhook_workers <= MAX_WEBHOOK_WORKERS:
             raise ValueError(f"SANDBOX_WEBHOOK_WORKERS must be between 1 and {MAX_WEBHOOK_WORKERS}")
 

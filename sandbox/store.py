@@ -227,10 +227,39 @@ class Store(Queues):
         )
         return total, [loads(r["data"]) for r in rows]
 
+    def schedule_next(self) -> dict | None:
+        """The scheduled payment due first that has not run yet."""
+        row = self._one("SELECT data FROM schedules WHERE schedule_status = 'scheduled' "
+                        "ORDER BY schedule_at, merchant_uid LIMIT 1")
+        return None if row is None else loads(row["data"])
+
     def schedules_all(self, limit: int = 200) -> list[dict]:
         """The latest scheduled payments, for the operator page."""
         rows = self._all("SELECT data FROM schedules ORDER BY schedule_at DESC LIMIT ?", (limit,))
         return [loads(r["data"]) for r in rows]
+
+    # -- the mailbox ------------------------------------------------------------------------
+
+    def mail_add(self, recipients: list[str], fields: dict, received_at: str, sandbox_at: float) -> None:
+        """Keep one received message in the mailbox of each envelope recipient."""
+        with self.tx():
+            for recipient in recipients:
+                self._run(
+                    "INSERT INTO mail (recipient, sender, subject, text, html, message_id, received_at, sandbox_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (recipient, fields["sender"], fields["subject"], fields["text"], fields["html"],
+                     fields["message_id"], received_at, sandbox_at),
+                )
+
+    def mail_list(self, recipient: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
+        """The messages received, newest first; of one recipient (any letter case) if given."""
+        where, args = ("WHERE recipient = ? COLLATE NOCASE", (recipient,)) if recipient else ("", ())
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        return self._all(f"SELECT * FROM mail {where} ORDER BY id DESC{tail}", args)  # noqa: S608
+
+    def mail_get(self, mail_id: int) -> sqlite3.Row | None:
+        """One received message."""
+        return self._one("SELECT * FROM mail WHERE id = ?", (mail_id,))
 
 
 def _sorted_payments(payments: list[dict], sorting: str) -> list[dict]:

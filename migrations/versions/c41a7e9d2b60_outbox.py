@@ -32,6 +32,7 @@ def upgrade():
         sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('last_error', sa.String(length=500), nullable=True),
+        sa.Column('expires_at', sa.DateTime(), nullable=True),
         sa.Column('sent_at', sa.DateTime(), nullable=True),
         sa.Column('dropped_at', sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),

@@ -16,6 +16,7 @@ from storefront.billing.common import (
     lock_unclaimed,
     retried_on_conflict,
 )
+from storefront.billing import notices
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
@@ -76,6 +77,8 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         if subscription.current_period_end and subscription.current_period_end <= clock.now():
             # Its renewal is under way (held for review, say): there is no period end to wait for.
             raise ActionRefused(_("The period has ended and its renewal is under way; cancel now instead."))
+        if subscription.cancel_at_period_end:
+            return  # already ending: a second click changes nothing and mails nothing
         subscription.cancel_at_period_end = True
     else:
         subscription.status = SubscriptionStatus.CANCELED
@@ -83,6 +86,7 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         subscription.cancel_at_period_end = False
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
+    notices.cancelled(subscription, at_period_end)
     db.session.commit()
 
 

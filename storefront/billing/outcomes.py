@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from storefront import clock
+from storefront.billing import notices
 from storefront.billing.common import LIVE_STATUSES, from_unix
 from storefront.billing.lifecycle import anchor_of
 from storefront.billing.refunds import (
@@ -19,7 +20,7 @@ from storefront.billing.refunds import (
     PERIOD_PAID_ALREADY,
     refund_payment,
 )
-from storefront.billing.renewals import schedule_next_renewal
+from storefront.billing.renewals import renewal_due, schedule_next_renewal
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import shop_zone
@@ -121,10 +122,12 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
         subscription.past_due_since = failed_at
     if subscription.retry_count > len(current_app.config["RENEWAL_RETRY_DAYS"]):
         end_subscription(subscription, failed_at)
+        notices.ended_unpaid(subscription, subscription.current_period_end)
         return
     subscription.status = SubscriptionStatus.PAST_DUE
     if payment.period_start == subscription.current_period_end:
         schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
+    notices.payment_failed(subscription, payment, renewal_due(subscription))
 
 
 def end_subscription(subscription: Subscription, at: datetime) -> None:
@@ -212,6 +215,9 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
             give_back_unused(payment, subscription, info, ORDER_EXPIRED)
         else:
             activate(payment, subscription)
+            notices.contract_confirmed(subscription, payment)
+            notices.receipt(payment, subscription, info, subscription.current_period_start,
+                            subscription.current_period_end)
         return
     if paid:
         ending = subscription.cancel_at_period_end and payment.kind == PaymentKind.RENEWAL
@@ -223,7 +229,12 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
         elif payment.kind == PaymentKind.CARD_CHANGE and order_no_longer_sold(payment, subscription):
             give_back_unused(payment, subscription, info, ORDER_EXPIRED)
         else:
+            paid_from = subscription.current_period_end
+            new_card = replaces_the_key(payment, subscription)
             extend(payment, subscription, ran_schedule)
+            notices.receipt(payment, subscription, info, paid_from, subscription.current_period_end)
+            if new_card:
+                notices.card_changed(subscription, payment, info)
         return
     if payment.status == PaymentStatus.FAILED and payment.kind == PaymentKind.RENEWAL:
         if withdrawn or not by_schedule or not decides_its_period(payment, subscription):

@@ -12,6 +12,7 @@ from storefront import clock
 from storefront.billing.audit import audit_schedules
 from storefront.billing.common import LIVE_STATUSES
 from storefront.billing.lifecycle import end_finished_periods
+from storefront.billing.notices import queue_renewal_notices
 from storefront.billing.payment_audit import audit_payments
 from storefront.billing.settling import ReconcileReport, settle_pending
 from storefront.billing.obligations import delete_key, give_back_refund, owed_refunds, renewals_to_withdraw
@@ -19,6 +20,7 @@ from storefront.billing.refunds import OWED_TOO_LONG
 from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, update_schedules
 from storefront.billing.schedules import keys_to_delete, scheduled_renewals, withdraw
 from storefront.extensions import db
+from storefront.mail import failing_messages, send_due
 from storefront.models import (
     Payment,
     PaymentKind,
@@ -173,4 +175,20 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     for subscription_id in stalled_subscriptions(now):
         report.fail(f"subscription {subscription_id}: past its paid-until date with no "
                     f"renewal open")
+    report.notices_queued = queue_renewal_notices(now)
+    send_mail(report)
     return report
+
+
+def send_mail(report: ReconcileReport) -> None:
+    """Send what the outbox holds that is due; a message failing again and again, or not sent
+    before it expired, is a failure."""
+    while True:
+        sent = send_due()
+        report.mails_sent += sent.sent
+        for message_id in sent.expired:
+            report.fail(f"mail {message_id}: not sent before it expired")
+        if sent.sent + sent.failed == 0:
+            break
+    for message in failing_messages():
+        report.fail(f"mail {message.message_id}: {message.attempts} attempts, last: {message.last_error}")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
+from storefront.billing import notices
 from storefront.billing.common import client, move_payment, refund_of
 from storefront.billing.verification import to_decimal
 from storefront.extensions import db
@@ -116,6 +117,8 @@ def mark_given_back(refund: Refund) -> bool:
         # Our own payment: the refund's merchant_uid is the payment's.
         move_payment(refund.merchant_uid, PaymentStatus.PAID, PaymentStatus.CANCELLED,
                      fail_reason=refund.reason)
+    if done:
+        notices.refunded(refund)
     db.session.commit()
     if done:
         log.info("refund of %s %s (%s) done", refund.amount, refund.currency, refund.imp_uid)

@@ -42,6 +42,8 @@ class ReconcileReport:
     refunds_owed: int = 0
     keys_deleted: int = 0
     keys_to_delete: int = 0
+    notices_queued: int = 0  # renewal notices that fell due
+    mails_sent: int = 0
     # What iamport did not answer (not "no such payment", which is an answer): cron must hear
     # of these, because the work they stand for waits for the next run.
     failures: list[str] = field(default_factory=list)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Optional
 
+import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 from flask_mailman import EmailMultiAlternatives
 from sqlalchemy.exc import SQLAlchemyError
 
+from storefront import clock
 from storefront.extensions import db
 from storefront.mail.rendering import render
 from storefront.models import OutboxMessage, utcnow
@@ -36,10 +38,11 @@ def message_id(kind: str, cause: str) -> str:
 
 
 def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Optional[int] = None,
-               **context: Any) -> Optional[OutboxMessage]:
+               expires_at: Optional[datetime] = None, **context: Any) -> Optional[OutboxMessage]:
     """Add the message `kind` for `cause` to the session, rendered now in `language`; the
     caller's commit writes it with the change that caused it. A cause already queued (in the
-    database or in this session) adds nothing and returns None.
+    database or in this session) adds nothing and returns None. `expires_at` (the shop's
+    clock): not sent after then.
 
     After a request it is sent once the answer is out; what is left, the periodic job sends."""
     key = message_id(kind, cause)
@@ -48,10 +51,12 @@ def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Option
     if pending or db.session.execute(
             db.select(OutboxMessage.id).where(OutboxMessage.message_id == key)).first():
         return None
-    rendered = render(kind, language, **context)
+    # Rendering reads the records it names; what the caller changed is flushed with its commit.
+    with db.session.no_autoflush:
+        rendered = render(kind, language, **context)
     row = OutboxMessage(message_id=key, kind=kind, user_id=user_id, to_address=to, language=language,
                         subject=rendered.subject[:255], text_body=rendered.text,
-                        html_body=rendered.html)
+                        html_body=rendered.html, expires_at=expires_at)
     db.session.add(row)
     if has_request_context():
         g.setdefault("mail_queued", []).append(key)
@@ -69,7 +74,8 @@ class SendReport:
 
     sent: int = 0
     failed: int = 0
-    failures: list[str] = field(default_factory=list)
+    # Message-IDs of messages past their expiry, dropped unsent.
+    expired: list[str] = field(default_factory=list)
 
 
 def send_due(only: Optional[list[str]] = None, limit: int = BATCH) -> SendReport:
@@ -81,6 +87,7 @@ def send_due(only: Optional[list[str]] = None, limit: int = BATCH) -> SendReport
     when the claim runs out: a message may then arrive twice, with one Message-ID, which mail
     programs show once. Nothing is ever sent twice by hosts running together."""
     report = SendReport()
+    report.expired = drop_expired()
     for row in _claim(only, limit):
         error = _send_one(row)
         if error is None:
@@ -91,18 +98,33 @@ def send_due(only: Optional[list[str]] = None, limit: int = BATCH) -> SendReport
             row.last_error = error[:500]
             row.next_attempt_at = utcnow() + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
             report.failed += 1
-            report.failures.append(f"mail {row.message_id} not sent (attempt {row.attempts}): {error}")
             log.warning("mail %s to user %s not sent (attempt %d): %s", row.message_id,
                         row.user_id, row.attempts, error)
         db.session.commit()
     return report
 
 
+def drop_expired() -> list[str]:
+    """Drop the unsent messages past their expiry (the shop's clock); their Message-IDs."""
+    rows = list(db.session.execute(
+        db.select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None),
+               OutboxMessage.expires_at <= clock.now())
+        .with_for_update(skip_locked=True)).scalars())
+    for row in rows:
+        row.dropped_at = utcnow()
+        log.warning("mail %s expired unsent (%d attempts, last error: %s)", row.message_id,
+                    row.attempts, row.last_error)
+    db.session.commit()
+    return [row.message_id for row in rows]
+
+
 def _claim(only: Optional[list[str]], limit: int) -> list[OutboxMessage]:
     now = utcnow()
     query = (db.select(OutboxMessage)
              .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None),
-                    OutboxMessage.next_attempt_at <= now)
+                    OutboxMessage.next_attempt_at <= now,
+                    sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > clock.now()))
              .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
              .limit(limit)
              .with_for_update(skip_locked=True))

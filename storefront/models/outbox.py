@@ -40,6 +40,9 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[Optional[str]] = mapped_column(sa.String(500))
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Not sent after this moment of the shop's clock (storefront.clock): a renewal notice is no
+    # notice once its renewal has run. An unsent message past it is dropped, and reported.
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Set instead of sent_at when the message no longer applies (a renewal notice whose renewal
     # has already run, an account erased before its mail went out).
     dropped_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

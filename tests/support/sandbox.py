@@ -36,6 +36,8 @@ TEST_CONFIG = {
     "SANDBOX_WEBHOOK_CONNECT_TIMEOUT": 2.0,
     "SANDBOX_WEBHOOK_READ_TIMEOUT": 5.0,
     "SANDBOX_HANG_SECONDS": 3.0,
+    # The mailbox's SMTP server on a free port, bound by the event loop itself (no port guessed first).
+    "SANDBOX_SMTP_PORT": 0,
 }
 # Keys that pass live mode's placeholder checks; the sandbox accepts them as its own.
 LIVE_LIKE = {"SANDBOX_IMP_CODE": "imp48151623", "SANDBOX_API_KEY": "k4815162342",
@@ -120,7 +122,32 @@ class RunningSandbox:
             "IAMPORT_IMP_CODE": self.imp_code,
             "IAMPORT_API_KEY": self.api_key,
             "IAMPORT_API_SECRET": self.api_secret,
+            # Strings, as the environment of a storefront process takes them.
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(self.smtp_port),
         }
+
+    @property
+    def smtp_port(self) -> int:
+        """The port of the sandbox's SMTP server (the customer's mailbox)."""
+        port = self.sandbox.mailbox.port
+        assert port, f"the sandbox's mailbox is not running: {self.sandbox.mailbox.error}"
+        return port
+
+    def mail(self, to: str | None = None) -> list[dict]:
+        """GET /_sandbox/mail: the messages of one recipient (all without `to`), newest first."""
+        params = {"to": to} if to else None
+        response = self.http.get(f"{self.url}/_sandbox/mail", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_mail(self, to: str, count: int = 1, timeout: float = 5.0) -> list[dict]:
+        """Wait until `to` has at least `count` messages; returns them, newest first."""
+        def enough() -> list[dict] | None:
+            found = self.mail(to)
+            return found if len(found) >= count else None
+
+        return wait_until(enough, timeout=timeout, message=f"{count} mail(s) to {to}")
 
     @property
     def imp_code(self) -> str:

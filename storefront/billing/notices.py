@@ -1,0 +1,111 @@
+"""The mail each billing event owes the customer, queued in the transaction of the event."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+
+from storefront import clock
+from storefront.extensions import db
+from storefront.mail import language_of, queue_mail
+from storefront.models import Payment, Refund, Subscription, SubscriptionStatus
+
+log = logging.getLogger(__name__)
+
+
+def _queue(kind: str, cause: str, subscription: Subscription, expires_at: datetime | None = None,
+           **context: Any) -> Any:
+    """Queue `kind` for the subscriber, in their language, naming the subscription and plan."""
+    user = subscription.user
+    return queue_mail(kind, cause, to=user.email, language=language_of(user), user_id=user.id,
+                      expires_at=expires_at, user=user, subscription=subscription,
+                      plan=subscription.plan, **context)
+
+
+def card_of(info: dict[str, Any]) -> dict[str, str | None]:
+    """The card a payment was made with, as iamport describes it: its name and last four digits."""
+    digits = "".join(ch for ch in str(info.get("card_number") or "") if ch.isdigit())
+    return {"name": info.get("card_name") or None, "last_four": digits[-4:] if len(digits) >= 4 else None}
+
+
+def contract_confirmed(subscription: Subscription, payment: Payment) -> None:
+    """The written confirmation of the contract (전자상거래법 §13②), once per subscription."""
+    _queue("contract", f"subscription-{subscription.id}", subscription, payment=payment)
+
+
+def receipt(payment: Payment, subscription: Subscription, info: dict[str, Any],
+            period_start: datetime | None, period_end: datetime | None) -> None:
+    """A paid charge's receipt: one per payment, however often the payment is recorded."""
+    _queue("receipt", f"payment-{payment.id}", subscription, payment=payment, card=card_of(info),
+           receipt_url=info.get("receipt_url") or None, period_start=period_start,
+           period_end=period_end)
+
+
+def card_changed(subscription: Subscription, payment: Payment, info: dict[str, Any]) -> None:
+    """The new card now on file."""
+    _queue("card_changed", f"card-{payment.id}", subscription, payment=payment, card=card_of(info))
+
+
+def payment_failed(subscription: Subscription, payment: Payment, next_try: datetime) -> None:
+    """A renewal declined: what failed, when it is tried again, a link to use another card."""
+    _queue("payment_failed", f"failed-{payment.id}", subscription, payment=payment,
+           next_try=next_try)
+
+
+def ended_unpaid(subscription: Subscription, paid_until: datetime | None) -> None:
+    """The last retry failed: the subscription ended."""
+    _queue("ended_unpaid", f"ended-{subscription.id}", subscription, paid_until=paid_until)
+
+
+def cancelled(subscription: Subscription, at_period_end: bool) -> None:
+    """The shopper's cancel: access until the period's end, or ended now. One per cancel (a
+    resumed and again cancelled subscription is mailed again)."""
+    _queue("cancelled", f"cancel-{subscription.id}-{clock.now():%Y%m%d%H%M%S}", subscription,
+           at_period_end=at_period_end)
+
+
+def refunded(refund: Refund) -> None:
+    """Money given back on one of our payments: how much, and when it shows."""
+    payment = db.session.get(Payment, refund.payment_id) if refund.payment_id else None
+    if payment is None or payment.subscription is None:
+        return
+    _queue("refunded", f"refund-{refund.id}", payment.subscription, payment=payment, refund=refund)
+
+
+
+def subscriptions_owed_a_renewal_notice(now: datetime) -> list[int]:
+    """Live subscriptions whose automatic renewal is RENEWAL_NOTICE_DAYS away or less and has
+    not run: the notice is due (콘텐츠이용자보호지침: amount, date and card before each
+    recurring charge). A retry after a failed renewal has none of its own (the "payment failed"
+    mail names it), nor a subscription that ends at its period's end."""
+    lead = timedelta(days=current_app.config["RENEWAL_NOTICE_DAYS"])
+    return list(db.session.execute(
+        db.select(Subscription.id).where(
+            Subscription.status == SubscriptionStatus.ACTIVE,
+            Subscription.cancel_at_period_end.is_(False),
+            Subscription.retry_count == 0,
+            Subscription.customer_uid.is_not(None),
+            Subscription.current_period_end > now,
+            Subscription.current_period_end <= now + lead,
+        ).order_by(Subscription.id)
+    ).scalars())
+
+
+def queue_renewal_notices(now: datetime) -> int:
+    """Queue the renewal notices due now, each in its own transaction; how many were new. A
+    notice not sent by its renewal is dropped then (and reported): the renewal still runs."""
+    queued = 0
+    for subscription_id in subscriptions_owed_a_renewal_notice(now):
+        subscription = db.session.get(Subscription, subscription_id)
+        renews_at = subscription.current_period_end
+        plan = subscription.plan
+        row = _queue("renewal_notice", f"renewal-{subscription.id}-{renews_at:%Y%m%d%H%M%S}",
+                     subscription, expires_at=renews_at, renews_at=renews_at, amount=plan.price,
+                     currency=plan.currency)
+        db.session.commit()
+        queued += row is not None
+    return queued
+
