@@ -86,7 +86,7 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
     else:
         # An order opened before the account's address changed is not offered again: the
         # window would show, and the key keep, the old address.
-        payment = open_window_order(subscription, PaymentKind.FIRST, Payment.buyer_email == user.email)
+        payment = open_window_order(subscription, PaymentKind.FIRST, opened_for(user))
     if payment is None:
         payment = Payment(
             merchant_uid=new_merchant_uid("sub"),
@@ -157,13 +157,18 @@ def open_window_order(subscription: Subscription, kind: PaymentKind, *conditions
     ).scalars().first()
 
 
+def opened_for(user: User) -> Any:
+    """An order opened with the account's current address (or before orders kept it)."""
+    return Payment.buyer_email.is_(None) | (Payment.buyer_email == user.email)
+
+
 def open_card_change_of(subscription: Subscription) -> Payment | None:
     """The card change opened for this subscription lately and not paid, at today's price."""
     # Paid already or not, a card change on the key in use is no longer a new card.
     return open_window_order(subscription, PaymentKind.CARD_CHANGE,
                              Payment.customer_uid != subscription.customer_uid,
                              Payment.idempotency_key.is_(None),
-                             Payment.buyer_email == subscription.user.email)
+                             opened_for(subscription.user))
 
 
 def open_card_change(subscription: Subscription) -> Payment:

@@ -21,8 +21,11 @@ def refused(template: str, form: FlaskForm, status: int, error: Optional[str] = 
 
 def link_unusable(message: Optional[str] = None):
     """A mailed link that is expired, used, or not ours: 400 with the way to a new one."""
+    message = message or _("This link has expired or has already been used.")
+    if wants_json():
+        return error_response(400, message)
     return render_template("self_service/link_unusable.html",
-                           message=message or _("This link has expired or has already been used.")), 400
+                           message=message), 400
 
 
 def wrong_password() -> str:
