@@ -103,6 +103,8 @@ def register():
     """Create an account and log it in."""
     if current_user.is_authenticated:
         return redirect(url_for("account.overview"))
+    from storefront.self_service.mails import send_confirmation  # here: self_service imports auth
+
     form = RegisterForm()
     taken = False  # the e-mail has an account: 409, not 400
     if form.validate_on_submit():
@@ -111,11 +113,14 @@ def register():
             form.email.errors.append(str(TAKEN))
             taken = True
         else:
+            # The page's language is the account's from the start: its mail is written in it.
             user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data,
-                        terms_agreed_at=utcnow())
+                        terms_agreed_at=utcnow(), locale=page_language())
             user.set_password(form.password.data)
             db.session.add(user)
             try:
+                db.session.flush()
+                send_confirmation(user)  # written with the account; sent after the answer
                 db.session.commit()
             except IntegrityError:
                 # Two sign-ups with one address at the same moment: the unique index decides.

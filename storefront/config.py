@@ -239,6 +239,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": rate("LOGIN_RATE_LIMIT", "30 per minute"),
         # Sign-ups, which also say whether an e-mail has an account.
         "REGISTER_RATE_LIMIT": rate("REGISTER_RATE_LIMIT", "20 per hour"),
+        # Forms that mail a link (password reset, confirmation, e-mail change), per address.
+        "ACCOUNT_MAIL_RATE_LIMIT": rate("ACCOUNT_MAIL_RATE_LIMIT", "10 per hour"),
         # The callback and the mobile return each cost a lookup at iamport; a shopper makes one
         # or two per payment.
         "COMPLETION_RATE_LIMIT": rate("COMPLETION_RATE_LIMIT", "30 per minute"),

@@ -81,8 +81,9 @@ def sdk_params(payment: Payment) -> dict[str, Any]:
             "currency": payment.currency,
             # The payment window speaks the page's language (PAYMENTWALL's widget takes ko and en).
             "language": page_language(),
-            "buyer_email": user.email,
-            "buyer_name": user.buyer_name,
+            # As the order was opened: the key it issues is charged with these ever after.
+            "buyer_email": payment.buyer_email or user.email,
+            "buyer_name": payment.buyer_name or user.buyer_name,
             "customer_uid": payment.customer_uid,
             "m_redirect_url": external_url("checkout.return_from_window"),
             "notice_url": external_url("webhooks.receive"),

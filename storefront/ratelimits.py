@@ -42,6 +42,14 @@ def _known_device_logging_in() -> bool:
 RATE_LIMITED = {
     "auth.login": ("LOGIN_RATE_LIMIT", ["POST"], _address, _known_device_logging_in),
     "auth.register": ("REGISTER_RATE_LIMIT", ["POST"], _address, None),
+    # Each sends a mail (the outbox also sends one per address and window: see self_service.mails).
+    "self_service.forgot": ("ACCOUNT_MAIL_RATE_LIMIT", ["POST"], _address, None),
+    "self_service.resend_confirmation": ("ACCOUNT_MAIL_RATE_LIMIT", ["POST"], _address, None),
+    "self_service.change_email": ("ACCOUNT_MAIL_RATE_LIMIT", ["POST"], _address, None),
+    # Each costs a password hash, as a log-in does.
+    "self_service.reset": ("LOGIN_RATE_LIMIT", ["POST"], _address, None),
+    "self_service.change_password": ("LOGIN_RATE_LIMIT", ["POST"], _address, None),
+    "self_service.delete_account": ("LOGIN_RATE_LIMIT", ["POST"], _address, None),
     "checkout.complete": ("COMPLETION_RATE_LIMIT", None, _address, None),
     "checkout.return_from_window": ("COMPLETION_RATE_LIMIT", None, _address, None),
     # The result page of a pending order asks iamport on each of its reloads.

@@ -12,6 +12,7 @@ from storefront.billing.common import (
     refund_of,
     refunds_of_order,
 )
+from storefront.billing.closing import end_all_now, money_open
 from storefront.billing.lifecycle import (
     GivenUp, cancel, end_finished_periods, given_up_now, period_end_after, resume,
 )
@@ -35,7 +36,7 @@ from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mis
 __all__ = [
     "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "GivenUp", "Outcome",
     "ReconcileReport", "Recorded", "ReturnKind", "ReturnResult", "USAGE_SCHEDULED", "UnknownPayment",
-    "cancel", "carry_out", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
+    "cancel", "carry_out", "end_all_now", "money_open", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
     "end_finished_periods", "ensure_schedule",
     "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",

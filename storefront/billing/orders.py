@@ -86,7 +86,9 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
         subscription = Subscription(user=user, plan=plan, status=SubscriptionStatus.INCOMPLETE)
         db.session.add(subscription)
     else:
-        payment = open_window_order(subscription, PaymentKind.FIRST)
+        # An order opened before the account's address changed is not offered again: the
+        # window would show, and the key keep, the old address.
+        payment = open_window_order(subscription, PaymentKind.FIRST, opened_for(user))
     if payment is None:
         payment = Payment(
             merchant_uid=new_merchant_uid("sub"),
@@ -96,6 +98,8 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
             currency=plan.currency,
             kind=PaymentKind.FIRST,
             customer_uid=new_customer_uid(user),
+            buyer_email=user.email,
+            buyer_name=user.buyer_name,
         )
         db.session.add(payment)
     # The latest consent is the one the order about to be paid was opened with, and the
@@ -157,12 +161,18 @@ def open_window_order(subscription: Subscription, kind: PaymentKind, *conditions
     ).scalars().first()
 
 
+def opened_for(user: User) -> Any:
+    """An order opened with the account's current address (or before orders kept it)."""
+    return Payment.buyer_email.is_(None) | (Payment.buyer_email == user.email)
+
+
 def open_card_change_of(subscription: Subscription) -> Payment | None:
     """The card change opened for this subscription lately and not paid, at today's price."""
     # Paid already or not, a card change on the key in use is no longer a new card.
     return open_window_order(subscription, PaymentKind.CARD_CHANGE,
                              Payment.customer_uid != subscription.customer_uid,
-                             Payment.idempotency_key.is_(None))
+                             Payment.idempotency_key.is_(None),
+                             opened_for(subscription.user))
 
 
 def open_card_change(subscription: Subscription) -> Payment:
@@ -174,8 +184,10 @@ def open_card_change(subscription: Subscription) -> Payment:
     # history does not fill with pending card changes nobody paid.
     payment = open_card_change_of(subscription)
     if payment is None:
+        user = subscription.user
         payment = new_charge(subscription, PaymentKind.CARD_CHANGE, new_merchant_uid("card"),
-                             customer_uid=new_customer_uid(subscription.user))
+                             customer_uid=new_customer_uid(user), buyer_email=user.email,
+                             buyer_name=user.buyer_name)
         db.session.add(payment)
         db.session.commit()
     prepare(payment)

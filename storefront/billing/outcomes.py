@@ -38,16 +38,25 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     # Worked out before anything is set: loading the plan or the buyer midway would write the
     # subscription twice (the session flushes before it loads).
     end = next_period_end(start, start, subscription.plan.interval, zone=shop_zone())
-    buyer = payment.user
+    buyer_email, buyer_name = issued_with(payment)
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.customer_uid = payment.customer_uid
-    subscription.buyer_email = buyer.email
-    subscription.buyer_name = buyer.buyer_name
+    subscription.buyer_email = buyer_email
+    subscription.buyer_name = buyer_name
     subscription.billing_key_ready_at = None
     subscription.billing_anchor = start
     subscription.current_period_start = start
     subscription.current_period_end = end
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
+
+
+def issued_with(payment: Payment) -> tuple[str, str]:
+    """The buyer e-mail and name a window's payment was opened with, which PAYMENTWALL wants on
+    every later charge of the key it issued (the account's, for orders opened before they were
+    kept on the order)."""
+    if payment.buyer_email and payment.buyer_name:
+        return payment.buyer_email, payment.buyer_name
+    return payment.user.email, payment.user.buyer_name
 
 
 def replaces_the_key(payment: Payment, subscription: Subscription) -> bool:
@@ -78,7 +87,7 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     # Worked out before anything is set (see activate).
     new_end = next_period_end(anchor, old_end, subscription.plan.interval, zone=shop_zone())
     new_card = replaces_the_key(payment, subscription)
-    buyer = payment.user if new_card else None
+    buyer = issued_with(payment) if new_card else None
     subscription.billing_anchor = anchor
     subscription.current_period_end = new_end
     subscription.status = SubscriptionStatus.ACTIVE
@@ -89,8 +98,7 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     if buyer is not None:
         old_key = subscription.customer_uid
         subscription.customer_uid = payment.customer_uid
-        subscription.buyer_email = buyer.email
-        subscription.buyer_name = buyer.buyer_name
+        subscription.buyer_email, subscription.buyer_name = buyer
         subscription.billing_key_ready_at = None
         if old_key:
             owe_key_deletion(subscription.id, old_key)

@@ -47,6 +47,10 @@ class Payment(db.Model):
     # The billing key this charge issues (first payment) or uses (repeat, renewal).
     customer_uid: Mapped[Optional[str]] = mapped_column(sa.String(80), index=True)
     fail_reason: Mapped[Optional[str]] = mapped_column(sa.String(255))
+    # The buyer a window's order (first payment, new card) was opened with: PAYMENTWALL wants
+    # every later charge of the key it issues to carry this e-mail, whatever the account's is then.
+    buyer_email: Mapped[Optional[str]] = mapped_column(sa.String(254))
+    buyer_name: Mapped[Optional[str]] = mapped_column(sa.String(121))
     prepared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # When iamport is to run a scheduled renewal.
     scheduled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

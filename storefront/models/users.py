@@ -52,6 +52,12 @@ class User(UserMixin, db.Model):
     terms_agreed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # The language picked on the switch ('ko', 'en'); None: the browser's or the shop's default.
     locale: Mapped[Optional[str]] = mapped_column(sa.String(8))
+    # When the owner of the address proved it (the sign-up mail's link, a password reset, or the
+    # link of an e-mail change); None: not yet. The account works meanwhile.
+    email_confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the account was deleted: its personal data erased, the row kept as the pseudonymous
+    # reference of the payment and contract records the law keeps (전자상거래법 §6).
+    erased_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
 

@@ -210,7 +210,7 @@ def test_a_refused_payment_is_told_in_the_shoppers_words_not_the_logs(shop, sand
     the callback's JSON and the mobile return's flash say it in the shopper's words."""
     quiet_webhooks(sandbox)
     shopper = shop.shopper()
-    shopper.http.headers["Accept-Language"] = "ko-KR,ko;q=0.9" if language == "ko" else "en-US"
+    shopper.use_language(language)
     params = shopper.open_checkout()
     merchant_uid = params["pay"]["merchant_uid"]
     response = shopper.pay_in_window(params, mode="pc" if way_back == "callback" else "mobile")
@@ -403,7 +403,7 @@ def test_a_second_first_payment_is_refunded_in_words_and_its_key_deleted(shop, s
 
 def test_the_order_opens_only_with_the_consent_and_in_the_pages_language(shop, sandbox):
     shopper = shop.shopper()
-    shopper.http.headers["Accept-Language"] = "ko-KR,ko;q=0.9"
+    shopper.use_language("ko")
     page = shopper.get("/checkout/basic-monthly")
     assert page.status_code == 200 and "정기결제 동의" in page.text
     refused = shopper.http.post(f"{shop.url}/checkout/basic-monthly", json={"consent": False},

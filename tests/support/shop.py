@@ -81,6 +81,13 @@ class Shopper:
     def csrf(page: str) -> str:
         return csrf_token(page)
 
+    def use_language(self, language: str) -> None:
+        """Read the shop in `language`: the browser asks for it, and the switch saves it on the
+        account (which keeps the language it signed up in until then)."""
+        self.http.headers["Accept-Language"] = "ko-KR,ko;q=0.9" if language == "ko" else "en-US"
+        self.http.post(f"{self.shop.url}/language", data={"language": language, "next": "/"},
+                       timeout=10)
+
     def get(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 15)
         return self.http.get(f"{self.shop.url}{path}", **kwargs)

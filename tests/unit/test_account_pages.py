@@ -59,6 +59,8 @@ def test_charge_confirmation_keeps_the_billing_anchor_after_a_short_month(client
     text = client.get(f"/account/subscriptions/{subscription_id}/charge").get_data(as_text=True)
     assert "31 March 2026 (now 28 February 2026)" in text
     assert "28 March 2026" not in text
+    # The account keeps the language it signed up in (English here): the switch changes it.
+    client.post("/language", data={"language": "ko", "next": "/"})
     korean = client.get(f"/account/subscriptions/{subscription_id}/charge",
                         headers=KOREAN).get_data(as_text=True)
     assert "2026년 3월 31일" in korean and "2026년 3월 28일" not in korean

@@ -176,6 +176,8 @@ def test_prices_say_whether_vat_is_included(app_factory, include, english, korea
 
 def test_the_shop_pages_are_korean_throughout(client, app, shopper):
     client.get("/account")  # reads the sign-up's welcome, which is not these pages' text
+    # The account keeps the language it signed up in (English here): the switch changes it.
+    client.post("/language", data={"language": "ko", "next": "/"})
     pages = {path: client.get(path, headers=KOREAN) for path in
              ("/", "/plans/basic-monthly", "/checkout/basic-monthly")}
     for path, page in pages.items():
