@@ -83,7 +83,7 @@ def test_a_subscription_ended_by_failed_payments_says_so_and_offers_to_subscribe
     assert shopper.get("/checkout/basic-monthly").status_code == 200
 
     # In Korean: not 해지됨 (which says the shopper chose it), and nothing left in English.
-    shopper.http.headers.update(KOREAN)
+    shopper.use_language("ko")
     page = shopper.get("/account").text
     shown = article(page, sub_id)
     assert "해지됨" not in shown
@@ -165,7 +165,7 @@ def test_the_card_page_of_a_past_due_subscription_says_it_pays_the_overdue_renew
 def test_the_card_page_in_korean(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
-    shopper.http.headers.update(KOREAN)
+    shopper.use_language("ko")
     page = shopper.get(f"/account/subscriptions/{sub_id}/card").text
     assert "끝자리 4242" in page
     assert "계정으로 돌아가기" in page

@@ -15,7 +15,7 @@ HANGUL = re.compile("[\uac00-\ud7a3]")
 
 def korean_shopper(shop, **kwargs):
     shopper = shop.shopper(email="hong@example.com", first="길동", last="홍", **kwargs)
-    shopper.http.headers.update(KOREAN)
+    shopper.use_language("ko")
     return shopper
 
 
