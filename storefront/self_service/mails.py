@@ -3,7 +3,6 @@ recipient and kind in each window (so that nobody can flood a mailbox through ou
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import timedelta
 from typing import Optional
@@ -13,19 +12,20 @@ from flask_babel import force_locale
 
 from storefront.mail import language_of, queue_mail, render
 from storefront.models import User
-from storefront.self_service.tokens import confirm_token, email_change_token, reset_token
+from storefront.self_service.tokens import confirm_token, email_change_token, fingerprint, reset_token
 
 # One mail of a kind to one address per window; a second ask within it sends nothing more (the
 # first mail's link still works).
 PER_ADDRESS_WINDOW = timedelta(minutes=10)
 
 
-def _window_cause(address: str) -> str:
-    """The outbox cause of a mail to `address` in this window: the outbox keeps one per cause."""
+def _window_cause(user: User, address: str) -> str:
+    """The outbox cause of a mail of this account to `address` in this window: the outbox keeps
+    one per cause. The address is named by a keyed digest, so that an erased account's mail
+    rows cannot be matched against a list of addresses."""
     window = int(time.time() // current_app.config.get(
         "ACCOUNT_MAIL_WINDOW", PER_ADDRESS_WINDOW).total_seconds())
-    digest = hashlib.sha256(address.encode()).hexdigest()[:16]
-    return f"{digest}-{window}"
+    return f"user-{user.id}-{fingerprint(address)[:16]}-{window}"
 
 
 def _name(user: User) -> str:
@@ -41,21 +41,21 @@ def send_reset(user: Optional[User], email: str, language: str) -> None:
     if user is None:
         render("password_reset", language, token=token, name="", email=email)
         return
-    queue_mail("password_reset", _window_cause(user.email), to=user.email,
+    queue_mail("password_reset", _window_cause(user, user.email), to=user.email,
                language=language_of(user), user_id=user.id, token=token,
                name=_name(user), email=user.email)
 
 
 def send_confirmation(user: User) -> None:
     """Queue the mail whose link confirms the account's address (at sign-up, and on "resend")."""
-    queue_mail("email_confirm", _window_cause(user.email), to=user.email,
+    queue_mail("email_confirm", _window_cause(user, user.email), to=user.email,
                language=language_of(user), user_id=user.id, token=confirm_token(user),
                name=_name(user), email=user.email)
 
 
 def send_email_change(user: User, new_email: str) -> None:
     """Queue the mail to the new address whose link moves the account there."""
-    queue_mail("email_change_confirm", _window_cause(new_email), to=new_email,
+    queue_mail("email_change_confirm", _window_cause(user, new_email), to=new_email,
                language=language_of(user), user_id=user.id,
                token=email_change_token(user, new_email), name=_name(user),
                old_email=user.email, new_email=new_email)
@@ -63,6 +63,6 @@ def send_email_change(user: User, new_email: str) -> None:
 
 def tell_old_address(user: User, old_email: str) -> None:
     """Queue the notice to the address the account just left (once per change)."""
-    cause = f"user-{user.id}-{hashlib.sha256(f'{old_email}>{user.email}'.encode()).hexdigest()[:16]}-{int(time.time())}"
+    cause = f"user-{user.id}-{fingerprint(old_email, user.email)[:16]}-{int(time.time())}"
     queue_mail("email_changed", cause, to=old_email, language=language_of(user), user_id=user.id,
                name=_name(user), old_email=old_email, new_email=user.email)

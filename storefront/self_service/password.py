@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+import logging
+from functools import partial
+
+from flask import Flask, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.auth import find_user, start_session
 from storefront.extensions import db
 from storefront.i18n import page_language
+from storefront.mail import queued_here, send_due
 from storefront.models import User, utcnow
 from storefront.self_service import bp
 from storefront.self_service.common import link_unusable, refused, wrong_password
 from storefront.self_service.forms import ChangePasswordForm, ForgotForm, NewPasswordForm
 from storefront.self_service.mails import send_reset
 from storefront.self_service.tokens import user_of_reset
+
+log = logging.getLogger(__name__)
 
 
 @bp.route("/auth/forgot", methods=["GET", "POST"])
@@ -24,14 +31,29 @@ def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
         email = User.normalize_email(form.email.data)
-        user = find_user(email)
-        send_reset(user if user is not None and user.erased_at is None else None, email,
-                   page_language())
-        db.session.commit()
-        return render_template("self_service/forgot_sent.html", email=email)
+        # The answer is made before the account is even looked up: nothing in it, nor in the
+        # time it takes, can depend on whether the address has one.
+        response = make_response(render_template("self_service/forgot_sent.html", email=email))
+        response.call_on_close(partial(reset_after_answer, current_app._get_current_object(),
+                                       email, page_language()))
+        return response
     if request.method == "POST":
         return refused("self_service/forgot.html", form, 400)
     return render_template("self_service/forgot.html", form=form, error=None)
+
+
+def reset_after_answer(app: Flask, email: str, language: str) -> None:
+    """Look the address up and mail its reset link (see mails.send_reset), once the answer is out."""
+    with app.app_context():
+        try:
+            user = find_user(email)
+            send_reset(user if user is not None and user.erased_at is None else None, email, language)
+            db.session.commit()
+            if queued := queued_here():
+                send_due(only=queued)
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("the reset link for a forgotten password could not be queued")
 
 
 @bp.route("/auth/reset/<token>", methods=["GET", "POST"])

@@ -46,8 +46,10 @@ def confirm_token(user: User) -> str:
 
 
 def email_change_token(user: User, new_email: str) -> str:
-    """The token mailed to the new address: moves the account from its current address to it."""
-    return _serializer("email").dumps([user.id, new_email, fingerprint(user.email)])
+    """The token mailed to the new address: moves the account from its current address to it.
+    Signed over the password hash too: a shopper who changes the password (say, after someone
+    else used it to ask for a change) kills every change link still unused."""
+    return _serializer("email").dumps([user.id, new_email, fingerprint(user.email, user.password_hash)])
 
 
 def _load(purpose: str, token: str, valid: timedelta) -> Optional[list[Any]]:
@@ -95,6 +97,7 @@ def email_change_of(token: str) -> Optional[tuple[User, str]]:
     if payload is None or len(payload) != 3 or not isinstance(payload[1], str):
         return None
     user = _live_user(payload[0])
-    if user is None or not hmac.compare_digest(str(payload[2]), fingerprint(user.email)):
+    if user is None or not hmac.compare_digest(str(payload[2]),
+                                               fingerprint(user.email, user.password_hash)):
         return None
     return user, payload[1]

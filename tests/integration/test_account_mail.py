@@ -115,3 +115,20 @@ def test_an_address_with_an_account_is_not_taken_over(shop, sandbox):
     wrong = submit(shop, http, "/account/email", {"email": "new@example.com", "current": "wrong"})
     assert wrong.status_code == 400
     assert sandbox.mail("new@example.com") == []
+
+
+def test_a_password_change_kills_a_pending_change_of_address(shop, sandbox):
+    # Someone who knew the password asked to move the account to their own address; the owner
+    # changes the password before that link is used.
+    owner = sign_up(shop, "ada@example.com")
+    intruder = browser(shop)
+    log_in(shop, intruder, "ada@example.com")
+    submit(shop, intruder, "/account/email", {"email": "mallory@example.com", "current": "correct horse"})
+    link = link_in(sandbox.wait_for_mail("mallory@example.com")[0], "/account/email/confirm/")
+    # (The intruder's log-in ended the owner's session: the owner logs in again.)
+    log_in(shop, owner, "ada@example.com")
+    changed = submit(shop, owner, "/account/password", {
+        "current": "correct horse", "password": "a new long secret", "confirm": "a new long secret"})
+    assert changed.url.endswith("/account")
+    assert browser(shop).get(link, timeout=10).status_code == 400
+    assert stored_user(shop, id=1).email == "ada@example.com"
