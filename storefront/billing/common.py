@@ -66,6 +66,19 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+# Fields of iamport's payment object that name the buyer: an erased account's are never kept.
+BUYER_FIELDS = ("buyer_name", "buyer_email", "buyer_tel", "buyer_addr", "buyer_postcode",
+                "customer_name", "customer_email", "customer_tel", "customer_addr",
+                "customer_postcode", "custom_data")
+
+
+def without_buyer(answer: Any) -> Any:
+    """iamport's stored answer without the fields that name the buyer."""
+    if not isinstance(answer, dict):
+        return answer
+    return {key: value for key, value in answer.items() if key not in BUYER_FIELDS}
+
+
 def from_unix(value: Any) -> datetime | None:
     """A UNIX timestamp from the API as aware UTC; 0 and missing mean none."""
     try:

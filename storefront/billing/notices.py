@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 def _queue(kind: str, cause: str, subscription: Subscription, expires_at: datetime | None = None,
            **context: Any) -> Any:
-    """Queue `kind` for the subscriber, in their language, naming the subscription and plan."""
+    """Queue `kind` for the subscriber, in their language, naming the subscription and plan;
+    nothing for an erased account (its address is no one's)."""
     user = subscription.user
+    if user.erased_at is not None:
+        return None
     return queue_mail(kind, cause, to=user.email, language=language_of(user), user_id=user.id,
                       expires_at=expires_at, user=user, subscription=subscription,
                       plan=subscription.plan, **context)

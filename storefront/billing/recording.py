@@ -17,6 +17,7 @@ from storefront.billing.common import (
     jsonable,
     refusal_of,
     retried_on_conflict,
+    without_buyer,
 )
 from storefront.billing.outcomes import follow_payment, give_back_unused
 from storefront.billing.obligations import carry_out
@@ -25,7 +26,7 @@ from storefront.billing.verification import (
     OPEN, USAGE_SCHEDULED, Outcome, judge, may_move, not_the_orders_reason,
 )
 from storefront.extensions import db
-from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription
+from storefront.models import Payment, PaymentKind, PaymentStatus, Subscription, User
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,15 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
     """
     if not may_move(payment.status, outcome):
         return False
+    answer = jsonable(info)
+    if db.session.execute(db.select(User.erased_at).where(User.id == payment.user_id)).scalar():
+        # A payment that settles after its account was erased: its record is kept, the person not.
+        answer = without_buyer(answer)
     values: dict[str, Any] = {
         "status": outcome.status,
         "fail_reason": outcome.reason,
         "imp_uid": info.get("imp_uid"),
-        "provider_response": jsonable(info),
+        "provider_response": answer,
         "updated_at": clock.now(),
     }
     if outcome.status == PaymentStatus.PAID:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+from storefront.billing.common import without_buyer
 from storefront.extensions import db
 from storefront.models import (
     LoginThrottle, OutboxMessage, Payment, Subscription, User, new_session_token, utcnow,
@@ -12,10 +13,6 @@ from storefront.models import (
 
 log = logging.getLogger(__name__)
 
-# Fields of iamport's stored answers that name the buyer (iamport's payment object).
-BUYER_FIELDS = ("buyer_name", "buyer_email", "buyer_tel", "buyer_addr", "buyer_postcode",
-                "customer_name", "customer_email", "customer_tel", "customer_addr",
-                "customer_postcode", "custom_data")
 ERASED_DOMAIN = "erased.invalid"
 
 
@@ -34,9 +31,7 @@ def erase(user: User) -> None:
             db.select(Payment).where(Payment.user_id == user.id)).scalars():
         payment.buyer_email = None
         payment.buyer_name = None
-        if isinstance(payment.provider_response, dict):
-            payment.provider_response = {key: value for key, value in payment.provider_response.items()
-                                         if key not in BUYER_FIELDS}
+        payment.provider_response = without_buyer(payment.provider_response)
     now = utcnow()
     # Mail not sent yet is dropped; mail sent keeps only that it was (kind, subject, when).
     db.session.execute(

@@ -3,10 +3,12 @@ payment records kept under the user's id; money still open finishes first."""
 
 from __future__ import annotations
 
+from storefront import billing
 from storefront.extensions import db
-from storefront.models import OutboxMessage, Payment, PaymentStatus, Subscription, User
+from storefront.models import OutboxMessage, Payment, PaymentStatus, Refund, Subscription, User
 from tests.support.i18n import KOREAN
 from tests.support.records import key_exists, payments, subscription
+from tests.support.sandbox import window_result
 from tests.support.self_service import browser, log_in, logged_in, sign_up, submit
 from tests.support.shop import Shopper
 from tests.support.subscribing import subscribe
@@ -69,3 +71,23 @@ def test_money_under_way_is_finished_first(shop, sandbox):
     with shop.context():
         assert db.session.get(User, 1).erased_at is None
         assert db.session.get(Subscription, sub_id).status == "active"
+
+
+def test_a_window_paid_after_the_deletion_is_refunded_and_keeps_no_person(shop, sandbox):
+    http = sign_up(shop, "ada@example.com")
+    ada = Shopper(shop, http, "ada@example.com")
+    params = ada.open_checkout()  # a window left open in another tab
+    submit(shop, http, "/account/delete", {"current": "correct horse"})
+    sandbox.set_webhooks(drop_rate=1.0)
+    rsp = window_result(ada.pay_in_window(params).text)
+    with shop.context():
+        billing.verify_payment(rsp["imp_uid"])
+        billing.reconcile()
+        paid = billing.payment_by_merchant_uid(params["pay"]["merchant_uid"])
+        assert paid.status in ("paid", "cancelled")
+        assert "ada@example.com" not in str(paid.provider_response)
+        assert "Lovelace" not in str(paid.provider_response)
+        # Its refund is owed (or done), and no mail is written to the erased address.
+        assert db.session.execute(db.select(Refund).where(Refund.imp_uid == rsp["imp_uid"])).scalar_one()
+        assert not [row for row in db.session.execute(db.select(OutboxMessage)).scalars()
+                    if row.is_open]
