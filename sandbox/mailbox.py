@@ -51,11 +51,24 @@ def parse(content: bytes) -> dict[str, str]:
     }
 
 
+# Mail to any address at this domain is refused for good (550), as a mail server refuses an
+# address that does not exist.
+NO_SUCH_DOMAIN = "nomailbox.test"
+
+
 class _Handler:
     """aiosmtpd's handler: every recipient of the envelope gets the message in the store."""
 
     def __init__(self, state: "State") -> None:
         self._state = state
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
+        # The mailbox's test address, as cards have theirs: nobody lives at this domain.
+        if address.lower().endswith("@" + NO_SUCH_DOMAIN):
+            return "550 5.1.1 No such mailbox here (the sandbox's address that never exists)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         if self._state.knobs.mail_refuse:

@@ -181,14 +181,15 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
 
 
 def send_mail(report: ReconcileReport) -> None:
-    """Send what the outbox holds that is due; a message failing again and again, or not sent
-    before it expired, is a failure."""
+    """Send what the outbox holds that is due. A message failing again and again is a failure
+    until it goes; one dropped unsent (past its expiry, refused for good, days late) is named
+    once, in the run that drops it."""
     while True:
         sent = send_due()
         report.mails_sent += sent.sent
-        for message_id in sent.expired:
-            report.fail(f"mail {message_id}: not sent before it expired")
-        if sent.sent + sent.failed == 0:
+        for dropped in sent.dropped:
+            report.fail(dropped)
+        if sent.sent + sent.failed + len(sent.dropped) == 0:
             break
     for message in failing_messages():
         report.fail(f"mail {message.message_id}: {message.attempts} attempts, last: {message.last_error}")

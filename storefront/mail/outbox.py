@@ -22,14 +22,19 @@ from storefront.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-# How long a sender holds the rows it claimed: long enough for one SMTP conversation per row.
+# How long a sender holds the row it claimed: far longer than one SMTP conversation can take
+# (MAIL_TIMEOUT bounds each of its steps).
 CLAIM_FOR = timedelta(minutes=5)
 # Waits after the 1st, 2nd, 3rd … failed attempt (then the last one, again and again).
 BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
            timedelta(hours=6)]
-# A message still unsent after this many attempts is a failure the periodic job reports.
+# A message still unsent after this many attempts is a failure the periodic job reports; after
+# GIVE_UP_AFTER it is dropped (and reported once): a notice days late is no notice.
 FAILING_AFTER_ATTEMPTS = 3
+GIVE_UP_AFTER = timedelta(days=3)
+# Messages one run sends at most, and rows read to find one not claimed by another sender.
 BATCH = 50
+CANDIDATES = 10
 
 
 def message_id(kind: str, cause: str) -> str:
@@ -84,26 +89,37 @@ class SendReport:
 
     sent: int = 0
     failed: int = 0
-    # Message-IDs of messages past their expiry, dropped unsent.
-    expired: list[str] = field(default_factory=list)
+    # Messages dropped unsent, each with why (past its expiry, refused for good by the server,
+    # or failing for GIVE_UP_AFTER): the periodic job names each once.
+    dropped: list[str] = field(default_factory=list)
 
 
 def send_due(only: Optional[list[str]] = None, limit: int = BATCH) -> SendReport:
-    """Claim the messages due now (or just `only` these Message-IDs), send each, record it.
+    """Send up to `limit` messages due now (or just `only` these Message-IDs), one at a time:
+    claim one, send it, record what happened.
 
-    Claiming is its own transaction: rows are locked with SKIP LOCKED (PostgreSQL; SQLite has
-    one writer anyway) and their next_attempt_at moved past the claim, so another host neither
-    waits for them nor sends them. A host that dies mid-send leaves its rows to be tried again
-    when the claim runs out: a message may then arrive twice, with one Message-ID, which mail
-    programs show once. Nothing is ever sent twice by hosts running together."""
+    Each claim is its own transaction: a compare-and-set on the row's next_attempt_at (as
+    refunds are on requested_at) moves it past the claim, so another sender neither sends it nor
+    (with SKIP LOCKED on PostgreSQL) waits for it. One message is claimed at a time, so a slow
+    mail server can never make a claim run out while its row still waits to be sent. A host
+    that dies mid-send leaves its row to be sent again when the claim runs out: the message may
+    then arrive twice, with one Message-ID, which mail programs show once."""
     report = SendReport()
-    report.expired = drop_expired()
-    for row in _claim(only, limit):
-        error = _send_one(row)
+    report.dropped = drop_stale()
+    for _ in range(limit):
+        row = _claim_one(only)
+        if row is None:
+            break
+        error, permanent = _send_one(row)
         if error is None:
             row.sent_at = utcnow()
             row.last_error = None
             report.sent += 1
+        elif permanent:
+            row.last_error = error[:500]
+            row.dropped_at = utcnow()
+            report.dropped.append(f"mail {row.message_id}: refused for good ({error})")
+            log.warning("mail %s to user %s refused for good: %s", row.message_id, row.user_id, error)
         else:
             row.last_error = error[:500]
             row.next_attempt_at = utcnow() + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
@@ -114,37 +130,39 @@ def send_due(only: Optional[list[str]] = None, limit: int = BATCH) -> SendReport
     return report
 
 
-def drop_expired() -> list[str]:
-    """Drop the unsent messages past their expiry (the shop's clock); their Message-IDs."""
+def drop_stale() -> list[str]:
+    """Drop the unsent messages past their expiry (the shop's clock) or failing for
+    GIVE_UP_AFTER; says why of each."""
+    expired = OutboxMessage.expires_at <= clock.now()
     rows = list(db.session.execute(
         db.select(OutboxMessage)
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None),
-               OutboxMessage.expires_at <= clock.now())
+               sa.or_(expired, OutboxMessage.created_at <= utcnow() - GIVE_UP_AFTER))
         .with_for_update(skip_locked=True)).scalars())
+    dropped = []
     for row in rows:
         row.dropped_at = utcnow()
-        log.warning("mail %s expired unsent (%d attempts, last error: %s)", row.message_id,
+        why = "not sent before it expired" if row.expires_at and row.expires_at <= clock.now() \
+            else f"not sent in {GIVE_UP_AFTER.days} days"
+        dropped.append(f"mail {row.message_id}: {why} (last error: {row.last_error})")
+        log.warning("mail %s dropped: %s (%d attempts, last error: %s)", row.message_id, why,
                     row.attempts, row.last_error)
     db.session.commit()
-    return [row.message_id for row in rows]
+    return dropped
 
 
-def _claim(only: Optional[list[str]], limit: int) -> list[OutboxMessage]:
-    """Take the due rows for this sender, in a transaction of their own. Each is claimed by a
-    compare-and-set on its next_attempt_at (as refunds are on requested_at), so two senders
-    that read the same row never both send it; on PostgreSQL, SKIP LOCKED also keeps a second
-    sender from waiting for rows the first is claiming."""
+def _claim_one(only: Optional[list[str]]) -> Optional[OutboxMessage]:
+    """Claim the next due message for this sender (see send_due), or None."""
     now = utcnow()
     query = (db.select(OutboxMessage.id, OutboxMessage.next_attempt_at)
              .where(OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None),
                     OutboxMessage.next_attempt_at <= now,
                     sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > clock.now()))
              .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-             .limit(limit)
+             .limit(CANDIDATES)
              .with_for_update(skip_locked=True))
     if only is not None:
         query = query.where(OutboxMessage.message_id.in_(only))
-    claimed = []
     for row_id, seen in db.session.execute(query).all():
         taken = db.session.execute(
             db.update(OutboxMessage)
@@ -154,14 +172,16 @@ def _claim(only: Optional[list[str]], limit: int) -> list[OutboxMessage]:
             .execution_options(synchronize_session=False)
         ).rowcount == 1
         if taken:
-            claimed.append(row_id)
+            db.session.commit()
+            return db.session.get(OutboxMessage, row_id, populate_existing=True)
     db.session.commit()
-    return [db.session.get(OutboxMessage, row_id, populate_existing=True) for row_id in claimed]
+    return None
 
 
-def _send_one(row: OutboxMessage) -> Optional[str]:
-    """Send one message over its own SMTP connection; None when the server took it, else what
-    went wrong."""
+def _send_one(row: OutboxMessage) -> tuple[Optional[str], bool]:
+    """Send one message over its own SMTP connection: (None, False) when the server took it,
+    else what went wrong and whether it is for good (the server refused the recipient or the
+    message with a 5xx; never a refusal of our own log-in or sender, which is ours to fix)."""
     connection = mail.get_connection(fail_silently=False)
     message = EmailMultiAlternatives(
         subject=row.subject, body=row.text_body, from_email=current_app.config["MAIL_FROM"],
@@ -170,11 +190,16 @@ def _send_one(row: OutboxMessage) -> Optional[str]:
     try:
         connection.open()
         message.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        return f"{type(exc).__name__}: {exc}", all(code >= 500 for code in codes)
+    except smtplib.SMTPDataError as exc:
+        return f"{type(exc).__name__}: {exc}", exc.smtp_code >= 500
     except (smtplib.SMTPException, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return f"{type(exc).__name__}: {exc}", False
     finally:
         _close(connection)
-    return None
+    return None, False
 
 
 def _close(connection: Any) -> None:

@@ -331,3 +331,18 @@ def test_a_cause_queued_by_two_transactions_at_once_fails_neither(shop):
         # Both changes committed: the second one's mail was simply queued already.
         assert db.session.get(Payment, renewal.id).user.first_name == "Ada-two"
     assert set(results) == {"one", "two"}
+
+
+def test_an_address_refused_for_good_is_dropped_and_named_once(shop):
+    with shop.context():
+        db.session.add(OutboxMessage(message_id="<test.ghost@shop.example>", kind="test",
+                                     to_address="ghost@nomailbox.test", language="en",
+                                     subject="Hello", text_body="Hello\n", html_body="<p>Hello</p>"))
+        db.session.commit()
+        first = billing.reconcile()
+        assert [f for f in first.failures if "refused for good" in f and "ghost" in f], first.failures
+        row = db.session.execute(db.select(OutboxMessage)).scalar_one()
+        assert row.dropped_at is not None and row.attempts == 1 and "550" in row.last_error
+        # Not retried, and named only in the run that dropped it: cron's alarm does not stay on.
+        assert billing.reconcile().failures == []
+    assert shop.sandbox.mail("ghost@nomailbox.test") == []
