@@ -87,6 +87,7 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         subscription.cancel_at_period_end = False
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
+    notices.drop_renewal_notices(subscription)
     notices.cancelled(subscription, at_period_end)
     db.session.commit()
 

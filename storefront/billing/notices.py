@@ -10,10 +10,15 @@ from flask import current_app
 
 from storefront import clock
 from storefront.extensions import db
-from storefront.mail import language_of, queue_mail
-from storefront.models import Payment, Refund, Subscription, SubscriptionStatus
+from storefront.mail import language_of, message_id, queue_mail
+from storefront.models import (
+    OutboxMessage, Payment, PaymentKind, PaymentStatus, Refund, Subscription, SubscriptionStatus, utcnow,
+)
 
 log = logging.getLogger(__name__)
+
+# The cause of a renewal notice: this, the subscription's id, and the period it renews.
+RENEWAL_CAUSE = "renewal-"
 
 
 def _queue(kind: str, cause: str, subscription: Subscription, expires_at: datetime | None = None,
@@ -52,8 +57,9 @@ def card_changed(subscription: Subscription, payment: Payment, info: dict[str, A
     _queue("card_changed", f"card-{payment.id}", subscription, payment=payment, card=card_of(info))
 
 
-def payment_failed(subscription: Subscription, payment: Payment, next_try: datetime) -> None:
-    """A renewal declined: what failed, when it is tried again, a link to use another card."""
+def payment_failed(subscription: Subscription, payment: Payment, next_try: datetime | None) -> None:
+    """A renewal declined: what failed, when it is tried again (if it is), a link to use another
+    card."""
     _queue("payment_failed", f"failed-{payment.id}", subscription, payment=payment,
            next_try=next_try)
 
@@ -66,7 +72,7 @@ def ended_unpaid(subscription: Subscription, paid_until: datetime | None) -> Non
 def cancelled(subscription: Subscription, at_period_end: bool) -> None:
     """The shopper's cancel: access until the period's end, or ended now. One per cancel (a
     resumed and again cancelled subscription is mailed again)."""
-    _queue("cancelled", f"cancel-{subscription.id}-{clock.now():%Y%m%d%H%M%S}", subscription,
+    _queue("cancelled", f"cancel-{subscription.id}-{clock.now():%Y%m%d%H%M%S%f}", subscription,
            at_period_end=at_period_end)
 
 
@@ -77,6 +83,18 @@ def refunded(refund: Refund) -> None:
         return
     _queue("refunded", f"refund-{refund.id}", payment.subscription, payment=payment, refund=refund)
 
+
+
+def drop_renewal_notices(subscription: Subscription) -> None:
+    """Drop the subscription's renewal notices not sent yet (its renewal will not run as they
+    say: a cancel), in the caller's transaction."""
+    # The Message-IDs of its notices all begin so (see mail.message_id).
+    prefix = message_id("renewal_notice", f"{RENEWAL_CAUSE}{subscription.id}-").partition("@")[0]
+    db.session.execute(
+        db.update(OutboxMessage)
+        .where(OutboxMessage.message_id.startswith(prefix, autoescape=True),
+               OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None))
+        .values(dropped_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def subscriptions_owed_a_renewal_notice(now: datetime) -> list[int]:
@@ -103,11 +121,17 @@ def queue_renewal_notices(now: datetime) -> int:
     new = 0
     for subscription_id in subscriptions_owed_a_renewal_notice(now):
         subscription = db.session.get(Subscription, subscription_id)
-        renews_at = subscription.current_period_end
-        plan = subscription.plan
-        queued = _queue("renewal_notice", f"renewal-{subscription.id}-{renews_at:%Y%m%d%H%M%S}",
-                        subscription, expires_at=renews_at, renews_at=renews_at, amount=plan.price,
-                        currency=plan.currency)
+        period = subscription.current_period_end
+        # What iamport will charge, and when, is the scheduled renewal's: fixed when it was sent.
+        renewal = db.session.execute(db.select(Payment).where(
+            Payment.subscription_id == subscription.id, Payment.kind == PaymentKind.RENEWAL,
+            Payment.status == PaymentStatus.SCHEDULED, Payment.period_start == period)).scalars().first()
+        amount, currency = ((renewal.amount, renewal.currency) if renewal is not None
+                            else (subscription.plan.price, subscription.plan.currency))
+        renews_at = (renewal.scheduled_at if renewal is not None else None) or period
+        queued = _queue("renewal_notice", f"{RENEWAL_CAUSE}{subscription.id}-{period:%Y%m%d%H%M%S}",
+                        subscription, expires_at=renews_at, renews_at=renews_at, amount=amount,
+                        currency=currency)
         db.session.commit()
         new += queued is not None
     return new

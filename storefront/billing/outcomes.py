@@ -128,9 +128,11 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
         notices.ended_unpaid(subscription, subscription.current_period_end)
         return
     subscription.status = SubscriptionStatus.PAST_DUE
+    next_try = None
     if payment.period_start == subscription.current_period_end:
         schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
-    notices.payment_failed(subscription, payment, renewal_due(subscription))
+        next_try = renewal_due(subscription)
+    notices.payment_failed(subscription, payment, next_try)
 
 
 def end_subscription(subscription: Subscription, at: datetime, reason: EndedReason) -> None:

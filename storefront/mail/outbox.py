@@ -56,8 +56,12 @@ def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Option
     if db.session.execute(db.select(OutboxMessage.id).where(OutboxMessage.message_id == key)).first():
         return None
     # Rendering reads the records it names; what the caller changed is flushed with the insert.
-    with db.session.no_autoflush:
-        rendered = render(kind, language, **context)
+    try:
+        with db.session.no_autoflush:
+            rendered = render(kind, language, **context)
+    except Exception:  # a template's or a catalog's mistake must never undo the change (a payment)
+        log.exception("mail %s could not be rendered: the change goes on without it", key)
+        return None
     inserted = db.session.execute(_insert_once().values(
         message_id=key, kind=kind, user_id=user_id, to_address=to, language=language,
         subject=rendered.subject[:255], text_body=rendered.text, html_body=rendered.html,

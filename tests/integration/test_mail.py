@@ -346,3 +346,37 @@ def test_an_address_refused_for_good_is_dropped_and_named_once(shop):
         # Not retried, and named only in the run that dropped it: cron's alarm does not stay on.
         assert billing.reconcile().failures == []
     assert shop.sandbox.mail("ghost@nomailbox.test") == []
+
+
+def test_a_cancel_drops_the_notice_not_yet_sent(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    renews_at = subscription(shop, sub_id).current_period_end
+    shop.sandbox.set_faults(mail_refuse=True)
+    with shop.context():
+        assert billing.reconcile(now=renews_at - timedelta(days=7)).notices_queued == 1
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "period_end"})
+    shop.sandbox.set_faults(mail_refuse=False)
+    with shop.context():
+        db.session.execute(db.update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
+        db.session.commit()
+        billing.reconcile()
+        notice = db.session.execute(
+            db.select(OutboxMessage).where(OutboxMessage.kind == "renewal_notice")).scalar_one()
+        assert notice.dropped_at is not None and notice.sent_at is None
+    assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
+    one(shop, shopper.email, "Your subscription to Basic is cancelled")
+
+
+def test_the_notice_names_what_the_scheduled_renewal_will_charge(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    [renewal] = scheduled(shop, sub_id)
+    with shop.context():
+        # The plan's price changed after the renewal was scheduled: iamport charges the schedule's.
+        plan = db.session.get(Payment, renewal.id).subscription.plan
+        plan.price = plan.price + 5
+        db.session.commit()
+        billing.reconcile(now=renewal.scheduled_at - timedelta(days=7))
+    notice = one(shop, shopper.email, "Basic renews on")
+    assert "$9.00" in notice["text"] and "$14.00" not in notice["text"]
