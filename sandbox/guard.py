@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, request
 
@@ -14,6 +15,7 @@ CONTROL_PREFIX = "/_sandbox"
 # The payment window is framed by the SDK on the merchant's page, of another origin: never refuse that.
 FRAMEABLE_PREFIX = "/window/"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 
 def _origin_of(url: str) -> str:
@@ -25,9 +27,22 @@ def _own_origins() -> set[str]:
     return {_origin_of(request.host_url), _origin_of(current().public_url())}
 
 
+def _own_host() -> bool:
+    """Whether the request names the sandbox by a name of its own (loopback, or the public
+    URL's host): a page of another site that had its name resolve here (DNS rebinding) does not."""
+    host = (request.host or "").lower()
+    name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
+    return name in _LOOPBACK_NAMES or name == (urlsplit(current().public_url()).hostname or "")
+
+
 def refusal() -> str | None:
-    """Why a control request must be refused (it comes from another site's page), or None."""
-    if request.method in _SAFE_METHODS or not request.path.startswith(CONTROL_PREFIX):
+    """Why a request for the controls, the operator page or the mailbox must be refused (it
+    comes from another site's page, or by another site's name), or None."""
+    if not request.path.startswith(CONTROL_PREFIX):
+        return None
+    if not _own_host():
+        return f"it names the sandbox {request.host!r}, not by one of its own names"
+    if request.method in _SAFE_METHODS:
         return None
     origin = request.headers.get("Origin")
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":

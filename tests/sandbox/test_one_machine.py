@@ -55,6 +55,23 @@ def test_the_operator_page_and_scripts_pass(sandbox):
                             timeout=10).status_code == 200
 
 
+def test_a_page_that_rebinds_its_name_to_the_sandbox_reads_and_changes_nothing(sandbox):
+    # DNS rebinding: evil.example now resolves to 127.0.0.1, so the browser sends its requests
+    # here, same-origin as far as it knows, with Host: evil.example.
+    rebound = {"Host": "evil.example:%d" % int(sandbox.url.rsplit(":", 1)[1]),
+               "Origin": "http://evil.example:%d" % int(sandbox.url.rsplit(":", 1)[1])}
+    for path in ("/_sandbox", "/_sandbox/mail", "/_sandbox/state"):
+        assert sandbox.http.get(f"{sandbox.url}{path}", headers={"Host": rebound["Host"]},
+                                timeout=10).status_code == 403, path
+    assert _post_faults(sandbox, rebound).status_code == 403
+    assert sandbox.control("GET", "/faults")["latency_ms"] == 0
+    # Its own names still work.
+    port = sandbox.url.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert sandbox.http.get(f"{sandbox.url}/_sandbox/mail", headers={"Host": host},
+                                timeout=10).status_code == 200, host
+
+
 def test_the_sdk_and_the_rest_api_stay_open_to_other_origins(sandbox):
     headers = {"Origin": "http://127.0.0.1:9", "Sec-Fetch-Site": "cross-site"}
     body = {"imp_code": sandbox.imp_code, "param": checkout_params(), "mode": "pc", "origin": headers["Origin"]}
