@@ -100,6 +100,7 @@ def resume(subscription: Subscription) -> None:
     if subscription.current_period_end and subscription.current_period_end <= clock.now():
         raise ActionRefused(_("The period has ended; please subscribe again."))
     subscription.cancel_at_period_end = False
+    notices.resumed(subscription)
     db.session.commit()
 
 

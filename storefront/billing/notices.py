@@ -60,8 +60,9 @@ def card_changed(subscription: Subscription, payment: Payment, info: dict[str, A
 def payment_failed(subscription: Subscription, payment: Payment, next_try: datetime | None) -> None:
     """A renewal declined: what failed, when it is tried again (if it is), a link to use another
     card."""
+    last_try = subscription.retry_count == len(current_app.config["RENEWAL_RETRY_DAYS"])
     _queue("payment_failed", f"failed-{payment.id}", subscription, payment=payment,
-           next_try=next_try)
+           next_try=next_try, last_try=last_try)
 
 
 def ended_unpaid(subscription: Subscription, paid_until: datetime | None) -> None:
@@ -74,6 +75,12 @@ def cancelled(subscription: Subscription, at_period_end: bool) -> None:
     resumed and again cancelled subscription is mailed again)."""
     _queue("cancelled", f"cancel-{subscription.id}-{clock.now():%Y%m%d%H%M%S%f}", subscription,
            at_period_end=at_period_end)
+
+
+def resumed(subscription: Subscription) -> None:
+    """The shopper took a cancel back: renewals charge again, which the cancel's mail said
+    they would not."""
+    _queue("resumed", f"resume-{subscription.id}-{clock.now():%Y%m%d%H%M%S%f}", subscription)
 
 
 def refunded(refund: Refund) -> None:

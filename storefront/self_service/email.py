@@ -24,6 +24,9 @@ def confirm_email(token: str):
     user = user_of_confirmation(token)
     if user is None:
         return link_unusable()
+    if user.email_confirmed_at is not None:
+        flash(_("Your e-mail address is confirmed."), "success")
+        return redirect(url_for("account.overview" if current_user.is_authenticated else "auth.login"))
     if request.method == "POST":
         user.email_confirmed_at = user.email_confirmed_at or utcnow()
         db.session.commit()
@@ -42,7 +45,8 @@ def resend_confirmation():
     if user.email_confirmed_at is None:
         send_confirmation(user)
         db.session.commit()
-    flash(_("We sent a confirmation link to %(email)s.", email=user.email), "info")
+    flash(_("We sent a confirmation link to %(email)s (at most one every 10 minutes: if it has "
+            "not arrived, look in your spam folder).", email=user.email), "info")
     return redirect(url_for("account.overview"))
 
 

@@ -66,3 +66,10 @@ def tell_old_address(user: User, old_email: str) -> None:
     cause = f"user-{user.id}-{fingerprint(old_email, user.email)[:16]}-{int(time.time())}"
     queue_mail("email_changed", cause, to=old_email, language=language_of(user), user_id=user.id,
                name=_name(user), old_email=old_email, new_email=user.email)
+
+
+def tell_password_changed(user: User) -> None:
+    """Tell the account's address that its password was changed (once per change), with the
+    way back for an owner who did not change it."""
+    queue_mail("password_changed", f"user-{user.id}-password-{time.time_ns()}", to=user.email,
+               language=language_of(user), user_id=user.id, name=_name(user), email=user.email)

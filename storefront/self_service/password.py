@@ -18,7 +18,7 @@ from storefront.models import User, utcnow
 from storefront.self_service import bp
 from storefront.self_service.common import link_unusable, refused, wrong_password
 from storefront.self_service.forms import ChangePasswordForm, ForgotForm, NewPasswordForm
-from storefront.self_service.mails import send_reset
+from storefront.self_service.mails import send_reset, tell_password_changed
 from storefront.self_service.tokens import user_of_reset
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def reset(token: str):
     if form.validate_on_submit():
         user.set_password(form.password.data)
         user.email_confirmed_at = user.email_confirmed_at or utcnow()
+        tell_password_changed(user)
         start_session(user)  # new session token: every other session and remember cookie ends
         flash(_("Your password is changed and you are logged in."), "success")
         return redirect(url_for("account.overview"))
@@ -85,6 +86,7 @@ def change_password():
         if not user.check_password(form.current.data):
             return refused("self_service/change_password.html", form, 400, wrong_password())
         user.set_password(form.password.data)
+        tell_password_changed(user)
         start_session(user)
         flash(_("Your password is changed. Other devices are logged out."), "success")
         return redirect(url_for("account.overview"))

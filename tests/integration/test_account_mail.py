@@ -12,9 +12,9 @@ from tests.support.self_service import browser, link_in, log_in, logged_in, sign
 from tests.support.shop import Shopper
 from tests.support.subscribing import subscribe
 
-CONFIRM = {"en": "Confirm your e-mail address", "ko": "이메일 주소를 확인해 주세요"}
+CONFIRM = {"en": "Confirm your e-mail address", "ko": "이메일 주소를 확인해 주십시오"}
 UNCONFIRMED = {"en": "unconfirmed", "ko": "미확인"}
-CHANGE = {"en": "Confirm your new e-mail address", "ko": "새 이메일 주소를 확인해 주세요"}
+CHANGE = {"en": "Confirm your new e-mail address", "ko": "새 이메일 주소를 확인해 주십시오"}
 CHANGED = {"en": "Your e-mail address was changed", "ko": "이메일 주소가 변경되었습니다"}
 
 
@@ -76,6 +76,10 @@ def test_change_password_asks_the_current_one_and_ends_other_sessions(shop, sand
     assert done.status_code == 200 and done.url.endswith("/account")
     assert logged_in(shop, here) and not logged_in(shop, there)
     assert log_in(shop, browser(shop), "ada@example.com", "a new long secret").url.endswith("/account")
+    # The owner is told, with the way back if it was not them.
+    told = [m for m in sandbox.wait_for_mail("ada@example.com", count=2)
+            if m["subject"] == "Your password was changed"]
+    assert len(told) == 1 and "/auth/forgot" in told[0]["text"]
 
 
 @pytest.mark.parametrize("language,headers", [("en", ENGLISH), ("ko", KOREAN)])

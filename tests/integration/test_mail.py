@@ -175,6 +175,7 @@ def test_a_failed_renewal_mails_the_next_try_and_a_link_to_a_new_card(shop, lang
     assert "F" + "1001" not in failed["text"]
 
 
+RESUMED = {"en": "Your subscription to Basic goes on", "ko": "베이직 구독이 계속됩니다"}
 CANCELLED = {"en": ("Your subscription to Basic is cancelled", "You keep access until"),
              "ko": ("베이직 구독이 해지되었습니다", "계속 이용하실 수 있으며")}
 
@@ -194,6 +195,10 @@ def test_a_cancel_mails_what_happens_next_once(shop, language):
     with shop.context():
         billing.reconcile()
     assert subjects(shop, shopper.email).count(subject) == 1
+    # Taken back: renewals charge again, which the shopper is told in writing.
+    shopper.post_form(f"/account/subscriptions/{sub_id}/resume", {})
+    resumed = one(shop, shopper.email, RESUMED[language])
+    assert ("4242" in resumed["text"]) and ("$9.00" in resumed["text"] or "US$9.00" in resumed["text"])
 
 
 def test_two_hosts_sending_at_once_send_each_message_once(shop):
@@ -293,7 +298,12 @@ def test_the_last_failed_retry_mails_the_end_and_how_to_come_back(shop):
     local = paid_until.astimezone(SEOUL)
     assert f"You had paid until {local.day} {local:%B %Y}." in ended["text"]
     # Each failed try mailed once; the retries have no renewal notice of their own.
-    assert subjects(shop, shopper.email).count("Your payment for Basic failed") == 3
+    failed = [m for m in shop.sandbox.mail(shopper.email)
+              if m["subject"] == "Your payment for Basic failed"]
+    assert len(failed) == 3
+    # Newest first: the third says the try it names is the last.
+    assert "This is the last try" in failed[0]["text"]
+    assert not any("This is the last try" in m["text"] for m in failed[1:])
     assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
 
 

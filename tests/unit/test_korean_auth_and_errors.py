@@ -68,7 +68,7 @@ def test_the_flash_messages_of_signing_up_in_and_out_are_korean(auth, client):
     assert "로그아웃되었습니다" in client.get("/", headers=KOREAN).get_data(as_text=True)
     auth.login(headers=KOREAN)
     page = client.get("/account", headers=KOREAN).get_data(as_text=True)
-    assert "Lovelace Ada님, 다시 오신 것을 환영합니다." in page
+    assert "Lovelace Ada 님, 다시 오신 것을 환영합니다." in page
 
 
 def test_a_wrong_password_is_said_in_korean(auth, client):
