@@ -13,7 +13,7 @@ from storefront import billing
 from storefront.account import subscription_or_404
 from storefront.errors import json_error
 from storefront.models import Plan
-from storefront.payment_window import price_refusal, sdk_params
+from storefront.payment_window import consent_refusal, sdk_params
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,10 @@ CARD_CONSENT_VERSION = "2026-12-07"
 def card_consent_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
     """Why the card page's script may not open the order (status and message): the box must be
     ticked on the text as it is now, at the price the page showed."""
-    if not isinstance(body, dict):
-        return 400, _("Send a JSON object.")
-    consent = body.get("consent")
-    if consent is None or consent is False or consent == "":
-        return 400, _("Please tick the box to agree to this payment and to renewals on the new card.")
-    if not isinstance(consent, str):
-        return 400, _("The consent to the payment is the version of its text.")
-    if consent != CARD_CONSENT_VERSION:
-        return 409, _("The terms of this payment have changed. Please reload the page and read "
-                      "them again.")
-    return price_refusal(body, plan)
+    return consent_refusal(
+        body, plan, CARD_CONSENT_VERSION,
+        missing=_("Please tick the box to agree to this payment and to renewals on the new card."),
+        changed=_("The terms of this payment have changed. Please reload the page and read them again."))
 
 
 @bp.get("/subscriptions/<int:subscription_id>/card")

@@ -22,20 +22,23 @@ def consent_text_id() -> str:
     return f"{CONSENT_VERSION}/{page_language()}"
 
 
-def consent_refusal(body: Any, plan: Plan) -> tuple[int, str] | None:
-    """Why the checkout script's request does not consent to the plan's recurring payment as it
-    is sold now (status and message), or None when it does."""
+def consent_refusal(body: Any, plan: Plan, version: str = CONSENT_VERSION,
+                    missing: str | None = None, changed: str | None = None) -> tuple[int, str] | None:
+    """Why a page's script does not consent to what it is opening an order for, as it is sold
+    now (status and message), or None when it does: the box ticked on text `version` (the
+    checkout's recurring-payment consent unless told), at the price the page showed. `missing`
+    and `changed` word the refusals for another page's text."""
     if not isinstance(body, dict):
         return 400, _("Send a JSON object.")
     consent = body.get("consent")
     if consent is None or consent is False or consent == "":
-        return 400, _("Please agree to the recurring payment to subscribe.")
+        return 400, missing or _("Please agree to the recurring payment to subscribe.")
     if not isinstance(consent, str):
         return 400, _("The consent to the recurring payment is the version of its text.")
-    if consent != CONSENT_VERSION:
+    if consent != version:
         # The text changed since the page was loaded: what was agreed to is not what we record.
-        return 409, _("The terms of the recurring payment have changed. Please reload the page "
-                      "and read them again.")
+        return 409, changed or _("The terms of the recurring payment have changed. Please reload "
+                                 "the page and read them again.")
     return price_refusal(body, plan)
 
 
