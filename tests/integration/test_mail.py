@@ -279,8 +279,22 @@ def test_the_clock_moved_to_the_notice_day_brings_the_notice(shop, language):
     assert card in notice["text"]
 
 
-def test_the_last_failed_retry_mails_the_end_and_how_to_come_back(shop):
+ENDED = {
+    "en": {"ended": "Your subscription to Basic has ended", "failed": "Your payment for Basic failed",
+           "last": "This is the last try", "notice": "renews on",
+           "paid_until": lambda day: f"You had paid until {day.day} {day:%B %Y}."},
+    "ko": {"ended": "베이직 구독이 종료되었습니다", "failed": "베이직 결제에 실패했습니다",
+           "last": "이번이 마지막 결제 시도입니다", "notice": "정기결제 예정 안내",
+           "paid_until": lambda day: f"결제하신 이용 기한은 {day.year}년 {day.month}월 {day.day}일까지였습니다."},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_last_failed_retry_mails_the_end_and_how_to_come_back(shop, language):
+    words = ENDED[language]
     shopper = shop.shopper()
+    if language == "ko":
+        in_korean(shopper)
     sub_id = subscribe(shop, shopper, card=RENEWAL_DECLINE_CARD)
     paid_until = subscription(shop, sub_id).current_period_end
     shop.sandbox.advance(32 * DAY)
@@ -293,18 +307,34 @@ def test_the_last_failed_retry_mails_the_end_and_how_to_come_back(shop):
         shop.sandbox.advance((days - previous) * DAY + 60)
         previous = days
     wait_until(lambda: subscription(shop, sub_id).status == "canceled", timeout=6, message="the end")
-    ended = one(shop, shopper.email, "Your subscription to Basic has ended")
+    ended = one(shop, shopper.email, words["ended"])
     assert f"{shop.url}/plans/basic-monthly" in ended["text"]
-    local = paid_until.astimezone(SEOUL)
-    assert f"You had paid until {local.day} {local:%B %Y}." in ended["text"]
+    assert words["paid_until"](paid_until.astimezone(SEOUL)) in ended["text"]
     # Each failed try mailed once; the retries have no renewal notice of their own.
-    failed = [m for m in shop.sandbox.mail(shopper.email)
-              if m["subject"] == "Your payment for Basic failed"]
+    failed = [m for m in shop.sandbox.mail(shopper.email) if m["subject"] == words["failed"]]
     assert len(failed) == 3
     # Newest first: the third says the try it names is the last.
-    assert "This is the last try" in failed[0]["text"]
-    assert not any("This is the last try" in m["text"] for m in failed[1:])
-    assert not [s for s in subjects(shop, shopper.email) if "renews on" in s]
+    assert words["last"] in failed[0]["text"]
+    assert not any(words["last"] in m["text"] for m in failed[1:])
+    assert not [s for s in subjects(shop, shopper.email) if words["notice"] in s]
+
+
+def test_a_korean_shopper_is_told_of_a_new_card_and_a_refund_in_korean(shop):
+    shop.sandbox.set_delays(cancel_delay=0)
+    shopper = shop.shopper()
+    in_korean(shopper)
+    sub_id = subscribe(shop, shopper)
+    params = shopper.open_card_change(sub_id)
+    rsp = window_result(shopper.pay_in_window(params, card="4000 0000 0000 0002").text)
+    assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    changed = one(shop, shopper.email, "베이직 결제 카드가 변경되었습니다")
+    assert "끝자리 0002" in changed["text"]
+    second = pay_a_second_window(shop, shopper)
+    with shop.context():
+        billing.verify_payment(second["imp_uid"])
+        billing.reconcile()
+    refunded = one(shop, shopper.email, "US$9.00 환불 안내")
+    assert second["merchant_uid"] in refunded["text"] and "영업일" in refunded["text"]
 
 
 def test_a_cause_queued_by_two_transactions_at_once_fails_neither(shop):
