@@ -18,7 +18,7 @@ from storefront.formatting import date_long, money
 from storefront.i18n import page_language
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
-# A plan's interval as a period of time, for sentences such as "it paid the next month".
+# A plan's interval as a period of time, for sentences such as "it paid one more month".
 INTERVAL_WORDS = {"month": lazy_gettext("month"), "year": lazy_gettext("year")}
 
 

@@ -41,6 +41,8 @@ def test_the_payment_failed_mail_leads_to_a_new_card_that_pays_the_overdue_renew
         merchant_uid = order_number(page)
         pay_in_window(window_frame(page), card=OTHER_GOOD_CARD)
         page.wait_for_url(result_url(shop.url, merchant_uid))
+        # It paid the overdue renewal: one more month, not "the next month".
+        expect(page.get_by_text("it paid one more month")).to_be_visible()
         page.goto(f"{shop.url}/account")
         expect(page.locator("article.subscription h3 .badge")).to_have_text("active")
         # The new card's receipt follows.

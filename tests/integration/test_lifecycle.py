@@ -391,10 +391,10 @@ def test_a_card_change_has_its_own_kind_and_words(shop):
     [change] = payments(shop, sub_id, kind="new_card")
     assert change.merchant_uid == params["pay"]["merchant_uid"] and change.status == "paid"
     assert payments(shop, sub_id, kind="repeat") == []
-    # Its result page says what happened: a new card, which paid the next period.
+    # Its result page says what happened: a new card, which paid one more period.
     result = shopper.get(done["redirect"]).text
     assert "New card on file" in result
-    assert "it paid the next month" in result
+    assert "it paid one more month" in result
     assert "You are subscribed to" not in result
     # The history names it as a card change, not as "Charge now".
     history = shopper.get("/account").text
