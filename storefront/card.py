@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -13,7 +13,7 @@ from storefront import billing
 from storefront.account import subscription_or_404
 from storefront.errors import json_error
 from storefront.models import Plan
-from storefront.payment_window import consent_refusal, sdk_params
+from storefront.payment_window import consent_refusal, page_params, sdk_params
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,8 @@ def change_card(subscription_id: int):
         flash(_("Only an active subscription can change card."), "warning")
         return redirect(url_for("account.overview"))
     plan = subscription.plan
-    params = {
-        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
-        "order_url": url_for("card.open_card_change", subscription_id=subscription.id),
-        "consent_version": CARD_CONSENT_VERSION,
-        # The price the page names, sent back with the POST: a price changed meanwhile is refused.
-        "amount": str(plan.price),
-        "currency": plan.currency,
-        "complete_url": url_for("checkout.complete"),
-    }
+    params = page_params(url_for("card.open_card_change", subscription_id=subscription.id),
+                         CARD_CONSENT_VERSION, plan)
     # The period the payment buys: from the paid-until date (when past due, the renewal that
     # went unpaid) to the next date on the anchor's calendar, as billing.extend counts it.
     return render_template("account/change_card.html", subscription=subscription, params=params,

@@ -32,7 +32,7 @@ from storefront.extensions import db
 from storefront.formatting import shop_zone
 from storefront.models import Payment, PaymentKind, PaymentStatus, Plan
 from storefront.payment_window import (
-    CONSENT_VERSION, consent_refusal, consent_text_id, sdk_params,
+    CONSENT_VERSION, consent_refusal, consent_text_id, page_params, sdk_params,
 )
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
@@ -79,15 +79,7 @@ def start(slug: str):
     if refusal:
         flash(refusal, "info")
         return redirect(url_for("account.overview"))
-    params = {
-        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
-        "order_url": url_for("checkout.open_order", slug=plan.slug),
-        "consent_version": CONSENT_VERSION,
-        # The price the consent names, sent back with it: a price changed meanwhile is refused.
-        "amount": str(plan.price),
-        "currency": plan.currency,
-        "complete_url": url_for("checkout.complete"),
-    }
+    params = page_params(url_for("checkout.open_order", slug=plan.slug), CONSENT_VERSION, plan)
     return render_template("checkout/checkout.html", plan=plan, params=params,
                            next_charge=add_interval(clock.now(), plan.interval, zone=shop_zone()),
                            **_after_decline(request.args.get("declined", ""), plan))

@@ -154,7 +154,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     sandbox_url = setting("SANDBOX_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
     iamport = iamport_settings.load(setting, live, sandbox_url)
-    mail = mail_settings.load(setting, live)
+    mail = mail_settings.load(setting, number, live)
     cfg: dict[str, Any] = {
         "IAMPORT_MODE": mode,
         # The keys, the API's and SDK's URLs, PUBLIC_URL and the accepted MIDs (config_iamport.py).

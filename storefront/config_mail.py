@@ -12,8 +12,10 @@ SANDBOX_SMTP_PORT = 1025
 SANDBOX_FROM = "Northwind demo shop <shop@shop.example>"
 
 
-def load(setting: Callable[[str, str], str], live: bool) -> dict:
-    """Flask-Mailman's settings plus MAIL_FROM and RENEWAL_NOTICE_DAYS, checked now.
+def load(setting: Callable[[str, str], str], number: Callable[[str, str, str], int],
+         live: bool) -> dict:
+    """Flask-Mailman's settings plus MAIL_FROM and RENEWAL_NOTICE_DAYS, checked now (`setting`
+    and `number` read one as config.load does).
 
     Live mode needs a mail server: the notice before each renewal and the written confirmation
     of the contract are the law's (콘텐츠이용자보호지침, 전자상거래법 §13②), not an option."""
@@ -28,7 +30,7 @@ def load(setting: Callable[[str, str], str], live: bool) -> dict:
                           f"'Northwind <help@northwind.co.kr>', not {sender!r}")
     return {
         "MAIL_SERVER": server,
-        "MAIL_PORT": _number("MAIL_PORT", setting("MAIL_PORT", port_default)),
+        "MAIL_PORT": number("MAIL_PORT", port_default, "port"),
         "MAIL_USE_TLS": flag(setting("MAIL_USE_TLS", ""), live),
         "MAIL_USE_SSL": flag(setting("MAIL_USE_SSL", ""), False),
         "MAIL_USERNAME": setting("MAIL_USERNAME", "") or None,
@@ -36,18 +38,9 @@ def load(setting: Callable[[str, str], str], live: bool) -> dict:
         "MAIL_FROM": sender,
         "MAIL_DEFAULT_SENDER": sender,
         # Seconds an SMTP connection may take; a slow server leaves the message to the next run.
-        "MAIL_TIMEOUT": _number("MAIL_TIMEOUT", setting("MAIL_TIMEOUT", "10")),
+        "MAIL_TIMEOUT": number("MAIL_TIMEOUT", "10", "seconds"),
         "MAIL_BACKEND": "smtp",
         # Days before an automatic renewal on which its notice (amount, date, card) is mailed.
-        "RENEWAL_NOTICE_DAYS": _number("RENEWAL_NOTICE_DAYS", setting("RENEWAL_NOTICE_DAYS", "7")),
+        "RENEWAL_NOTICE_DAYS": number("RENEWAL_NOTICE_DAYS", "7", "days"),
     }
 
-
-def _number(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise ConfigError(f"{name} must be a whole number greater than 0, not {value!r}")
-    return number

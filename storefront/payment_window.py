@@ -22,6 +22,20 @@ def consent_text_id() -> str:
     return f"{CONSENT_VERSION}/{page_language()}"
 
 
+def page_params(order_url: str, consent_version: str, plan: Plan) -> dict[str, str]:
+    """What a page that opens the window (checkout, new card) gives its script: where to open
+    the order, the consent's version and the price the page names, both sent back with the POST
+    (a text or price changed meanwhile is refused), and where the callback's result goes."""
+    return {
+        "imp_code": current_app.config["IAMPORT_IMP_CODE"],
+        "order_url": order_url,
+        "consent_version": consent_version,
+        "amount": str(plan.price),
+        "currency": plan.currency,
+        "complete_url": url_for("checkout.complete"),
+    }
+
+
 def consent_refusal(body: Any, plan: Plan, version: str = CONSENT_VERSION,
                     missing: str | None = None, changed: str | None = None) -> tuple[int, str] | None:
     """Why a page's script does not consent to what it is opening an order for, as it is sold
