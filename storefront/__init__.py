@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.mail.init_app(app)
 
     from storefront import (
-        account, auth, business, card, checkout, cli, clock, errors, formatting, i18n, legal, mail,
+        account, admin, auth, business, card, checkout, cli, clock, errors, formatting, i18n, legal, mail,
         ratelimits, security, self_service, shop, webhooks, wording,
     )
 
@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(legal.bp)
+    app.register_blueprint(admin.bp)
     i18n.register(app)
     errors.register(app)
     formatting.register(app)

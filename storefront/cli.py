@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
+from storefront.admin.staff_cli import staff_group
 from storefront.config_iamport import DEMO_HOST, DEMO_PORT
 from storefront.extensions import db
 from storefront.models import Plan
@@ -247,5 +248,6 @@ def reconcile_command(min_age: int | None, audit: bool) -> None:
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(billing_group)
+    app.cli.add_command(staff_group)
     app.cli.add_command(seed_command)
     app.cli.add_command(run_demo_command)

@@ -58,6 +58,8 @@ class User(UserMixin, db.Model):
     # When the account was deleted: its personal data erased, the row kept as the pseudonymous
     # reference of the payment and contract records the law keeps (전자상거래법 §6).
     erased_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Staff reach the back office (/admin); set and cleared by `flask staff grant|revoke`.
+    is_staff: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     subscriptions: Mapped[list["Subscription"]] = relationship(back_populates="user")
 

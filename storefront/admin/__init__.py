@@ -1,0 +1,27 @@
+"""The merchant's back office under /admin: for staff only, and invisible (404) to everyone else."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def _staff_only() -> None:
+    """Answer as if nothing were here unless the visitor is logged in as staff: a 403 or a
+    log-in page would tell a stranger that a back office exists, and where."""
+    if not (current_user.is_authenticated and current_user.is_staff):
+        abort(404)
+
+
+@bp.after_request
+def _never_cached(response):
+    """Back-office pages carry customers' data: no shared or browser cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# The views register themselves on `bp`; imported last, as they import it.
+from storefront.admin import dashboard  # noqa: E402,F401
