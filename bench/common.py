@@ -354,11 +354,13 @@ def prepare_database(env: dict[str, str]) -> None:
             raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
-def storefront_app(env: dict[str, str]):
-    """A storefront app object in this process on the same database (for setting rows up)."""
+def storefront_app(env: dict[str, str], **overrides: Any):
+    """A storefront app object in this process on the same database (for setting rows up, or
+    for timing its pages in the server); `overrides` are further settings."""
     from storefront import create_app
 
     return create_app({
+        **overrides,
         "IAMPORT_MODE": "sandbox",
         "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
         "SECRET_KEY": env["SECRET_KEY"],

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storefront.periods import add_interval
-from tests.support.i18n import KOREAN, english_left
+from tests.support.i18n import english_left
 from tests.support.records import DAY, payments, registered, scheduled, subscription
 from tests.support.sandbox import RENEWAL_DECLINE_CARD
 from tests.support.shop import make_shop
