@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # The page waits at most this long for iamport per attempt (connect, read seconds), however long
 # the configured timeouts are: staff open it to look, and our record is shown either way.
-LIVE_TIMEOUT = (2.0, 4.0)
+LIVE_TIMEOUT = (2.0, 3.0)
 # iamport's statuses that agree with ours; a status not listed here is not compared (a payment
 # still pending or held for review may stand anywhere at iamport).
 AGREEING_STATUSES = {

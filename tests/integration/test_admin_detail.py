@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from decimal import Decimal
 from html import unescape
@@ -15,7 +16,8 @@ from storefront.extensions import db
 from storefront.models import Payment, Refund, RefundStatus, Subscription, User
 from tests.support.records import payments, scheduled
 from tests.support.sandbox import GOOD_CARD
-from tests.support.shop import Shop, Shopper
+from tests.support.shop import Shop, Shopper, make_shop
+from tests.support.subscribing import pay_first
 from tests.support.waiting import wait_until
 
 TAGS = re.compile(r"<[^>]+>")
@@ -205,6 +207,28 @@ def test_the_payment_page_when_iamport_does_not_answer(shop, two):
     words = text_of(page.text)
     assert "iamport did not answer" in words
     assert "$9.00" in words  # our record is still there
+
+
+def test_the_payment_page_waits_for_iamport_less_than_the_shop_does(tmp_path, sandbox):
+    """A shop that waits 30 s for iamport's answers; the page does not keep staff that long."""
+    (tmp_path / "slow").mkdir()
+    slow = make_shop(tmp_path / "slow", sandbox, IAMPORT_READ_TIMEOUT=30)
+    try:
+        _, _, sub_id = pay_first(slow, slow.shopper())
+        paid = first_payment(slow, sub_id)
+        member = staff(slow)
+        member.get("/admin")  # the staff session is ready before iamport hangs
+        sandbox.set_faults(hang_rate=1, hang_seconds=20)
+        started = time.monotonic()
+        page = member.get(f"/admin/payments/{paid.id}", timeout=40)
+        waited = time.monotonic() - started
+        sandbox.set_faults(hang_rate=0)
+        assert page.status_code == 200, page.text[:500]
+        assert "iamport did not answer" in text_of(page.text)
+        # Three attempts of at most 3 s each (the page's wait), well before the hang ends.
+        assert waited < 15
+    finally:
+        slow.stop()
 
 
 def test_the_payment_page_when_iamport_has_no_such_payment(shop, two):
