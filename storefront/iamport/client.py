@@ -35,9 +35,12 @@ class IamportClient:
 
     # -- payments ------------------------------------------------------------------------------
 
-    def get_payment(self, imp_uid: str) -> dict[str, Any]:
-        """GET /payments/{imp_uid}: one payment by iamport's id."""
-        return self._call("GET", f"/payments/{path_segment(imp_uid)}", params=self._test_payments())
+    def get_payment(self, imp_uid: str,
+                    timeout: tuple[float, float] | None = None) -> dict[str, Any]:
+        """GET /payments/{imp_uid}: one payment by iamport's id (`timeout`: connect and read
+        seconds of each attempt, when a page waits and the configured ones are too long)."""
+        return self._call("GET", f"/payments/{path_segment(imp_uid)}", params=self._test_payments(),
+                          timeout=timeout)
 
     def find_payment(self, merchant_uid: str, status: str | None = None) -> dict[str, Any]:
         """GET /payments/find/{merchant_uid}[/{status}]: the payment of one of our orders."""
@@ -152,7 +155,8 @@ class IamportClient:
         return self._last
 
     def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              body: Mapping[str, Any] | None = None, expect: type = dict) -> Any:
+              body: Mapping[str, Any] | None = None, expect: type = dict,
+              timeout: tuple[float, float] | None = None) -> Any:
         """Send one API request with a valid token and return the envelope's `response`."""
         # Optional fields left as None are not sent at all (requests drops None params itself).
         body = {key: value for key, value in body.items() if value is not None} if body else None
@@ -160,11 +164,12 @@ class IamportClient:
         data = to_json(body) if body is not None else None
         connection = self._connection()
         token = connection.token()
-        resp = connection.send(method, path, params=params, data=data, token=token)
+        resp = connection.send(method, path, params=params, data=data, token=token, timeout=timeout)
         if resp.status_code == 401:
             # A 401 means the request was refused before it was processed, so one repeat
             # with a fresh token is safe even for a write.
             logger.info("iamport %s %s: token refused, renewing once", method, path)
             token = connection.token(refused=token)
-            resp = connection.send(method, path, params=params, data=data, token=token)
+            resp = connection.send(method, path, params=params, data=data, token=token,
+                                   timeout=timeout)
         return connection.unwrap(resp, method, path, expect=expect, token=token)

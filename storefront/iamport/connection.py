@@ -23,6 +23,11 @@ TOKEN_PATH = "/users/getToken"
 RENEW_MARGIN = 60.0
 
 
+def min_timeout(configured: tuple[float, float], asked: tuple[float, float]) -> tuple[float, float]:
+    """The shorter of each of two (connect, read) timeouts: a caller may wait less, never more."""
+    return (min(configured[0], asked[0]), min(configured[1], asked[1]))
+
+
 class _WritesOnce(Retry):
     """urllib3's Retry, except that a method it may not retry is never sent twice."""
 
@@ -91,15 +96,18 @@ class Connection:
         )
 
     def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-             data: str | None = None, token: str | None = None) -> requests.Response:
-        """One HTTP exchange (retried as mounted) with timeouts; no answer is an IamportError."""
+             data: str | None = None, token: str | None = None,
+             timeout: tuple[float, float] | None = None) -> requests.Response:
+        """One HTTP exchange (retried as mounted) with timeouts (the configured ones, or shorter
+        ones given); no answer is an IamportError."""
         headers = {"Content-Type": "application/json; charset=utf-8"} if data is not None else {}
         started = time.perf_counter()
         try:
             resp = self.session.request(
                 method, self.base_url + path, params=params, headers=headers,
                 data=data.encode("utf-8") if data is not None else None,
-                auth=_Bearer(token) if token is not None else None, timeout=self.timeout,
+                auth=_Bearer(token) if token is not None else None,
+                timeout=self.timeout if timeout is None else min_timeout(self.timeout, timeout),
             )
         except requests.RequestException as exc:
             what = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
