@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.support.admin_rows import add_payment, add_plan, add_subscription, log_in_staff
+from tests.support.admin_rows import staff_reads_korean, add_payment, add_plan, add_subscription, log_in_staff
 from tests.support.i18n import KOREAN, english_left
 
 ROW = re.compile(r'data-payment="(\d+)"')
@@ -93,16 +93,18 @@ def test_bad_input_gets_a_message_not_a_500(client, paid, query, message):
     assert message in response.get_data(as_text=True)
 
 
-def test_a_bad_date_in_korean(client, paid):
+def test_a_bad_date_in_korean(app, client, paid):
+    staff_reads_korean(app)
     response = client.get("/admin/payments?date_from=2026-99-01", headers=KOREAN)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "YYYY-MM-DD" in page
-    assert english_left(page, {"Sam", "Staff", "YYYY-MM-DD", "YYYY", "MM", "DD"}) == []
+    assert english_left(page, {"Sam", "Staff", "YYYY-MM-DD", "YYYY", "MM", "DD", "imp", "uid"}) == []
 
 
-def test_the_payment_list_in_korean(client, paid):
+def test_the_payment_list_in_korean(app, client, paid):
+    staff_reads_korean(app)
     page = client.get("/admin/payments", headers=KOREAN).get_data(as_text=True)
     assert "결제" in page and "9,900원" in page
     assert english_left(page, {"Ada", "Lovelace", "Sam", "Staff", "order-a", "order-b",
-                               "order-c", "order-d", "imp_a", "imp_b", "imp", "order"}) == []
+                               "order-c", "order-d", "imp_a", "imp_b", "imp", "uid", "order"}) == []

@@ -9,7 +9,7 @@ import pytest
 
 from storefront.extensions import db
 from storefront.models import Plan
-from tests.support.admin_rows import add_plan, add_subscription, log_in_staff
+from tests.support.admin_rows import staff_reads_korean, add_plan, add_subscription, log_in_staff
 from tests.support.i18n import KOREAN, english_left
 
 NEW_PLAN = {
@@ -56,6 +56,7 @@ def test_create_a_plan_in_both_languages(app, client, staff):
     assert made.translations == {"ko": {"name": "팀", "description": "팀을 위한 요금제입니다.",
                                         "features": ["좌석 10개", "공유 프로젝트"]}}
     # The shop sells it in Korean with its Korean texts.
+    staff_reads_korean(app)
     assert "팀을 위한 요금제입니다." in client.get("/", headers=KOREAN).get_data(as_text=True)
 
 
@@ -159,6 +160,7 @@ def test_the_plan_pages_in_korean(app, client, auth):
     basic = add_plan(app, "basic", "Basic")
     add_subscription(app, basic)
     log_in_staff(app, auth)
+    staff_reads_korean(app)
     kept = {"Sam", "Staff", "Basic", "basic"}
     for path in ("/admin/plans", "/admin/plans/new", f"/admin/plans/{basic}/edit"):
         page = client.get(path, headers=KOREAN).get_data(as_text=True)

@@ -18,12 +18,13 @@ BASE = datetime(2026, 11, 1, 3, 0, tzinfo=timezone.utc)
 
 def log_in_staff(app: Flask, auth: AuthActions, email: str = "staff@example.com") -> None:
     """Register an account, make it staff in the database, and log it in."""
-    auth.register(email=email, first_name="Sam", last_name="Staff")
+    # Each followed to its page, so that their English welcome is read there, not on a later page.
+    auth.register(email=email, first_name="Sam", last_name="Staff", follow_redirects=True)
     with app.app_context():
         user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
         user.is_staff = True
         db.session.commit()
-    auth.login(email=email)
+    auth.login(email=email, follow_redirects=True)
 
 
 def add_plan(app: Flask, slug: str, name: str, price: str = "9.00", currency: str = "USD",
@@ -75,3 +76,11 @@ def add_payment(app: Flask, subscription_id: int, *, merchant_uid: str | None = 
         db.session.add(payment)
         db.session.commit()
         return payment.id
+
+
+def staff_reads_korean(app: Flask, email: str = "staff@example.com") -> None:
+    """The staff account's language becomes Korean (the account's language outranks the browser's)."""
+    with app.app_context():
+        user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
+        user.locale = "ko"
+        db.session.commit()
