@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
+from storefront.extensions import db
+from storefront.models import Payment
 from tests.support.admin_rows import staff_reads_korean, add_payment, add_plan, add_subscription, log_in_staff
 from tests.support.i18n import KOREAN, english_left
 
@@ -41,8 +43,6 @@ def paid(app, auth):
                                  amount="9900", currency="KRW",
                                  created=datetime(2026, 11, 1, tzinfo=UTC)),
     }
-    from storefront.extensions import db
-    from storefront.models import Payment
     with app.app_context():
         db.session.get(Payment, rows["scheduled"]).scheduled_at = datetime(2026, 12, 31, tzinfo=UTC)
         db.session.commit()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from storefront.extensions import db
-from storefront.models import Plan
+from storefront.models import Plan, User
 from tests.support.admin_rows import staff_reads_korean, add_plan, add_subscription, log_in_staff
 from tests.support.i18n import KOREAN, english_left
 
@@ -166,3 +166,25 @@ def test_the_plan_pages_in_korean(app, client, auth):
         page = client.get(path, headers=KOREAN).get_data(as_text=True)
         assert "요금제" in page
         assert english_left(page, kept) == [], path
+
+
+def test_withdraw_needs_the_pages_csrf_token(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    basic = add_plan(app, "basic", "Basic")
+    with app.app_context():
+        boss = User(email="boss@example.com", first_name="Sam", last_name="Staff", is_staff=True)
+        boss.set_password("correct horse")
+        db.session.add(boss)
+        db.session.commit()
+    # Log in through the form, with its token.
+    login_page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page).group(1)
+    client.post("/auth/login", data={"email": "boss@example.com", "password": "correct horse",
+                                     "csrf_token": token})
+    assert client.post(f"/admin/plans/{basic}/sale", data={"on_sale": "0"}).status_code == 400
+    assert plan(app, "basic").active is True
+    page = client.get("/admin/plans").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post(f"/admin/plans/{basic}/sale", data={"on_sale": "0", "csrf_token": token})
+    assert plan(app, "basic").active is False
