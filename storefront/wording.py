@@ -39,6 +39,7 @@ PAYMENT_STATUS_LABELS = {
     "cancelled": lazy_pgettext("payment", "cancelled"),
     "scheduled": lazy_gettext("scheduled"),
     "revoked": lazy_gettext("withdrawn"),
+    "withdrawing": lazy_gettext("being withdrawn"),
 }
 # Why a payment was made, in the history.
 PAYMENT_KIND_LABELS = {

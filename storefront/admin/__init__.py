@@ -26,3 +26,4 @@ def _never_cached(response):
 # The views register themselves on `bp`; imported last, as they import it.
 from storefront.admin import dashboard  # noqa: E402,F401
 from storefront.admin import payment_page, subscription_page  # noqa: E402,F401
+from storefront.admin import payments_list, plans, subscriptions_list  # noqa: E402,F401
