@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import bench_checkout, bench_pages, bench_reconcile, bench_renewals, bench_verify
+from bench import bench_admin, bench_checkout, bench_pages, bench_reconcile, bench_renewals, bench_verify
 from bench.common import RESULTS_DIR, machine_info, machine_line, setup_logging
 
 log = logging.getLogger("bench.run")
@@ -40,6 +40,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "reconcile": (
         lambda: bench_reconcile.run(small=1000, large=10_000, unsettled=100),
         lambda: bench_reconcile.run(small=200, large=300, unsettled=20, abandoned=200, smoke=True),
+    ),
+    "admin": (
+        lambda: bench_admin.run(subscriptions=10_000, payments_each=10, requests=100),
+        lambda: bench_admin.run(subscriptions=200, payments_each=5, requests=3, smoke=True),
     ),
 }
 
