@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, has_request_context, render_template, request
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 from flask_login import current_user
 
 from storefront.admin import bp
@@ -23,6 +23,13 @@ ACTIONS = {
     "cancel": lazy_gettext("Cancellation on the customer's behalf"),
     "plan_edit": lazy_gettext("Plan edited"),
 }
+# What each kind of record an entry is about is called.
+TARGETS = {
+    "payment": lazy_pgettext("record", "Payment"),
+    "subscription": lazy_pgettext("record", "Subscription"),
+    "user": lazy_pgettext("record", "Account"),
+    "plan": lazy_pgettext("record", "Plan"),
+}
 OUTCOMES = {
     "ok": lazy_gettext("Done"),
     "refused": lazy_gettext("Refused"),
@@ -36,6 +43,9 @@ OUTCOMES = {
     "held": lazy_gettext("iamport held it already"),
     "not_scheduled": lazy_gettext("Not scheduled"),
 }
+
+# What the templates name actions, records and outcomes by.
+LABELS = {"actions": ACTIONS, "targets": TARGETS, "outcomes": OUTCOMES}
 
 
 def record_action(action: str, *, target_type: str | None = None, target_id: int | None = None,
@@ -78,11 +88,11 @@ def audit_log():
         .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     ).scalars())
     return render_template("admin/audit.html", entries=rows[:PAGE_SIZE], page=page, action=action,
-                           has_next=len(rows) > PAGE_SIZE, actions=ACTIONS, outcomes=OUTCOMES)
+                           has_next=len(rows) > PAGE_SIZE, **LABELS)
 
 
 @bp.route("/audit/<int:entry_id>")
 def audit_entry(entry_id: int):
     """One entry: what an action just did, or did before."""
     entry = db.get_or_404(AuditEntry, entry_id)
-    return render_template("admin/audit_entry.html", entry=entry, actions=ACTIONS, outcomes=OUTCOMES)
+    return render_template("admin/audit_entry.html", entry=entry, **LABELS)

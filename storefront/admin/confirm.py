@@ -47,7 +47,7 @@ from wtforms import HiddenField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from storefront.admin import sessions
-from storefront.admin.audit_log import ACTIONS, OUTCOMES, record_action
+from storefront.admin.audit_log import LABELS, record_action
 from storefront.extensions import db
 from storefront.forms import AT_MOST, BrowserForm
 from storefront.models import AuditEntry
@@ -147,7 +147,7 @@ def already_done(check: ActionCheck, entry: AuditEntry | None):
             (check.action, check.target_type, check.target_id):
         # A token of another form: nothing of this one was done; it must be opened again.
         return render_template("admin/form_expired.html"), 400
-    return render_template("admin/already_done.html", entry=entry, actions=ACTIONS, outcomes=OUTCOMES)
+    return render_template("admin/already_done.html", entry=entry, **LABELS)
 
 
 def confirmation_page(form: ConfirmForm, template: str = "admin/confirm.html", **context: Any) -> str:
