@@ -194,6 +194,10 @@ def confirmed_action(form: ConfirmForm, action: str, *, target_type: str | None 
                           reason=form.reason.data, outcome="refused",
                           detail=f"wrong password given for {action}")
             db.session.commit()
+            if sessions.wrong_password():
+                check.answer = sessions.log_out(_("The password was wrong too many times. Please "
+                                                  "log in again."))
+                return check
             form.password.errors.append(_("Wrong password."))
             check.answer = page(), 401
             return check

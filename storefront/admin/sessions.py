@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 # again), and when they last asked for a page.
 LOGIN_AT = "staff_login_at"
 SEEN_AT = "staff_seen_at"
+WRONG_PASSWORDS = "staff_wrong_passwords"
 # A money action asks for the password again when the last log-in is older than this.
 REAUTH_AFTER_SECONDS = 15 * 60
+# Wrong passwords given again after which the session ends (a session left open on a shared
+# computer must not become a way to guess the password without the log-in's throttle).
+WRONG_PASSWORDS_ALLOWED = 5
 
 
 def logged_in(user: User) -> None:
@@ -55,6 +59,26 @@ def needs_password() -> bool:
 def password_given() -> None:
     """The password was given again: the log-in counts as fresh from now."""
     session[LOGIN_AT] = time.time()
+    session.pop(WRONG_PASSWORDS, None)
+
+
+def wrong_password() -> bool:
+    """Count a wrong password given again; True when that was one too many (the caller then
+    ends the session with `log_out`)."""
+    count = int(session.get(WRONG_PASSWORDS) or 0) + 1
+    session[WRONG_PASSWORDS] = count
+    return count >= WRONG_PASSWORDS_ALLOWED
+
+
+def log_out(message: str):
+    """End this staff session now and send the browser to the log-in page (a script gets 401)."""
+    session.clear()
+    logout_user()  # after the clear: it marks any remember cookie for deletion
+    if wants_json():
+        return error_response(401, message)
+    flash(message, "info")
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=target))
 
 
 @bp.before_app_request
@@ -72,15 +96,7 @@ def _end_idle_staff_session():
         session[SEEN_AT] = now
         return None
     log.info("staff session of user %s ended (idle since %s)", current_user.id, seen)
-    session.clear()
-    logout_user()  # after the clear: it marks any remember cookie for deletion
     if isinstance(seen, (int, float)):
-        message = _("Your back-office session ended after %(minutes)d minutes without activity. "
-                    "Please log in again.", minutes=minutes)
-    else:
-        message = _("Please log in again.")
-    if wants_json():
-        return error_response(401, message)
-    flash(message, "info")
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
-    return redirect(url_for("auth.login", next=target))
+        return log_out(_("Your back-office session ended after %(minutes)d minutes without "
+                         "activity. Please log in again.", minutes=minutes))
+    return log_out(_("Please log in again."))

@@ -203,6 +203,21 @@ def test_the_password_is_asked_again_15_minutes_after_the_log_in(app, staff, iam
         (STAFF, "refused", "payment", payment_id)
 
 
+def test_five_wrong_passwords_end_the_staff_session(app, staff, iamport_calls):
+    payment_id = a_payment(app)
+    path = f"/admin/payments/{payment_id}/verify"
+    with staff.session_transaction() as session:
+        session["staff_login_at"] = time.time() - 16 * 60
+    token = TOKEN.search(staff.get(path).get_data(as_text=True)).group(1)
+    answers = [staff.post(path, data={"token": token, "reason": "r", "password": f"wrong {n}"})
+               for n in range(5)]
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 401, 302]
+    assert "/auth/login" in answers[-1].headers["Location"]
+    assert "too many times" in staff.get(answers[-1].headers["Location"]).get_data(as_text=True)
+    assert staff.get("/admin").status_code == 404
+    assert len(entries(app, action="reauth_failed")) == 5 and iamport_calls == []
+
+
 # --------------------------------------------------------------------------- the audit page
 
 
