@@ -102,7 +102,7 @@ def _confirmed(action: str, target_type: str, target_id: int, carry_out, **page)
     its outcome's page."""
     form = ConfirmForm()
     check = confirmed_action(form, action, target_type=target_type, target_id=target_id,
-                             page=lambda: confirmation_page(form, back=url_for("admin.dashboard"), **page))
+                             page=lambda: confirmation_page(form, **page))
     if check.answer is not None:
         return check.answer
     if (answer := check.claim()) is not None:

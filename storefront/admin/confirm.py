@@ -12,7 +12,8 @@ An action done in our own transaction (a refund owed, a cancellation written)::
 
     form = ConfirmForm()
     check = confirmed_action(form, "refund", target_type="payment", target_id=payment.id,
-                             page=lambda: confirmation_page(form, title=..., submit=...))
+                             page=lambda: confirmation_page(form, title=..., question=...,
+                                                            submit=..., back=...))
     if check.answer is not None:          # the page, a refusal, or "this was already done"
         return check.answer
     ...write the change, without committing...
@@ -28,6 +29,11 @@ first, then writes what came of it on the same entry (left "started" if the work
         return answer
     outcome, detail = do_it()
     entry = check.finish(outcome, detail)
+
+A form with fields of its own (an amount) subclasses ConfirmForm: its validators run with the
+reason's, and a refusal shows the page again (400). Its template extends "admin/confirm.html"
+and fills the block `confirm_fields` (or `confirm_details` for what the page shows above the
+form). `url_for("admin.audit_entry", entry_id=entry.id)` shows an entry's outcome.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import render_template
+from flask import render_template, url_for
 from flask_babel import gettext as _, lazy_gettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -151,8 +157,10 @@ def already_done(check: ActionCheck, entry: AuditEntry | None):
 
 
 def confirmation_page(form: ConfirmForm, template: str = "admin/confirm.html", **context: Any) -> str:
-    """Render a confirmation page (admin/confirm.html, or a template extending it) with the
-    password field when the log-in is too old."""
+    """Render a confirmation page (admin/confirm.html, or a template extending it, with its
+    `title`, `question`, `submit` label and `back` link) with the password field when the
+    log-in is too old."""
+    context.setdefault("back", url_for("admin.dashboard"))
     return render_template(template, form=form, needs_password=sessions.needs_password(), **context)
 
 

@@ -4,7 +4,9 @@ subscription, and send a renewal's schedule again; each confirmed, audited, and 
 from __future__ import annotations
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -164,3 +166,32 @@ def test_the_password_given_again_lets_the_action_through(shop):
     # The password refreshed the log-in: the next action asks for it no more.
     assert 'name="password"' not in sam.get(path).text
     assert len(payments(shop, sub_id, kind="renewal")) == 1
+
+
+def test_two_submissions_of_one_form_at_the_same_moment_act_once(shop, monkeypatch):
+    merchant_uid, payment_id, _ = paid_without_news(shop)
+    sam = staff_member(shop)
+    lookups = calls(shop, monkeypatch, "GET", "/payments/find/")
+    path = f"/admin/payments/{payment_id}/verify"
+    page = sam.get(path)
+    data = {"csrf_token": sam.csrf(page.text), "token": TOKEN.search(page.text).group(1),
+            "reason": "double click"}
+    # Two tabs of one browser: the same cookies, each its own connection.
+    twin = requests.Session()
+    twin.cookies.update(sam.http.cookies)
+    shop.sessions.append(twin)
+    start = threading.Barrier(2)
+
+    def submit(http: requests.Session) -> requests.Response:
+        start.wait()
+        return http.post(f"{shop.url}{path}", data=data, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(submit, [sam.http, twin]))
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert sum("already done" in answer.text for answer in answers) == 1
+    assert len(lookups) == 1
+    [entry] = audit(shop, "verify")
+    assert entry.outcome == "changed"
+    with shop.context():
+        assert billing.payment_by_merchant_uid(merchant_uid).status == "paid"

@@ -282,3 +282,30 @@ def test_the_confirmation_and_audit_pages_read_in_korean(app, staff, iamport_cal
     audit = staff.get("/admin/audit", headers=KOREAN).get_data(as_text=True)
     assert "감사 기록" in audit and "관리자 로그인" in audit
     assert english_left(audit, {"IP", "sam", "example", "com"}) == []
+
+
+# --------------------------------------------------------------------------- the API others use
+
+
+def test_a_token_used_meanwhile_undoes_the_change_written_with_it(app):
+    """The pattern of an action done in our own transaction (a refund owed, say): when the same
+    form's token was written by another request between the check and the commit, the unique
+    index refuses the entry, and the change goes with it."""
+    from storefront.admin.audit_log import record_action
+    from storefront.admin.confirm import ActionCheck, new_token
+
+    payment_id = a_payment(app)
+    token = new_token()
+    with app.test_request_context("/admin/payments/1/refund", method="POST"):
+        record_action("refund", target_type="payment", target_id=payment_id, reason="first",
+                      outcome="ok", detail="the first submission", token=token)
+        db.session.commit()
+        check = ActionCheck("refund", "payment", payment_id, reason="second", token=token)
+        db.session.get(Payment, payment_id).status = "cancelled"  # the change of the second
+        check.record("ok", detail="the second submission")
+        answer = check.commit()
+        assert answer is not None
+        assert "already done" in answer and "the first submission" in answer
+        assert db.session.get(Payment, payment_id).status == "paid"
+    [entry] = entries(app, action="refund")
+    assert (entry.reason, entry.detail) == ("first", "the first submission")
