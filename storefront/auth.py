@@ -59,13 +59,20 @@ def _new_session() -> None:
 
 def start_session(user: User, remember: bool = False) -> None:
     """Log the user in on a new session and a new session token: every earlier session and
-    remember cookie of the user, on any device, stops working."""
+    remember cookie of the user, on any device, stops working. Staff get no remember cookie,
+    and their log-in is audited (storefront/admin/sessions.py)."""
+    from storefront.admin import sessions as staff_sessions  # here: admin's views import billing
+
     _new_session()
     user.end_all_sessions()
     # The language picked on this browser's switch is the latest choice: the account keeps it.
     user.locale = visitor_language() or user.locale
+    if user.is_staff:
+        staff_sessions.logged_in(user)
     db.session.commit()
-    login_user(user, remember=remember)
+    login_user(user, remember=remember and not user.is_staff)
+    if user.is_staff:
+        staff_sessions.mark_session()
 
 
 def end_session() -> None:
@@ -169,6 +176,10 @@ def login():
         user = find_user(email)
         if not User.log_in_check(user, form.password.data):
             record_failure(email, request.remote_addr, device)
+            if user is not None and user.is_staff:
+                from storefront.admin import sessions as staff_sessions
+
+                staff_sessions.log_in_failed(user)
             return _refused("auth/login.html", form, 401, _("Wrong e-mail or password."))
         clear_failures(email, request.remote_addr, device)
         start_session(user, remember=form.remember.data)

@@ -187,6 +187,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_DURATION": _remember_days(
             setting("REMEMBER_COOKIE_DAYS", str(MAX_REMEMBER_DAYS))
         ),
+        # A staff session ends after this many minutes without a request (storefront/admin/sessions.py).
+        "STAFF_SESSION_MINUTES": number("STAFF_SESSION_MINUTES", "60", "minutes"),
         # "basic" only marks a session whose address or browser changed as not fresh; "strong"
         # would log out a phone that moves between networks in the middle of a checkout.
         "SESSION_PROTECTION": "basic",

@@ -22,9 +22,10 @@ def _set_staff(email: str, is_staff: bool) -> None:
     if user is None:
         raise click.ClickException(f"No account has the e-mail address {email!r}; sign up first.")
     user.is_staff = is_staff
-    if not is_staff:
-        # Sessions opened as staff end now, rather than at their next idle timeout.
-        user.end_all_sessions()
+    # Either way the account's sessions end now: one opened as staff would last until its idle
+    # timeout, and one opened as a shopper (perhaps with a remember cookie) is not held to staff
+    # rules; the next log-in is.
+    user.end_all_sessions()
     db.session.commit()
     log.info("staff access %s for user %s", "granted" if is_staff else "revoked", user.id)
     click.echo(f"{user.email} {'is now staff' if is_staff else 'is no longer staff'}.")

@@ -1,5 +1,6 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage) and ShopState."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), ShopState and the back office's AuditEntry."""
 
+from storefront.models.audit_log import AuditEntry
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
@@ -17,7 +18,7 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
+    "AuditEntry", "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
     "ShopState", "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
