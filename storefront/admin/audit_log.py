@@ -21,7 +21,10 @@ ACTIONS = {
     "resend_schedule": lazy_gettext("Send the schedule again"),
     "refund": lazy_gettext("Refund"),
     "cancel": lazy_gettext("Cancellation on the customer's behalf"),
+    "plan_create": lazy_gettext("Plan created"),
     "plan_edit": lazy_gettext("Plan edited"),
+    "plan_withdrawn": lazy_gettext("Plan withdrawn from sale"),
+    "plan_on_sale": lazy_gettext("Plan put back on sale"),
 }
 # What each kind of record an entry is about is called.
 TARGETS = {

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from storefront.admin import bp
+from storefront.admin.audit_log import record_action
 from storefront.admin.plan_forms import PlanForm, PlanTextsForm, SaleForm
 from storefront.extensions import db
 from storefront.models import Plan, Subscription, SubscriptionStatus
@@ -55,9 +56,13 @@ def plans():
                            errors=[])
 
 
-def _saved(plan: Plan, form: PlanTextsForm) -> bool:
-    """Commit the plan; False (with the message on the slug) when another took its slug meanwhile."""
+def _saved(plan: Plan, form: PlanTextsForm, action: str) -> bool:
+    """Commit the plan with its audit entry; False (with the message on the slug) when another
+    took its slug meanwhile."""
     try:
+        db.session.flush()  # a new plan's id, for its entry
+        record_action(action, target_type="plan", target_id=plan.id, outcome="ok",
+                      detail=f"{plan.slug}: {plan.price} {plan.currency} / {plan.interval}")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -77,9 +82,8 @@ def plan_new():
         plan = Plan(active=True, sort_order=last + 1, translations={})
         form.apply_to(plan)
         db.session.add(plan)
-        if _saved(plan, form):
+        if _saved(plan, form, "plan_create"):
             log.info("plan %s (%s) created", plan.id, plan.slug)
-            # TODO(audit): record_action("plan.create", target_type="plan", target_id=plan.id, outcome="done", detail={"slug": plan.slug, "price": str(plan.price), "currency": plan.currency})
             flash(_("The plan %(name)s is on sale.", name=plan.shown_name), "success")
             return redirect(url_for("admin.plans"))
     status = 400 if request.method == "POST" else 200
@@ -96,9 +100,8 @@ def plan_edit(plan_id: int):
         form.fill_from(plan)
     elif form.validate_on_submit():
         form.apply_to(plan)
-        if _saved(plan, form):
+        if _saved(plan, form, "plan_edit"):
             log.info("plan %s (%s) edited", plan.id, plan.slug)
-            # TODO(audit): record_action("plan.edit", target_type="plan", target_id=plan.id, outcome="done", detail={"price_locked": locked})
             flash(_("The plan %(name)s is saved.", name=plan.shown_name), "success")
             return redirect(url_for("admin.plans"))
     status = 400 if request.method == "POST" else 200
@@ -115,9 +118,10 @@ def plan_sale(plan_id: int):
         return render_template("admin/plans.html", rows=plans_with_subscribers(),
                                sale_form=SaleForm(formdata=None), errors=[problem]), 400
     plan.active = form.on_sale.data == "1"
+    record_action("plan_on_sale" if plan.active else "plan_withdrawn", target_type="plan",
+                  target_id=plan.id, outcome="ok", detail=plan.slug)
     db.session.commit()
     log.info("plan %s (%s) %s", plan.id, plan.slug, "on sale" if plan.active else "withdrawn")
-    # TODO(audit): record_action("plan.put_on_sale" if plan.active else "plan.withdraw", target_type="plan", target_id=plan.id, outcome="done")
     if plan.active:
         flash(_("The plan %(name)s is on sale again.", name=plan.shown_name), "success")
     else:

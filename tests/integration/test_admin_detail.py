@@ -16,6 +16,7 @@ from storefront.extensions import db
 from storefront.models import Payment, Refund, RefundStatus, Subscription, User
 from tests.support.records import payments, scheduled
 from tests.support.sandbox import GOOD_CARD
+from tests.support.self_service import log_in
 from tests.support.shop import Shop, Shopper, make_shop
 from tests.support.subscribing import pay_first
 from tests.support.waiting import wait_until
@@ -31,6 +32,8 @@ def staff(shop: Shop, language: str = "en") -> Shopper:
         user = db.session.execute(db.select(User).where(User.email == "staff@example.com")).scalar_one()
         user.is_staff = True
         db.session.commit()
+    # The session opened at sign-up is a shopper's: staff log in afresh (staff sessions are held tighter).
+    assert log_in(shop, member.http, "staff@example.com").url.endswith("/account")
     if language != "en":
         member.use_language(language)
     return member

@@ -188,3 +188,28 @@ def test_withdraw_needs_the_pages_csrf_token(app_factory):
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     client.post(f"/admin/plans/{basic}/sale", data={"on_sale": "0", "csrf_token": token})
     assert plan(app, "basic").active is False
+
+
+def test_every_plan_change_is_in_the_audit_log(app, client, staff):
+    from storefront.models import AuditEntry
+
+    client.post("/admin/plans/new", data=NEW_PLAN)
+    made = plan(app, "team-monthly")
+    client.post(f"/admin/plans/{made.id}/edit", data={**NEW_PLAN, "name": "Team plus"})
+    client.post(f"/admin/plans/{made.id}/sale", data={"on_sale": "0"})
+    client.post(f"/admin/plans/{made.id}/sale", data={"on_sale": "1"})
+    with app.app_context():
+        entries = db.session.execute(
+            db.select(AuditEntry.action, AuditEntry.target_type, AuditEntry.target_id,
+                      AuditEntry.outcome, AuditEntry.actor_email)
+            .where(AuditEntry.target_type == "plan").order_by(AuditEntry.id)).all()
+    staff_email = entries[0].actor_email
+    assert staff_email and "@" in staff_email
+    assert [tuple(e) for e in entries] == [
+        ("plan_create", "plan", made.id, "ok", staff_email),
+        ("plan_edit", "plan", made.id, "ok", staff_email),
+        ("plan_withdrawn", "plan", made.id, "ok", staff_email),
+        ("plan_on_sale", "plan", made.id, "ok", staff_email),
+    ]
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "Plan withdrawn from sale" in page and "Plan put back on sale" in page

@@ -24,6 +24,8 @@ def log_in_staff(app: Flask, auth: AuthActions, email: str = "staff@example.com"
         user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
         user.is_staff = True
         db.session.commit()
+    # A session opened as a shopper is not a staff session: staff log in afresh.
+    auth.logout()
     auth.login(email=email, follow_redirects=True)
 
 
