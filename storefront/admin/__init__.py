@@ -25,3 +25,4 @@ def _never_cached(response):
 
 # The views register themselves on `bp`; imported last, as they import it.
 from storefront.admin import dashboard  # noqa: E402,F401
+from storefront.admin import webhook_log  # noqa: E402,F401

@@ -1,6 +1,9 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage) and ShopState."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), the timeline (SubscriptionEvent, WebhookReceipt) and ShopState."""
 
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
+from storefront.models.events import (
+    EventCause, EventKind, SubscriptionEvent, WebhookOutcome, WebhookReceipt,
+)
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
@@ -17,9 +20,9 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
+    "EndedReason", "EventCause", "EventKind", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
-    "ShopState", "Subscription",
+    "ShopState", "Subscription", "SubscriptionEvent",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
-    "utcnow",
+    "WebhookOutcome", "WebhookReceipt", "utcnow",
 ]
