@@ -8,8 +8,9 @@ import requests
 
 from storefront import billing, clock
 from storefront.extensions import db
-from storefront.models import User, WebhookReceipt
+from storefront.models import SubscriptionEvent, User, WebhookReceipt
 from tests.support.shop import webhook
+from tests.support.subscribing import pay_a_second_window
 
 
 def receipts(app) -> list[WebhookReceipt]:
@@ -129,3 +130,44 @@ def test_the_log_pages_in_sql(app, client, auth):
     second = client.get("/admin/webhooks?page=2").get_data(as_text=True)
     assert "imp_p000" in first and "imp_p059" not in first
     assert "imp_p059" in second and "imp_p000" not in second
+
+
+def test_staff_verify_a_webhook_again_over_http(shop, two):
+    ada, _, (merchant_uid, imp_uid, sub_id), _ = two
+    make_staff(shop.app)
+    [row] = [r for r in receipts(shop.app) if r.imp_uid == imp_uid][:1]
+    page = ada.get(f"/admin/webhooks/{row.id}")
+    assert page.status_code == 200 and "Verify again" in page.text
+    # Without the form's CSRF token nothing is done.
+    refused = ada.http.post(f"{shop.url}/admin/webhooks/{row.id}/verify", timeout=10)
+    assert refused.status_code == 400
+    answer = ada.http.post(f"{shop.url}/admin/webhooks/{row.id}/verify",
+                           data={"csrf_token": ada.csrf(page.text)}, timeout=15)
+    assert answer.status_code == 200
+    assert f"Verified: order {merchant_uid} stays paid." in answer.text
+    ada.use_language("ko")
+    korean = ada.get("/admin/webhooks?outcome=recorded")
+    assert "웹훅 기록" in korean.text and "기록됨" in korean.text
+
+
+def test_what_verify_again_changes_is_on_the_timeline_caused_by_staff(shop, two):
+    ada, _, (_, _, sub_id), _ = two
+    make_staff(shop.app)
+    second = pay_a_second_window(shop, ada)  # paid at iamport, its webhook lost
+    with shop.context():
+        receipt = WebhookReceipt(received_at=clock.now(), remote_addr="127.0.0.1", body={},
+                                 imp_uid=second["imp_uid"], outcome="error")
+        db.session.add(receipt)
+        db.session.commit()
+        receipt_id = receipt.id
+    page = ada.get(f"/admin/webhooks/{receipt_id}")
+    answer = ada.http.post(f"{shop.url}/admin/webhooks/{receipt_id}/verify",
+                           data={"csrf_token": ada.csrf(page.text)}, timeout=15)
+    assert "Verified: order sub_second_window is now paid." in answer.text
+    with shop.context():
+        story = db.session.execute(
+            db.select(SubscriptionEvent.kind, SubscriptionEvent.cause)
+            .where(SubscriptionEvent.subscription_id == sub_id, SubscriptionEvent.cause == "staff")
+            .order_by(SubscriptionEvent.id)).all()
+    # The second payment is recorded, and owed back (the plan was bought already).
+    assert [tuple(row) for row in story][:2] == [("payment_paid", "staff"), ("refund_owed", "staff")]
