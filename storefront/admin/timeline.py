@@ -12,6 +12,7 @@ from flask_babel import gettext as _, lazy_gettext
 from storefront.extensions import db
 from storefront.formatting import date_long, datetime_long, money
 from storefront.models import OutboxMessage, SubscriptionEvent, WebhookReceipt
+from storefront.wording import STORED_REASONS
 
 EVENT_LABELS = {
     "consent_given": lazy_gettext("Consent to the recurring payment given"),
@@ -66,6 +67,12 @@ OUTCOME_LABELS = {
     "error": lazy_gettext("Error (iamport did not answer)"),
     "bad_request": lazy_gettext("Bad request"),
 }
+ENDED_REASONS = {
+    "cancelled": lazy_gettext("cancelled"),
+    "payment_failed": lazy_gettext("unpaid after the last retry"),
+    "given_up": lazy_gettext("given up before it started"),
+    "sandbox_reset": lazy_gettext("the sandbox was reset"),
+}
 # Which of items at the same moment is shown first (newest first): what followed comes above.
 SOURCE_ORDER = {"webhook": 0, "event": 1, "mail": 2}
 
@@ -93,6 +100,16 @@ def _moment(value: Any) -> datetime | None:
         return None
 
 
+def reason_text(reason: str) -> str:
+    """A reason in the page's language when it is one of ours; a PG's message, or the details
+    of a mismatch, as stored (staff need its very words)."""
+    if reason in ENDED_REASONS:
+        return str(ENDED_REASONS[reason])
+    if reason in STORED_REASONS:
+        return str(STORED_REASONS[reason])
+    return reason
+
+
 def event_detail(detail: dict[str, Any]) -> str:
     """The readable part of an event's detail: amount, reason, dates, order id."""
     parts = []
@@ -111,7 +128,7 @@ def event_detail(detail: dict[str, Any]) -> str:
     if (due := _moment(detail.get("due"))) is not None:
         parts.append(_("due %(when)s", when=datetime_long(due)))
     if detail.get("reason"):
-        parts.append(str(detail["reason"]))
+        parts.append(reason_text(str(detail["reason"])))
     if detail.get("merchant_uid"):
         parts.append(str(detail["merchant_uid"]))
     return " · ".join(parts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import render_template_string
+
 from storefront.admin.timeline import timeline_of
 from storefront.extensions import db
 from storefront.models import OutboxMessage, Payment, SubscriptionEvent
@@ -67,6 +69,10 @@ def test_a_cancel_by_the_shopper_is_one_event_with_its_cause(shop, two):
     ada.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "now"})
     ended = [e for e in events(shop, sub_id) if e.kind == "ended"]
     assert [(e.cause, e.detail["reason"]) for e in ended] == [("shopper", "cancelled")]
+    with shop.app.test_request_context():
+        [line] = [item for item in timeline_of(sub_id) if item.kind == "ended"]
+        db.session.commit()
+    assert (line.what, line.cause_label, line.detail) == ("Subscription ended", "Shopper", "cancelled")
 
 
 def test_a_refused_cancel_writes_no_event(shop, two):
@@ -92,7 +98,10 @@ def test_mails_of_a_subscription_are_on_its_timeline_with_their_status(shop, two
     assert sorted(mine) == ["contract", "receipt"]
     with shop.app.test_request_context():
         items = timeline_of(sub_id)
+        html = render_template_string('{% include "admin/_timeline.html" %}', timeline=items)
         db.session.commit()
+    assert html.count("<li") == len(items) and "<ol" in html
+    assert "Mail: contract confirmation" in html and "Payment paid" in html
     mails = [item for item in items if item.source == "mail"]
     assert sorted(item.kind for item in mails) == ["contract", "receipt"]
     contract = [item for item in mails if item.kind == "contract"]
