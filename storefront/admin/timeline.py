@@ -193,6 +193,7 @@ def timeline_of(subscription_id: int, limit: int = 200) -> list[TimelineItem]:
 
     A mail's time is when it was queued, by the system clock (the outbox's); in sandbox mode
     the shop's clock may run ahead of it, so mails sort among events by the system's time."""
-    items = _events(subscription_id, limit) + _webhooks(subscription_id, limit) + _mails(subscription_id, limit)
+    items = (_events(subscription_id, limit) + _webhooks(subscription_id, limit)
+             + _mails(subscription_id, limit))
     items.sort(key=lambda item: (item.when, -SOURCE_ORDER[item.source], item.row_id), reverse=True)
     return items[:limit]
