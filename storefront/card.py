@@ -67,7 +67,7 @@ def open_card_change(subscription_id: int):
     if refusal:
         return json_error(*refusal)
     try:
-        payment = billing.open_card_change(subscription)
+        payment = billing.open_card_change(subscription, CARD_CONSENT_VERSION)
     except billing.ActionRefused as exc:
         # Said again on the account page the script goes to.
         flash(str(exc), "warning")

@@ -233,7 +233,8 @@ def reconcile_command(min_age: int | None, audit: bool) -> None:
         f"rescheduled {report.rescheduled}, ended {report.ended}, "
         f"refunds given back {report.refunds_done}, refunds still owed {report.refunds_owed}, "
         f"keys deleted {report.keys_deleted}, keys still to delete {report.keys_to_delete}, "
-        f"renewal notices {report.notices_queued}, mails sent {report.mails_sent}"
+        f"renewal notices {report.notices_queued}, mails sent {report.mails_sent}, "
+        f"webhook log entries deleted {report.webhooks_purged}"
     )
     if report.failures:
         shown = "; ".join(report.failures[:FAILURES_SHOWN])

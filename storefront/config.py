@@ -213,6 +213,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAX_FORM_MEMORY_SIZE": number("MAX_FORM_MEMORY_SIZE", "16384", "bytes"),
         # iamport's webhook body is four short fields (about 150 bytes).
         "WEBHOOK_MAX_CONTENT_LENGTH": number("WEBHOOK_MAX_CONTENT_LENGTH", "8192", "bytes"),
+        # How long the webhook log (/admin/webhooks) keeps each webhook received.
+        "WEBHOOK_LOG_DAYS": number("WEBHOOK_LOG_DAYS", "90", "days"),
         # The log-in throttle (storefront/throttle.py). A pair, one e-mail from one client
         # address, may fail this often freely; then each attempt waits 1, 2, 4 … seconds, up to
         # LOGIN_MAX_DELAY. Only that pair waits: the owner elsewhere logs in at once.

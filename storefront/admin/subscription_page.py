@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from storefront.account import MAX_ID
 from storefront.admin import bp
+from storefront.admin.timeline import timeline_of
 from storefront.billing.schedules import schedule_status, scheduled_renewals
 from storefront.extensions import db
 from storefront.i18n import LANGUAGES
@@ -110,7 +111,5 @@ def subscription(subscription_id: int):
         language_name=LANGUAGES.get(sub.user.locale or ""),
         ended_reason=ENDED_REASONS.get(sub.ended_reason) if sub.ended_reason else None,
         check_flag=CHECK_FLAG,
-        # TODO(issue 26, item 6): the lead wires storefront/admin/timeline.py's
-        # timeline_of(sub.id) here once it is on main; admin/_timeline.html renders it.
-        timeline=[],
+        timeline=timeline_of(sub.id),
     )

@@ -25,7 +25,7 @@ from storefront.billing.orders import (
 )
 from storefront.billing.obligations import carry_out
 from storefront.billing.reconcile import ReconcileReport, reconcile
-from storefront.billing.recording import Recorded, record_payment, verify_order, verify_payment
+from storefront.billing.recording import Recorded, record_payment, verify, verify_order, verify_payment
 from storefront.billing.renewals import (
     confirm_billing_key, decide_renewals, ensure_schedule, next_charge_at, update_schedules,
 )
@@ -42,5 +42,5 @@ __all__ = [
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",
     "payment_by_merchant_uid", "payment_for_owner", "period_end_after", "reconcile",
     "record_payment", "refund_of", "refunds_of_order", "resume", "revoke_schedule",
-    "send_schedule", "update_schedules", "verify_order", "verify_payment", "verify_return",
+    "send_schedule", "update_schedules", "verify", "verify_order", "verify_payment", "verify_return",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from storefront.billing.common import client, move_payment
+from storefront.billing.events import record_for_order
 from storefront.billing.schedules import schedule_status
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -74,6 +75,7 @@ def record_schedule_status(merchant_uid: str, status: str | None) -> str | None:
     change = None
     if status == "revoked":
         if move_payment(merchant_uid, PaymentStatus.SCHEDULED, PaymentStatus.REVOKED):
+            record_for_order(merchant_uid, "schedule_withdrawn", by="iamport")
             change = "revoked"
     elif status is None:
         log.warning("iamport holds no schedule for renewal %s; sending it again", merchant_uid)

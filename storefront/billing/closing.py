@@ -6,6 +6,7 @@ import logging
 
 from storefront import clock
 from storefront.billing.common import LIVE_STATUSES
+from storefront.billing.events import record_event
 from storefront.billing.lifecycle import cancel
 from storefront.extensions import db
 from storefront.models import (
@@ -55,6 +56,7 @@ def end_all_now(user: User) -> list[int]:
         elif status == SubscriptionStatus.INCOMPLETE:
             subscription.status = SubscriptionStatus.CANCELED
             subscription.canceled_at = clock.now()
+            record_event(subscription, "ended", reason="given_up")
             db.session.commit()
             ended.append(subscription_id)
     log.info("user %s: %d subscriptions ended for the account's deletion", user.id, len(ended))

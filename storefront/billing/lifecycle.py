@@ -17,6 +17,7 @@ from storefront.billing.common import (
     retried_on_conflict,
 )
 from storefront.billing import notices
+from storefront.billing.events import record_event
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
@@ -80,11 +81,13 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         if subscription.cancel_at_period_end:
             return  # already ending: a second click changes nothing and mails nothing
         subscription.cancel_at_period_end = True
+        record_event(subscription, "cancel_requested", period_end=subscription.current_period_end)
     else:
         subscription.status = SubscriptionStatus.CANCELED
         subscription.canceled_at = clock.now()
         subscription.ended_reason = EndedReason.CANCELLED
         subscription.cancel_at_period_end = False
+        record_event(subscription, "ended", reason=EndedReason.CANCELLED)
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
     notices.drop_renewal_notices(subscription)
@@ -100,6 +103,7 @@ def resume(subscription: Subscription) -> None:
     if subscription.current_period_end and subscription.current_period_end <= clock.now():
         raise ActionRefused(_("The period has ended; please subscribe again."))
     subscription.cancel_at_period_end = False
+    record_event(subscription, "resumed")
     notices.resumed(subscription)
     db.session.commit()
 
@@ -116,6 +120,7 @@ def end_period(subscription_id: int, now: datetime) -> bool:
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
     subscription.ended_reason = EndedReason.CANCELLED
+    record_event(subscription, "ended", reason=EndedReason.CANCELLED)
     if subscription.customer_uid:
         owe_key_deletion(subscription_id, subscription.customer_uid)
     db.session.commit()

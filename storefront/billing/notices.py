@@ -29,7 +29,7 @@ def _queue(kind: str, cause: str, subscription: Subscription, expires_at: dateti
     if user.erased_at is not None:
         return None
     return queue_mail(kind, cause, to=user.email, language=language_of(user), user_id=user.id,
-                      expires_at=expires_at, user=user, subscription=subscription,
+                      expires_at=expires_at, subscription_id=subscription.id, user=user, subscription=subscription,
                       plan=subscription.plan, **context)
 
 

@@ -22,6 +22,7 @@ from storefront.billing.common import (
     new_merchant_uid,
     notice_url,
 )
+from storefront.billing.events import record_event
 from storefront.billing.recording import apply_outcome, record_payment
 from storefront.billing.verification import Outcome, to_decimal
 from storefront.extensions import db
@@ -102,11 +103,13 @@ def pending_first_payment(user: User, plan: Plan, consent_version: str) -> Payme
             buyer_name=user.buyer_name,
         )
         db.session.add(payment)
+        record_event(subscription, "payment_attempt", payment=payment)
     # The latest consent is the one the order about to be paid was opened with, and the
     # language it was read in names every order of the subscription from now on.
     subscription.consent_at = clock.now()
     subscription.consent_version = consent_version
     subscription.order_name = plan.name_in(page_language())[:ORDER_NAME_LENGTH]
+    record_event(subscription, "consent_given", version=consent_version)
     # Recorded before iamport hears of it, so no answer from iamport can be about an order we lack.
     db.session.commit()
     return payment
@@ -175,9 +178,10 @@ def open_card_change_of(subscription: Subscription) -> Payment | None:
                              opened_for(subscription.user))
 
 
-def open_card_change(subscription: Subscription) -> Payment:
+def open_card_change(subscription: Subscription, consent_version: str | None = None) -> Payment:
     """A window payment for the next period under a new `customer_uid` (PAYMENTWALL issues a
-    key only with a charge); once paid, its key replaces the old one."""
+    key only with a charge); once paid, its key replaces the old one. `consent_version`: the
+    text of the consent the shopper gave on the card page."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused(_("Only an active subscription can change card."))
     # A reload of the page gets the order it opened back, as the checkout page does, so the
@@ -189,7 +193,10 @@ def open_card_change(subscription: Subscription) -> Payment:
                              customer_uid=new_customer_uid(user), buyer_email=user.email,
                              buyer_name=user.buyer_name)
         db.session.add(payment)
-        db.session.commit()
+        record_event(subscription, "payment_attempt", payment=payment)
+    if consent_version:
+        record_event(subscription, "consent_given", version=consent_version, payment=payment)
+    db.session.commit()
     prepare(payment)
     return payment
 
@@ -217,6 +224,7 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
     payment = new_charge(subscription, PaymentKind.REPEAT, new_merchant_uid("rep"),
                          idempotency_key=token)
     db.session.add(payment)
+    record_event(subscription, "payment_attempt", payment=payment)
     try:
         db.session.commit()
     except IntegrityError:

@@ -12,6 +12,7 @@ from flask import current_app
 from storefront import clock
 from storefront.billing import notices
 from storefront.billing.common import LIVE_STATUSES, from_unix
+from storefront.billing.events import record_event
 from storefront.billing.lifecycle import anchor_of
 from storefront.billing.refunds import (
     ALREADY_CANCELED,
@@ -47,6 +48,7 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     subscription.billing_anchor = start
     subscription.current_period_start = start
     subscription.current_period_end = end
+    record_event(subscription, "activated", payment=payment, period_end=end)
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
 
 
@@ -102,9 +104,11 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
         subscription.billing_key_ready_at = None
         if old_key:
             owe_key_deletion(subscription.id, old_key)
+        record_event(subscription, "card_changed", payment=payment)
     elif payment.kind == PaymentKind.CARD_CHANGE and payment.customer_uid != subscription.customer_uid:
         # An older card change paid late: its period is bought, its key is not kept.
         owe_key_deletion(subscription.id, payment.customer_uid)
+    record_event(subscription, "renewed", payment=payment, period_end=new_end)
     schedule_next_renewal(subscription, ran_schedule)
 
 
@@ -128,6 +132,7 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
         notices.ended_unpaid(subscription, subscription.current_period_end)
         return
     subscription.status = SubscriptionStatus.PAST_DUE
+    record_event(subscription, "past_due", payment=payment, retry=subscription.retry_count)
     next_try = None
     if payment.period_start == subscription.current_period_end:
         schedule_next_renewal(subscription, ran_schedule, attempt=(payment.attempt or 0) + 1)
@@ -142,6 +147,7 @@ def end_subscription(subscription: Subscription, at: datetime, reason: EndedReas
     subscription.canceled_at = at
     subscription.ended_reason = reason
     subscription.cancel_at_period_end = False
+    record_event(subscription, "ended", reason=reason)
     if subscription.customer_uid:
         owe_key_deletion(subscription.id, subscription.customer_uid)
 

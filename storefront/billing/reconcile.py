@@ -11,6 +11,7 @@ from flask import current_app
 from storefront import clock
 from storefront.billing.audit import audit_schedules
 from storefront.billing.common import LIVE_STATUSES
+from storefront.billing.events import caused_by
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.notices import queue_renewal_notices
 from storefront.billing.payment_audit import audit_payments
@@ -21,6 +22,7 @@ from storefront.billing.renewals import OPEN_RENEWAL, confirm_billing_key, updat
 from storefront.billing.schedules import keys_to_delete, scheduled_renewals, withdraw
 from storefront.extensions import db
 from storefront.mail import failing_messages, send_due
+from storefront.webhook_log import purge_webhook_log
 from storefront.models import (
     Payment,
     PaymentKind,
@@ -158,7 +160,12 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
     since it took them, and through its paid payments of the last 90 days, to record those of
     our orders we never heard of: worth a run a day, not every run.
     """
-    now = now or clock.now()
+    with caused_by("reconcile"):
+        return run(now or clock.now(), min_age, audit)
+
+
+def run(now: datetime, min_age: timedelta | None, audit: bool) -> ReconcileReport:
+    """One reconcile run at `now` (see reconcile)."""
     min_age = current_app.config["RECONCILE_MIN_AGE"] if min_age is None else min_age
     report = ReconcileReport()
     settle_pending(now, min_age, report)
@@ -169,7 +176,8 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
             report.fail(failure)
     withdraw_unwanted_renewals(report)
     bring_schedules_in_step(report)
-    report.ended = end_finished_periods(now)
+    with caused_by("clock"):  # the period's end came
+        report.ended = end_finished_periods(now)
     give_back_owed_refunds(now, report)
     delete_retired_keys(report)
     for subscription_id in stalled_subscriptions(now):
@@ -177,6 +185,7 @@ def reconcile(now: datetime | None = None, min_age: timedelta | None = None,
                     f"renewal open")
     report.notices_queued = queue_renewal_notices(now)
     send_mail(report)
+    report.webhooks_purged = purge_webhook_log(now)
     return report
 
 

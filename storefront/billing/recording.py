@@ -19,6 +19,7 @@ from storefront.billing.common import (
     retried_on_conflict,
     without_buyer,
 )
+from storefront.billing.events import record_payment_outcome
 from storefront.billing.outcomes import follow_payment, give_back_unused
 from storefront.billing.obligations import carry_out
 from storefront.billing.refunds import NOT_THE_ORDERS, owe_refund
@@ -35,10 +36,12 @@ UNUSABLE = "Refunded: this payment could not be applied to the subscription."
 
 
 class Recorded(NamedTuple):
-    """Our payment after a recording, and whether this recording changed it."""
+    """Our payment after a recording, whether this recording changed it, and why iamport's
+    payment was not the order's (None when it was)."""
 
     payment: Payment
     changed: bool
+    not_ours: str | None = None
 
 
 def lock_order(merchant_uid: str) -> Payment | None:
@@ -86,6 +89,8 @@ def apply_outcome(payment: Payment, outcome: Outcome, info: dict[str, Any]) -> b
     ).rowcount == 1
     if not moved:
         db.session.refresh(payment)  # another delivery moved it first: read what it wrote
+    else:
+        record_payment_outcome(payment, outcome.reason)
     return moved
 
 
@@ -138,7 +143,7 @@ def record_change(info: dict[str, Any], now: datetime | None) -> "Recorded":
     if not_ours:
         refuse(payment, info, not_ours)
         db.session.commit()
-        return Recorded(payment, False)
+        return Recorded(payment, False, not_ours)
     ran_schedule = payment.status in (PaymentStatus.SCHEDULED, PaymentStatus.WITHDRAWING)
     withdrawn = payment.status == PaymentStatus.WITHDRAWING
     changed = apply_outcome(payment, judge(payment, info, now or clock.now()), info)
@@ -191,9 +196,14 @@ def record_payment(info: dict[str, Any], carry_out_now: bool = True,
     return recorded
 
 
+def verify(imp_uid: str, carry_out_now: bool = True) -> Recorded:
+    """Verify iamport's payment `imp_uid` by REST lookup and record it on our order once."""
+    return record_payment(client().get_payment(imp_uid), carry_out_now)
+
+
 def verify_payment(imp_uid: str, carry_out_now: bool = True) -> Payment:
     """Verify iamport's payment `imp_uid` by REST lookup and record it on our order once."""
-    return record_payment(client().get_payment(imp_uid), carry_out_now).payment
+    return verify(imp_uid, carry_out_now).payment
 
 
 def verify_order(merchant_uid: str) -> Payment:

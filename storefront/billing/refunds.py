@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront import clock
 from storefront.billing import notices
 from storefront.billing.common import client, move_payment, refund_of
+from storefront.billing.events import record_event, record_for_order
 from storefront.billing.verification import to_decimal
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -117,6 +118,7 @@ def mark_given_back(refund: Refund) -> bool:
         # Our own payment: the refund's merchant_uid is the payment's.
         move_payment(refund.merchant_uid, PaymentStatus.PAID, PaymentStatus.CANCELLED,
                      fail_reason=refund.reason)
+        record_for_order(refund.merchant_uid, "refund_done", refunded=refund.amount, imp_uid=refund.imp_uid)
     if done:
         notices.refunded(refund)
     db.session.commit()
@@ -125,7 +127,8 @@ def mark_given_back(refund: Refund) -> bool:
     return True
 
 
-def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None) -> Refund:
+def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None,
+               subscription_id: int | None = None) -> Refund:
     """Write that iamport's payment `info` must be given back in full, in the caller's
     transaction (it is carried out after the commit, see obligations.carry_out).
 
@@ -144,6 +147,9 @@ def owe_refund(info: dict[str, Any], reason: str, payment_id: int | None = None)
             db.session.add(refund)
     except IntegrityError:
         return refund_of(imp_uid)
+    if subscription_id is not None:
+        record_event(subscription_id, "refund_owed", amount=refund.amount, currency=refund.currency,
+                     reason=reason, imp_uid=imp_uid, merchant_uid=refund.merchant_uid)
     log.warning("refund owed: %s %s of %s (%s)", refund.amount, refund.currency, imp_uid, reason)
     return refund
 
@@ -152,4 +158,4 @@ def refund_payment(payment: Payment, info: dict[str, Any], reason: str) -> Refun
     """Owe back one of our paid payments that nothing can use (in the caller's transaction); it
     becomes cancelled when iamport's record shows the money returned."""
     log.warning("refunding %s: %s", payment.merchant_uid, reason)
-    return owe_refund(info, reason, payment_id=payment.id)
+    return owe_refund(info, reason, payment_id=payment.id, subscription_id=payment.subscription_id)

@@ -19,6 +19,7 @@ from storefront.billing.common import (
     refusal_of,
     retried_on_conflict,
 )
+from storefront.billing.events import record_event
 from storefront.billing.schedules import (
     SCHEDULE_MARGIN,
     mark_to_withdraw,
@@ -160,6 +161,8 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
         except IntegrityError:
             log.info("schedule for subscription %s already being made", subscription_id)
             created = None
+        else:
+            record_event(subscription, "renewal_scheduled", payment=created, due=created.scheduled_at)
     db.session.commit()
     for row in marked:
         withdraw(row)
@@ -187,6 +190,8 @@ def schedule_next_renewal(subscription: Subscription, ran_schedule: bool, attemp
     except IntegrityError:
         # Made meanwhile: ensure_schedule, run by update_schedules after the commit, keeps it.
         log.info("next renewal of subscription %s already being made", subscription.id)
+    else:
+        record_event(subscription, "renewal_scheduled", payment=row, due=row.scheduled_at)
 
 
 @retried_on_conflict

@@ -6,6 +6,7 @@ import logging
 
 from storefront import clock
 from storefront.billing.common import LIVE_STATUSES, client, lock_unclaimed, retried_on_conflict
+from storefront.billing.events import caused_by, record_event
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import (
@@ -61,6 +62,7 @@ def end_forgotten(subscription_id: int) -> bool:
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = clock.now()
     subscription.cancel_at_period_end = False
+    record_event(subscription, "ended", reason="sandbox_reset")
     db.session.execute(
         db.update(Payment)
         .where(Payment.subscription_id == subscription_id, Payment.kind == PaymentKind.RENEWAL,
@@ -92,7 +94,8 @@ def follow_reset(generation: int) -> int:
                         generation, subscription_id, exc)
             return ended
         if forgotten:
-            ended += end_forgotten(subscription_id)
+            with caused_by("sandbox"):
+                ended += end_forgotten(subscription_id)
     row = db.session.get(ShopState, GENERATION_KEY)
     if row is None:
         db.session.add(ShopState(key=GENERATION_KEY, value=str(generation)))

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.billing.common import client, move_payment, notice_url
+from storefront.billing.events import record_for_order
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentKind, PaymentStatus, RetiredKey, Subscription
@@ -150,6 +151,7 @@ def withdraw(row: Payment, looked_up: bool = False) -> bool:
 def mark_withdrawn(merchant_uid: str) -> bool:
     """Record a renewal iamport holds no schedule for, and never ran, as revoked."""
     if move_payment(merchant_uid, PaymentStatus.WITHDRAWING, PaymentStatus.REVOKED):
+        record_for_order(merchant_uid, "schedule_withdrawn")
         log.info("renewal %s withdrawn", merchant_uid)
     db.session.commit()
     return True

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.billing.audit import record_schedule_status
 from storefront.billing.common import client, move_payment, payment_by_merchant_uid
+from storefront.billing.events import record_for_order
 from storefront.billing.recording import record_payment
 from storefront.billing.schedules import schedule_status, withdraw
 from storefront.extensions import db
@@ -44,6 +45,7 @@ class ReconcileReport:
     keys_to_delete: int = 0
     notices_queued: int = 0  # renewal notices that fell due
     mails_sent: int = 0
+    webhooks_purged: int = 0  # webhook log entries older than WEBHOOK_LOG_DAYS
     # What iamport did not answer (not "no such payment", which is an answer): cron must hear
     # of these, because the work they stand for waits for the next run.
     failures: list[str] = field(default_factory=list)
@@ -74,6 +76,7 @@ def close_order(merchant_uid: str, report: ReconcileReport) -> None:
     """Close an order nobody paid after its last lookup: from then on no run looks it up (a
     payment that still comes is recorded by its webhook: failed → paid is allowed)."""
     if move_payment(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED, fail_reason=NOT_COMPLETED):
+        record_for_order(merchant_uid, "payment_failed", reason=NOT_COMPLETED)
         report.abandoned += 1
     db.session.commit()
 

@@ -44,12 +44,14 @@ def message_id(kind: str, cause: str) -> str:
 
 
 def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Optional[int] = None,
-               expires_at: Optional[datetime] = None, **context: Any) -> Optional[str]:
+               expires_at: Optional[datetime] = None, subscription_id: Optional[int] = None,
+               **context: Any) -> Optional[str]:
     """Write the message `kind` for `cause`, rendered now in `language`, in the caller's
     transaction: their commit writes it with the change that caused it. Returns its Message-ID,
     or None when the cause was queued already (in the database, or by a transaction running at
     the same moment: no error of the change, which must never fail over its mail). `expires_at`
-    (the shop's clock): not sent after then.
+    (the shop's clock): not sent after then; `subscription_id`: the subscription it is about,
+    whose timeline shows it.
 
     After a request it is sent once the answer is out; what is left, the periodic job sends."""
     key = message_id(kind, cause)
@@ -63,7 +65,8 @@ def queue_mail(kind: str, cause: str, *, to: str, language: str, user_id: Option
         log.exception("mail %s could not be rendered: the change goes on without it", key)
         return None
     inserted = db.session.execute(_insert_once().values(
-        message_id=key, kind=kind, user_id=user_id, to_address=to, language=language,
+        message_id=key, kind=kind, user_id=user_id, subscription_id=subscription_id,
+        to_address=to, language=language,
         subject=rendered.subject[:255], text_body=rendered.text, html_body=rendered.html,
         expires_at=expires_at).returning(OutboxMessage.id)).scalar_one_or_none()
     if inserted is None:

@@ -1,7 +1,10 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), ShopState and the back office's AuditEntry."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), the timeline (SubscriptionEvent, WebhookReceipt), ShopState and the back office's AuditEntry."""
 
 from storefront.models.audit_log import AuditEntry
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
+from storefront.models.events import (
+    EventCause, EventKind, SubscriptionEvent, WebhookOutcome, WebhookReceipt,
+)
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
@@ -18,9 +21,10 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "AuditEntry", "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
+    "AuditEntry", "EndedReason", "EventCause", "EventKind", "PASSWORD_METHOD", "Interval", "LoginThrottle",
+    "Money", "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
-    "ShopState", "Subscription",
+    "ShopState", "Subscription", "SubscriptionEvent",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",
-    "utcnow",
+    "WebhookOutcome", "WebhookReceipt", "utcnow",
 ]

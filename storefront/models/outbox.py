@@ -28,6 +28,8 @@ class OutboxMessage(db.Model):
     # Whose message it is, so that erasing an account can find its mail (no foreign key: the
     # row outlives the account, with the address erased).
     user_id: Mapped[Optional[int]] = mapped_column(index=True)
+    # The subscription a billing notice is about, for its timeline (proof the notice went out).
+    subscription_id: Mapped[Optional[int]] = mapped_column(index=True)
     to_address: Mapped[str] = mapped_column(sa.String(254))
     language: Mapped[str] = mapped_column(sa.String(8))
     subject: Mapped[str] = mapped_column(sa.String(255))
@@ -51,3 +53,12 @@ class OutboxMessage(db.Model):
     def is_open(self) -> bool:
         """Still to be sent."""
         return self.sent_at is None and self.dropped_at is None
+
+    @property
+    def status(self) -> str:
+        """sent, dropped, failed (tried and not sent yet) or queued."""
+        if self.sent_at is not None:
+            return "sent"
+        if self.dropped_at is not None:
+            return "dropped"
+        return "failed" if self.last_error else "queued"
