@@ -114,7 +114,7 @@ def give_back(refund: Refund) -> bool:
     except IamportError as exc:
         return still_owed(refund, exc)
     refund.last_error = None  # iamport answers; an earlier failure is in the log
-    if refund.id in record_returned(info):
+    if refund.id in record_returned(refund.imp_uid, info):
         return True
     if refund.requested_at is not None:
         db.session.commit()
@@ -130,7 +130,7 @@ def give_back(refund: Refund) -> bool:
         if not exc.unknown_outcome:
             release_request(refund)
         return still_owed(refund, exc)
-    if refund.id in record_returned(answer):
+    if refund.id in record_returned(refund.imp_uid, answer):
         return True
     db.session.commit()
     log.info("refund %s of %s accepted by iamport, awaiting the PG", refund.id, refund.imp_uid)
@@ -142,8 +142,8 @@ def entry_id(entry: dict[str, Any]) -> str:
     return str(entry.get("cancellation_id") or f"{entry.get('cancelled_at')}-{entry.get('amount')}")[:80]
 
 
-def record_returned(info: dict[str, Any]) -> set[int]:
-    """Record done every refund of iamport's payment `info` that its record shows returned, and
+def record_returned(imp_uid: str, info: dict[str, Any]) -> set[int]:
+    """Record done every refund of iamport's payment `imp_uid` that its record `info` shows returned, and
     commit; the ids of those done now.
 
     Each entry of `cancel_history` settles at most one of our refunds asked for, of the same
@@ -153,7 +153,6 @@ def record_returned(info: dict[str, Any]) -> set[int]:
     record shows nothing left to give back, every refund still open of it is done (a refund
     in full, as ever; a record without a history).
     """
-    imp_uid = str(info.get("imp_uid") or "")
     rows = list(db.session.execute(
         db.select(Refund).where(Refund.imp_uid == imp_uid)
         .order_by(Refund.requested_at.is_(None), Refund.requested_at, Refund.id)

@@ -101,6 +101,11 @@ class Payment(db.Model):
         return self.status in {PaymentStatus.PAID, PaymentStatus.CANCELLED}
 
 
+def full_refund_key(context: Any) -> str:
+    """A refund's key when none is given: that of the refund in full of its imp_uid."""
+    return f"full:{context.get_current_parameters()['imp_uid']}"
+
+
 class Refund(db.Model):
     """One request to give back money iamport took, in full or `amount` of it: a payment that
     is not our order's (another amount, another card, a test channel, a second charge of a paid
@@ -120,7 +125,7 @@ class Refund(db.Model):
     # The request's own key: the same request is never written twice. A refund in full owed by
     # the shop itself is keyed by its imp_uid (see billing.refunds.full_refund_key), so it is
     # never owed twice; staff's by the form's one-time token or a random one.
-    request_key: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    request_key: Mapped[str] = mapped_column(sa.String(80), unique=True, default=full_refund_key)
     imp_uid: Mapped[str] = mapped_column(sa.String(64), index=True)
     merchant_uid: Mapped[str] = mapped_column(sa.String(40), index=True)
     # Our payment when the money is one of our own payments; None for another's payment.
