@@ -91,7 +91,8 @@ def test_half_a_payment_then_the_rest(shop, cancels):
     with shop.context():
         # Still paid for its period: the subscription goes on.
         assert billing.payment_by_merchant_uid(merchant_uid).subscription.status == "active"
-    assert "partially refunded" in history_row(shopper, merchant_uid)
+    row = history_row(shopper, merchant_uid)
+    assert "partially refunded" in row and "₩4,950 of it refunded." in row
     [half] = wait_until(lambda: refund_mails(shop, shopper.email), message="the refund mail")
     assert half["subject"] == "Refund of ₩4,950"
     assert "₩4,950 of your payment of ₩9,900" in half["text"]
@@ -206,4 +207,5 @@ def test_a_korean_shopper_is_told_the_part_refunded_in_korean(shop):
                            message="the refund mail in Korean")
     assert "결제하신 9,900원 중 3,000원 환불을 카드로 처리했습니다" in mail_ko["text"]
     assert "나머지 금액 6,900원" in mail_ko["text"]
-    assert "부분 환불" in history_row(shopper, merchant_uid)
+    row = history_row(shopper, merchant_uid)
+    assert "부분 환불" in row and "3,000원 환불되었습니다." in row
