@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
@@ -77,6 +78,28 @@ def status_label(status: str) -> str:
 def payment_status_label(status: str) -> str:
     """A payment's status in words."""
     return str(PAYMENT_STATUS_LABELS.get(str(status), str(status)))
+
+
+def payment_state_label(payment: Any) -> str:
+    """A payment's status in the history, saying what of it was refunded: "partially refunded"
+    while some but not all of it is given back (it stays paid for its period), "refunded" once
+    all of it is."""
+    refunded = getattr(payment, "refunded_amount", None) or 0
+    if str(payment.status) == "paid" and 0 < refunded < payment.amount:
+        return _("partially refunded")
+    if str(payment.status) == "cancelled" and refunded >= payment.amount:
+        return _("refunded")
+    return payment_status_label(payment.status)
+
+
+def refund_reason_shown(refund: Any) -> str:
+    """Why a refund was made, for the customer: the shop's own reasons in their words; staff's
+    free text only when it is written in the page's language (else nothing)."""
+    if refund.in_full:
+        return reason_shown(refund.reason)
+    if bool(HANGUL.search(refund.reason or "")) == (page_language() == "ko"):
+        return refund.reason or ""
+    return ""
 
 
 def payment_kind_label(kind: str) -> str:
@@ -201,6 +224,7 @@ def register(app: Flask) -> None:
         interval_word=interval_word, status_label=status_label, reason_shown=reason_shown,
         failure_shown=failure_shown,
         payment_status_label=payment_status_label, payment_kind_label=payment_kind_label,
+        payment_state_label=payment_state_label, refund_reason_shown=refund_reason_shown,
         activating=activating, in_review_text=in_review_text,
         card_shown=card_shown, charge_caption=charge_caption,
     )

@@ -198,8 +198,11 @@ def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
 
 
 def refund_of(imp_uid: str) -> Refund | None:
-    """The refund we owe or gave for iamport's payment `imp_uid`, if any."""
-    return db.session.execute(db.select(Refund).where(Refund.imp_uid == imp_uid)).scalar_one_or_none()
+    """The refund in full the shop owes or gave by itself for iamport's payment `imp_uid`, if
+    any (keyed by it: see refunds.full_refund_key); staff's refunds are rows of their own."""
+    return db.session.execute(
+        db.select(Refund).where(Refund.request_key == f"full:{imp_uid}")
+    ).scalar_one_or_none()
 
 
 def refunds_of_order(merchant_uid: str) -> list[Refund]:

@@ -84,12 +84,16 @@ def resumed(subscription: Subscription) -> None:
 
 
 def refunded(refund: Refund) -> None:
-    """Money given back on one of our payments: how much, and when it shows."""
+    """Money given back on one of our payments: how much (the whole payment, part of it, or
+    the rest of it), and when it shows. Queued with the refund done, the payment's refunded
+    amount already counting it."""
     payment = db.session.get(Payment, refund.payment_id) if refund.payment_id else None
     if payment is None or payment.subscription is None:
         return
-    _queue("refunded", f"refund-{refund.id}", payment.subscription, payment=payment, refund=refund)
-
+    left = max(payment.amount - payment.refunded_amount, 0)
+    whole = refund.amount >= payment.amount
+    _queue("refunded", f"refund-{refund.id}", payment.subscription, payment=payment, refund=refund,
+           whole=whole, rest=not whole and left == 0, left=left)
 
 
 def drop_renewal_notices(subscription: Subscription) -> None:

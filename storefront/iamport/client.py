@@ -67,9 +67,13 @@ class IamportClient:
         return {"include_sandbox": "true"} if sandbox else {}
 
     def cancel_payment(self, imp_uid: str, reason: str, amount: Amount | None = None,
-                       checksum: Amount | None = None) -> dict[str, Any]:
-        """POST /payments/cancel: cancel a payment in full, or `amount` of it."""
-        body = {"imp_uid": imp_uid, "reason": reason, "amount": amount, "checksum": checksum}
+                       checksum: Amount | None = None,
+                       enable_webhook: bool | None = None) -> dict[str, Any]:
+        """POST /payments/cancel: cancel a payment in full, or `amount` of it; `checksum` is the
+        balance the caller believes is left (iamport refuses a mismatch); `enable_webhook` asks
+        for the webhook of the cancel (API cancels send none otherwise)."""
+        body = {"imp_uid": imp_uid, "reason": reason, "amount": amount, "checksum": checksum,
+                "enable_webhook": enable_webhook}
         return self._call("POST", "/payments/cancel", body=body)
 
     def prepare_payment(self, merchant_uid: str, amount: Amount,

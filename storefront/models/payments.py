@@ -41,6 +41,9 @@ class Payment(db.Model):
     )
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(sa.String(3))
+    # What iamport's record shows given back of it by our refunds (see billing.refunds): a
+    # payment partly given back stays paid for its period; given back in full it is cancelled.
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     status: Mapped[PaymentStatus] = mapped_column(enum_column(PaymentStatus, 20),
                                                   default=PaymentStatus.PENDING)
     kind: Mapped[PaymentKind] = mapped_column(enum_column(PaymentKind, 10), default=PaymentKind.FIRST)
@@ -88,28 +91,45 @@ class Payment(db.Model):
         return sa.func.coalesce(cls.paid_at, cls.scheduled_at, cls.created_at)
 
     @property
+    def partly_refunded(self) -> bool:
+        """Paid, and some but not all of it given back."""
+        return self.status == PaymentStatus.PAID and 0 < (self.refunded_amount or 0) < self.amount
+
+    @property
     def is_settled(self) -> bool:
         """True once the outcome can no longer change by itself."""
         return self.status in {PaymentStatus.PAID, PaymentStatus.CANCELLED}
 
 
+def full_refund_key(context: Any) -> str:
+    """A refund's key when none is given: that of the refund in full of its imp_uid."""
+    return f"full:{context.get_current_parameters()['imp_uid']}"
+
+
 class Refund(db.Model):
-    """A payment at iamport we must give back in full: one that is not our order's (another
-    amount, another card, a test channel, a second charge of a paid order) or one of ours that
-    nothing can use. Recorded as owed before iamport is asked; done only when iamport's record
-    of the payment shows the money returned."""
+    """One request to give back money iamport took, in full or `amount` of it: a payment that
+    is not our order's (another amount, another card, a test channel, a second charge of a paid
+    order), one of ours that nothing can use (both in full, one row per `imp_uid`), or part or
+    all of a payment staff refund. Written as owed before iamport is asked; asked once
+    `requested_at` is set; done only when iamport's record of the payment shows it returned."""
 
     __tablename__ = "refunds"
     __table_args__ = (
         sa.CheckConstraint(f"status IN ({sql_values(RefundStatus)})", name="status"),
+        # One cancel of iamport's record settles one request: a cancellation told twice (a
+        # webhook again, a later lookup) is never counted twice. NULLs (not done) never collide.
+        sa.UniqueConstraint("imp_uid", "cancellation_id", name="uq_refunds_cancellation"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # One refund per iamport payment: asking twice can never refund twice.
-    imp_uid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The request's own key: the same request is never written twice. A refund in full owed by
+    # the shop itself is keyed by its imp_uid (see billing.refunds.full_refund_key), so it is
+    # never owed twice; staff's by the form's one-time token or a random one.
+    request_key: Mapped[str] = mapped_column(sa.String(80), unique=True, default=full_refund_key)
+    imp_uid: Mapped[str] = mapped_column(sa.String(64), index=True)
     merchant_uid: Mapped[str] = mapped_column(sa.String(40), index=True)
     # Our payment when the money is one of our own payments; None for another's payment.
-    payment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("payments.id"))
+    payment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("payments.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(sa.String(3))
     reason: Mapped[str] = mapped_column(sa.String(255))
@@ -118,9 +138,24 @@ class Refund(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[Optional[str]] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
-    # When iamport accepted the cancel; PAYMENTWALL returns the money later, so it is not re-sent.
+    # When iamport was asked (it accepted the cancel, or may have): PAYMENTWALL returns the
+    # money later, so it is never asked again.
     requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     refunded_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # The entry of iamport's cancel_history that showed it done (its cancellation_id).
+    cancellation_id: Mapped[Optional[str]] = mapped_column(sa.String(80))
+
+    @property
+    def stage(self) -> str:
+        """owed (not asked yet), asked (awaiting iamport's record) or done."""
+        if self.status == RefundStatus.DONE:
+            return "done"
+        return "asked" if self.requested_at is not None else "owed"
+
+    @property
+    def in_full(self) -> bool:
+        """A refund in full the shop owes by itself: iamport is asked for whatever is left."""
+        return self.request_key == f"full:{self.imp_uid}"
 
 
 class RetiredKey(db.Model):

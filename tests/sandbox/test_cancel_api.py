@@ -122,3 +122,39 @@ def test_no_cancel_webhook_without_enable_webhook(instant, webhook_sink):
     instant.api("POST", "/payments/cancel", json={"imp_uid": rsp["imp_uid"]})
     instant.control("POST", "/run")
     assert [b["status"] for b in webhook_sink.bodies()] == ["paid"]
+
+
+def test_paymentwall_confirms_a_partial_cancel_later(sandbox, webhook_sink):
+    """A partial cancel awaiting the PG holds its share of the balance: the next checksum counts
+    it, and each confirmed cancel lands in cancel_history with its own cancellation_id."""
+    rsp = sandbox.pay(checkout_params(amount=30, notice_url=webhook_sink.url))
+    imp_uid = rsp["imp_uid"]
+    webhook_sink.wait_for(1)
+    first = sandbox.api("POST", "/payments/cancel", json={
+        "imp_uid": imp_uid, "amount": 10, "checksum": 30, "reason": "half", "enable_webhook": True})
+    answer = first.json()["response"]
+    assert (answer["status"], answer["cancel_amount"], answer["cancel_history"]) == ("paid", 0, [])
+    # iamport's record still says 30 left, but 10 is spoken for: a checksum of 30 is refused.
+    stale = sandbox.api("POST", "/payments/cancel", json={"imp_uid": imp_uid, "amount": 10, "checksum": 30})
+    check_envelope(stale.json(), ok=False)
+    over = sandbox.api("POST", "/payments/cancel", json={"imp_uid": imp_uid, "amount": 21, "checksum": 20})
+    check_envelope(over.json(), ok=False)
+    second = sandbox.api("POST", "/payments/cancel", json={
+        "imp_uid": imp_uid, "amount": 10, "checksum": 20, "reason": "again", "enable_webhook": True})
+    check_envelope(second.json())
+    final = wait_until(lambda: (p := sandbox.payment(imp_uid))["cancel_amount"] == 20 and p, timeout=5)
+    assert final["status"] == "paid"
+    assert [(h["amount"], h["reason"]) for h in final["cancel_history"]] == [(10, "half"), (10, "again")]
+    ids = [h["cancellation_id"] for h in final["cancel_history"]]
+    assert len(set(ids)) == 2
+    bodies = webhook_sink.wait_for(3)
+    assert sorted(b["cancellation_id"] for b in bodies[1:]) == sorted(ids)
+
+
+def test_a_fraction_of_a_won_is_refused(instant):
+    imp_uid = instant.pay(checkout_params(amount=9900, currency="KRW"))["imp_uid"]
+    response = instant.api("POST", "/payments/cancel", json={"imp_uid": imp_uid, "amount": 4950.5})
+    check_envelope(response.json(), ok=False)
+    answer = instant.api("POST", "/payments/cancel", json={"imp_uid": imp_uid, "amount": 4950, "checksum": 9900})
+    assert answer.json()["response"]["cancel_amount"] == 4950
+    assert instant.payment(imp_uid)["status"] == "paid"

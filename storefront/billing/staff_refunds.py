@@ -1,0 +1,97 @@
+"""Staff's refund of a payment in full or in part: checked before anything reaches iamport, written as owed in the caller's transaction."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from storefront.billing.events import record_event
+from storefront.billing.common import ActionRefused
+from storefront.extensions import db
+from storefront.formatting import minor_unit, money
+from storefront.models import Payment, PaymentStatus, Refund
+
+log = logging.getLogger(__name__)
+
+# Staff's keys are kept apart from the shop's own refunds in full ("full:<imp_uid>").
+STAFF_KEY = "staff:"
+
+
+def refunds_written(imp_uid: str) -> Decimal:
+    """Every refund written of iamport's payment: owed, asked or done."""
+    return Decimal(db.session.execute(
+        db.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0)).where(Refund.imp_uid == imp_uid)
+    ).scalar_one())
+
+
+def refundable_balance(payment: Payment) -> Decimal:
+    """What staff may still refund of our payment: the amount paid less every refund written of
+    it (owed, asked or done); nothing unless it is paid."""
+    if payment.status != PaymentStatus.PAID or not payment.imp_uid:
+        return Decimal(0)
+    return max(Decimal(0), payment.amount - refunds_written(payment.imp_uid))
+
+
+def refusal(payment: Payment, amount: Any, reason: str) -> str | None:
+    """Why staff may not refund `amount` of the payment, in the page's language; None if they may."""
+    if payment.status != PaymentStatus.PAID or not payment.imp_uid:
+        return _("Only a paid payment can be refunded.")
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return _("Enter the amount to refund as a number.")
+    if amount <= 0:
+        return _("The amount to refund must be more than zero.")
+    unit = minor_unit(payment.currency)
+    if amount % unit != 0:
+        return _("An amount in %(currency)s cannot have a fraction of %(unit)s.",
+                 currency=payment.currency, unit=money(unit, payment.currency))
+    left = refundable_balance(payment)
+    if amount > left:
+        return _("At most %(left)s of this payment can still be refunded.",
+                 left=money(left, payment.currency))
+    if not reason.strip():
+        return _("Give the reason for the refund.")
+    return None
+
+
+def refund_by_staff(payment: Payment, amount: Decimal, reason: str,
+                    request_key: str | None = None) -> Refund:
+    """Write staff's refund of `amount` of our paid payment as owed, in the CALLER's
+    transaction; after its commit, `obligations.carry_out(payment.subscription_id)` asks
+    iamport for it (or reconcile does), and the customer is mailed when iamport's record shows
+    it returned.
+
+    Refused with ActionRefused (its message translated) before anything is written or sent:
+    an amount that is not a Decimal, not above zero, has a fraction of the currency's minor
+    unit or is more than the refundable balance; a payment that is not paid; no reason.
+    `request_key` (the form's one-time token, say) makes a resubmission of the same request
+    return the refund written the first time. Ending the subscription too is a separate call
+    (`lifecycle.cancel`), by default not made.
+    """
+    key = f"{STAFF_KEY}{request_key or secrets.token_hex(16)}"[:80]
+    written = db.session.execute(db.select(Refund).where(Refund.request_key == key)).scalar_one_or_none()
+    if written is not None:
+        if written.payment_id != payment.id:
+            raise ActionRefused(_("This form was already used for another payment."))
+        return written
+    # Row-locked on PostgreSQL, so that two refunds of one payment are checked one after the other.
+    db.session.execute(db.select(Payment.id).where(Payment.id == payment.id).with_for_update())
+    why = refusal(payment, amount, reason)
+    if why is not None:
+        raise ActionRefused(why)
+    refund = Refund(request_key=key, imp_uid=payment.imp_uid, merchant_uid=payment.merchant_uid,
+                    payment_id=payment.id, amount=amount, currency=payment.currency,
+                    reason=reason.strip()[:255])
+    db.session.add(refund)
+    db.session.flush()
+    if payment.subscription_id is not None:
+        record_event(payment.subscription_id, "refund_owed", payment=payment, amount=amount,
+                     currency=payment.currency, reason=refund.reason, imp_uid=payment.imp_uid,
+                     merchant_uid=payment.merchant_uid)
+    log.warning("refund by staff owed: %s %s of %s (%s)", amount, payment.currency,
+                payment.merchant_uid, refund.reason)
+    return refund
