@@ -1,11 +1,13 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage) and ShopState."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), the MRR ledger (MrrChange) and ShopState."""
 
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
+from storefront.models.mrr import MrrChange
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
     EndedReason,
     Interval,
+    MrrKind,
     PaymentKind,
     PaymentStatus,
     RefundStatus,
@@ -17,7 +19,8 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "OutboxMessage",
+    "EndedReason", "PASSWORD_METHOD", "Interval", "LoginThrottle", "Money", "MrrChange", "MrrKind",
+    "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
     "ShopState", "Subscription",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",

@@ -38,12 +38,15 @@ def customer(name: str) -> User:
 def subscribe(user: User, plan_row: Plan, paid_at: datetime) -> Subscription:
     """A subscription whose first payment was paid at `paid_at`, activated as billing does."""
     n = _next()
-    sub = Subscription(user=user, plan=plan_row, created_at=paid_at, updated_at=paid_at)
-    payment = Payment(merchant_uid=f"sub_at_{n}", user=user, subscription=sub, amount=plan_row.price,
+    sub = Subscription(user_id=user.id, plan_id=plan_row.id, created_at=paid_at, updated_at=paid_at)
+    db.session.add(sub)
+    db.session.flush()
+    payment = Payment(merchant_uid=f"sub_at_{n}", user_id=user.id, subscription_id=sub.id,
+                      amount=plan_row.price,
                       currency=plan_row.currency, kind=PaymentKind.FIRST, status=PaymentStatus.PAID,
                       customer_uid=f"cu_at_{n}", paid_at=paid_at, buyer_email=user.email,
                       buyer_name="Tester", created_at=paid_at)
-    db.session.add_all([sub, payment])
+    db.session.add(payment)
     db.session.flush()
     outcomes.activate(payment, sub)
     db.session.commit()
@@ -62,7 +65,7 @@ def end_unpaid(sub: Subscription, at: datetime) -> None:
     sub.status = "past_due"
     sub.retry_count = 3
     db.session.commit()
-    renewal = Payment(merchant_uid=f"ren_at_{_next()}", user_id=sub.user_id, subscription=sub,
+    renewal = Payment(merchant_uid=f"ren_at_{_next()}", user_id=sub.user_id, subscription_id=sub.id,
                       amount=sub.plan.price, currency=sub.plan.currency, kind=PaymentKind.RENEWAL,
                       status=PaymentStatus.FAILED, customer_uid=sub.customer_uid,
                       period_start=sub.current_period_end, scheduled_at=at, created_at=at)
