@@ -16,13 +16,14 @@ from tests.support.subscriptions_at import customer, end_unpaid, plan, subscribe
 LONG_AGO = datetime.now(timezone.utc) - timedelta(days=70)
 
 
-def staff(app, auth) -> None:
-    auth.register(email="staff@example.com")
+def staff(app, auth, headers=ENGLISH) -> None:
+    """A staff member logged in, whose account speaks the language of `headers`."""
+    auth.register(email="staff@example.com", headers=headers)
     with app.app_context():
         user = db.session.execute(db.select(User).where(User.email == "staff@example.com")).scalar_one()
         user.is_staff = True
         db.session.commit()
-    auth.login(email="staff@example.com")
+    auth.login(email="staff@example.com", headers=headers)
 
 
 def shop_with(app, monthly: int, yearly_won: int, past_due: int = 0) -> None:
@@ -62,10 +63,10 @@ def test_staff_see_the_counts_and_mrr_they_made_in_english(app, client, auth):
 
 def test_staff_see_the_counts_and_mrr_they_made_in_korean(app, client, auth):
     shop_with(app, monthly=3, yearly_won=2, past_due=1)
-    staff(app, auth)
+    staff(app, auth, KOREAN)
     page = client.get("/admin", headers=KOREAN).get_data(as_text=True)
-    assert figure(page, "활성 구독") == "4"
-    assert figure(page, "연체 구독") == "1"
+    assert figure(page, "이용 중인 구독") == "4"
+    assert figure(page, "미결제 구독") == "1"
     assert "US$27.00" in page and "16,500원" in page
     assert "부가세 포함" in page
     assert "월간 반복 매출(MRR)" in page
