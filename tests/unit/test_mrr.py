@@ -186,3 +186,27 @@ def test_no_subscription_gives_empty_figures(app):
         assert metrics.mrr_by_currency() == {}
         history = metrics.history(NOW)
         assert history.mrr == {} and history.live == [0] * 12
+
+
+def test_deleting_the_account_ends_its_subscriptions_voluntarily(app, monkeypatch):
+    from storefront import billing
+
+    with app.app_context():
+        ada = customer("ada")
+        sub = subscribe(ada, plan("m", "9.00"), utc(2026, 11, 2))
+        with monkeypatch.context() as patch:
+            patch.setattr("storefront.clock.now", lambda: utc(2026, 12, 9))
+            assert billing.end_all_now(ada) == [sub.id]
+        assert ledger(sub.id)[1:] == [("end", Decimal("9.00"), Decimal("0"), True, "USD")]
+        assert metrics.movements(NOW)["USD"].churn_voluntary == Decimal("9.00")
+
+
+def test_a_sandbox_reset_ends_them_not_by_the_customers_choice(app, monkeypatch):
+    from storefront.billing import sandbox_reset
+
+    with app.app_context():
+        sub = subscribe(customer("ada"), plan("m", "9.00"), utc(2026, 11, 2))
+        with monkeypatch.context() as patch:
+            patch.setattr("storefront.clock.now", lambda: utc(2026, 12, 9))
+            assert sandbox_reset.end_forgotten(sub.id) is True
+        assert ledger(sub.id)[1:] == [("end", Decimal("9.00"), Decimal("0"), False, "USD")]
