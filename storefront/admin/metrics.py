@@ -22,8 +22,11 @@ ZERO = Decimal(0)
 
 
 def _money(expression: Any) -> Any:
-    """A sum read back as Decimal on every database (SQLite's arithmetic gives floats)."""
-    return sa.type_coerce(sa.func.coalesce(sa.func.sum(expression), 0), Money)
+    """A sum read back as Decimal on every database. SQLite adds NUMERIC as floats (8.33 +
+    8.34 − 8.33 − 8.34 is 2e-15 there): rounded to the cents a Money column holds, a sum that
+    should be 0 is 0, and compares so."""
+    total = sa.func.round(sa.func.coalesce(sa.func.sum(expression), 0), 2)
+    return sa.type_coerce(total, Money)
 
 
 def _count(condition: Any) -> Any:

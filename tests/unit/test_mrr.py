@@ -210,3 +210,18 @@ def test_a_sandbox_reset_ends_them_not_by_the_customers_choice(app, monkeypatch)
             patch.setattr("storefront.clock.now", lambda: utc(2026, 12, 9))
             assert sandbox_reset.end_forgotten(sub.id) is True
         assert ledger(sub.id)[1:] == [("end", Decimal("9.00"), Decimal("0"), False, "USD")]
+
+
+def test_amounts_that_floats_cannot_hold_still_add_up_to_nothing(app, monkeypatch):
+    """SQLite sums NUMERIC as floats: 8.33 + 8.34 − 8.33 − 8.34 is not 0 there, and a customer
+    who left must not count as a contraction of 0.000000000000002."""
+    with app.app_context():
+        ada = customer("ada")
+        first = subscribe(ada, plan("a", "8.33"), utc(2026, 11, 2))
+        second = subscribe(ada, plan("b", "8.34"), utc(2026, 11, 2))
+        cancel_now(monkeypatch, first, utc(2026, 12, 5))
+        cancel_now(monkeypatch, second, utc(2026, 12, 6))
+        usd = metrics.movements(NOW)["USD"]
+        assert (usd.churn_voluntary, usd.churn_voluntary_count) == (Decimal("16.67"), 1)
+        assert (usd.contraction, usd.contraction_count) == (Decimal("0"), 0)
+        assert usd.end == Decimal("0")
