@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from storefront.extensions import db
 from storefront.models import User
-from tests.support.i18n import ENGLISH, KOREAN
+from tests.support.i18n import ENGLISH, KOREAN, english_left
 from tests.support.subscriptions_at import customer, end_unpaid, plan, subscribe
 
 LONG_AGO = datetime.now(timezone.utc) - timedelta(days=70)
@@ -69,6 +69,7 @@ def test_staff_see_the_counts_and_mrr_they_made_in_korean(app, client, auth):
     assert "US$27.00" in page and "16,500원" in page
     assert "부가세 포함" in page
     assert "월간 반복 매출(MRR)" in page
+    assert english_left(page, also_kept={"MRR"}) == []
 
 
 def count_queries(app, client) -> int:
