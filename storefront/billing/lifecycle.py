@@ -16,7 +16,7 @@ from storefront.billing.common import (
     lock_unclaimed,
     retried_on_conflict,
 )
-from storefront.billing import notices
+from storefront.billing import mrr, notices
 from storefront.billing.events import record_event
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
@@ -83,8 +83,12 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
         subscription.cancel_at_period_end = True
         record_event(subscription, "cancel_requested", period_end=subscription.current_period_end)
     else:
+        # The customer's choice, whoever clicks (they, or staff at their request; an account's
+        # deletion ends its subscriptions here too).
+        now = clock.now()
+        mrr.ended(subscription, now, voluntary=True)
         subscription.status = SubscriptionStatus.CANCELED
-        subscription.canceled_at = clock.now()
+        subscription.canceled_at = now
         subscription.ended_reason = EndedReason.CANCELLED
         subscription.cancel_at_period_end = False
         record_event(subscription, "ended", reason=EndedReason.CANCELLED)
@@ -117,6 +121,7 @@ def end_period(subscription_id: int, now: datetime) -> bool:
             or subscription.current_period_end > now):
         db.session.rollback()
         return False
+    mrr.ended(subscription, subscription.current_period_end, voluntary=True)
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
     subscription.ended_reason = EndedReason.CANCELLED

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from storefront import clock
-from storefront.billing import notices
+from storefront.billing import mrr, notices
 from storefront.billing.common import LIVE_STATUSES, from_unix
 from storefront.billing.events import record_event
 from storefront.billing.lifecycle import anchor_of
@@ -39,6 +39,7 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     # Worked out before anything is set: loading the plan or the buyer midway would write the
     # subscription twice (the session flushes before it loads).
     end = next_period_end(start, start, subscription.plan.interval, zone=shop_zone())
+    monthly = mrr.plan_monthly(subscription.plan)
     buyer_email, buyer_name = issued_with(payment)
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.customer_uid = payment.customer_uid
@@ -49,6 +50,7 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     subscription.current_period_start = start
     subscription.current_period_end = end
     record_event(subscription, "activated", payment=payment, period_end=end)
+    mrr.started(subscription, monthly, start)
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
 
 
@@ -143,6 +145,7 @@ def renewal_failed(payment: Payment, subscription: Subscription, info: dict[str,
 def end_subscription(subscription: Subscription, at: datetime, reason: EndedReason) -> None:
     """End a subscription whose renewal went unpaid, writing its key to be deleted: the
     shopper's cancel at the period's end, or the end of the retries."""
+    mrr.ended(subscription, at, voluntary=mrr.chose_to_end(reason))
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = at
     subscription.ended_reason = reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from storefront import clock
+from storefront.billing import mrr
 from storefront.billing.common import LIVE_STATUSES, client, lock_unclaimed, retried_on_conflict
 from storefront.billing.events import caused_by, record_event
 from storefront.extensions import db
@@ -59,6 +60,8 @@ def end_forgotten(subscription_id: int) -> bool:
     if subscription is None or subscription.status not in LIVE_STATUSES:
         db.session.rollback()
         return False
+    # Not the customer's choice: the sandbox forgot the payments (a demo's reset).
+    mrr.ended(subscription, clock.now(), voluntary=False)
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = clock.now()
     subscription.cancel_at_period_end = False

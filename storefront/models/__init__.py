@@ -1,15 +1,17 @@
-"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), the timeline (SubscriptionEvent, WebhookReceipt), ShopState and the back office's AuditEntry."""
+"""Database models: User, Plan, Subscription, Payment, what we owe iamport (Refund, RetiredKey), mail (OutboxMessage), the timeline (SubscriptionEvent, WebhookReceipt), the MRR ledger (MrrChange), ShopState and the back office's AuditEntry."""
 
 from storefront.models.audit_log import AuditEntry
 from storefront.models.columns import Money, UTCDateTime, enum_column, utcnow
 from storefront.models.events import (
     EventCause, EventKind, SubscriptionEvent, WebhookOutcome, WebhookReceipt,
 )
+from storefront.models.mrr import MrrChange
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
 from storefront.models.statuses import (
     EndedReason,
     Interval,
+    MrrKind,
     PaymentKind,
     PaymentStatus,
     RefundStatus,
@@ -22,7 +24,7 @@ from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
     "AuditEntry", "EndedReason", "EventCause", "EventKind", "PASSWORD_METHOD", "Interval", "LoginThrottle",
-    "Money", "OutboxMessage",
+    "Money", "MrrChange", "MrrKind", "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
     "ShopState", "Subscription", "SubscriptionEvent",
     "SubscriptionStatus", "UTCDateTime", "User", "enum_column", "new_session_token",

@@ -1,4 +1,4 @@
-"""The StrEnums columns hold: intervals, subscription statuses and why one ended, payment and refund statuses, payment kinds."""
+"""The StrEnums columns hold: intervals, subscription statuses and why one ended, MRR ledger kinds, payment and refund statuses, payment kinds."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ class EndedReason(enum.StrEnum):
 
     CANCELLED = "cancelled"
     PAYMENT_FAILED = "payment_failed"
+
+
+class MrrKind(enum.StrEnum):
+    """What a row of the MRR ledger records: a subscription going live, ending, or its monthly
+    amount changing while it stays live."""
+
+    START = "start"
+    END = "end"
+    CHANGE = "change"
 
 
 class PaymentStatus(enum.StrEnum):

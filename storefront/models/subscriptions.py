@@ -140,6 +140,10 @@ class Subscription(db.Model):
     # The order name of every payment and schedule of the subscription: the plan's name in the
     # language the shopper subscribed in, fixed then (receipts and statements keep one name).
     order_name: Mapped[Optional[str]] = mapped_column(sa.String(ORDER_NAME_LENGTH))
+    # The subscription's own recurring amount a month (a yearly one ÷ 12), VAT included, in the
+    # plan's currency: set at activation and at every change of amount (billing/mrr.py), kept
+    # when it ends. MRR counts it while the subscription is live (active or past due).
+    mrr_amount: Mapped[Optional[Decimal]] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
 
