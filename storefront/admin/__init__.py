@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort
 from flask_login import current_user
 
+# The largest id a row can have (PostgreSQL's integer).
+MAX_ID = 2**31 - 1
+
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
@@ -13,6 +16,14 @@ def _staff_only() -> None:
     """Answer as if nothing were here unless the visitor is logged in as staff: a 403 or a
     log-in page would tell a stranger that a back office exists, and where."""
     if not (current_user.is_authenticated and current_user.is_staff):
+        abort(404)
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(_endpoint: str | None, values: dict | None) -> None:
+    """A record id past what the database holds (ids are 32-bit in PostgreSQL) is a page that
+    does not exist, not a query that fails."""
+    if any(isinstance(value, int) and value > MAX_ID for value in (values or {}).values()):
         abort(404)
 
 
@@ -28,4 +39,5 @@ from storefront.admin import dashboard  # noqa: E402,F401
 from storefront.admin import payment_page, subscription_page  # noqa: E402,F401
 from storefront.admin import payments_list, plans, subscriptions_list  # noqa: E402,F401
 from storefront.admin import actions, audit_log, confirm, sessions  # noqa: E402,F401
+from storefront.admin import money_actions  # noqa: E402,F401
 from storefront.admin import webhook_log  # noqa: E402,F401

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from storefront.account import MAX_ID
 from storefront.admin import bp
+from storefront.billing.staff_refunds import refundable_balance
 from storefront.billing.common import client
 from storefront.extensions import db
 from storefront.iamport import IamportError
@@ -182,5 +183,5 @@ def payment(payment_id: int):
     return render_template(
         "admin/payment.html", row=row, live=live, refunded=refunded, refunds=refunds_of(row.id),
         buyer_name=row.buyer_name or row.user.full_name, buyer_email=row.buyer_email or row.user.email,
-        refund_status_label=refund_status_label,
+        refund_status_label=refund_status_label, refundable=refundable_balance(row),
     )

@@ -14,7 +14,7 @@ from storefront.billing.common import (
 )
 from storefront.billing.closing import end_all_now, money_open
 from storefront.billing.lifecycle import (
-    GivenUp, cancel, end_finished_periods, given_up_now, period_end_after, resume,
+    GivenUp, cancel, end_finished_periods, given_up_now, period_end_after, resume, write_cancel,
 )
 from storefront.billing.orders import (
     DuplicateSubmission,
@@ -31,7 +31,9 @@ from storefront.billing.renewals import (
 )
 from storefront.billing.returns import ReturnKind, ReturnResult, verify_return
 from storefront.billing.schedules import revoke_schedule, send_schedule
-from storefront.billing.staff_refunds import refund_by_staff, refundable_balance
+from storefront.billing.staff_refunds import (
+    refund_by_staff, refundable_balance, refundable_of_subscription, split_refund,
+)
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
@@ -42,7 +44,8 @@ __all__ = [
     "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",
     "payment_by_merchant_uid", "payment_for_owner", "period_end_after", "reconcile",
-    "record_payment", "refund_by_staff", "refund_of", "refundable_balance", "refunds_of_order",
+    "record_payment", "refund_by_staff", "refund_of", "refundable_balance",
+    "refundable_of_subscription", "refunds_of_order", "split_refund", "write_cancel",
     "resume", "revoke_schedule", "send_schedule", "update_schedules", "verify", "verify_order",
     "verify_payment", "verify_return",
 ]

@@ -69,7 +69,14 @@ def given_up_now(subscription: Subscription, now: datetime | None = None) -> Giv
 @retried_on_conflict
 def cancel(subscription: Subscription, at_period_end: bool) -> None:
     """Stop renewals: at the period's end (access until then) or now (the key is written to be
-    deleted). The caller carries out what that owes iamport (see obligations.carry_out)."""
+    deleted), and commit. The caller carries out what that owes iamport (see obligations.carry_out)."""
+    write_cancel(subscription, at_period_end)
+    db.session.commit()
+
+
+def write_cancel(subscription: Subscription, at_period_end: bool) -> None:
+    """The change `cancel` makes, in the caller's transaction (staff's cancel commits it with
+    its refunds and audit entry); ActionRefused when the subscription cannot be cancelled so."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused(_("This subscription is not active."))
     if at_period_end:
@@ -96,7 +103,6 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
             owe_key_deletion(subscription.id, subscription.customer_uid)
     notices.drop_renewal_notices(subscription)
     notices.cancelled(subscription, at_period_end)
-    db.session.commit()
 
 
 @retried_on_conflict

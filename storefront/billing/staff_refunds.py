@@ -14,7 +14,7 @@ from storefront.billing.events import record_event
 from storefront.billing.common import ActionRefused
 from storefront.extensions import db
 from storefront.formatting import minor_unit, money
-from storefront.models import Payment, PaymentStatus, Refund
+from storefront.models import Payment, PaymentStatus, Refund, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,15 @@ def refusal(payment: Payment, amount: Any, reason: str) -> str | None:
         return _("Enter the amount to refund as a number.")
     if amount <= 0:
         return _("The amount to refund must be more than zero.")
-    unit = minor_unit(payment.currency)
-    if amount % unit != 0:
-        return _("An amount in %(currency)s cannot have a fraction of %(unit)s.",
-                 currency=payment.currency, unit=money(unit, payment.currency))
+    # The balance first: an amount with an exponent past any price (1e400) cannot be divided.
     left = refundable_balance(payment)
     if amount > left:
         return _("At most %(left)s of this payment can still be refunded.",
                  left=money(left, payment.currency))
+    unit = minor_unit(payment.currency)
+    if amount % unit != 0:
+        return _("An amount in %(currency)s cannot have a fraction of %(unit)s.",
+                 currency=payment.currency, unit=money(unit, payment.currency))
     if not reason.strip():
         return _("Give the reason for the refund.")
     return None
@@ -95,3 +96,36 @@ def refund_by_staff(payment: Payment, amount: Decimal, reason: str,
     log.warning("refund by staff owed: %s %s of %s (%s)", amount, payment.currency,
                 payment.merchant_uid, refund.reason)
     return refund
+
+
+def paid_payments_newest_first(subscription_id: int) -> list[Payment]:
+    """The subscription's paid payments, newest first: iamport refunds per payment, and the
+    newest paid for the time given up first."""
+    return list(db.session.execute(
+        db.select(Payment).where(Payment.subscription_id == subscription_id,
+                                 Payment.status == PaymentStatus.PAID, Payment.imp_uid.is_not(None))
+        .order_by(Payment.paid_at.desc(), Payment.id.desc())
+    ).scalars())
+
+
+def refundable_of_subscription(subscription_id: int) -> Decimal:
+    """What staff may still refund of all the subscription's paid payments together."""
+    return sum((refundable_balance(p) for p in paid_payments_newest_first(subscription_id)), Decimal(0))
+
+
+def split_refund(subscription: Subscription, amount: Decimal) -> list[tuple[Payment, Decimal]]:
+    """How a refund of `amount` over the subscription is made: from its paid payments, newest
+    first, each up to what is left of it. ActionRefused when they hold less than `amount`."""
+    parts: list[tuple[Payment, Decimal]] = []
+    left = amount
+    for payment in paid_payments_newest_first(subscription.id):
+        if left <= 0:
+            break
+        share = min(left, refundable_balance(payment))
+        if share > 0:
+            parts.append((payment, share))
+            left -= share
+    if left > 0:
+        raise ActionRefused(_("At most %(left)s of this subscription's payments can still be refunded.",
+                              left=money(amount - left, subscription.plan.currency)))
+    return parts

@@ -3,7 +3,6 @@ subscription, and send a renewal's schedule again; each confirmed, audited, and 
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,55 +11,12 @@ import requests
 
 from storefront import billing
 from storefront.extensions import db
-from storefront.models import AuditEntry, User
+from storefront.models import AuditEntry
 from tests.support.records import iamport_schedule, payments, scheduled
 from tests.support.sandbox import window_result
-from tests.support.shop import Shop, Shopper
+from tests.support.shop import Shop
+from tests.support.staff import STAFF, TOKEN, calls, confirm, staff_member
 from tests.support.subscribing import subscribe
-
-STAFF = "sam@example.com"
-TOKEN = re.compile(r'name="token" type="hidden" value="([^"]+)"')
-
-
-def staff_member(shop: Shop) -> Shopper:
-    """Sam, made staff, logged in afresh (the shopper's session ends when it becomes staff)."""
-    sam = shop.shopper(email=STAFF, first="Sam", last="Staff")
-    with shop.context():
-        db.session.execute(db.update(User).where(User.email == STAFF).values(is_staff=True))
-        db.session.commit()
-    page = sam.get("/auth/login")
-    response = sam.http.post(f"{shop.url}/auth/login", timeout=10, data={
-        "csrf_token": sam.csrf(page.text), "email": STAFF, "password": "correct horse"})
-    assert response.status_code == 200, response.text[:300]
-    assert sam.get("/admin").status_code == 200
-    return sam
-
-
-def confirm(staff: Shopper, path: str, reason: str = "the customer called",
-            token: str | None = None, **extra) -> tuple[requests.Response, str]:
-    """Open the confirmation page, then submit it (with its own token unless given one)."""
-    page = staff.get(path)
-    assert page.status_code == 200, page.text[:300]
-    token = token or TOKEN.search(page.text).group(1)
-    response = staff.http.post(f"{staff.shop.url}{path}", timeout=30, data={
-        "csrf_token": staff.csrf(page.text), "token": token, "reason": reason, **extra})
-    return response, token
-
-
-def calls(shop: Shop, monkeypatch, method: str, prefix: str) -> list[str]:
-    """The paths the shop's iamport client asks for from now on, of one method and prefix."""
-    client = shop.app.extensions["iamport"]
-    seen: list[str] = []
-    original = client._call
-
-    def spy(call_method, path, *args, **kwargs):
-        if call_method == method and path.startswith(prefix):
-            seen.append(path)
-        return original(call_method, path, *args, **kwargs)
-
-    monkeypatch.setattr(client, "_call", spy)
-    return seen
-
 
 def audit(shop: Shop, action: str) -> list[AuditEntry]:
     with shop.context():

@@ -6,7 +6,7 @@ from flask import render_template_string
 
 from storefront.admin.timeline import timeline_of
 from storefront.extensions import db
-from storefront.models import OutboxMessage, Payment, SubscriptionEvent
+from storefront.models import OutboxMessage, SubscriptionEvent
 from tests.support.records import DAY, payments
 from tests.support.waiting import wait_until
 

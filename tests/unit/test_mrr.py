@@ -9,7 +9,7 @@ import pytest
 
 from storefront.admin import metrics
 from storefront.extensions import db
-from storefront.models import MrrChange, Subscription, WebhookReceipt
+from storefront.models import MrrChange, WebhookReceipt
 from tests.support.subscriptions_at import cancel_now, customer, end_unpaid, plan, subscribe
 
 
