@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, request
 from flask_login import current_user
+from werkzeug.exceptions import MethodNotAllowed
+
+from storefront.errors import error_response
 
 # The largest id a row can have (PostgreSQL's integer).
 MAX_ID = 2**31 - 1
@@ -15,8 +18,22 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _staff_only() -> None:
     """Answer as if nothing were here unless the visitor is logged in as staff: a 403 or a
     log-in page would tell a stranger that a back office exists, and where."""
-    if not (current_user.is_authenticated and current_user.is_staff):
+    if not is_staff():
         abort(404)
+
+
+def is_staff() -> bool:
+    """Whether the visitor is logged in as staff."""
+    return bool(current_user.is_authenticated and current_user.is_staff)
+
+
+@bp.app_errorhandler(MethodNotAllowed)
+def _wrong_method(exc: MethodNotAllowed):
+    """A wrong method under /admin is answered before the blueprint's own check runs: to anyone
+    but staff it must look like any unknown address, not a 405 that says a route is there."""
+    if (request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/")) and not is_staff():
+        return error_response(404)
+    return error_response(405)
 
 
 @bp.url_value_preprocessor

@@ -97,7 +97,7 @@ def resend_schedule(subscription_id: int) -> tuple[str, str]:
     return "not_scheduled", "no renewal is wanted (ended, ending at period end, or no card ready)"
 
 
-def _confirmed(action: str, target_type: str, target_id: int, carry_out, **page):
+def confirmed_at_iamport(action: str, target_type: str, target_id: int, carry_out, **page):
     """The confirmation page of an action carried out at iamport, then the action once, then
     its outcome's page."""
     form = ConfirmForm()
@@ -117,7 +117,7 @@ def _confirmed(action: str, target_type: str, target_id: int, carry_out, **page)
 def verify_payment(payment_id: int):
     """Verify one payment again."""
     payment = db.get_or_404(Payment, payment_id)
-    return _confirmed(
+    return confirmed_at_iamport(
         "verify", "payment", payment.id, verify_one,
         title=_("Verify payment %(order)s again", order=payment.merchant_uid),
         question=_("iamport's record of this payment is looked up now and recorded on our order, "
@@ -129,7 +129,7 @@ def verify_payment(payment_id: int):
 def verify_subscription(subscription_id: int):
     """Verify every open payment of a subscription again."""
     subscription = db.get_or_404(Subscription, subscription_id)
-    return _confirmed(
+    return confirmed_at_iamport(
         "verify", "subscription", subscription.id, verify_all,
         title=_("Verify the open payments of subscription %(id)s again", id=subscription.id),
         question=_("Every payment of this subscription still waiting for its outcome is looked up "
@@ -141,7 +141,7 @@ def verify_subscription(subscription_id: int):
 def send_schedule(subscription_id: int):
     """Send the next renewal's schedule to iamport again, when it does not hold it."""
     subscription = db.get_or_404(Subscription, subscription_id)
-    return _confirmed(
+    return confirmed_at_iamport(
         "resend_schedule", "subscription", subscription.id, resend_schedule,
         title=_("Send the schedule of subscription %(id)s again", id=subscription.id),
         question=_("iamport is asked whether it holds the next renewal's schedule; if it does not, "

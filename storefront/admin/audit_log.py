@@ -32,6 +32,7 @@ TARGETS = {
     "subscription": lazy_pgettext("record", "Subscription"),
     "user": lazy_pgettext("record", "Account"),
     "plan": lazy_pgettext("record", "Plan"),
+    "webhook": lazy_pgettext("record", "Webhook"),
 }
 OUTCOMES = {
     "ok": lazy_gettext("Done"),

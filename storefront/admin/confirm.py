@@ -203,6 +203,10 @@ def confirmed_action(form: ConfirmForm, action: str, *, target_type: str | None 
                           detail=f"wrong password given for {action}")
             db.session.commit()
             if sessions.wrong_password():
+                # Every session of the account ends, not only this cookie: a copy of it kept
+                # aside must not buy five more guesses.
+                current_user.end_all_sessions()
+                db.session.commit()
                 check.answer = sessions.log_out(_("The password was wrong too many times. Please "
                                                   "log in again."))
                 return check

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from storefront import billing
 from storefront.admin import bp
-from storefront.admin.audit_log import record_action
+from storefront.admin.actions import confirmed_at_iamport
 from storefront.admin.timeline import OUTCOME_LABELS
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import WebhookOutcome, WebhookReceipt
-from storefront.wording import payment_status_label
 
 log = logging.getLogger(__name__)
 
@@ -65,45 +64,34 @@ def webhook_entry(receipt_id: int):
                            outcomes=OUTCOME_LABELS)
 
 
-@bp.post("/webhooks/<int:receipt_id>/verify")
-def verify_webhook_again(receipt_id: int):
-    """Look the webhook's payment up at iamport again and record what it says (as the webhook
-    would); the result is shown on the entry's page."""
-    receipt = receipt_or_404(receipt_id)
-    imp_uid = receipt.imp_uid
-    if not imp_uid:
-        flash(_("This webhook named no payment to verify."), "warning")
-        return redirect(url_for("admin.webhook_entry", receipt_id=receipt_id))
-    payment_id, outcome = None, "failed"
+def verify_receipt(receipt_id: int) -> tuple[str, str]:
+    """Look the webhook's payment up at iamport again and record what it says, as the webhook
+    would: (outcome, detail) for the audit entry."""
+    imp_uid = db.session.get(WebhookReceipt, receipt_id).imp_uid
+    db.session.commit()  # no transaction stays open while iamport is asked
     try:
         recorded = billing.verify(imp_uid)
     except billing.UnknownPayment:
-        outcome = "refused"
-        flash(_("iamport's payment %(imp_uid)s is not an order of this shop.", imp_uid=imp_uid), "warning")
+        return "refused", f"{imp_uid}: not an order of this shop"
     except IamportError as exc:
         if exc.not_found:
-            outcome = "not_found"
-            flash(_("iamport knows no payment %(imp_uid)s.", imp_uid=imp_uid), "warning")
-        else:
-            log.warning("verify again of %s: %s", imp_uid, exc)
-            flash(_("iamport did not answer; nothing changed. Try again later."), "error")
-    else:
-        payment = recorded.payment
-        payment_id = payment.id
-        if recorded.not_ours:
-            outcome = "refused"
-            flash(_("%(imp_uid)s is not the payment of order %(order)s: %(reason)s",
-                    imp_uid=imp_uid, order=payment.merchant_uid, reason=recorded.not_ours), "warning")
-        elif recorded.changed:
-            outcome = "changed"
-            flash(_("Verified: order %(order)s is now %(status)s.", order=payment.merchant_uid,
-                    status=payment_status_label(payment.status)), "success")
-        else:
-            outcome = "unchanged"
-            flash(_("Verified: order %(order)s stays %(status)s.", order=payment.merchant_uid,
-                    status=payment_status_label(payment.status)), "info")
-    db.session.rollback()  # whatever the lookup left open; the entry is a transaction of its own
-    record_action("verify", target_type="payment" if payment_id else None, target_id=payment_id,
-                  outcome=outcome, detail=f"{imp_uid} (webhook log #{receipt_id})")
-    db.session.commit()
-    return redirect(url_for("admin.webhook_entry", receipt_id=receipt_id))
+            return "not_found", f"{imp_uid}: iamport knows no such payment"
+        log.warning("verify again of %s: %s", imp_uid, exc)
+        return "failed", f"{imp_uid}: {exc}"
+    payment = recorded.payment
+    if recorded.not_ours:
+        return "refused", f"{imp_uid} is not the payment of order {payment.merchant_uid}: {recorded.not_ours}"
+    return ("changed" if recorded.changed else "unchanged"), f"{imp_uid} → {payment.merchant_uid}: {payment.status}"
+
+
+@bp.route("/webhooks/<int:receipt_id>/verify", methods=["GET", "POST"])
+def verify_webhook_again(receipt_id: int):
+    """Verify a webhook's payment again (confirmed and audited as every action at iamport)."""
+    receipt = receipt_or_404(receipt_id)
+    if not receipt.imp_uid:
+        abort(404)
+    return confirmed_at_iamport(
+        "verify", "webhook", receipt.id, verify_receipt,
+        title=_("Verify the payment of webhook %(id)s again", id=receipt.id),
+        question=_("Looks the payment up at iamport and records what it says, as the webhook does."),
+        submit=_("Verify again"), back=url_for("admin.webhook_entry", receipt_id=receipt.id))

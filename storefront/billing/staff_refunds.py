@@ -79,8 +79,15 @@ def refund_by_staff(payment: Payment, amount: Decimal, reason: str,
         if written.payment_id != payment.id:
             raise ActionRefused(_("This form was already used for another payment."))
         return written
-    # Row-locked on PostgreSQL, so that two refunds of one payment are checked one after the other.
-    db.session.execute(db.select(Payment.id).where(Payment.id == payment.id).with_for_update())
+    # A write to the payment's row before the balance is read: two refunds of one payment are
+    # then checked one after the other (a row lock on PostgreSQL; on SQLite it opens the write
+    # transaction now, where SELECT … FOR UPDATE does nothing).
+    db.session.execute(db.update(Payment).where(Payment.id == payment.id)
+                       .values(refunded_amount=Payment.refunded_amount)
+                       .execution_options(synchronize_session=False))
+    written = db.session.execute(db.select(Refund).where(Refund.request_key == key)).scalar_one_or_none()
+    if written is not None:  # the same form, submitted twice at once, got here first
+        return written
     why = refusal(payment, amount, reason)
     if why is not None:
         raise ActionRefused(why)

@@ -63,3 +63,33 @@ def test_grant_to_an_unknown_address_says_so_and_changes_nothing(app, runner):
     result = runner.invoke(args=["staff", "grant", "nobody@example.com"])
     assert result.exit_code != 0
     assert "No account" in result.output
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/admin/plans/1/sale"), ("put", "/admin/payments"), ("delete", "/admin/audit"),
+])
+def test_a_wrong_method_tells_a_shopper_nothing_either(client, auth, method, path):
+    auth.register()
+    assert getattr(client, method)(path).status_code == 404
+
+
+def test_a_wrong_method_is_a_405_for_staff(client, auth, runner):
+    auth.register()
+    runner.invoke(args=["staff", "grant", "ada@example.com"])
+    auth.login()
+    assert client.put("/admin/payments").status_code == 405
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/audit/99999999999999999999", "/admin/webhooks/99999999999999999999",
+    "/admin/webhooks/99999999999999999999/verify", "/admin/plans/99999999999999999999/edit",
+    "/admin/payments/99999999999999999999/verify", "/admin/subscriptions/2147483648/schedule",
+    "/admin/payments/2147483648/refund", "/admin/subscriptions/99999999999999999999/cancel",
+])
+def test_ids_past_what_the_database_holds_are_not_found(client, auth, runner, path):
+    auth.register()
+    runner.invoke(args=["staff", "grant", "ada@example.com"])
+    auth.login()
+    assert client.get(path).status_code == 404
+    if path.endswith(("/verify", "/schedule", "/refund", "/cancel")):
+        assert client.post(path).status_code == 404

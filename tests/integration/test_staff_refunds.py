@@ -3,6 +3,7 @@ its record then shows, what our payment and the customer's mail say."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -209,3 +210,37 @@ def test_a_korean_shopper_is_told_the_part_refunded_in_korean(shop):
     assert "나머지 금액 6,900원" in mail_ko["text"]
     row = history_row(shopper, merchant_uid)
     assert "부분 환불" in row and "3,000원 환불되었습니다." in row
+
+
+def test_two_staff_refunds_at_once_never_owe_more_than_was_paid(shop, cancels):
+    """The second refund's balance is read only once the first is committed (on SQLite too,
+    where SELECT … FOR UPDATE locks nothing): 6,000 + 6,000 of 9,900 is refused, not owed."""
+    _, merchant_uid, _ = paid_in_won(shop)
+    first_written, second_done = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        with shop.context():
+            payment = billing.payment_by_merchant_uid(merchant_uid)
+            try:
+                billing.refund_by_staff(payment, Decimal("6000"), REASON)
+                db.session.commit()
+                outcome["second"] = "owed"
+            except billing.ActionRefused as exc:
+                db.session.rollback()
+                outcome["second"] = str(exc)
+            finally:
+                second_done.set()
+
+    with shop.context():
+        payment = billing.payment_by_merchant_uid(merchant_uid)
+        billing.refund_by_staff(payment, Decimal("6000"), REASON)  # written, not committed
+        first_written.set()
+        worker = threading.Thread(target=second)
+        worker.start()
+        # The second waits for this transaction: it has not decided anything yet.
+        assert not second_done.wait(0.3)
+        db.session.commit()
+    worker.join(10)
+    assert outcome["second"] == "At most ₩3,900 of this payment can still be refunded."
+    assert [amount for amount, _, _ in refund_rows(shop)] == [Decimal("6000")]

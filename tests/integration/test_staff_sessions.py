@@ -209,6 +209,7 @@ def test_five_wrong_passwords_end_the_staff_session(app, staff, iamport_calls):
     with staff.session_transaction() as session:
         session["staff_login_at"] = time.time() - 16 * 60
     token = TOKEN.search(staff.get(path).get_data(as_text=True)).group(1)
+    cookie_kept_aside = staff.get_cookie("session").value
     answers = [staff.post(path, data={"token": token, "reason": "r", "password": f"wrong {n}"})
                for n in range(5)]
     assert [answer.status_code for answer in answers] == [401, 401, 401, 401, 302]
@@ -216,6 +217,9 @@ def test_five_wrong_passwords_end_the_staff_session(app, staff, iamport_calls):
     assert "too many times" in staff.get(answers[-1].headers["Location"]).get_data(as_text=True)
     assert staff.get("/admin").status_code == 404
     assert len(entries(app, action="reauth_failed")) == 5 and iamport_calls == []
+    # A copy of the session cookie kept aside does not buy five more guesses.
+    staff.set_cookie("session", cookie_kept_aside)
+    assert staff.get("/admin").status_code == 404
 
 
 # --------------------------------------------------------------------------- the audit page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import requests
@@ -11,6 +12,7 @@ from storefront.extensions import db
 from storefront.models import AuditEntry, SubscriptionEvent, User, WebhookReceipt
 from tests.support.self_service import log_in
 from tests.support.shop import webhook
+from tests.support.staff import TOKEN, confirm
 from tests.support.subscribing import pay_a_second_window
 
 
@@ -114,7 +116,9 @@ def test_staff_read_the_log_newest_first_filter_it_and_open_an_entry(app, client
     assert detail.status_code == 200 and "sub_log1" in detail.get_data(as_text=True)
     assert client.get("/admin/webhooks/999999").status_code == 404
     # No iamport answers beside this app: the result says so, and nothing breaks.
-    again = client.post(f"/admin/webhooks/{row_id}/verify", follow_redirects=True)
+    form = client.get(f"/admin/webhooks/{row_id}/verify").get_data(as_text=True)
+    again = client.post(f"/admin/webhooks/{row_id}/verify", follow_redirects=True,
+                        data={"token": TOKEN.search(form).group(1), "reason": "iamport retried?"})
     assert again.status_code == 200
     assert "iamport did not answer" in again.get_data(as_text=True)
 
@@ -142,18 +146,18 @@ def test_staff_verify_a_webhook_again_over_http(shop, two):
     log_in(shop, ada.http, ada.email)
     [row] = [r for r in receipts(shop.app) if r.imp_uid == imp_uid][:1]
     page = ada.get(f"/admin/webhooks/{row.id}")
-    assert page.status_code == 200 and "Verify again" in page.text
+    assert page.status_code == 200 and f'href="/admin/webhooks/{row.id}/verify"' in page.text
     # Without the form's CSRF token nothing is done.
     refused = ada.http.post(f"{shop.url}/admin/webhooks/{row.id}/verify", timeout=10)
     assert refused.status_code == 400
-    answer = ada.http.post(f"{shop.url}/admin/webhooks/{row.id}/verify",
-                           data={"csrf_token": ada.csrf(page.text)}, timeout=15)
-    assert answer.status_code == 200
-    assert f"Verified: order {merchant_uid} stays paid." in answer.text
+    # Confirmed with a reason, as every action at iamport: then audited, with its outcome.
+    answer, _ = confirm(ada, f"/admin/webhooks/{row.id}/verify", reason="the customer says it is paid")
+    assert answer.status_code == 200 and "/admin/audit/" in answer.url
+    assert "Nothing to change" in answer.text and f"{imp_uid} → {merchant_uid}: paid" in answer.text
     with shop.context():
         [entry] = db.session.execute(db.select(AuditEntry).where(AuditEntry.action == "verify")).scalars()
-        assert (entry.actor_email, entry.outcome, entry.target_type) == (ada.email, "unchanged", "payment")
-        assert imp_uid in entry.detail
+        assert (entry.actor_email, entry.outcome, entry.target_type, entry.target_id, entry.reason) == \
+            (ada.email, "unchanged", "webhook", row.id, "the customer says it is paid")
     ada.use_language("ko")
     korean = ada.get("/admin/webhooks?outcome=recorded")
     assert "웹훅 기록" in korean.text and "기록됨" in korean.text
@@ -170,10 +174,8 @@ def test_what_verify_again_changes_is_on_the_timeline_caused_by_staff(shop, two)
         db.session.add(receipt)
         db.session.commit()
         receipt_id = receipt.id
-    page = ada.get(f"/admin/webhooks/{receipt_id}")
-    answer = ada.http.post(f"{shop.url}/admin/webhooks/{receipt_id}/verify",
-                           data={"csrf_token": ada.csrf(page.text)}, timeout=15)
-    assert "Verified: order sub_second_window is now paid." in answer.text
+    answer, _ = confirm(ada, f"/admin/webhooks/{receipt_id}/verify")
+    assert "sub_second_window: paid" in answer.text
     with shop.context():
         story = db.session.execute(
             db.select(SubscriptionEvent.kind, SubscriptionEvent.cause)
@@ -181,3 +183,21 @@ def test_what_verify_again_changes_is_on_the_timeline_caused_by_staff(shop, two)
             .order_by(SubscriptionEvent.id)).all()
     # The second payment is recorded, and owed back (the plan was bought already).
     assert [tuple(row) for row in story][:2] == [("payment_paid", "staff"), ("refund_owed", "staff")]
+
+
+def test_a_webhook_anyone_can_send_keeps_only_iamports_fields(shop):
+    """Refused, malformed and unknown webhooks cost the log a few short fields, not their body."""
+    padding = "y" * 3000
+    requests.post(f"{shop.url}/iamport/webhook", timeout=15,
+                  json={"imp_uid": "imp_nobody_knows", "merchant_uid": "x" * 500, "junk": padding})
+    with shop.context():
+        [row] = db.session.execute(db.select(WebhookReceipt)).scalars()
+        assert row.outcome == "unknown_order"
+        assert row.body == {"imp_uid": "imp_nobody_knows", "merchant_uid": "x" * 64}
+
+
+def test_a_long_body_of_a_real_payment_is_cut_to_the_limit_in_bytes():
+    from storefront.webhook_log import BODY_LIMIT, body_fields
+
+    kept = body_fields({"imp_uid": "imp_1", "junk": "\u0001" * 8000}, "recorded")
+    assert len(json.dumps(kept).encode()) <= BODY_LIMIT
