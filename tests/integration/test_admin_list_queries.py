@@ -8,7 +8,10 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from storefront import clock
+from storefront.billing.events import record_event
 from storefront.extensions import db
+from storefront.models import AuditEntry, WebhookReceipt
 from tests.support.accounts import AuthActions
 from tests.support.apps import close_database, make_app
 from tests.support.admin_rows import add_payment, add_plan, add_subscription, log_in_staff
@@ -19,6 +22,8 @@ LIST_PAGES = {
     "/admin/payments": r'data-payment="\d+"',
     "/admin/payments?currency=USD&date_from=2020-01-01": r'data-payment="\d+"',
     "/admin/plans": r'data-plan="[\w-]+"',
+    "/admin/webhooks": r'data-receipt="\d+"',
+    "/admin/audit": r'data-entry="\d+"',
 }
 
 
@@ -43,6 +48,41 @@ def seed(app, rows: int) -> None:
         plan = add_plan(app, f"plan-{n}", f"Plan {n}")
         sub = add_subscription(app, plan, payments=[(f"first-{n}", f"imp_{n}")])
         add_payment(app, sub)
+    with app.app_context():
+        now = clock.now()
+        for n in range(rows):
+            db.session.add(WebhookReceipt(received_at=now, remote_addr="127.0.0.1", body={},
+                                          imp_uid=f"imp_{n}", outcome="recorded"))
+            db.session.add(AuditEntry(occurred_at=now, action="verify", target_type="payment",
+                                      target_id=n + 1, outcome="ok", actor_email="staff@example.com"))
+        db.session.commit()
+
+
+def test_a_subscriptions_page_asks_as_often_for_a_long_story_as_for_a_short_one(tmp_path):
+    counts = {}
+    for rows in (3, 30):
+        (tmp_path / str(rows)).mkdir()
+        app = make_app(tmp_path / str(rows))
+        try:
+            client = app.test_client()
+            log_in_staff(app, AuthActions(client))
+            plan = add_plan(app, "basic", "Basic")
+            sub = add_subscription(app, plan, payments=[(f"first-{n}", f"imp_{n}") for n in range(rows)])
+            with app.app_context():
+                for n in range(rows):
+                    record_event(sub, "payment_paid", amount=n)
+                    db.session.add(WebhookReceipt(received_at=clock.now(), remote_addr="127.0.0.1",
+                                                  body={}, imp_uid=f"imp_{n}", subscription_id=sub,
+                                                  outcome="recorded"))
+                db.session.commit()
+            with counted(app) as statements:
+                page = client.get(f"/admin/subscriptions/{sub}")
+            assert page.status_code == 200
+            assert len(re.findall(r"imp_\d+", page.get_data(as_text=True))) >= rows
+        finally:
+            close_database(app)
+        counts[rows] = len(statements)
+    assert counts[30] == counts[3], counts
 
 
 def queries_for(app, client, path: str, row_marker: str) -> tuple[int, int]:
