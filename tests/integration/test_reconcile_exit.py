@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from storefront import billing
 from storefront.extensions import db
-from storefront.models import Payment, Subscription, utcnow
+from storefront.models import Payment, Subscription, SubscriptionEvent, utcnow
 from tests.support.records import subscription
 from tests.support.subscribing import pay_a_second_window, subscribe
 
@@ -56,6 +56,8 @@ def test_reconcile_fails_while_a_live_subscription_has_stopped_renewing(shop):
         sub = db.session.get(Subscription, sub_id)
         for renewal in sub.payments:
             if renewal.kind == "renewal":
+                # Its events go with it (a foreign key on PostgreSQL).
+                db.session.execute(db.delete(SubscriptionEvent).where(SubscriptionEvent.payment_id == renewal.id))
                 db.session.delete(renewal)
         # Its key is gone at the PG: nothing can confirm it, so nothing is scheduled.
         sub.customer_uid, sub.billing_key_ready_at = "cu_gone_at_the_pg", None

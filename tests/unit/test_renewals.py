@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from storefront import billing
 from storefront.extensions import db
-from storefront.models import Payment, Subscription
+from storefront.models import Payment, Subscription, SubscriptionEvent
 from tests.support.iamport_mock import API, iamport_payment, unschedule_revokes
 from tests.support.records import stored_payments
 
@@ -177,6 +177,8 @@ def test_a_renewals_order_id_cannot_be_guessed(app, api, order):
         with app.app_context():
             uids.append(billing.ensure_schedule(1).merchant_uid)
             # The same state again, as in another shop's database.
+            renewals = sa.select(Payment.id).where(Payment.kind == "renewal")
+            db.session.execute(sa.delete(SubscriptionEvent).where(SubscriptionEvent.payment_id.in_(renewals)))
             db.session.execute(sa.delete(Payment).where(Payment.kind == "renewal"))
             db.session.commit()
     assert uids[0] != uids[1]
