@@ -136,7 +136,7 @@ def test_the_subscription_page_in_korean(shop, two):
     assert page.status_code == 200
     words = text_of(page.text)
     assert "다음 정기결제" in words and "정기결제 동의" in words
-    assert "포트원이 예약을 받았습니다" in words
+    assert "포트원 예약 완료" in words
     shop.sandbox.set_faults(error_rate=1)
     checked = text_of(member.get(f"/admin/subscriptions/{sub_id}", params={"check": "iamport"}).text)
     shop.sandbox.set_faults(error_rate=0)

@@ -278,11 +278,11 @@ def test_the_confirmation_and_audit_pages_read_in_korean(app, staff, iamport_cal
     with staff.session_transaction() as session:
         session["staff_login_at"] = time.time() - 16 * 60
     page = staff.get(path, headers=KOREAN).get_data(as_text=True)
-    assert "결제 sub_20261207_abc 다시 확인" in page and "비밀번호를 다시 입력해 주세요" in page
+    assert "결제 sub_20261207_abc 다시 확인" in page and "비밀번호를 다시 입력해 주십시오" in page
     # Order ids, the address and "#" are data, not words of the page.
     assert english_left(page, {"sub", "abc"}) == []
     refused = staff.post(path, headers=KOREAN, data={"token": TOKEN.search(page).group(1), "reason": ""})
-    assert "사유를 입력해 주세요." in refused.get_data(as_text=True)
+    assert "사유를 입력해 주십시오." in refused.get_data(as_text=True)
     audit = staff.get("/admin/audit", headers=KOREAN).get_data(as_text=True)
     assert "감사 기록" in audit and "관리자 로그인" in audit
     assert english_left(audit, {"IP", "sam", "example", "com"}) == []
