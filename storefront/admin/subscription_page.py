@@ -30,6 +30,14 @@ ENDED_REASONS = {
 CHECK_FLAG = "iamport"
 
 
+# What iamport's schedule_status of a renewal means, for staff.
+SCHEDULE_STATUSES = {
+    "scheduled": lazy_gettext("iamport holds this renewal's schedule and runs it when it is due."),
+    "executed": lazy_gettext("iamport has run this renewal; its outcome is recorded from iamport's record."),
+    "revoked": lazy_gettext("iamport's schedule of this renewal was withdrawn; reconcile sends another."),
+}
+
+
 @dataclass(frozen=True)
 class ScheduleCheck:
     """What iamport answered when asked about the next renewal's schedule."""
@@ -45,7 +53,8 @@ class ScheduleCheck:
                      "again in a minute.")
         if self.status is None:
             return _("iamport holds no schedule for this renewal.")
-        return _("iamport's schedule status: %(status)s", status=self.status)
+        return str(SCHEDULE_STATUSES.get(self.status)
+                   or _("iamport's schedule status: %(status)s", status=self.status))
 
     @property
     def agrees(self) -> bool:

@@ -106,7 +106,7 @@ def test_check_at_iamport_shows_its_answer(shop, two):
     page = member.get(f"/admin/subscriptions/{sub_id}", params={"check": "iamport"})
     assert page.status_code == 200, page.text[:500]
     words = text_of(page.text)
-    assert "iamport's schedule status: scheduled" in words
+    assert "iamport holds this renewal's schedule and runs it when it is due." in words
 
 
 def test_check_at_iamport_when_iamport_does_not_answer(shop, two):
