@@ -101,11 +101,12 @@ def refund_payment(payment_id: int):
         billing.refund_by_staff(payment, amount, check.reason, request_key=check.token)
         if form.ending.data != "keep" and subscription is not None:
             billing.write_cancel(subscription, at_period_end=form.ending.data == "period_end")
+        answer = committed(check, f"{money(amount, payment.currency)}; subscription: {form.ending.data}")
     except billing.ActionRefused as exc:
         return refused(form, page, str(exc))
-    except StaleDataError:
+    except StaleDataError:  # the subscription's version moved on: another change got in first
         return refused(form, page, _("The subscription changed meanwhile; please look again."), 409)
-    if (answer := committed(check, f"{money(amount, payment.currency)}; subscription: {form.ending.data}")) is not None:
+    if answer is not None:
         return answer
     log.info("staff refund of %s %s on %s", amount, payment.currency, payment.merchant_uid)
     if subscription is not None:
@@ -149,16 +150,17 @@ def cancel_subscription(subscription_id: int):
     amount = parse_amount(form.refund.data) if now and (form.refund.data or "").strip() else Decimal(0)
     if amount is None or amount < 0:
         return refused(form, page, _("Enter the amount to refund as a number (0 for none)."))
+    detail = f"{form.when.data}; refund {money(amount, currency)}"
     try:
         billing.write_cancel(subscription, at_period_end=not now)
         for payment, share in billing.split_refund(subscription, amount) if amount else []:
             billing.refund_by_staff(payment, share, check.reason, request_key=f"{check.token}:{payment.id}")
+        answer = committed(check, detail)
     except billing.ActionRefused as exc:
         return refused(form, page, str(exc))
-    except StaleDataError:
+    except StaleDataError:  # the subscription's version moved on: another change got in first
         return refused(form, page, _("The subscription changed meanwhile; please look again."), 409)
-    detail = f"{form.when.data}; refund {money(amount, currency)}"
-    if (answer := committed(check, detail)) is not None:
+    if answer is not None:
         return answer
     log.info("staff cancelled subscription %s (%s)", subscription_id, detail)
     billing.carry_out(subscription_id)

@@ -13,7 +13,7 @@ from storefront.extensions import db
 from storefront.models import AuditEntry, Payment, Refund, Subscription
 from tests.support.i18n import english_left
 from tests.support.records import registered
-from tests.support.staff import calls, confirm, staff_member
+from tests.support.staff import TOKEN, calls, confirm, staff_member
 from tests.support.subscribing import pay_first
 from tests.support.waiting import wait_until
 
@@ -157,3 +157,26 @@ def test_the_refund_and_cancel_pages_in_korean(shop, paid):
     assert english_left(cancel_page, {"Sam", "Staff", "Ada", "Lovelace"}) == []
     answer, _ = confirm(sam, f"/admin/payments/{payment_id}/refund", amount="99999", ending="keep")
     assert "이 결제에서 더 환불할 수 있는 금액은 최대 9,900원입니다." in answer.text
+
+
+def test_a_cancel_racing_another_change_says_so_and_changes_nothing(shop, paid, monkeypatch):
+    _, sam, _, _, sub_id, _ = paid
+    from storefront.admin import money_actions
+
+    def changed_meanwhile(subscription):
+        # Another change of the subscription commits while staff's request is under way.
+        with db.engine.begin() as other:
+            other.execute(db.update(Subscription).where(Subscription.id == sub_id)
+                          .values(version=Subscription.version + 1))
+        return Decimal(0)
+
+    page = sam.get(f"/admin/subscriptions/{sub_id}/cancel")
+    monkeypatch.setattr(money_actions, "pro_rata_refund", changed_meanwhile)
+    token = TOKEN.search(page.text).group(1)
+    answer = sam.http.post(f"{shop.url}/admin/subscriptions/{sub_id}/cancel", timeout=30, data={
+        "csrf_token": sam.csrf(page.text), "token": token, "reason": "r", "when": "period_end"})
+    assert answer.status_code == 409
+    assert "The subscription changed meanwhile" in answer.text
+    with shop.context():
+        assert db.session.get(Subscription, sub_id).cancel_at_period_end is False
+    assert entries(shop, "cancel") == []
