@@ -6,10 +6,8 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 from werkzeug.exceptions import MethodNotAllowed
 
+from storefront.account import MAX_ID
 from storefront.errors import error_response
-
-# The largest id a row can have (PostgreSQL's integer).
-MAX_ID = 2**31 - 1
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

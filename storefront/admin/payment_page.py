@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy.orm import joinedload
 
-from storefront.account import MAX_ID
 from storefront.admin import bp
 from storefront.billing.staff_refunds import refundable_balance
 from storefront.billing.common import client
@@ -107,7 +106,7 @@ def safe_link(url: Any) -> str | None:
 
 def payment_or_404(payment_id: int) -> Payment:
     """The payment with this id, its buyer and subscription loaded, or a 404 page."""
-    found = None if payment_id > MAX_ID else db.session.get(
+    found = db.session.get(
         Payment, payment_id, options=[joinedload(Payment.user), joinedload(Payment.subscription)],
     )
     if found is None:

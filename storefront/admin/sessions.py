@@ -31,8 +31,8 @@ WRONG_PASSWORDS_ALLOWED = 5
 
 
 def logged_in(user: User) -> None:
-    """Start the staff session's clocks and write the log-in to the audit log (the caller
-    commits, with the log-in)."""
+    """Write a staff log-in to the audit log (the caller commits, with the log-in; the
+    session's clocks are started by mark_session)."""
     record_action("staff_login", target_type="user", target_id=user.id, outcome="ok", actor=user)
 
 

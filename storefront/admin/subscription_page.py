@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy.orm import joinedload
 
-from storefront.account import MAX_ID
 from storefront.admin import bp
 from storefront.admin.timeline import timeline_of
 from storefront.billing.schedules import schedule_status, scheduled_renewals
@@ -64,8 +63,7 @@ class ScheduleCheck:
 
 def subscription_or_404(subscription_id: int) -> Subscription:
     """The subscription with this id, its customer and plan loaded, or a 404 page."""
-    # Ids are 32-bit in PostgreSQL: a larger one would fail the query instead of missing.
-    found = None if subscription_id > MAX_ID else db.session.get(
+    found = db.session.get(
         Subscription, subscription_id,
         options=[joinedload(Subscription.user), joinedload(Subscription.plan)],
     )

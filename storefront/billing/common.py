@@ -27,6 +27,7 @@ from storefront.models import (
     SubscriptionStatus,
     User,
 )
+from storefront.models.payments import full_refund_key
 from storefront.payment_window import external_url
 
 log = logging.getLogger(__name__)
@@ -199,17 +200,19 @@ def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
 
 def refund_of(imp_uid: str) -> Refund | None:
     """The refund in full the shop owes or gave by itself for iamport's payment `imp_uid`, if
-    any (keyed by it: see refunds.full_refund_key); staff's refunds are rows of their own."""
+    any (keyed by it: see full_refund_key); staff's refunds are rows of their own."""
     return db.session.execute(
-        db.select(Refund).where(Refund.request_key == f"full:{imp_uid}")
+        db.select(Refund).where(Refund.request_key == full_refund_key(imp_uid))
     ).scalar_one_or_none()
 
 
 def refunds_of_order(merchant_uid: str) -> list[Refund]:
-    """Every payment made on our order id that we give back, oldest first."""
-    return list(db.session.execute(
+    """Every payment made on our order id that the shop gives back by itself (in full: one not
+    the order's, one nothing can use), oldest first; not staff's refunds of the order's own."""
+    refunds = db.session.execute(
         db.select(Refund).where(Refund.merchant_uid == merchant_uid).order_by(Refund.id)
-    ).scalars())
+    ).scalars()
+    return [refund for refund in refunds if refund.in_full]
 
 
 def lock_unclaimed(model: type, row_id: int) -> Any:

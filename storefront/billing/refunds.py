@@ -18,6 +18,7 @@ from storefront.billing.verification import to_decimal
 from storefront.extensions import db
 from storefront.iamport import IamportError
 from storefront.models import Payment, PaymentStatus, Refund, RefundStatus
+from storefront.models.payments import full_refund_key
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,6 @@ def release_request(refund: Refund) -> None:
     """iamport refused the cancel outright (nothing reached the PG): the next try asks again."""
     db.session.execute(db.update(Refund).where(Refund.id == refund.id).values(requested_at=None)
                        .execution_options(synchronize_session=False))
-
-
-def full_refund_key(imp_uid: str) -> str:
-    """The key of the refund in full the shop owes by itself of iamport's payment: one per imp_uid."""
-    return f"full:{imp_uid}"
 
 
 def asked_of(imp_uid: str, but: int | None = None) -> Decimal:

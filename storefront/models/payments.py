@@ -101,9 +101,15 @@ class Payment(db.Model):
         return self.status in {PaymentStatus.PAID, PaymentStatus.CANCELLED}
 
 
-def full_refund_key(context: Any) -> str:
+def full_refund_key(imp_uid: str) -> str:
+    """The key of the refund in full the shop owes by itself of iamport's payment: one per
+    imp_uid (staff's refunds have keys of their own)."""
+    return f"full:{imp_uid}"
+
+
+def _default_refund_key(context: Any) -> str:
     """A refund's key when none is given: that of the refund in full of its imp_uid."""
-    return f"full:{context.get_current_parameters()['imp_uid']}"
+    return full_refund_key(context.get_current_parameters()["imp_uid"])
 
 
 class Refund(db.Model):
@@ -123,9 +129,9 @@ class Refund(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The request's own key: the same request is never written twice. A refund in full owed by
-    # the shop itself is keyed by its imp_uid (see billing.refunds.full_refund_key), so it is
+    # the shop itself is keyed by its imp_uid (see full_refund_key), so it is
     # never owed twice; staff's by the form's one-time token or a random one.
-    request_key: Mapped[str] = mapped_column(sa.String(80), unique=True, default=full_refund_key)
+    request_key: Mapped[str] = mapped_column(sa.String(80), unique=True, default=_default_refund_key)
     imp_uid: Mapped[str] = mapped_column(sa.String(64), index=True)
     merchant_uid: Mapped[str] = mapped_column(sa.String(40), index=True)
     # Our payment when the money is one of our own payments; None for another's payment.
@@ -155,7 +161,7 @@ class Refund(db.Model):
     @property
     def in_full(self) -> bool:
         """A refund in full the shop owes by itself: iamport is asked for whatever is left."""
-        return self.request_key == f"full:{self.imp_uid}"
+        return self.request_key == full_refund_key(self.imp_uid)
 
 
 class RetiredKey(db.Model):

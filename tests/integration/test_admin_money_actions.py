@@ -62,6 +62,10 @@ def test_staff_refund_half_from_the_payment_page(shop, paid, monkeypatch):
     mails = wait_until(lambda: [m for m in shop.sandbox.mail(ada.email) if m["subject"] == "Refund of ₩4,950"],
                        message="the refund mail")
     assert len(mails) == 1
+    # The order's result page still reads as paid: staff's refund is not a payment given back
+    # for being another's, and its reason is not shown as the card's.
+    result = unescape(ada.get(f"/checkout/result/{merchant_uid}").text)
+    assert "given back" not in result and "declined" not in result
 
 
 @pytest.mark.parametrize("amount, message", [
