@@ -42,9 +42,11 @@ def scheduled(shop: Shop, sub_id: int) -> list[Payment]:
 
 
 def registered(shop: Shop, sub_id: int) -> bool:
-    """True once the subscription has a scheduled renewal that iamport knows too."""
+    """True once the subscription has a scheduled renewal that iamport knows too, and that the
+    shop has recorded iamport took: until then the webhook's work after its answer is still
+    writing the row, and a test's own change of it could be overwritten."""
     rows = scheduled(shop, sub_id)
-    return bool(rows) and all(
+    return bool(rows) and all(row.schedule_taken_at is not None for row in rows) and all(
         shop.sandbox.api("GET", f"/subscribe/payments/schedule/{row.merchant_uid}").ok for row in rows
     )
 
