@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+
 from storefront import clock
 from storefront.billing import mrr
 from storefront.billing.common import LIVE_STATUSES, client, lock_unclaimed, retried_on_conflict
@@ -79,6 +81,22 @@ def end_forgotten(subscription_id: int) -> bool:
     return True
 
 
+def _record_generation(generation: int) -> None:
+    """Remember the generation as seen, and commit. Another job may follow the same reset at
+    the same time and write the row first: its key then exists, and this job updates it."""
+    row = db.session.get(ShopState, GENERATION_KEY)
+    if row is None:
+        db.session.add(ShopState(key=GENERATION_KEY, value=str(generation)))
+        try:
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()
+            row = db.session.get(ShopState, GENERATION_KEY)
+    row.value = str(generation)
+    db.session.commit()
+
+
 def follow_reset(generation: int) -> int:
     """Once per new sandbox generation, end the live subscriptions whose latest payment the
     sandbox forgot (those started since the reset stay); returns how many ended. A sandbox that
@@ -99,12 +117,7 @@ def follow_reset(generation: int) -> int:
         if forgotten:
             with caused_by("sandbox"):
                 ended += end_forgotten(subscription_id)
-    row = db.session.get(ShopState, GENERATION_KEY)
-    if row is None:
-        db.session.add(ShopState(key=GENERATION_KEY, value=str(generation)))
-    else:
-        row.value = str(generation)
-    db.session.commit()
+    _record_generation(generation)
     if ended:
         log.warning("the sandbox was reset (generation %s): %s subscription(s) ended", generation, ended)
     return ended
