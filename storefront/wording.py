@@ -208,10 +208,10 @@ def next_charge_text(subscription: Subscription, next_charge: datetime | None) -
     if next_charge:
         if subscription.status == SubscriptionStatus.PAST_DUE:
             return _("%(amount)s on %(date)s (retry %(retry)d of %(retries)d)",
-                     amount=money(plan.price, plan.currency), date=date_long(next_charge),
+                     amount=money(subscription.renewal_price, plan.currency), date=date_long(next_charge),
                      retry=subscription.retry_count,
                      retries=len(current_app.config["RENEWAL_RETRY_DAYS"]))
-        return _("%(amount)s on %(date)s", amount=money(plan.price, plan.currency),
+        return _("%(amount)s on %(date)s", amount=money(subscription.renewal_price, plan.currency),
                  date=date_long(next_charge))
     if subscription.billing_key_ready_at is None:
         return _("scheduled once your card is activated")

@@ -120,7 +120,7 @@ def _csv_rows(search: SubscriptionSearch) -> Iterator[list[Any]]:
         plan = sub.plan
         yield [sub.id, _when(sub.created_at), sub.user.first_name, sub.user.last_name,
                sub.user.email, plan.shown_name, status_label(sub.status),
-               _when(sub.current_period_end), plan.price, plan.currency, interval_word(plan.interval)]
+               _when(sub.current_period_end), sub.renewal_price, plan.currency, interval_word(plan.interval)]
 
 
 @bp.route("/subscriptions.csv")

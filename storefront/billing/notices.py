@@ -138,7 +138,7 @@ def queue_renewal_notices(now: datetime) -> int:
             Payment.subscription_id == subscription.id, Payment.kind == PaymentKind.RENEWAL,
             Payment.status == PaymentStatus.SCHEDULED, Payment.period_start == period)).scalars().first()
         amount, currency = ((renewal.amount, renewal.currency) if renewal is not None
-                            else (subscription.plan.price, subscription.plan.currency))
+                            else (subscription.renewal_price, subscription.plan.currency))
         renews_at = (renewal.scheduled_at if renewal is not None else None) or period
         queued = _queue("renewal_notice", f"{RENEWAL_CAUSE}{subscription.id}-{period:%Y%m%d%H%M%S}",
                         subscription, expires_at=renews_at, renews_at=renews_at, amount=amount,

@@ -155,7 +155,7 @@ def open_window_order(subscription: Subscription, kind: PaymentKind, *conditions
             Payment.kind == kind,
             Payment.status == PaymentStatus.PENDING,
             Payment.created_at > clock.now() - current_app.config["ORDER_EXPIRES"],
-            Payment.amount == plan.price,
+            Payment.amount == subscription.renewal_price,
             Payment.currency == plan.currency,
             ~refused,
             *conditions,

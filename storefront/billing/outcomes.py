@@ -39,7 +39,8 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     # Worked out before anything is set: loading the plan or the buyer midway would write the
     # subscription twice (the session flushes before it loads).
     end = next_period_end(start, start, subscription.plan.interval, zone=shop_zone())
-    monthly = mrr.plan_monthly(subscription.plan)
+    plan = subscription.plan
+    monthly = mrr.monthly_amount(payment.amount, plan.currency, plan.interval)
     buyer_email, buyer_name = issued_with(payment)
     subscription.status = SubscriptionStatus.ACTIVE
     subscription.customer_uid = payment.customer_uid
@@ -49,6 +50,8 @@ def activate(payment: Payment, subscription: Subscription) -> None:
     subscription.billing_anchor = start
     subscription.current_period_start = start
     subscription.current_period_end = end
+    # The price consented to at checkout is the one every renewal charges until it changes.
+    subscription.price = payment.amount
     record_event(subscription, "activated", payment=payment, period_end=end)
     mrr.started(subscription, monthly, start)
     log.info("subscription %s activated by %s", subscription.id, payment.merchant_uid)
@@ -280,4 +283,5 @@ def order_no_longer_sold(payment: Payment, subscription: Subscription) -> bool:
     if paid_at <= payment.created_at + current_app.config["ORDER_EXPIRES"]:
         return False
     plan = subscription.plan
-    return not plan.active or plan.price != payment.amount or plan.currency != payment.currency
+    return (not plan.active or subscription.renewal_price != payment.amount
+            or plan.currency != payment.currency)

@@ -144,6 +144,10 @@ class Subscription(db.Model):
     # plan's currency: set at activation and at every change of amount (billing/mrr.py), kept
     # when it ends. MRR counts it while the subscription is live (active or past due).
     mrr_amount: Mapped[Optional[Decimal]] = mapped_column(Money)
+    # What this subscriber pays each interval, in the plan's currency: the price they consented
+    # to, fixed at activation. It differs from the plan's list price once the plan's price
+    # changed (a new price applies only with the subscriber's consent) or a plan change set it.
+    price: Mapped[Optional[Decimal]] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
 
@@ -155,6 +159,12 @@ class Subscription(db.Model):
     def name_for_orders(self) -> str:
         """The order name sent to iamport (the plan's base name on rows made before it was kept)."""
         return self.order_name or self.plan.name[:ORDER_NAME_LENGTH]
+
+    @property
+    def renewal_price(self) -> Decimal:
+        """What the next renewal charges: the subscriber's own price (the plan's, on a
+        subscription not yet live)."""
+        return self.price if self.price is not None else self.plan.price
 
     @property
     def card_last_four(self) -> str | None:

@@ -1,4 +1,4 @@
-"""The MRR migration: the snapshot and the ledger back-filled from the subscriptions there are, and taken away again."""
+"""The MRR and subscription-price migrations: what they back-fill from the subscriptions there are, and taken away again."""
 
 from __future__ import annotations
 
@@ -86,4 +86,23 @@ def test_the_migration_back_fills_snapshots_and_ledger_and_goes_down_again(app_f
         assert "mrr_amount" not in {c["name"] for c in inspector.get_columns("subscriptions")}
         upgrade()
         check()
+        empty_database()
+
+
+def test_the_price_migration_gives_every_subscription_once_live_its_plans_price(app_factory):
+    app = app_factory()
+    with app.app_context():
+        empty_database()
+        upgrade(revision="b4d9e2f6a8c3")
+        seed_old_rows()
+        upgrade()
+        check()
+        with db.engine.connect() as conn:
+            prices = dict(conn.execute(sa.text("SELECT id, price FROM subscriptions")).all())
+        assert {k: (None if v is None else Decimal(str(v))) for k, v in prices.items()} == {
+            1: Decimal("9.00"), 2: Decimal("99000"), 3: Decimal("9.00"), 4: Decimal("99000"),
+            5: Decimal("99000"), 6: None}
+        downgrade(revision="b4d9e2f6a8c3")
+        assert "price" not in {c["name"] for c in sa.inspect(db.engine).get_columns("subscriptions")}
+        upgrade()
         empty_database()

@@ -351,3 +351,20 @@ def test_the_renewal_rule_withdraws_everything_when_no_renewal_is_wanted():
     scheduled = attempt("scheduled", MAR)
     decision = billing.decide_renewals(None, "cu_now", [scheduled])
     assert (decision.keep, decision.withdraw, decision.create) == (None, (scheduled,), None)
+
+
+def test_renewals_charge_the_subscribers_own_price_not_the_plans_new_list_price(app, api, order):
+    start = datetime(2027, 1, 10, 10, 0, tzinfo=UTC)
+    subscribe_at(app, api, start)
+    with app.app_context():
+        sub = db.session.get(Subscription, 1)
+        sub.plan.price = 12  # a new list price binds a subscriber only with their consent
+        db.session.commit()
+    [row] = renewals(app, status="scheduled")
+    assert row.amount == 9
+    assert run_renewal(app, api, row, 0).status == "paid"
+    [following] = renewals(app, status="scheduled")
+    assert following.amount == 9
+    sent = [json.loads(call.request.body)["schedules"] for call in api.calls
+            if call.request.url.endswith("/subscribe/payments/schedule")]
+    assert [s["amount"] for batch in sent for s in batch] == [9, 9]
