@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
@@ -105,17 +106,19 @@ class RenewalDecision:
     create: int | None
 
 
-def decide_renewals(period: datetime | None, customer_uid: str | None,
+def decide_renewals(period: datetime | None, customer_uid: str | None, amount: Decimal,
                     rows: list[Payment]) -> RenewalDecision:
     """The one rule for a subscription's renewals (pure): `period` is the one its next renewal
-    pays (wanted_period), `customer_uid` its key, `rows` its renewal attempts (open ones, and
-    every attempt at the period; see renewal_attempts).
+    pays (wanted_period), `customer_uid` its key, `amount` what it charges (the subscription's
+    renewal_price), `rows` its renewal attempts (open ones, and every attempt at the period; see
+    renewal_attempts).
 
     Decided by the period a renewal pays, never by a time computed again: an open attempt at the
     period (see OPEN_RENEWAL) is kept and no other is made, so calls near the due date never
     withdraw a schedule iamport may be running. A scheduled attempt of another period (charged
-    meanwhile), another key, or when no renewal is wanted, is withdrawn; one iamport ran already
-    cannot be, and its outcome is applied when it comes.
+    meanwhile), another key, another amount (iamport cannot change a schedule's amount: a new
+    price is a new schedule), or when no renewal is wanted, is withdrawn; one iamport ran
+    already cannot be, and its outcome is applied when it comes.
     """
     keep = held = None
     withdraw: list[Payment] = []
@@ -125,7 +128,8 @@ def decide_renewals(period: datetime | None, customer_uid: str | None,
         at_period = period is not None and row.period_start == period
         if at_period and row.status != PaymentStatus.SCHEDULED:
             held = row  # iamport ran it, or is dropping it: its outcome is on its way
-        elif at_period and row.customer_uid == customer_uid and keep is None:
+        elif (at_period and row.customer_uid == customer_uid and row.amount == amount
+              and keep is None):
             keep = row
         elif row.status == PaymentStatus.SCHEDULED:
             withdraw.append(row)
@@ -149,7 +153,8 @@ def ensure_schedule(subscription_id: int) -> Payment | None:
     # has just read the subscription in this transaction.
     subscription = db.session.get(Subscription, subscription_id)
     period = wanted_period(subscription)
-    decision = decide_renewals(period, subscription.customer_uid, renewal_attempts(subscription_id, period))
+    decision = decide_renewals(period, subscription.customer_uid, subscription.renewal_price,
+                               renewal_attempts(subscription_id, period))
     marked = [row for row in decision.withdraw if mark_to_withdraw(row)]
     created = None
     if decision.create is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import responses
 import sqlalchemy as sa
@@ -323,33 +324,40 @@ def attempt(status: str, period: datetime | None, key: str = "cu_now", number: i
 
 
 MAR = datetime(2027, 3, 31, 10, tzinfo=UTC)
+NINE = Decimal(9)
 FEB = datetime(2027, 2, 28, 10, tzinfo=UTC)
 
 
 def test_the_renewal_rule_keeps_the_periods_attempt_on_the_key_and_withdraws_the_rest():
     kept, other_period, other_key = (attempt("scheduled", MAR), attempt("scheduled", FEB, number=1),
                                      attempt("scheduled", MAR, key="cu_old", number=1))
-    decision = billing.decide_renewals(MAR, "cu_now", [other_period, kept, other_key])
+    decision = billing.decide_renewals(MAR, "cu_now", NINE, [other_period, kept, other_key])
     assert decision.keep is kept
     assert decision.withdraw == (other_period, other_key)
     assert decision.create is None
 
 
+def test_the_renewal_rule_replaces_the_periods_attempt_at_another_amount():
+    old_price = attempt("scheduled", MAR, number=0)
+    decision = billing.decide_renewals(MAR, "cu_now", Decimal(12), [old_price])
+    assert (decision.keep, decision.withdraw, decision.create) == (None, (old_price,), 1)
+
+
 def test_the_renewal_rule_waits_for_an_attempt_iamport_ran_or_is_dropping():
     for status in ("pending", "review", "withdrawing"):
-        decision = billing.decide_renewals(MAR, "cu_now", [attempt(status, MAR)])
+        decision = billing.decide_renewals(MAR, "cu_now", NINE, [attempt(status, MAR)])
         assert (decision.keep, decision.withdraw, decision.create) == (None, (), None)
 
 
 def test_the_renewal_rule_creates_the_next_attempt_after_the_periods_last():
     failed = [attempt("failed", MAR, number=0), attempt("failed", MAR, number=1)]
-    assert billing.decide_renewals(MAR, "cu_now", failed).create == 2
-    assert billing.decide_renewals(MAR, "cu_now", []).create == 0
+    assert billing.decide_renewals(MAR, "cu_now", NINE, failed).create == 2
+    assert billing.decide_renewals(MAR, "cu_now", NINE, []).create == 0
 
 
 def test_the_renewal_rule_withdraws_everything_when_no_renewal_is_wanted():
     scheduled = attempt("scheduled", MAR)
-    decision = billing.decide_renewals(None, "cu_now", [scheduled])
+    decision = billing.decide_renewals(None, "cu_now", NINE, [scheduled])
     assert (decision.keep, decision.withdraw, decision.create) == (None, (scheduled,), None)
 
 
@@ -368,3 +376,18 @@ def test_renewals_charge_the_subscribers_own_price_not_the_plans_new_list_price(
     sent = [json.loads(call.request.body)["schedules"] for call in api.calls
             if call.request.url.endswith("/subscribe/payments/schedule")]
     assert [s["amount"] for batch in sent for s in batch] == [9, 9]
+
+
+def test_a_new_price_of_the_subscriber_replaces_the_schedule_iamport_holds(app, api, order):
+    subscribe_at(app, api, datetime.now(UTC) - timedelta(days=3))
+    [before] = renewals(app, status="scheduled")
+    with app.app_context():
+        db.session.get(Subscription, 1).price = Decimal(12)
+        db.session.commit()
+        kept = billing.ensure_schedule(1)
+        assert kept is not None and kept.amount == 12
+    sent, withdrawn = schedule_calls(api)
+    assert withdrawn == [before.merchant_uid]
+    assert sent == [before.merchant_uid, kept.merchant_uid]
+    [after] = renewals(app, status="scheduled")
+    assert after.merchant_uid == kept.merchant_uid and after.period_start == before.period_start
