@@ -44,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from storefront import (
         account, admin, auth, business, card, checkout, cli, clock, errors, formatting, i18n, legal, mail,
-        ratelimits, security, self_service, shop, webhooks, wording,
+        plan_change_views, ratelimits, security, self_service, shop, webhooks, wording,
     )
 
     clock.register(app)
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(card.bp)
+    app.register_blueprint(plan_change_views.bp)
     app.register_blueprint(self_service.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)

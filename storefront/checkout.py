@@ -64,6 +64,10 @@ def _cannot_buy(plan) -> str | None:
         return _("You already subscribe to %(plan)s.", plan=plan.shown_name)
     if billing.first_payment_in_review(current_user, plan) is not None:
         return in_review_text(plan)
+    if billing.any_live_subscription(current_user) is not None:
+        # One live subscription per shopper: another plan is a plan change, not a second checkout.
+        return _("You already have a subscription: change it to %(plan)s from your account.",
+                 plan=plan.shown_name)
     return None
 
 
@@ -78,6 +82,9 @@ def start(slug: str):
     refusal = _cannot_buy(plan)
     if refusal:
         flash(refusal, "info")
+        live = billing.any_live_subscription(current_user)
+        if live is not None and live.plan_id != plan.id:
+            return redirect(url_for("plan_change.plans", subscription_id=live.id))
         return redirect(url_for("account.overview"))
     params = page_params(url_for("checkout.open_order", slug=plan.slug), CONSENT_VERSION, plan)
     return render_template("checkout/checkout.html", plan=plan, params=params,

@@ -119,7 +119,7 @@ def abandon_after(value: str, order_expires: timedelta) -> dict[str, timedelta]:
     """
     window = order_expires + timedelta(minutes=30)
     after = {"first": window, "new_card": window, "repeat": timedelta(minutes=10),
-             "renewal": timedelta(days=1)}
+             "change": timedelta(minutes=10), "renewal": timedelta(days=1)}
     for item in filter(None, (part.strip() for part in value.split(","))):
         kind, _, seconds = item.partition("=")
         if kind.strip() not in after:

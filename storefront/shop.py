@@ -88,5 +88,7 @@ def plan(slug: str):
     # A subscriber is told so (and sent to the account), not offered a checkout that bounces.
     subscribed = logged_in and billing.live_subscription(current_user, plan) is not None
     in_review = logged_in and billing.first_payment_in_review(current_user, plan) is not None
+    # A subscriber to another plan changes plan instead of buying a second subscription.
+    change_from = billing.any_live_subscription(current_user) if logged_in and not subscribed else None
     return render_template("shop/plan.html", plan=plan, next_charge=next_charge,
-                           subscribed=subscribed, in_review=in_review)
+                           subscribed=subscribed, in_review=in_review, change_from=change_from)

@@ -15,6 +15,7 @@ from storefront.billing.refunds import (
     ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, ORDER_EXPIRED, PERIOD_PAID_ALREADY,
 )
 from storefront.billing.verification import CARD_DECLINED, REVIEW_EXPIRED
+from storefront.billing.plan_change import CHANGE_TOO_LATE
 from storefront.formatting import date_long, money
 from storefront.i18n import page_language
 from storefront.models import Plan, Subscription, SubscriptionStatus
@@ -48,6 +49,7 @@ PAYMENT_KIND_LABELS = {
     "repeat": lazy_gettext("Charge now"),
     "renewal": lazy_gettext("Renewal"),
     "new_card": lazy_gettext("New card"),
+    "change": lazy_gettext("Plan change"),
 }
 # Reasons we store on a payment or refund in English (logs and audits read them), shown in the
 # page's language; a PG's own message is shown as it came.
@@ -64,6 +66,8 @@ STORED_REASONS = {
     PERIOD_PAID_ALREADY: lazy_gettext("Refunded: this period had already been paid by another attempt."),
     ORDER_EXPIRED: lazy_gettext("Refunded: this order had expired and the plan is no longer sold at its "
                                 "price; please subscribe again at today's price."),
+    CHANGE_TOO_LATE: lazy_gettext("Refunded: the plan change was paid too late to apply, so the plan "
+                                  "did not change."),
     UNUSABLE: lazy_gettext("Refunded: this payment could not be applied to the subscription."),
     REVIEW_EXPIRED: lazy_gettext("PAYMENTWALL held this payment for review too long, so we count it "
                                  "as declined. If it is approved later, we record it."),

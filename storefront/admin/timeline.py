@@ -32,6 +32,9 @@ EVENT_LABELS = {
     "cancel_requested": lazy_gettext("Cancel at the period's end requested"),
     "resumed": lazy_gettext("Cancel withdrawn; renewals resume"),
     "ended": lazy_gettext("Subscription ended"),
+    "plan_changed": lazy_gettext("Plan changed"),
+    "plan_change_scheduled": lazy_gettext("Plan change at the period's end requested"),
+    "plan_change_cancelled": lazy_gettext("Plan change called off"),
 }
 CAUSE_LABELS = {
     "shopper": lazy_gettext("Shopper"),
@@ -52,6 +55,7 @@ MAIL_LABELS = {
     "resumed": lazy_gettext("Mail: resumed"),
     "refunded": lazy_gettext("Mail: refund"),
     "renewal_notice": lazy_gettext("Mail: renewal notice"),
+    "plan_changed": lazy_gettext("Mail: plan change"),
 }
 MAIL_STATUS_LABELS = {
     "queued": lazy_gettext("queued"),

@@ -4,6 +4,7 @@ from storefront.billing.common import (
     LIVE_STATUSES,
     ActionRefused,
     UnknownPayment,
+    any_live_subscription,
     first_payment_in_review,
     live_subscription,
     owned_subscription,
@@ -39,7 +40,7 @@ from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mis
 __all__ = [
     "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "GivenUp", "Outcome",
     "ReconcileReport", "Recorded", "ReturnKind", "ReturnResult", "USAGE_SCHEDULED", "UnknownPayment",
-    "cancel", "carry_out", "end_all_now", "money_open", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
+    "any_live_subscription", "cancel", "carry_out", "end_all_now", "money_open", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
     "end_finished_periods", "ensure_schedule",
     "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",

@@ -182,6 +182,17 @@ def live_subscription(user: User, plan: Plan) -> Subscription | None:
     ).scalars().first()
 
 
+def any_live_subscription(user: User) -> Subscription | None:
+    """The user's live subscription to any plan (the newest, for shoppers who held two before
+    one live subscription per shopper was the rule), if any."""
+    return db.session.execute(
+        db.select(Subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.status.in_(LIVE_STATUSES),
+        ).order_by(Subscription.id.desc())
+    ).scalars().first()
+
+
 def first_payment_in_review(user: User, plan: Plan) -> Payment | None:
     """The user's first payment for the plan that PAYMENTWALL holds for review, if any: while
     it is held, the shopper has paid and must not be offered a second checkout."""

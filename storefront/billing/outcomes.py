@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from storefront import clock
-from storefront.billing import mrr, notices
+from storefront.billing import mrr, notices, plan_change
 from storefront.billing.common import LIVE_STATUSES, from_unix
 from storefront.billing.events import record_event
 from storefront.billing.lifecycle import anchor_of
@@ -91,8 +91,14 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     written to be deleted."""
     old_end = subscription.current_period_end or payment.paid_at or clock.now()
     anchor = anchor_of(subscription, old_end)
+    # A downgrade waiting for this period takes it: on a shorter interval its periods are
+    # counted from here.
+    downgrade = plan_change.due_downgrade(payment, subscription)
+    interval = downgrade.to_plan.interval if downgrade else subscription.plan.interval
+    if interval != subscription.plan.interval:
+        anchor = old_end
     # Worked out before anything is set (see activate).
-    new_end = next_period_end(anchor, old_end, subscription.plan.interval, zone=shop_zone())
+    new_end = next_period_end(anchor, old_end, interval, zone=shop_zone())
     new_card = replaces_the_key(payment, subscription)
     buyer = issued_with(payment) if new_card else None
     subscription.billing_anchor = anchor
@@ -113,6 +119,8 @@ def extend(payment: Payment, subscription: Subscription, ran_schedule: bool) -> 
     elif payment.kind == PaymentKind.CARD_CHANGE and payment.customer_uid != subscription.customer_uid:
         # An older card change paid late: its period is bought, its key is not kept.
         owe_key_deletion(subscription.id, payment.customer_uid)
+    if downgrade is not None:
+        plan_change.apply_change(downgrade, subscription, old_end, payment)
     record_event(subscription, "renewed", payment=payment, period_end=new_end)
     schedule_next_renewal(subscription, ran_schedule)
 
@@ -228,7 +236,8 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
             # Approved after the shopper gave the subscription up: it is not revived.
             give_back_unused(payment, subscription, info, ALREADY_CANCELED)
         elif other_live_subscription(subscription) is not None:
-            # Bought again meanwhile as another subscription to the plan.
+            # Bought again meanwhile, or another plan is live: one live subscription per
+            # shopper (a plan change replaces the plan instead).
             give_back_unused(payment, subscription, info, ALREADY_SUBSCRIBED)
         elif order_no_longer_sold(payment, subscription):
             give_back_unused(payment, subscription, info, ORDER_EXPIRED)
@@ -237,6 +246,13 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
             notices.contract_confirmed(subscription, payment)
             notices.receipt(payment, subscription, info, subscription.current_period_start,
                             subscription.current_period_end)
+        return
+    if paid and payment.kind == PaymentKind.PLAN_CHANGE:
+        plan_change.change_paid(payment, subscription, info)
+        return
+    if payment.kind == PaymentKind.PLAN_CHANGE:
+        if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+            plan_change.change_failed(payment)
         return
     if paid:
         ending = subscription.cancel_at_period_end and payment.kind == PaymentKind.RENEWAL
@@ -265,11 +281,10 @@ def follow_payment(payment: Payment, subscription: Subscription, info: dict[str,
 
 
 def other_live_subscription(subscription: Subscription) -> Subscription | None:
-    """Another live subscription of the same shopper to the same plan, if any."""
+    """Another live subscription of the same shopper, to any plan, if any."""
     return db.session.execute(
         db.select(Subscription).where(
             Subscription.user_id == subscription.user_id,
-            Subscription.plan_id == subscription.plan_id,
             Subscription.id != subscription.id,
             Subscription.status.in_(LIVE_STATUSES),
         )

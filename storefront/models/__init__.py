@@ -8,6 +8,7 @@ from storefront.models.events import (
 from storefront.models.mrr import MrrChange
 from storefront.models.outbox import OutboxMessage
 from storefront.models.payments import Payment, Refund, RetiredKey
+from storefront.models.plan_changes import ChangeStatus, ChangeWhen, PlanChange
 from storefront.models.statuses import (
     EndedReason,
     Interval,
@@ -23,7 +24,7 @@ from storefront.models.throttles import LoginThrottle
 from storefront.models.users import PASSWORD_METHOD, User, new_session_token
 
 __all__ = [
-    "AuditEntry", "EndedReason", "EventCause", "EventKind", "PASSWORD_METHOD", "Interval", "LoginThrottle",
+    "AuditEntry", "ChangeStatus", "ChangeWhen", "PlanChange", "EndedReason", "EventCause", "EventKind", "PASSWORD_METHOD", "Interval", "LoginThrottle",
     "Money", "MrrChange", "MrrKind", "OutboxMessage",
     "Payment", "PaymentKind", "PaymentStatus", "Plan", "Refund", "RefundStatus", "RetiredKey",
     "ShopState", "Subscription", "SubscriptionEvent",

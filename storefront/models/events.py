@@ -35,6 +35,9 @@ class EventKind(enum.StrEnum):
     CANCEL_REQUESTED = "cancel_requested"  # at the period's end
     RESUMED = "resumed"
     ENDED = "ended"
+    PLAN_CHANGED = "plan_changed"  # an upgrade paid, or a downgrade reached its renewal
+    PLAN_CHANGE_SCHEDULED = "plan_change_scheduled"  # a downgrade waiting for the period's end
+    PLAN_CHANGE_CANCELLED = "plan_change_cancelled"  # that downgrade called off
 
 
 class EventCause(enum.StrEnum):

@@ -62,6 +62,8 @@ class PaymentKind(enum.StrEnum):
     # A payment in the window with a new card: PAYMENTWALL issues a key only with a charge, so
     # it pays the next period as "charge now" does, and its key then replaces the old one.
     CARD_CHANGE = "new_card"
+    # The prorated charge of an upgrade (see billing/plan_change.py): paid, it changes the plan.
+    PLAN_CHANGE = "change"
 
 
 class RefundStatus(enum.StrEnum):

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 ORDER_NAME_LENGTH = 40
 _OPEN_SUBSCRIPTION = sql_values((SubscriptionStatus.INCOMPLETE, SubscriptionStatus.ACTIVE,
                                  SubscriptionStatus.PAST_DUE))
+_LIVE_SUBSCRIPTION = sql_values((SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE))
+# One live subscription per shopper, leaving out the rows kept live from before the rule.
+_ONE_LIVE = f"status IN ({_LIVE_SUBSCRIPTION}) AND NOT kept_before_one_live"
 
 
 class Plan(db.Model):
@@ -103,6 +106,10 @@ class Subscription(db.Model):
         sa.Index("uq_subscriptions_open_per_user_plan", "user_id", "plan_id", unique=True,
                  sqlite_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})"),
                  postgresql_where=sa.text(f"status IN ({_OPEN_SUBSCRIPTION})")),
+        # At most one live subscription per shopper (a plan change replaces the plan instead);
+        # incomplete ones may coexist, so an abandoned checkout never blocks another plan.
+        sa.Index("uq_subscriptions_live_per_user", "user_id", unique=True,
+                 sqlite_where=sa.text(_ONE_LIVE), postgresql_where=sa.text(_ONE_LIVE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +155,13 @@ class Subscription(db.Model):
     # to, fixed at activation. It differs from the plan's list price once the plan's price
     # changed (a new price applies only with the subscriber's consent) or a plan change set it.
     price: Mapped[Optional[Decimal]] = mapped_column(Money)
+    # A downgrade waiting for the period's end (billing/plan_change.py): the plan and price the
+    # next renewal charges and, once it is paid, the subscription takes.
+    next_plan_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("plans.id"))
+    next_price: Mapped[Optional[Decimal]] = mapped_column(Money)
+    # Set by the migration that made one live subscription per shopper on all but the newest
+    # of a shopper's live ones then: those are kept, and left out of the rule's index.
+    kept_before_one_live: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=shop_now, onupdate=shop_now)
 
@@ -162,8 +176,10 @@ class Subscription(db.Model):
 
     @property
     def renewal_price(self) -> Decimal:
-        """What the next renewal charges: the subscriber's own price (the plan's, on a
-        subscription not yet live)."""
+        """What the next renewal charges: the price of a downgrade waiting for it, else the
+        subscriber's own price (the plan's, on a subscription not yet live)."""
+        if self.next_price is not None:
+            return self.next_price
         return self.price if self.price is not None else self.plan.price
 
     @property
@@ -173,7 +189,8 @@ class Subscription(db.Model):
         return digits[-4:] if len(digits) >= 4 else None
 
     user: Mapped[User] = relationship(back_populates="subscriptions")
-    plan: Mapped[Plan] = relationship()
+    plan: Mapped[Plan] = relationship(foreign_keys=[plan_id])
+    next_plan: Mapped[Optional[Plan]] = relationship(foreign_keys=[next_plan_id])
     payments: Mapped[list["Payment"]] = relationship(back_populates="subscription")
 
     __mapper_args__ = {"version_id_col": version}
