@@ -103,8 +103,9 @@ def paid_share(subscription: Subscription, now: datetime) -> Decimal:
     start, end = subscription.current_period_start, subscription.current_period_end
     if start is None or end is None or end <= now or end <= start:
         return Decimal(0)
-    months = (end.year - start.year) * 12 + end.month - start.month
-    periods = max(1, round(months / MONTHS_IN[Interval(subscription.plan.interval)]))
+    # Whole periods paid: the span over an average period's days (28 to 31 a month).
+    days = (end - start).total_seconds() / 86400
+    periods = max(1, round(days / (30.44 * MONTHS_IN[Interval(subscription.plan.interval)])))
     left = min(Decimal((end - now).total_seconds()), Decimal((end - start).total_seconds()))
     return periods * left / Decimal((end - start).total_seconds())
 

@@ -104,11 +104,13 @@ def confirm(subscription: Subscription, change: PlanChange, consent_version: str
         if not claim(change, ChangeStatus.WAITING, **consent):
             raise ActionRefused(_("This plan change was already confirmed."))
         db.session.refresh(change)
-        earlier = waiting_change(subscription.id)
-        if earlier is not None and earlier.id != change.id:
-            # A second change replaces the first.
-            earlier.status = ChangeStatus.CANCELLED
-            earlier.settled_at = now
+        # A second change replaces the first.
+        db.session.execute(
+            db.update(PlanChange).where(PlanChange.subscription_id == subscription.id,
+                                        PlanChange.status == ChangeStatus.WAITING,
+                                        PlanChange.id != change.id)
+            .values(status=ChangeStatus.CANCELLED, settled_at=now)
+            .execution_options(synchronize_session=False))
         subscription.next_plan_id = change.to_plan_id
         subscription.next_price = change.new_price
         record_event(subscription, "consent_given", version=consent_version)

@@ -1,0 +1,197 @@
+"""Plan changes over real HTTP to the sandbox: an upgrade charged pro rata, a downgrade at the period's end, iamport's schedule following the new price, and one live subscription per shopper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from storefront.extensions import db
+from storefront.models import Payment, PlanChange
+from tests.support.plan_changes import (
+    change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
+)
+from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
+from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
+from tests.support.subscribing import pay_first, subscribe
+from tests.support.waiting import wait_until
+
+CENT = Decimal("0.01")
+
+
+def prorated(difference: Decimal, start, end, now) -> Decimal:
+    """(new price − price paid) × time left ÷ the period's length, rounded down to the cent."""
+    share = Decimal((end - now).total_seconds()) / Decimal((end - start).total_seconds())
+    return (difference * share).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def test_an_upgrade_mid_period_charges_the_prorated_difference_and_moves_the_schedule(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    now = shop_now(shop)
+    # 12.015 of 30 days left: $10 × 0.4005 = $4.005, half a cent away from either rounding.
+    start, end = month_period_at(now, timedelta(days=12.015))
+    set_period(shop, sub_id, start, end)
+    [old] = scheduled(shop, sub_id)
+    expected = prorated(Decimal("19.00") - Decimal("9.00"), start, end, shop_now(shop))
+    assert expected == Decimal("4.00")
+
+    preview = shopper.get(f"/account/subscriptions/{sub_id}/plans")
+    assert "Premium" in preview.text and "$4.00" in preview.text
+    response = change_plan(shopper, sub_id, "premium-monthly")
+    assert "Your plan is now Premium" in response.text
+    [charge] = payments(shop, sub_id, kind="change")
+    assert (charge.status, charge.amount) == ("paid", expected)
+    at_iamport = shop.sandbox.payment(charge.imp_uid)
+    assert Decimal(str(at_iamport["amount"])) == expected
+    assert at_iamport["customer_uid_usage"] == "payment"
+
+    after = subscription(shop, sub_id)
+    assert plan_slug(shop, sub_id) == "premium-monthly"
+    assert after.price == Decimal("19.00")
+    assert after.current_period_end == end  # the paid-until date stays
+    [new] = scheduled(shop, sub_id)
+    assert new.merchant_uid != old.merchant_uid
+    assert (new.amount, new.scheduled_at) == (Decimal("19.00"), end)
+    held = iamport_scheduled(shop, after.customer_uid)
+    assert [(row["merchant_uid"], Decimal(str(row["amount"]))) for row in held] == [
+        (new.merchant_uid, Decimal("19.00"))]
+    assert shop.sandbox.api("GET", f"/subscribe/payments/schedule/{old.merchant_uid}"
+                            ).json()["response"]["schedule_status"] == "revoked"
+    mails = shop.sandbox.wait_for_mail(shopper.email, count=3)
+    assert any("Your plan is now Premium" in mail["subject"] for mail in mails)
+
+
+def test_an_upgrade_to_a_yearly_plan_starts_a_new_period_charged_less_the_unused_value(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    now = shop_now(shop)
+    # 15.3 of 30 days left of $9: unused $4.59; $90 − $4.59 = $85.41.
+    start, end = month_period_at(now, timedelta(days=15.3))
+    set_period(shop, sub_id, start, end)
+    at = shop_now(shop)
+    share = Decimal((end - at).total_seconds()) / Decimal((end - start).total_seconds())
+    expected = (Decimal("90.00") - Decimal("9.00") * share).quantize(CENT, rounding=ROUND_DOWN)
+    response = change_plan(shopper, sub_id, "basic-yearly")
+    assert "Your plan is now Basic yearly" in response.text or "Your plan is now" in response.text
+    [charge] = payments(shop, sub_id, kind="change", status="paid")
+    assert charge.amount == expected
+    after = subscription(shop, sub_id)
+    assert plan_slug(shop, sub_id) == "basic-yearly"
+    assert after.current_period_start == charge.paid_at
+    assert timedelta(days=364) < after.current_period_end - after.current_period_start < timedelta(days=367)
+    [new] = scheduled(shop, sub_id)
+    assert (new.amount, new.scheduled_at) == (Decimal("90.00"), after.current_period_end)
+    held = iamport_schedule(shop, new.merchant_uid)
+    assert (held["schedule_status"], Decimal(str(held["amount"]))) == ("scheduled", Decimal("90.00"))
+    assert held["schedule_at"] == int(after.current_period_end.timestamp())
+    # The monthly renewal it replaced is withdrawn: nothing else is due within three months.
+    assert iamport_scheduled(shop, after.customer_uid) == []
+
+
+def test_a_declined_proration_changes_nothing(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper, card=RENEWAL_DECLINE_CARD)
+    before = subscription(shop, sub_id)
+    [old] = scheduled(shop, sub_id)
+    response = change_plan(shopper, sub_id, "premium-monthly")
+    assert "The charge was declined" in response.text
+    assert "Your plan has not changed" in response.text
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed"]
+    after = subscription(shop, sub_id)
+    assert (after.plan_id, after.price, after.current_period_end) == (
+        before.plan_id, before.price, before.current_period_end)
+    assert [row.merchant_uid for row in scheduled(shop, sub_id)] == [old.merchant_uid]
+    assert [row["merchant_uid"] for row in iamport_scheduled(shop, before.customer_uid)] == [old.merchant_uid]
+
+
+def test_a_downgrade_charges_nothing_and_the_next_renewal_charges_the_lower_price(shop):
+    shopper = shop.shopper()
+    _, _, sub_id = pay_first(shop, shopper, "premium-monthly")
+    wait_until(lambda: scheduled(shop, sub_id) and scheduled(shop, sub_id)[0].schedule_taken_at,
+               timeout=6, message="the first renewal schedule")
+    before = subscription(shop, sub_id)
+    [old] = scheduled(shop, sub_id)
+    assert old.amount == Decimal("19.00")
+    response = change_plan(shopper, sub_id, "basic-monthly")
+    assert "Your plan changes to Basic" in response.text
+    page = shopper.get("/account")
+    assert "Changes to Basic on" in page.text
+    assert payments(shop, sub_id, kind="change") == []
+    waiting = subscription(shop, sub_id)
+    assert plan_slug(shop, sub_id) == "premium-monthly" and waiting.price == Decimal("19.00")
+    [new] = scheduled(shop, sub_id)
+    assert (new.amount, new.scheduled_at) == (Decimal("9.00"), before.current_period_end)
+    assert [(row["merchant_uid"], Decimal(str(row["amount"])))
+            for row in iamport_scheduled(shop, before.customer_uid)] == [(new.merchant_uid, Decimal("9.00"))]
+
+    shop.sandbox.advance(32 * DAY)
+    wait_until(lambda: payments(shop, sub_id, kind="renewal", status="paid"), timeout=8,
+               message="the renewal webhook")
+    [renewal] = payments(shop, sub_id, kind="renewal", status="paid")
+    assert renewal.amount == Decimal("9.00")
+    assert Decimal(str(shop.sandbox.payment(renewal.imp_uid)["amount"])) == Decimal("9.00")
+    after = subscription(shop, sub_id)
+    assert (plan_slug(shop, sub_id), after.price, after.next_plan_id) == ("basic-monthly", Decimal("9.00"), None)
+    wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="the next schedule")
+    assert scheduled(shop, sub_id)[0].amount == Decimal("9.00")
+
+
+def test_a_waiting_downgrade_can_be_called_off_and_a_second_change_replaces_the_first(shop):
+    shopper = shop.shopper()
+    _, _, sub_id = pay_first(shop, shopper, "premium-monthly")
+    wait_until(lambda: scheduled(shop, sub_id) and scheduled(shop, sub_id)[0].schedule_taken_at,
+               timeout=6, message="the first renewal schedule")
+    change_plan(shopper, sub_id, "basic-monthly")
+    response = shopper.post_form(f"/account/subscriptions/{sub_id}/plan-change/cancel", {})
+    assert "called off" in response.text
+    assert subscription(shop, sub_id).next_plan_id is None
+    [row] = scheduled(shop, sub_id)
+    assert row.amount == Decimal("19.00")
+    change_plan(shopper, sub_id, "basic-monthly")
+    change_plan(shopper, sub_id, "basic-monthly")
+    with shop.context():
+        statuses = sorted(db.session.execute(db.select(PlanChange.status).where(
+            PlanChange.subscription_id == sub_id, PlanChange.status != "offered")).scalars())
+    assert statuses == ["cancelled", "cancelled", "waiting"]
+
+
+def test_a_confirmation_is_used_once_and_needs_consent(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    refused = change_plan(shopper, sub_id, "premium-monthly", consent=False)
+    assert refused.status_code == 400 and "agree" in refused.text
+    bad = change_plan(shopper, sub_id, "premium-monthly", token="not-a-token")
+    assert bad.status_code == 400
+    assert payments(shop, sub_id, kind="change") == []
+    assert plan_slug(shop, sub_id) == "basic-monthly"
+
+
+def test_a_subscriber_is_offered_a_plan_change_instead_of_a_second_checkout(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = shopper.get("/plans/premium-monthly")
+    assert "Change to this plan" in page.text
+    assert f"/account/subscriptions/{sub_id}/plans/premium-monthly" in page.text
+    checkout = shopper.get("/checkout/premium-monthly")
+    assert checkout.url.endswith(f"/account/subscriptions/{sub_id}/plans")
+    other = shopper.get(f"/account/subscriptions/{sub_id}/plans")
+    assert "another currency" in other.text  # the KRW plan: cancel, then subscribe
+    krw = confirmation_page(shopper, sub_id, "basic-krw-monthly")
+    assert "another currency" in krw.text
+
+
+def test_a_first_payment_that_lands_while_another_subscription_is_live_is_refunded(shop):
+    shopper = shop.shopper()
+    # A checkout for Premium opened first, then Basic bought: paying the Premium window now
+    # would make a second live subscription.
+    premium = shopper.open_checkout("premium-monthly")
+    sub_id = subscribe(shop, shopper)
+    rsp = window_result(shopper.pay_in_window(premium).text)
+    shopper.complete(premium, rsp["imp_uid"])
+    [first] = stored_payments(shop.app, Payment.merchant_uid == premium["pay"]["merchant_uid"])
+    assert first.status in ("paid", "cancelled")
+    other = subscription(shop, first.subscription_id)
+    assert other.status == "incomplete"
+    wait_until(lambda: shop.sandbox.payment(rsp["imp_uid"])["status"] == "cancelled", timeout=6,
+               message="the refund")
+    assert subscription(shop, sub_id).status == "active"
