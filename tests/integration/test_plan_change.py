@@ -11,7 +11,7 @@ from tests.support.plan_changes import (
     change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
 from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
-from tests.support.sandbox import RENEWAL_DECLINE_CARD, window_result
+from tests.support.sandbox import RENEWAL_DECLINE_CARD, RENEWAL_REVIEW_APPROVE_CARD, window_result
 from tests.support.subscribing import pay_first, subscribe
 from tests.support.waiting import wait_until
 
@@ -195,3 +195,45 @@ def test_a_first_payment_that_lands_while_another_subscription_is_live_is_refund
     wait_until(lambda: shop.sandbox.payment(rsp["imp_uid"])["status"] == "cancelled", timeout=6,
                message="the refund")
     assert subscription(shop, sub_id).status == "active"
+
+
+def test_an_upgrade_held_for_review_waits_for_it_then_applies(shop):
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper, card=RENEWAL_REVIEW_APPROVE_CARD)
+    response = change_plan(shopper, sub_id, "premium-monthly")
+    assert "held for review" in response.text
+    assert plan_slug(shop, sub_id) == "basic-monthly"
+    wait_until(lambda: payments(shop, sub_id, kind="change", status="paid"), timeout=6,
+               message="the review's approval")
+    wait_until(lambda: plan_slug(shop, sub_id) == "premium-monthly", timeout=6, message="the change")
+    assert subscription(shop, sub_id).price == Decimal("19.00")
+
+
+def test_an_upgrade_paid_after_its_deadline_is_refunded_and_changes_nothing(shop):
+    # The review decides after the change's deadline has passed.
+    shop.app.config["REVIEW_DEADLINE"] = timedelta(0)
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper, card=RENEWAL_REVIEW_APPROVE_CARD)
+    [old] = scheduled(shop, sub_id)
+    change_plan(shopper, sub_id, "premium-monthly")
+    wait_until(lambda: [p for p in payments(shop, sub_id, kind="change") if p.status in ("paid", "cancelled")],
+               timeout=6, message="the review's approval")
+    [charge] = payments(shop, sub_id, kind="change")
+    wait_until(lambda: shop.sandbox.payment(charge.imp_uid)["status"] == "cancelled", timeout=6,
+               message="the late charge given back")
+    assert plan_slug(shop, sub_id) == "basic-monthly"
+    assert subscription(shop, sub_id).price == Decimal("9.00")
+    assert [row.merchant_uid for row in scheduled(shop, sub_id)] == [old.merchant_uid]
+
+
+def test_a_plan_change_in_korean(shop):
+    shopper = shop.shopper()
+    shopper.use_language("ko")
+    _, _, sub_id = pay_first(shop, shopper, "premium-monthly")
+    wait_until(lambda: scheduled(shop, sub_id) and scheduled(shop, sub_id)[0].schedule_taken_at,
+               timeout=6, message="the first renewal schedule")
+    page = shopper.get(f"/account/subscriptions/{sub_id}/plans")
+    assert "요금제 변경" in page.text and "다운그레이드" in page.text and "업그레이드" in page.text
+    response = change_plan(shopper, sub_id, "basic-monthly")
+    assert "요금제로 변경됩니다" in response.text
+    assert "요금제 변경 취소" in shopper.get("/account").text
