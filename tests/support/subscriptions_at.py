@@ -36,8 +36,14 @@ def customer(name: str) -> User:
 
 
 def subscribe(user: User, plan_row: Plan, paid_at: datetime) -> Subscription:
-    """A subscription whose first payment was paid at `paid_at`, activated as billing does."""
+    """A subscription whose first payment was paid at `paid_at`, activated as billing does.
+
+    A shopper's second live subscription is one held from before one live subscription per
+    shopper was the rule: the earlier ones are flagged as the migration flagged them."""
     n = _next()
+    for earlier in db.session.execute(db.select(Subscription).where(
+            Subscription.user_id == user.id, Subscription.status.in_(("active", "past_due")))).scalars():
+        earlier.kept_before_one_live = True
     sub = Subscription(user_id=user.id, plan_id=plan_row.id, created_at=paid_at, updated_at=paid_at)
     db.session.add(sub)
     db.session.flush()

@@ -145,8 +145,10 @@ def test_a_subscriber_is_told_they_are_subscribed_on_their_plans_page(client, ap
     assert "You are subscribed to Basic" in text
     assert 'href="/account"' in text
     assert "/checkout/basic-monthly" not in text
-    # Another plan can still be bought.
-    assert "/checkout/premium-monthly" in client.get("/plans/premium-monthly").get_data(as_text=True)
+    # Another plan is a plan change, never a second checkout (one live subscription per shopper).
+    other = client.get("/plans/premium-monthly").get_data(as_text=True)
+    assert "/checkout/premium-monthly" not in other
+    assert "Change to this plan" in other
 
 
 def test_a_result_of_another_account_says_so_to_a_logged_in_shopper(client, app, order, auth):

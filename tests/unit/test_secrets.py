@@ -113,6 +113,7 @@ def pages(ids: dict) -> list[str]:
         "/", "/plans/basic-monthly", "/plans/nope", "/auth/register", "/auth/login", "/account",
         "/account?page=2", f"/account/subscriptions/{sub}/cancel", f"/account/subscriptions/{sub}/resume",
         f"/account/subscriptions/{sub}/card", "/account/subscriptions/999/card",
+        f"/account/subscriptions/{sub}/plans", f"/account/subscriptions/{sub}/plans/basic-monthly",
         "/checkout/basic-monthly", "/checkout/premium-monthly", "/checkout/nope",
         "/checkout/return?merchant_uid=sub_live_pending", "/checkout/return?imp_uid=imp_live_paid",
         "/checkout/return", "/checkout/result/sub_live_pending", "/checkout/result/sub_live_paid",
@@ -160,6 +161,12 @@ def visit(app, client, ids) -> list[str]:
     return bodies
 
 
+def set_status(app, sub_id: int, status: str) -> None:
+    with app.app_context():
+        db.session.get(Subscription, sub_id).status = status
+        db.session.commit()
+
+
 def assert_nothing_leaked(bodies: list[str], caplog, leaks=LEAKS) -> None:
     for body in bodies:
         for secret in leaks:
@@ -177,7 +184,10 @@ def assert_nothing_leaked(bodies: list[str], caplog, leaks=LEAKS) -> None:
 def test_pages_carry_the_merchant_code_but_no_credentials(live, caplog):
     app, client, rsps, ids = live
     iamport_works(rsps)
+    # The checkout page is a shopper's with no live subscription (a subscriber changes plan).
+    set_status(app, ids["sub"], "canceled")
     checkout = client.get("/checkout/basic-monthly")
+    set_status(app, ids["sub"], "active")
     assert checkout.status_code == 200
     assert f'"imp_code": "{IMP_CODE}"' in checkout.get_data(as_text=True)
     card = client.get(f"/account/subscriptions/{ids['sub']}/card")
