@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from storefront import billing
 from storefront.account import subscription_or_404
-from storefront.billing.plan_change import change_refusal, other_plans, quote
+from storefront.billing.plan_change import change_refusal, charging_change, other_plans, quote
 from storefront.billing.plan_change_orders import call_off, confirm, offer, offered, plan_refusal
 from storefront.errors import error_response
 from storefront.formatting import date_long, money
@@ -22,6 +22,12 @@ bp = Blueprint("plan_change", __name__, url_prefix="/account/subscriptions")
 # The version of the consent to a new recurring amount (templates/account/_plan_change_consent.html):
 # changing its words means a new version.
 CONSENT_VERSION = "2026-12-07"
+
+
+@bp.app_context_processor
+def plan_change_helpers() -> dict:
+    """For the account page: the upgrade of a subscription still being charged (or reviewed)."""
+    return {"charging_change": charging_change}
 
 
 def consent_text_id() -> str:

@@ -200,9 +200,12 @@ def test_a_first_payment_that_lands_while_another_subscription_is_live_is_refund
 def test_an_upgrade_held_for_review_waits_for_it_then_applies(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper, card=RENEWAL_REVIEW_APPROVE_CARD)
+    shop.sandbox.set_delays(review_delay=60)
     response = change_plan(shopper, sub_id, "premium-monthly")
     assert "held for review" in response.text
     assert plan_slug(shop, sub_id) == "basic-monthly"
+    assert "Your change to Premium waits for its charge" in response.text
+    shop.sandbox.advance(61)  # the review decides
     wait_until(lambda: payments(shop, sub_id, kind="change", status="paid"), timeout=6,
                message="the review's approval")
     wait_until(lambda: plan_slug(shop, sub_id) == "premium-monthly", timeout=6, message="the change")
