@@ -209,6 +209,9 @@ def charge_refusal(subscription: Subscription) -> str | None:
         return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
         return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")
+    if subscription.next_plan_id is not None:
+        # The next period is the new plan's: it starts with the renewal at the period's end.
+        return _("A plan change waits for the end of the period; call it off to charge now.")
     return None
 
 

@@ -142,6 +142,10 @@ def test_a_waiting_downgrade_can_be_called_off_and_a_second_change_replaces_the_
     wait_until(lambda: scheduled(shop, sub_id) and scheduled(shop, sub_id)[0].schedule_taken_at,
                timeout=6, message="the first renewal schedule")
     change_plan(shopper, sub_id, "basic-monthly")
+    # The next period is Basic's from the renewal on: "Charge now" waits for the change.
+    assert "call it off to charge now" in shopper.get("/account").text
+    assert "call it off to charge now" in shopper.charge_now(sub_id).text
+    assert payments(shop, sub_id, kind="repeat") == []
     response = shopper.post_form(f"/account/subscriptions/{sub_id}/plan-change/cancel", {})
     assert "called off" in response.text
     assert subscription(shop, sub_id).next_plan_id is None
