@@ -213,3 +213,30 @@ def test_the_footer_names_the_hosting_provider_in_both_languages(app_factory):
 
 def test_the_hosting_provider_has_a_plain_demo_default(client):
     assert "Demo Hosting Co." in footer(client.get("/", headers=ENGLISH))
+
+
+def test_the_migration_leaves_old_accounts_without_consents_and_goes_down_again(app_factory):
+    from flask_migrate import check, downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    app = app_factory()
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade(revision="b4d9e2f6a8c3")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (email, first_name, last_name, password_hash, created_at, "
+                "session_token) VALUES ('u@example.com', 'U', 'Ser', 'x', CURRENT_TIMESTAMP, 't')"))
+        upgrade()
+        check()
+        row = db.session.execute(text(
+            "SELECT terms_consent_at, terms_version, privacy_consent_at, privacy_version, "
+            "age_confirmed_at FROM users")).one()
+        assert tuple(row) == (None,) * 5
+        db.session.rollback()
+        downgrade(revision="b4d9e2f6a8c3")
+        columns = {column["name"] for column in inspect(db.engine).get_columns("users")}
+        assert "terms_consent_at" not in columns and "age_confirmed_at" not in columns
+        upgrade()
