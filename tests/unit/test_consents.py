@@ -58,8 +58,8 @@ def test_sign_up_without_any_consent_names_all_three(auth, app):
 def test_the_sign_up_page_asks_each_consent_with_its_own_box_and_link(client):
     page = client.get("/auth/register").get_data(as_text=True)
     for name in CONSENTS:
-        assert f'name="{name}" type="checkbox"' in page or f'type="checkbox" name="{name}"' in page \
-            or (f'name="{name}"' in page and 'type="checkbox"' in page), name
+        assert f'id="{name}" name="{name}" required type="checkbox"' in page, name
+        assert f'<label for="{name}">' in page, name
     assert "checked" not in page
     assert 'href="/terms"' in page and 'href="/privacy"' in page
     assert "14 or older" in page and "guardian" in page
