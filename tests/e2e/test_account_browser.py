@@ -11,6 +11,7 @@ from storefront import billing
 from storefront.periods import add_interval
 from tests.support.checkout_browser import (
     order_number,
+    tick_consents,
     pay_in_window,
     register,
     result_url,
@@ -244,7 +245,7 @@ def korean_subscribe(page, shop, device: str | None) -> str:
     page.fill("#email", f"hong{id(page)}@example.com")
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.check("#agree")
+    tick_consents(page)
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(f"{shop.url}/account")
     page.goto(f"{shop.url}/checkout/basic-monthly")

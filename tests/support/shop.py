@@ -15,6 +15,7 @@ import requests
 from storefront import create_app
 from storefront.cli import seed_plans
 from storefront.extensions import db
+from tests.support.accounts import CONSENTS
 from tests.support.apps import close_database, database_url, track_connections
 from tests.support.pages import csrf_token
 from tests.support.sandbox import RunningSandbox
@@ -59,7 +60,7 @@ class Shop:
         page = http.get(f"{self.url}/auth/register", timeout=10)
         response = http.post(f"{self.url}/auth/register", data={
             "csrf_token": shopper.csrf(page.text), "first_name": first, "last_name": last,
-            "email": email, "password": "correct horse", "confirm": "correct horse", "agree": "y",
+            "email": email, "password": "correct horse", "confirm": "correct horse", **CONSENTS,
         }, timeout=10)
         assert response.status_code == 200 and response.url.endswith("/account"), response.text[:500]
         return shopper
