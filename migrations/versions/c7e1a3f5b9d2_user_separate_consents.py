@@ -1,7 +1,7 @@
 """users record the terms, privacy and age-14 consents separately, each with when and which version
 
 Revision ID: c7e1a3f5b9d2
-Revises: b4d9e2f6a8c3
+Revises: c5e1a7d3f9b2
 Create Date: 2026-12-07 18:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c7e1a3f5b9d2'
-down_revision = 'b4d9e2f6a8c3'
+down_revision = 'c5e1a7d3f9b2'
 branch_labels = None
 depends_on = None
 

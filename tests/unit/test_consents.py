@@ -224,7 +224,7 @@ def test_the_migration_leaves_old_accounts_without_consents_and_goes_down_again(
         db.drop_all()
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        upgrade(revision="b4d9e2f6a8c3")
+        upgrade(revision="c5e1a7d3f9b2")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO users (email, first_name, last_name, password_hash, created_at, "
@@ -236,7 +236,7 @@ def test_the_migration_leaves_old_accounts_without_consents_and_goes_down_again(
             "age_confirmed_at FROM users")).one()
         assert tuple(row) == (None,) * 5
         db.session.rollback()
-        downgrade(revision="b4d9e2f6a8c3")
+        downgrade(revision="c5e1a7d3f9b2")
         columns = {column["name"] for column in inspect(db.engine).get_columns("users")}
         assert "terms_consent_at" not in columns and "age_confirmed_at" not in columns
         upgrade()
