@@ -199,3 +199,20 @@ def test_deleting_the_account_within_the_window_refunds_in_full(shop, sandbox):
     assert subscription(shop, sub_id).status == "canceled"
     assert cancelled_at_iamport(shop, imp_uid, 19800)["status"] == "cancelled"
     assert refunds_of(shop, imp_uid) == [(PRICE, "done")]
+
+
+def test_withdrawal_and_cancel_pages_in_korean(shop):
+    from tests.support.i18n import english_left
+
+    priced(shop)
+    ada = shop.shopper()
+    _, sub_id = subscribed(shop, ada)
+    ada.use_language("ko")
+    overview = ada.get("/account").text
+    assert "청약철회 (전액 환불)" in overview
+    for path in ("withdraw", "cancel"):
+        page = ada.get(f"/account/subscriptions/{sub_id}/{path}").text
+        assert "19,800원이 카드로 환불됩니다" in page, path
+        assert english_left(page, {"Ada", "Lovelace", "Basic"}) == [], path
+    done = ada.post_form(f"/account/subscriptions/{sub_id}/withdraw", {})
+    assert "청약철회가 완료되어" in done.text
