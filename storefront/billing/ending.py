@@ -22,10 +22,11 @@ from storefront.periods import INTERVAL_MONTHS, add_interval
 
 log = logging.getLogger(__name__)
 
-# The settings' values (config.py checks them at start-up).
+# What an ending refunds by: REFUND_ON_CANCEL_NOW's values (config.py checks them at start-up),
+# and the withdrawal, which comes before them.
 UNUSED_DAYS = "unused_days"
 NO_REFUND = "none"
-REFUND_RULES = (UNUSED_DAYS, NO_REFUND)
+WITHDRAWAL = "withdrawal"
 # The key of an ending's refund of one payment: one per subscription and payment, so ending a
 # subscription twice (a resubmitted form) never owes its refund twice.
 ENDING_KEY = "ending:"
@@ -51,14 +52,14 @@ class EndingRefund:
 
     @property
     def withdrawal(self) -> bool:
-        return self.basis == "withdrawal"
+        return self.basis == WITHDRAWAL
 
 
 def _local_day(moment: datetime) -> date:
-    return clock_aware(moment).astimezone(shop_zone()).date()
+    return as_utc(moment).astimezone(shop_zone()).date()
 
 
-def clock_aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """A stored moment as an aware UTC datetime (SQLite hands back naive UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -96,7 +97,7 @@ def withdrawal_ends(subscription: Subscription) -> datetime | None:
     if days <= 0 or paid is None:
         return None
     sent = contract_mail_sent(subscription)
-    start = max(clock_aware(paid), clock_aware(sent)) if sent else clock_aware(paid)
+    start = max(as_utc(paid), as_utc(sent)) if sent else as_utc(paid)
     last_day = _local_day(start) + timedelta(days=days + 1)
     return datetime.combine(last_day, time(0), tzinfo=shop_zone()).astimezone(timezone.utc)
 
@@ -113,11 +114,11 @@ def _period_before(subscription: Subscription, end: datetime) -> datetime:
     zone, interval = shop_zone(), subscription.plan.interval
     anchor = subscription.billing_anchor or subscription.current_period_start
     if anchor is not None:
-        anchor, local_end = clock_aware(anchor).astimezone(zone), clock_aware(end).astimezone(zone)
+        anchor, local_end = as_utc(anchor).astimezone(zone), as_utc(end).astimezone(zone)
         step = INTERVAL_MONTHS[interval]
         elapsed = ((local_end.year - anchor.year) * 12 + local_end.month - anchor.month) // step
         for k in (elapsed, elapsed - 1):
-            if k >= 1 and add_interval(anchor, interval, k, zone=zone) == clock_aware(end):
+            if k >= 1 and add_interval(anchor, interval, k, zone=zone) == as_utc(end):
                 return add_interval(anchor, interval, k - 1, zone=zone)
     return add_interval(end, interval, -1, zone=zone)
 
@@ -148,15 +149,15 @@ def refund_on_ending_now(subscription: Subscription, now: datetime | None = None
     paid = paid_payments_newest_first(subscription.id)
     until = withdrawal_ends(subscription)
     if until is not None and now < until:
-        parts = [(p, refundable_balance(p)) for p in paid if p.paid_at and clock_aware(p.paid_at) < until]
-        return EndingRefund("withdrawal", currency, [(p, s) for p, s in parts if s > 0], withdrawal_until=until)
+        parts = [(p, refundable_balance(p)) for p in paid if p.paid_at and as_utc(p.paid_at) < until]
+        return EndingRefund(WITHDRAWAL, currency, [(p, s) for p, s in parts if s > 0], withdrawal_until=until)
     if current_app.config["REFUND_ON_CANCEL_NOW"] == NO_REFUND:
         return EndingRefund(NO_REFUND, currency)
     end = subscription.current_period_end
-    if end is None or clock_aware(end) <= now:
+    if end is None or as_utc(end) <= now:
         return EndingRefund(UNUSED_DAYS, currency)
     tomorrow = _local_day(now) + timedelta(days=1)
-    parts, days, end = [], 0, clock_aware(end)
+    parts, days, end = [], 0, as_utc(end)
     # Each paid payment paid one period: the newest the last one, back from the paid-until date.
     for payment in paid:
         start = _period_before(subscription, end)
@@ -196,6 +197,10 @@ def write_end_now(subscription: Subscription, withdrawal: bool = False) -> Endin
 def end_now(subscription: Subscription, withdrawal: bool = False) -> EndingRefund:
     """`write_end_now`, committed; the caller then carries out what it owes iamport (the
     refunds, the schedule withdrawn, the key deleted: see obligations.carry_out)."""
-    refund = write_end_now(subscription, withdrawal)
+    try:
+        refund = write_end_now(subscription, withdrawal)
+    except ActionRefused:
+        db.session.rollback()  # nothing of a refused ending is kept: not the cancel, not a refund
+        raise
     db.session.commit()
     return refund
