@@ -49,7 +49,11 @@ def delete_account():
     if billing.money_open(user):
         return _page(form, user, 409, _("A payment or refund of yours is still under way. Your "
                                         "account can be deleted once it has finished."))
-    for subscription_id in billing.end_all_now(user):
+    try:
+        ended = billing.end_all_now(user)
+    except billing.ActionRefused as exc:  # a refund that changed meanwhile: nothing of it is kept
+        return _page(form, user, 409, str(exc))
+    for subscription_id in ended:
         # Committed: what is left undone here (a key iamport did not delete) reconcile retries.
         billing.carry_out(subscription_id)
     erase(user)
