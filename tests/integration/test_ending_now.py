@@ -4,7 +4,8 @@ shopper's cancel, staff's cancel and an account's deletion all follow that one r
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from html import unescape
 from zoneinfo import ZoneInfo
@@ -62,6 +63,16 @@ def unused_days_value(paid: Decimal, start, end, now) -> Decimal:
     return (paid * unused / (end_day - start_day).days).quantize(Decimal(1), rounding=ROUND_DOWN)
 
 
+def seconds_to_a_30_day_month() -> float:
+    """Seconds from now to noon in Seoul on the 15th of the next month that has 30 days."""
+    now = utcnow().astimezone(SEOUL)
+    year, month = now.year, now.month
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if calendar.monthrange(year, month)[1] == 30:
+            return (datetime(year, month, 15, 12, tzinfo=SEOUL) - now).total_seconds()
+
+
 @pytest.fixture
 def without_withdrawal(tmp_path, sandbox):
     running = make_shop(tmp_path, sandbox, WITHDRAWAL_DAYS=0)
@@ -96,12 +107,19 @@ def test_cancel_now_minutes_after_paying_refunds_everything_paid(shop):
 def test_without_withdrawal_cancel_now_on_day_0_refunds_the_unused_whole_days(without_withdrawal):
     shop = without_withdrawal
     priced(shop)
+    # The clocks moved on to the 15th of the next month of 30 days, so the period paid has 30 days.
+    ahead = seconds_to_a_30_day_month()
+    shop.sandbox.advance(ahead)
     ada = shop.shopper()
     imp_uid, sub_id = subscribed(shop, ada)
     assert "Withdraw" not in ada.get("/account").text
     sub = subscription(shop, sub_id)
-    expected = unused_days_value(PRICE, sub.current_period_start, sub.current_period_end, utcnow())
-    assert 0 < expected < PRICE
+    start, end = sub.current_period_start.astimezone(SEOUL), sub.current_period_end.astimezone(SEOUL)
+    assert (end.date() - start.date()).days == 30 and start.day == 15
+    now = utcnow() + timedelta(seconds=ahead)
+    # Day 0: today is used, the 29 days from tomorrow to the paid-until date are not.
+    expected = unused_days_value(PRICE, start, end, now)
+    assert expected == (PRICE * 29 / 30).quantize(Decimal(1), rounding=ROUND_DOWN) == Decimal("19140")
     shown = f"₩{expected:,.0f} will be refunded to your card"
     assert shown in unescape(ada.get(f"/account/subscriptions/{sub_id}/cancel").text)
     ada.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "now"})
