@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 ENDED_REASONS = {
     EndedReason.CANCELLED: lazy_gettext("cancelled"),
     EndedReason.PAYMENT_FAILED: lazy_gettext("ended: payment failed"),
+    EndedReason.WITHDRAWN: lazy_gettext("withdrawn (청약철회)"),
 }
 # The query flag of the "Check at iamport" button: a GET, as asking changes nothing.
 CHECK_FLAG = "iamport"

@@ -71,6 +71,7 @@ ENDED_REASONS = {
     "cancelled": lazy_gettext("cancelled"),
     "payment_failed": lazy_gettext("unpaid after the last retry"),
     "given_up": lazy_gettext("given up before it started"),
+    "withdrawal": lazy_gettext("withdrawn (청약철회)"),
     "sandbox_reset": lazy_gettext("the sandbox was reset"),
 }
 # Which of items at the same moment is shown first (newest first): what followed comes above.

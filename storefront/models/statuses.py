@@ -27,6 +27,8 @@ class EndedReason(enum.StrEnum):
 
     CANCELLED = "cancelled"
     PAYMENT_FAILED = "payment_failed"
+    # Withdrawn within the withdrawal period (청약철회): ended at once, every payment refunded.
+    WITHDRAWN = "withdrawn"
 
 
 class MrrKind(enum.StrEnum):

@@ -1,0 +1,120 @@
+"""The one rule for ending now (billing.ending): withdrawal in full, after it the unused whole days
+per payment (newest first, at what was paid, within each balance) or nothing; and the terms page
+that says it, from the settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
+
+import pytest
+
+from storefront.billing.ending import refund_on_ending_now, withdrawal_ends
+from storefront.cli import seed_plans
+from storefront.extensions import db
+from storefront.mail import message_id
+from storefront.models import OutboxMessage, Payment, Plan, Refund, Subscription, User
+from tests.support.i18n import KOREAN
+
+# 1 Dec 2026 10:00 in Seoul; the first month paid, then "Charge now" paid January in advance.
+PAID = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+JANUARY = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
+FEBRUARY = datetime(2027, 2, 1, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make(app_factory):
+    def build(**settings):
+        app = app_factory(**settings)
+        with app.app_context():
+            seed_plans()
+            user = User(email="ada@example.com", first_name="Ada", last_name="Lovelace")
+            user.set_password("correct horse")
+            plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-krw-monthly")).scalar_one()
+            sub = Subscription(user=user, plan=plan, status="active", customer_uid="cu_1",
+                               billing_anchor=PAID, current_period_start=PAID, current_period_end=FEBRUARY)
+            db.session.add_all([user, sub])
+            for n, kind in enumerate(("first", "repeat")):
+                db.session.add(Payment(merchant_uid=f"m{n}", imp_uid=f"imp_{n}", user=user, subscription=sub,
+                                       amount=Decimal("9900"), currency="KRW", kind=kind, status="paid",
+                                       paid_at=PAID.replace(minute=n)))
+            db.session.commit()
+        return app
+    return build
+
+
+def ending(app, now: datetime) -> tuple[str, list[tuple[str, Decimal]], int]:
+    with app.app_context():
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        rule = refund_on_ending_now(sub, now)
+        return rule.basis, [(p.merchant_uid, share) for p, share in rule.parts], rule.days
+
+
+def test_within_the_window_every_payment_is_refunded_in_full(make):
+    app = make()
+    assert ending(app, datetime(2026, 12, 5, tzinfo=UTC)) == (
+        "withdrawal", [("m1", Decimal("9900")), ("m0", Decimal("9900"))], 0)
+
+
+def test_after_the_window_the_unused_whole_days_newest_payment_first(make):
+    app = make()
+    # 20 Dec 12:00 in Seoul: January (31 days) is wholly unused; of December (31 days), 21 Dec
+    # to 31 Dec, 11 days.
+    now = datetime(2026, 12, 20, 3, 0, tzinfo=UTC)
+    december = (Decimal(9900) * 11 / 31).quantize(Decimal(1), rounding=ROUND_DOWN)
+    assert ending(app, now) == ("unused_days", [("m1", Decimal("9900")), ("m0", december)], 42)
+
+
+def test_a_payment_refunded_in_part_gives_at_most_its_balance(make):
+    app = make(WITHDRAWAL_DAYS=0)
+    with app.app_context():
+        db.session.add(Refund(request_key="staff:x", imp_uid="imp_1", merchant_uid="m1", payment_id=2,
+                              amount=Decimal("9000"), currency="KRW", reason="r"))
+        db.session.commit()
+    # 1 Jan 2027 11:00 in Seoul: January from the 2nd is unused, 30 of 31 days.
+    basis, parts, _ = ending(app, datetime(2027, 1, 1, 2, 0, tzinfo=UTC))
+    assert parts == [("m1", Decimal("900"))]
+
+
+def test_refund_none_refunds_nothing_after_the_window(make):
+    app = make(REFUND_ON_CANCEL_NOW="none")
+    assert ending(app, datetime(2026, 12, 20, tzinfo=UTC)) == ("none", [], 0)
+    # Within the window the law's withdrawal still refunds in full.
+    assert ending(app, datetime(2026, 12, 2, tzinfo=UTC))[0] == "withdrawal"
+
+
+def test_the_window_runs_from_the_contract_mail_when_it_was_sent_later(make):
+    app = make()
+    with app.app_context():
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        # Without the mail sent: to the end of 8 December in Seoul (the first day not counted).
+        assert withdrawal_ends(sub) == datetime(2026, 12, 8, 15, 0, tzinfo=UTC)
+        db.session.add(OutboxMessage(message_id=message_id("contract", f"subscription-{sub.id}"),
+                                     kind="contract", to_address="ada@example.com", language="en",
+                                     subject="s", text_body="t", html_body="h",
+                                     sent_at=datetime(2026, 12, 3, 5, 0, tzinfo=UTC)))
+        db.session.commit()
+        assert withdrawal_ends(sub) == datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
+    assert ending(app, datetime(2026, 12, 10, 14, 59, tzinfo=UTC))[0] == "withdrawal"
+    assert ending(app, datetime(2026, 12, 10, 15, 0, tzinfo=UTC))[0] == "unused_days"
+
+
+def test_no_window_when_withdrawal_is_off(make):
+    app = make(WITHDRAWAL_DAYS=0)
+    assert ending(app, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))[0] == "unused_days"
+
+
+@pytest.mark.parametrize(("settings", "english", "korean"), [
+    ({}, ["within 7 days", '"Withdraw" button', "unused whole days"],
+     ["7일 이내", '"청약철회" 버튼', "사용하지 않은 날수"]),
+    ({"WITHDRAWAL_DAYS": 0, "REFUND_ON_CANCEL_NOW": "none"},
+     ["exclude withdrawal", "the unused time is not refunded"],
+     ["청약철회를 제한합니다", "남은 이용 기간은 환불하지 않습니다"]),
+])
+def test_the_terms_say_the_settings(app_factory, settings, english, korean):
+    app = app_factory(**settings)
+    client = app.test_client()
+    en = client.get("/terms", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    ko = client.get("/terms", headers=KOREAN).get_data(as_text=True)
+    assert all(text in en for text in english), en
+    assert all(text in ko for text in korean), ko
