@@ -27,6 +27,8 @@ class EndedReason(enum.StrEnum):
 
     CANCELLED = "cancelled"
     PAYMENT_FAILED = "payment_failed"
+    # The subscriber did not agree to a price increase before the renewal it applied at.
+    PRICE_NOT_AGREED = "price_not_agreed"
 
 
 class MrrKind(enum.StrEnum):
