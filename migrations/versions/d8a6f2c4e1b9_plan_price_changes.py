@@ -75,7 +75,7 @@ def upgrade():
                                 name=op.f('fk_price_consents_change_id_plan_price_changes')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_price_consents')),
         sa.UniqueConstraint('subscription_id', 'change_id',
-                            name=op.f('uq_price_consents_subscription_id_change_id')),
+                            name=op.f('uq_price_consents_subscription_id')),
     )
     op.create_index(op.f('ix_price_consents_subscription_id'), 'price_consents', ['subscription_id'])
     _checks(f"{KINDS}, {PRICE_KINDS}", f"{REASONS}, 'price_not_agreed'")
