@@ -79,8 +79,9 @@ def open_consent(subscription: Subscription) -> PriceConsent | None:
     """The consent asked for the subscription's next renewal and not given yet, if any."""
     if subscription.status != SubscriptionStatus.ACTIVE or subscription.current_period_end is None:
         return None
-    return db.session.execute(db.select(PriceConsent).where(
+    return db.session.execute(db.select(PriceConsent).join(PriceConsent.change).where(
         PriceConsent.subscription_id == subscription.id, PriceConsent.agreed_at.is_(None),
+        PlanPriceChange.withdrawn_at.is_(None),
         PriceConsent.renewal_at == subscription.current_period_end,
         PriceConsent.new_price > PriceConsent.old_price)
         .order_by(PriceConsent.id.desc()).limit(1)).scalar_one_or_none()
@@ -189,7 +190,9 @@ def remind(now: datetime) -> int:
     """The job's step: remind, once, each subscriber who has not agreed REMIND_DAYS before."""
     rows = list(db.session.execute(
         db.select(PriceConsent).join(Subscription, Subscription.id == PriceConsent.subscription_id)
+        .join(PriceConsent.change)
         .where(PriceConsent.agreed_at.is_(None), PriceConsent.reminded_at.is_(None),
+               PlanPriceChange.withdrawn_at.is_(None),
                PriceConsent.new_price > PriceConsent.old_price,
                PriceConsent.renewal_at == Subscription.current_period_end,
                Subscription.status == SubscriptionStatus.ACTIVE,

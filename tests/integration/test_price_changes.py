@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from storefront.extensions import db
 from storefront.models import AuditEntry, Plan
+from tests.integration.test_mail import in_korean
 from tests.support.records import DAY, payments, scheduled, subscription
 from tests.support.staff import confirm, staff_member
-from tests.support.subscribing import subscribe
+from tests.support.subscribing import pay_first, subscribe
 from tests.support.waiting import wait_until
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -200,3 +201,50 @@ def test_a_decrease_applies_at_the_next_renewal_with_a_notice(shop):
     [renewal] = [p for p in payments(shop, sub_id, kind="renewal", status="paid")
                  if p.period_start == renews_at]
     assert Decimal(str(shop.sandbox.payment(renewal.imp_uid)["amount"])) == Decimal("7")
+
+
+def test_a_shopper_who_agreed_to_the_coming_increase_at_checkout_is_not_asked_again(shop):
+    ada = shop.shopper()
+    first = subscribe(shop, ada)
+    on = shop_today(shop, first) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    _, _, sub_id = pay_first(shop, grace)
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("9.00") and "+pc" in sub.consent_version
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    wait_until(lambda: [p.amount for p in scheduled(shop, sub_id)] == [Decimal("12.00")]
+               and all(p.schedule_taken_at for p in scheduled(shop, sub_id)),
+               message="the schedule at the price agreed at checkout")
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("12.00") and not sub.cancel_at_period_end
+    assert mails(shop, grace.email, "Your consent is needed") == []
+
+
+def test_staff_withdraw_a_change_and_those_asked_keep_their_subscription(shop):
+    ada = shop.shopper(email="gildong@example.com", first="길동", last="홍")
+    in_korean(ada)
+    sub_id = subscribe(shop, ada)
+    start = subscription(shop, sub_id).current_period_start
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    sam = staff_member(shop)
+    plan = plan_id(shop)
+    assert set_price(sam, plan, "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    wait_until(lambda: mails(shop, ada.email, "동의가 필요합니다"), message="the Korean consent mail")
+    assert "새 요금에 동의합니다" in ada.get("/account").text
+    assert subscription(shop, sub_id).cancel_at_period_end
+    answer, _ = confirm(sam, f"/admin/plans/{plan}/price/withdraw", reason="a mistake")
+    assert answer.status_code == 200, answer.text[:300]
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end and sub.price == Decimal("9.00")
+    assert 'data-testid="price-consent"' not in ada.get("/account").text
+    customer_uid = sub.customer_uid
+    wait_until(lambda: [Decimal(str(s["amount"])) for s in schedules_of(shop, customer_uid, start)
+                        if s["schedule_status"] == "scheduled"] == [Decimal("9")],
+               message="the renewal at the old price again")
+    with shop.context():
+        assert db.session.execute(db.select(AuditEntry.outcome).where(
+            AuditEntry.action == "plan_price_withdrawn")).scalar_one() == "ok"
