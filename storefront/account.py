@@ -15,6 +15,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from storefront import clock
 from storefront import billing
 from storefront.ending_words import refund_said
+from storefront.billing import price_changes
 from storefront.errors import error_response
 from storefront.extensions import db
 from storefront.formatting import date_long, money
@@ -103,6 +104,8 @@ def overview():
         # at most a live subscription or two: one look-up each).
         withdrawable={sub.id for sub in subscriptions
                       if sub.status in billing.LIVE_STATUSES and billing.withdrawal_open(sub)},
+        price_consent={sub.id: price_changes.open_consent(sub) for sub in subscriptions},
+        price_text_version=price_changes.TEXT_VERSION,
         history=history,
         now=clock.now(),
     )
@@ -303,4 +306,24 @@ def resume(subscription_id: int):
     else:
         billing.carry_out(subscription.id)
         flash(_("Welcome back! Your subscription renews as before."), "success")
+    return redirect(url_for("account.overview")), 303
+
+
+@bp.route("/subscriptions/<int:subscription_id>/price-consent", methods=["POST"])
+@login_required
+def agree_to_price(subscription_id: int):
+    """The subscriber's explicit consent to the new price asked for their next renewal (the
+    notice's button; CSRF as every form): recorded with the text's version, then renewed at it."""
+    subscription = subscription_or_404(subscription_id)
+    change_id = request.form.get("change_id", "")
+    if not change_id.isdigit() or int(change_id) > MAX_ID:
+        return error_response(400, _("This form is not valid. Please reload the page."))
+    try:
+        price_changes.agree(subscription, int(change_id), request.form.get("text_version", ""))
+    except billing.ActionRefused as exc:
+        flash(str(exc), "warning")
+    else:
+        flash(_("Thank you: your subscription renews on %(date)s at %(price)s.",
+                date=date_long(subscription.current_period_end),
+                price=money(subscription.price, subscription.plan.currency)), "success")
     return redirect(url_for("account.overview")), 303

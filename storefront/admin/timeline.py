@@ -32,6 +32,10 @@ EVENT_LABELS = {
     "cancel_requested": lazy_gettext("Cancel at the period's end requested"),
     "resumed": lazy_gettext("Cancel withdrawn; renewals resume"),
     "ended": lazy_gettext("Subscription ended"),
+    "price_consent_asked": lazy_gettext("Consent to a price increase asked; set to end without it"),
+    "price_consent_reminded": lazy_gettext("Consent to a price increase: reminder"),
+    "price_agreed": lazy_gettext("New price agreed to"),
+    "price_lowered": lazy_gettext("Price lowered for the next renewal"),
 }
 CAUSE_LABELS = {
     "shopper": lazy_gettext("Shopper"),
@@ -52,6 +56,8 @@ MAIL_LABELS = {
     "resumed": lazy_gettext("Mail: resumed"),
     "refunded": lazy_gettext("Mail: refund"),
     "renewal_notice": lazy_gettext("Mail: renewal notice"),
+    "price_consent": lazy_gettext("Mail: consent to a price increase"),
+    "price_lowered": lazy_gettext("Mail: lower price"),
 }
 MAIL_STATUS_LABELS = {
     "queued": lazy_gettext("queued"),
@@ -70,6 +76,7 @@ OUTCOME_LABELS = {
 ENDED_REASONS = {
     "cancelled": lazy_gettext("cancelled"),
     "payment_failed": lazy_gettext("unpaid after the last retry"),
+    "price_not_agreed": lazy_gettext("no consent to a price increase"),
     "given_up": lazy_gettext("given up before it started"),
     "withdrawal": lazy_gettext("withdrawn (청약철회)"),
     "sandbox_reset": lazy_gettext("the sandbox was reset"),

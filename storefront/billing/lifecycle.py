@@ -14,7 +14,7 @@ from storefront.billing.common import (
     lock_unclaimed,
     retried_on_conflict,
 )
-from storefront.billing import mrr, notices
+from storefront.billing import mrr, notices, price_changes
 from storefront.billing.events import record_event
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
@@ -83,6 +83,10 @@ def resume(subscription: Subscription) -> None:
         raise ActionRefused(_("Only a subscription that is ending can be resumed."))
     if subscription.current_period_end and subscription.current_period_end <= clock.now():
         raise ActionRefused(_("The period has ended; please subscribe again."))
+    if price_changes.open_consent(subscription) is not None:
+        # It ends for want of consent to a new price: renewing at the old one is not offered.
+        raise ActionRefused(_("To keep your subscription, please agree to the new price; it "
+                              "cannot renew at the old one."))
     subscription.cancel_at_period_end = False
     record_event(subscription, "resumed")
     notices.resumed(subscription)
@@ -98,11 +102,12 @@ def end_period(subscription_id: int, now: datetime) -> bool:
             or subscription.current_period_end > now):
         db.session.rollback()
         return False
+    reason = price_changes.ending_reason(subscription)
     mrr.ended(subscription, subscription.current_period_end, voluntary=True)
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
-    subscription.ended_reason = EndedReason.CANCELLED
-    record_event(subscription, "ended", reason=EndedReason.CANCELLED)
+    subscription.ended_reason = reason
+    record_event(subscription, "ended", reason=reason)
     if subscription.customer_uid:
         owe_key_deletion(subscription_id, subscription.customer_uid)
     db.session.commit()

@@ -96,6 +96,13 @@ def refunded(refund: Refund) -> None:
            whole=whole, rest=not whole and left == 0, left=left)
 
 
+def price_notice(kind: str, cause: str, subscription: Subscription, expires_at: datetime,
+                 **context: Any) -> None:
+    """A price change's mail (billing/price_changes.py): asking consent, its reminder, or a
+    lower price."""
+    _queue(kind, cause, subscription, expires_at=expires_at, **context)
+
+
 def drop_renewal_notices(subscription: Subscription) -> None:
     """Drop the subscription's renewal notices not sent yet (its renewal will not run as they
     say: a cancel), in the caller's transaction."""

@@ -35,6 +35,10 @@ class EventKind(enum.StrEnum):
     CANCEL_REQUESTED = "cancel_requested"  # at the period's end
     RESUMED = "resumed"
     ENDED = "ended"
+    PRICE_CONSENT_ASKED = "price_consent_asked"  # an increase: asked, the end set meanwhile
+    PRICE_CONSENT_REMINDED = "price_consent_reminded"
+    PRICE_AGREED = "price_agreed"
+    PRICE_LOWERED = "price_lowered"
 
 
 class EventCause(enum.StrEnum):
