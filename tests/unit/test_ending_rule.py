@@ -169,3 +169,22 @@ def test_the_terms_say_the_settings(app_factory, settings, english, korean):
     ko = client.get("/terms", headers=KOREAN).get_data(as_text=True)
     assert all(text in en for text in english), en
     assert all(text in ko for text in korean), ko
+
+
+@pytest.mark.parametrize(("language", "subject", "body"), [
+    ("en", "You have withdrawn from", "withdrew from"),
+    ("ko", "청약철회", "청약철회"),
+])
+def test_the_withdrawals_mail_says_it_was_a_withdrawal(make, language, subject, body):
+    from storefront.billing.ending import end_now
+
+    app = make()
+    with app.test_request_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        user.locale = language
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        end_now(sub, withdrawal=True)
+        [mail] = db.session.execute(db.select(OutboxMessage).where(OutboxMessage.kind == "cancelled")).scalars()
+        assert subject in mail.subject
+        assert body in mail.text_body and body in mail.html_body
+        assert "refund" in mail.text_body if language == "en" else "환불" in mail.text_body
