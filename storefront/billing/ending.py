@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+
+import sqlalchemy as sa
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
@@ -17,7 +19,8 @@ from storefront.billing.staff_refunds import paid_payments_newest_first, refund_
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
 from storefront.mail import message_id
-from storefront.models import OutboxMessage, Payment, PaymentKind, Refund, Subscription
+from storefront.models import OutboxMessage, Payment, PaymentKind, PaymentStatus, Refund, Subscription
+from storefront.models.payments import full_refund_key
 from storefront.periods import INTERVAL_MONTHS, add_interval
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,31 @@ def contract_mail_sent(subscription: Subscription) -> datetime | None:
     ).scalar_one_or_none()
 
 
+def contract_mail_to_send(subscription: Subscription) -> bool:
+    """Whether the contract mail is queued and still to be sent (the mail server failing, say)."""
+    return db.session.execute(
+        db.select(OutboxMessage.id).where(
+            OutboxMessage.message_id == message_id("contract", f"subscription-{subscription.id}"),
+            OutboxMessage.sent_at.is_(None), OutboxMessage.dropped_at.is_(None))
+    ).first() is not None
+
+
+def periods_paid(subscription: Subscription) -> list[Payment]:
+    """The payments that paid the subscription's periods, newest first: those paid, and those
+    refunded since (by staff, or at iamport) which still paid theirs; not those the shop gave
+    back by itself in full (a renewal whose period was paid already, say), which paid none."""
+    given_back = db.select(Refund.id).where(
+        Refund.imp_uid == Payment.imp_uid,
+        Refund.request_key == sa.literal(full_refund_key(""), sa.String) + Payment.imp_uid).exists()
+    return list(db.session.execute(
+        db.select(Payment).where(
+            Payment.subscription_id == subscription.id, Payment.imp_uid.is_not(None),
+            Payment.paid_at.is_not(None), ~given_back,
+            Payment.status.in_((PaymentStatus.PAID, PaymentStatus.CANCELLED)))
+        .order_by(Payment.paid_at.desc(), Payment.id.desc())
+    ).scalars())
+
+
 def first_paid_at(subscription: Subscription) -> datetime | None:
     """When the subscription's first payment was paid (refunded since or not)."""
     return db.session.execute(
@@ -82,13 +110,14 @@ def first_paid_at(subscription: Subscription) -> datetime | None:
     ).scalar_one_or_none()
 
 
-def withdrawal_ends(subscription: Subscription) -> datetime | None:
+def withdrawal_ends(subscription: Subscription, now: datetime | None = None) -> datetime | None:
     """The end of the withdrawal window (청약철회, 전자상거래법 §17), or None when there is none
     (WITHDRAWAL_DAYS=0, or nothing paid yet).
 
     It runs WITHDRAWAL_DAYS from the later of the first payment and the contract mail's sending
-    (the first payment's time while the mail is not sent yet; the mail's sending time is the
-    system clock's, which in sandbox demos runs behind the shop's, so the payment then wins).
+    (the mail's sending time is the system clock's, which in sandbox demos runs behind the
+    shop's, so the payment then wins). While the mail is still to be sent the window has not
+    started, so it runs from `now`; a mail never queued or dropped leaves the payment's time.
     Counted as the Civil Act counts days (§157, §159): the starting day is not counted and the
     window ends at the end of its last day in SHOP_TIMEZONE, so a shopper is never cut short by
     the hour of day they paid at."""
@@ -97,6 +126,8 @@ def withdrawal_ends(subscription: Subscription) -> datetime | None:
     if days <= 0 or paid is None:
         return None
     sent = contract_mail_sent(subscription)
+    if sent is None and contract_mail_to_send(subscription):
+        sent = now or clock.now()
     start = max(as_utc(paid), as_utc(sent)) if sent else as_utc(paid)
     last_day = _local_day(start) + timedelta(days=days + 1)
     return datetime.combine(last_day, time(0), tzinfo=shop_zone()).astimezone(timezone.utc)
@@ -104,7 +135,8 @@ def withdrawal_ends(subscription: Subscription) -> datetime | None:
 
 def withdrawal_open(subscription: Subscription, now: datetime | None = None) -> bool:
     """Whether the shopper may still withdraw (the account page's "Withdraw")."""
-    until = withdrawal_ends(subscription)
+    now = now or clock.now()
+    until = withdrawal_ends(subscription, now)
     return until is not None and (now or clock.now()) < until
 
 
@@ -147,7 +179,7 @@ def refund_on_ending_now(subscription: Subscription, now: datetime | None = None
     now = now or clock.now()
     currency = subscription.plan.currency
     paid = paid_payments_newest_first(subscription.id)
-    until = withdrawal_ends(subscription)
+    until = withdrawal_ends(subscription, now)
     if until is not None and now < until:
         parts = [(p, refundable_balance(p)) for p in paid if p.paid_at and as_utc(p.paid_at) < until]
         return EndingRefund(WITHDRAWAL, currency, [(p, s) for p, s in parts if s > 0], withdrawal_until=until)
@@ -158,14 +190,16 @@ def refund_on_ending_now(subscription: Subscription, now: datetime | None = None
         return EndingRefund(UNUSED_DAYS, currency)
     tomorrow = _local_day(now) + timedelta(days=1)
     parts, days, end = [], 0, as_utc(end)
-    # Each paid payment paid one period: the newest the last one, back from the paid-until date.
-    for payment in paid:
+    # Each payment that paid a period paid one: the newest the last one, back from the paid-until
+    # date (one refunded in full since keeps its place, with nothing left to refund of it).
+    for payment in periods_paid(subscription):
         start = _period_before(subscription, end)
         if _local_day(end) <= tomorrow:
             break
         unused, value = unused_value(payment, start, end, tomorrow)
-        days += unused
-        share = min(value, refundable_balance(payment))
+        balance = refundable_balance(payment)
+        days += unused if balance > 0 else 0  # the days of a payment refunded already are not said
+        share = min(value, balance)
         if share > 0:
             parts.append((payment, share))
         end = start

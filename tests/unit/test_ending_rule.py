@@ -76,6 +76,38 @@ def test_a_payment_refunded_in_part_gives_at_most_its_balance(make):
     assert parts == [("m1", Decimal("900"))]
 
 
+def test_a_payment_refunded_in_full_still_paid_its_period(make):
+    """January's "Charge now" refunded in full by staff: December's payment still paid December
+    only, so ending on 20 December refunds its 11 unused days, not the whole of it for January."""
+    app = make(WITHDRAWAL_DAYS=0)
+    with app.app_context():
+        january = db.session.execute(db.select(Payment).where(Payment.merchant_uid == "m1")).scalar_one()
+        january.status, january.refunded_amount = "cancelled", Decimal("9900")
+        db.session.add(Refund(request_key="staff:y", imp_uid="imp_1", merchant_uid="m1", payment_id=january.id,
+                              amount=Decimal("9900"), currency="KRW", reason="r", status="done"))
+        db.session.commit()
+    december = (Decimal(9900) * 11 / 31).quantize(Decimal(1), rounding=ROUND_DOWN)
+    assert ending(app, datetime(2026, 12, 20, 3, 0, tzinfo=UTC)) == ("unused_days", [("m0", december)], 11)
+
+
+def test_a_payment_the_shop_gave_back_paid_no_period(make):
+    """A renewal refunded by the shop itself (its period paid already by another attempt) paid
+    no period: January is the repeat's, December the first payment's."""
+    app = make(WITHDRAWAL_DAYS=0)
+    with app.app_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        db.session.add(Payment(merchant_uid="m2", imp_uid="imp_2", user=user, subscription=sub,
+                               amount=Decimal("9900"), currency="KRW", kind="renewal", status="cancelled",
+                               refunded_amount=Decimal("9900"), paid_at=PAID.replace(minute=5)))
+        db.session.add(Refund(request_key="full:imp_2", imp_uid="imp_2", merchant_uid="m2",
+                              amount=Decimal("9900"), currency="KRW", reason="r", status="done"))
+        db.session.commit()
+    december = (Decimal(9900) * 11 / 31).quantize(Decimal(1), rounding=ROUND_DOWN)
+    assert ending(app, datetime(2026, 12, 20, 3, 0, tzinfo=UTC)) == (
+        "unused_days", [("m1", Decimal("9900")), ("m0", december)], 42)
+
+
 def test_refund_none_refunds_nothing_after_the_window(make):
     app = make(REFUND_ON_CANCEL_NOW="none")
     assert ending(app, datetime(2026, 12, 20, tzinfo=UTC)) == ("none", [], 0)
@@ -99,6 +131,25 @@ def test_the_window_runs_from_the_contract_mail_when_it_was_sent_later(make):
     assert ending(app, datetime(2026, 12, 10, 15, 0, tzinfo=UTC))[0] == "unused_days"
 
 
+def test_the_window_stays_open_while_the_contract_mail_is_still_to_be_sent(make):
+    """The window runs from the later of the payment and the mail: a mail still queued (the
+    mail server failing) has not started it; one dropped, never to be sent, leaves the payment."""
+    app = make()
+    late = datetime(2026, 12, 20, 3, 0, tzinfo=UTC)
+    with app.app_context():
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        mail = OutboxMessage(message_id=message_id("contract", f"subscription-{sub.id}"), kind="contract",
+                             to_address="ada@example.com", language="en", subject="s", text_body="t",
+                             html_body="h", attempts=5, last_error="connection refused")
+        db.session.add(mail)
+        db.session.commit()
+    assert ending(app, late)[0] == "withdrawal"
+    with app.app_context():
+        db.session.execute(db.update(OutboxMessage).values(dropped_at=datetime(2026, 12, 2, tzinfo=UTC)))
+        db.session.commit()
+    assert ending(app, late)[0] == "unused_days"
+
+
 def test_no_window_when_withdrawal_is_off(make):
     app = make(WITHDRAWAL_DAYS=0)
     assert ending(app, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))[0] == "unused_days"
@@ -118,3 +169,22 @@ def test_the_terms_say_the_settings(app_factory, settings, english, korean):
     ko = client.get("/terms", headers=KOREAN).get_data(as_text=True)
     assert all(text in en for text in english), en
     assert all(text in ko for text in korean), ko
+
+
+@pytest.mark.parametrize(("language", "subject", "body"), [
+    ("en", "You have withdrawn from", "withdrew from"),
+    ("ko", "청약철회", "청약철회"),
+])
+def test_the_withdrawals_mail_says_it_was_a_withdrawal(make, language, subject, body):
+    from storefront.billing.ending import end_now
+
+    app = make()
+    with app.test_request_context():
+        user = db.session.execute(db.select(User)).scalar_one()
+        user.locale = language
+        sub = db.session.execute(db.select(Subscription)).scalar_one()
+        end_now(sub, withdrawal=True)
+        [mail] = db.session.execute(db.select(OutboxMessage).where(OutboxMessage.kind == "cancelled")).scalars()
+        assert subject in mail.subject
+        assert body in mail.text_body and body in mail.html_body
+        assert "refund" in mail.text_body if language == "en" else "환불" in mail.text_body
