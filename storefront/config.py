@@ -29,8 +29,9 @@ DEFAULT_SHOP_TIMEZONE = "Asia/Seoul"
 SQLITE_BUSY_TIMEOUT = 30
 # The longest a "Keep me logged in" cookie may last; REMEMBER_COOKIE_DAYS chooses up to this.
 MAX_REMEMBER_DAYS = 30
-# The longest withdrawal period WITHDRAWAL_DAYS may set (the law's is 7 days; a shop may give more).
-MAX_WITHDRAWAL_DAYS = 365
+# The withdrawal period WITHDRAWAL_DAYS may set: the law's 7 days or more (전자상거래법 §17①
+# lets a contract give a longer one, never a shorter), or 0 for none.
+MIN_WITHDRAWAL_DAYS, MAX_WITHDRAWAL_DAYS = 7, 365
 # Live mode's HSTS: two years, subdomains too (a shop's subdomains are its own and https as well).
 LIVE_HSTS = "max-age=63072000; includeSubDomains"
 
@@ -114,9 +115,10 @@ def _withdrawal_days(value: str) -> int:
         days = int(value)
     except ValueError:
         days = -1
-    if not 0 <= days <= MAX_WITHDRAWAL_DAYS:
-        raise ConfigError(f"WITHDRAWAL_DAYS must be a whole number of days from 0 (no withdrawal) "
-                          f"to {MAX_WITHDRAWAL_DAYS}, not {value!r}")
+    if days != 0 and not MIN_WITHDRAWAL_DAYS <= days <= MAX_WITHDRAWAL_DAYS:
+        raise ConfigError(f"WITHDRAWAL_DAYS must be 0 (no withdrawal) or a whole number of days "
+                          f"from {MIN_WITHDRAWAL_DAYS} (the law's) to {MAX_WITHDRAWAL_DAYS}, "
+                          f"not {value!r}")
     return days
 
 

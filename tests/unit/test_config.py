@@ -357,6 +357,7 @@ def test_the_ending_settings_default_to_seven_days_and_unused_days(clean_env):
 
 
 @pytest.mark.parametrize(("name", "value"), [("WITHDRAWAL_DAYS", "-1"), ("WITHDRAWAL_DAYS", "seven"),
+                                             ("WITHDRAWAL_DAYS", "1"), ("WITHDRAWAL_DAYS", "6"),
                                              ("WITHDRAWAL_DAYS", "3.5"), ("WITHDRAWAL_DAYS", "366"),
                                              ("REFUND_ON_CANCEL_NOW", "pro_rata"),
                                              ("REFUND_ON_CANCEL_NOW", " ")])
