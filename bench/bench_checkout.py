@@ -56,6 +56,7 @@ def create_shoppers(env: dict[str, str], count: int, prefix: str) -> list[str]:
     """Users written straight to the database (with a cheap password hash); returns e-mails."""
     from werkzeug.security import generate_password_hash
 
+    from storefront import consents
     from storefront.extensions import db
     from storefront.models import User
 
@@ -63,8 +64,11 @@ def create_shoppers(env: dict[str, str], count: int, prefix: str) -> list[str]:
     password_hash = generate_password_hash(PASSWORD, method=CHEAP_HASH_METHOD)
     emails = [f"{prefix}{i}@example.com" for i in range(count)]
     with app.app_context():
-        db.session.add_all(User(email=email, first_name="Bench", last_name=f"Shopper{i}",
-                                password_hash=password_hash) for i, email in enumerate(emails))
+        users = [User(email=email, first_name="Bench", last_name=f"Shopper{i}", password_hash=password_hash)
+                 for i, email in enumerate(emails)]
+        for user in users:
+            consents.record(user)  # as sign-up does: the log-in is not sent to give them
+        db.session.add_all(users)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

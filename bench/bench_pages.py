@@ -161,7 +161,8 @@ def register(url: str) -> None:
         page = http.get(f"{url}/auth/register", timeout=HTTP_TIMEOUT)
         answer = http.post(f"{url}/auth/register", data={
             "csrf_token": csrf_token(page.text), "first_name": "Bench", "last_name": "Shopper",
-            "email": EMAIL, "password": PASSWORD, "confirm": PASSWORD, "agree": "y",
+            "email": EMAIL, "password": PASSWORD, "confirm": PASSWORD,
+            "terms": "y", "privacy": "y", "age": "y",
         }, timeout=HTTP_TIMEOUT)
         if not answer.url.endswith("/account"):
             raise RuntimeError(f"sign-up failed: {answer.status_code} {answer.url}")

@@ -43,8 +43,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.mail.init_app(app)
 
     from storefront import (
-        account, admin, auth, business, card, checkout, cli, clock, errors, formatting, i18n, legal, mail,
-        plan_change_views, ratelimits, security, self_service, shop, webhooks, wording,
+        account, admin, auth, business, card, checkout, cli, clock, consents, errors, formatting, i18n,
+        legal, mail, plan_change_views, ratelimits, security, self_service, shop, webhooks, wording,
     )
 
     clock.register(app)
@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(legal.bp)
     app.register_blueprint(admin.bp)
+    consents.register(app)
     i18n.register(app)
     errors.register(app)
     formatting.register(app)

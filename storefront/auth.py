@@ -13,11 +13,12 @@ from flask_login import current_user, login_required, login_url, login_user, log
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
+from storefront import consents
 from storefront.errors import error_response, wants_json
 from storefront.extensions import db, login_manager
 from storefront.forms import LoginForm, RegisterForm
 from storefront.i18n import page_language, visitor_language
-from storefront.models import User, utcnow
+from storefront.models import User
 from storefront.throttle import (
     clear_failures, known_device, login_wait, record_failure, remember_device, wait_text,
 )
@@ -122,7 +123,8 @@ def register():
         else:
             # The page's language is the account's from the start: its mail is written in it.
             user = User(email=email, first_name=form.first_name.data, last_name=form.last_name.data,
-                        terms_agreed_at=utcnow(), locale=page_language())
+                        locale=page_language())
+            consents.record(user, consents.ALL)  # the form refuses a sign-up without each one
             user.set_password(form.password.data)
             db.session.add(user)
             try:
@@ -186,7 +188,11 @@ def login():
         # "Ada" in English; a Korean shop greets by the whole name, family name first (홍길동님).
         name = user.full_name if page_language() == "ko" else user.first_name
         flash(_("Welcome back, %(name)s.", name=name), "success")
-        response = redirect(safe_next(request.args.get("next"), "account.overview"))
+        target = safe_next(request.args.get("next"), "account.overview")
+        if consents.missing(user):
+            # An account made before sign-up asked each consent gives the missing ones first.
+            target = consents.ask_url(request.args.get("next") and target)
+        response = redirect(target)
         remember_device(response, email)
         return response
     if request.method == "POST":

@@ -22,12 +22,16 @@ DEMO = {
     "BUSINESS_ADDRESS_EN": "0F, 00 Demo-ro, Gangnam-gu, Seoul (demo address)",
     "CUSTOMER_SERVICE_PHONE": "02-000-0000",
     "CUSTOMER_SERVICE_EMAIL": "help@shop.example",
+    # Who hosts the shop (호스팅서비스 제공자, 전자상거래법 §10).
+    "HOSTING_PROVIDER": "데모호스팅 주식회사 (데모)",
+    "HOSTING_PROVIDER_EN": "Demo Hosting Co. (demo)",
 }
 # Details written in Korean, each with an English form for English pages (the same when empty).
 IN_ENGLISH = {
     "name": ("BUSINESS_NAME", "BUSINESS_NAME_EN"),
     "representative": ("BUSINESS_REPRESENTATIVE", "BUSINESS_REPRESENTATIVE_EN"),
     "address": ("BUSINESS_ADDRESS", "BUSINESS_ADDRESS_EN"),
+    "hosting": ("HOSTING_PROVIDER", "HOSTING_PROVIDER_EN"),
 }
 # Details the same in every language.
 AS_THEY_ARE = {

@@ -32,7 +32,8 @@ from storefront.extensions import db
 from storefront.formatting import shop_zone
 from storefront.models import Payment, PaymentKind, PaymentStatus, Plan
 from storefront.payment_window import (
-    CONSENT_VERSION, consent_refusal, consent_text_id, page_params, sdk_params,
+    CONSENT_VERSION, checkout_consent_version, coming_price_change, consent_refusal, consent_text_id,
+    page_params, sdk_params,
 )
 from storefront.periods import add_interval
 from storefront.shop import get_active_plan
@@ -86,8 +87,8 @@ def start(slug: str):
         if live is not None and live.plan_id != plan.id:
             return redirect(url_for("plan_change.plans", subscription_id=live.id))
         return redirect(url_for("account.overview"))
-    params = page_params(url_for("checkout.open_order", slug=plan.slug), CONSENT_VERSION, plan)
-    return render_template("checkout/checkout.html", plan=plan, params=params,
+    params = page_params(url_for("checkout.open_order", slug=plan.slug), checkout_consent_version(plan), plan)
+    return render_template("checkout/checkout.html", plan=plan, params=params, coming=coming_price_change(plan),
                            next_charge=add_interval(clock.now(), plan.interval, zone=shop_zone()),
                            **_after_decline(request.args.get("declined", ""), plan))
 
@@ -117,13 +118,14 @@ def open_order(slug: str):
     Without the consent nothing is written and iamport hears nothing.
     """
     plan = get_active_plan(slug)
-    refusal = consent_refusal(request.get_json(silent=True), plan)
+    version = checkout_consent_version(plan)
+    refusal = consent_refusal(request.get_json(silent=True), plan, version)
     if refusal:
         return json_error(*refusal)
     refusal = _cannot_buy(plan)
     if refusal is None:
         try:
-            payment = billing.open_checkout(current_user, plan, consent_text_id())
+            payment = billing.open_checkout(current_user, plan, consent_text_id(version))
             return jsonify(sdk_params(payment))
         except billing.ActionRefused as exc:
             refusal = str(exc)

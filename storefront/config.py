@@ -29,6 +29,9 @@ DEFAULT_SHOP_TIMEZONE = "Asia/Seoul"
 SQLITE_BUSY_TIMEOUT = 30
 # The longest a "Keep me logged in" cookie may last; REMEMBER_COOKIE_DAYS chooses up to this.
 MAX_REMEMBER_DAYS = 30
+# The withdrawal period WITHDRAWAL_DAYS may set: the law's 7 days or more (전자상거래법 §17①
+# lets a contract give a longer one, never a shorter), or 0 for none.
+MIN_WITHDRAWAL_DAYS, MAX_WITHDRAWAL_DAYS = 7, 365
 # Live mode's HSTS: two years, subdomains too (a shop's subdomains are its own and https as well).
 LIVE_HSTS = "max-age=63072000; includeSubDomains"
 
@@ -104,6 +107,27 @@ def _remember_days(value: str) -> timedelta:
             f"not {value!r}"
         )
     return timedelta(days=days)
+
+
+def _withdrawal_days(value: str) -> int:
+    """Days a shopper may withdraw (청약철회) after paying; 0 turns withdrawal off."""
+    try:
+        days = int(value)
+    except ValueError:
+        days = -1
+    if days != 0 and not MIN_WITHDRAWAL_DAYS <= days <= MAX_WITHDRAWAL_DAYS:
+        raise ConfigError(f"WITHDRAWAL_DAYS must be 0 (no withdrawal) or a whole number of days "
+                          f"from {MIN_WITHDRAWAL_DAYS} (the law's) to {MAX_WITHDRAWAL_DAYS}, "
+                          f"not {value!r}")
+    return days
+
+
+def _refund_on_cancel_now(value: str) -> str:
+    """What ending now refunds after the withdrawal period (see billing/ending.py)."""
+    rule = value.strip().lower()
+    if rule not in {"unused_days", "none"}:
+        raise ConfigError(f"REFUND_ON_CANCEL_NOW must be 'unused_days' or 'none', not {value!r}")
+    return rule
 
 
 def _hsts(value: str) -> str:
@@ -263,6 +287,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         **business.load(setting),
         # The SMTP server, MAIL_FROM and RENEWAL_NOTICE_DAYS (config_mail.py).
         **mail,
+        # Withdrawal (청약철회, 전자상거래법 §17): days from the later of the first payment and the
+        # contract mail in which ending refunds every payment in full; 0: none (the terms say so).
+        "WITHDRAWAL_DAYS": _withdrawal_days(setting("WITHDRAWAL_DAYS", "7")),
+        # After them, ending now refunds the unused whole days ("unused_days") or nothing ("none").
+        "REFUND_ON_CANCEL_NOW": _refund_on_cancel_now(setting("REFUND_ON_CANCEL_NOW", "unused_days")),
         # Whether the plans' prices include VAT (부가세); every price says which.
         "PRICES_INCLUDE_VAT": _flag(env.get("PRICES_INCLUDE_VAT"), True),
     }

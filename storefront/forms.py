@@ -36,8 +36,33 @@ class BrowserForm(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
+# The three consents sign-up asks, each required on its own (개인정보 보호법 §15, §22, §22-2);
+# their labels, which link the texts, are templates/auth/_consents.html's. Made by functions so
+# that each form gets fields of its own, placed (and so validated and reported) where it says.
+def _terms_box() -> BooleanField:
+    return BooleanField(validators=[DataRequired(lazy_gettext("Please agree to the terms of use."))])
+
+
+def _privacy_box() -> BooleanField:
+    return BooleanField(validators=[DataRequired(lazy_gettext(
+        "Please agree to the collection and use of your personal information."))])
+
+
+def _age_box() -> BooleanField:
+    return BooleanField(validators=[DataRequired(lazy_gettext(
+        "Please confirm that you are 14 or older."))])
+
+
+class ConsentsForm(BrowserForm):
+    """The consents an account made before they were asked lacks (the page drops the others)."""
+
+    terms = _terms_box()
+    privacy = _privacy_box()
+    age = _age_box()
+
+
 class RegisterForm(BrowserForm):
-    """Sign-up: names as the card holder would write them, e-mail and password."""
+    """Sign-up: names as the card holder would write them, e-mail, password and the consents."""
 
     first_name = StringField(
         lazy_gettext("First name"),
@@ -75,12 +100,9 @@ class RegisterForm(BrowserForm):
             EqualTo("password", message=lazy_gettext("The two passwords differ.")),
         ],
     )
-
-    # 이용약관 and 개인정보처리방침, agreed to before an account is made (the label links them).
-    agree = BooleanField(
-        validators=[DataRequired(lazy_gettext("Please agree to the terms of use and the privacy "
-                                              "policy."))],
-    )
+    terms = _terms_box()
+    privacy = _privacy_box()
+    age = _age_box()
 
     def validate_password(self, field: PasswordField) -> None:
         """Not common, not the e-mail or name (storefront.passwords), with the reason if it is."""

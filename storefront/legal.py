@@ -12,7 +12,11 @@ bp = Blueprint("legal", __name__)
 
 # When the texts below took effect; a change to them gets a new date (and notice to subscribers).
 TERMS_EFFECTIVE = datetime(2026, 12, 1, tzinfo=timezone.utc)
-PRIVACY_EFFECTIVE = datetime(2026, 12, 1, tzinfo=timezone.utc)
+PRIVACY_EFFECTIVE = datetime(2026, 12, 7, tzinfo=timezone.utc)
+# The versions sign-up's consents are recorded with (storefront/consents.py): a new version of a
+# text asks every account to agree to it again at its next log-in.
+TERMS_VERSION = "2026-12"
+PRIVACY_VERSION = "2026-12"
 
 
 # Long legal text is written per language (templates/legal/<page>.<language>.html), as a lawyer

@@ -10,16 +10,31 @@ from flask_babel import gettext as _
 
 from storefront.formatting import amount_for_sdk
 from storefront.i18n import page_language
-from storefront.models import Payment, Plan
+from storefront.extensions import db
+from storefront.models import Payment, Plan, PlanPriceChange
 
 # The version of the recurring-payment consent's text (templates/checkout/checkout.html), recorded
 # on the subscription with the moment it was given: change it whenever that text changes.
 CONSENT_VERSION = "2026-12-01"
 
 
-def consent_text_id() -> str:
+def consent_text_id(version: str = CONSENT_VERSION) -> str:
     """Which text was agreed to: its version and the language it was read in ("2026-12-01/ko")."""
-    return f"{CONSENT_VERSION}/{page_language()}"
+    return f"{version}/{page_language()}"
+
+
+def coming_price_change(plan: Plan) -> PlanPriceChange | None:
+    """The plan's price change not in effect yet, which its checkout's consent names."""
+    return db.session.execute(db.select(PlanPriceChange).where(
+        PlanPriceChange.plan_id == plan.id, PlanPriceChange.withdrawn_at.is_(None),
+        PlanPriceChange.applied_at.is_(None))).scalar_one_or_none()
+
+
+def checkout_consent_version(plan: Plan) -> str:
+    """The checkout consent's version for the plan now: with a coming price change, its text
+    names it too, and the version says which ("2026-12-01+pc3": see billing/price_changes.py)."""
+    change = coming_price_change(plan)
+    return f"{CONSENT_VERSION}+pc{change.id}" if change is not None else CONSENT_VERSION
 
 
 def page_params(order_url: str, consent_version: str, plan: Plan) -> dict[str, str]:

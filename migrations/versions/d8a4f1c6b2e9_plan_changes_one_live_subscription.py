@@ -4,7 +4,7 @@ shopper (a partial unique index; shoppers holding several live ones now keep the
 kept_before_one_live on all but the newest, which the index leaves out)
 
 Revision ID: d8a4f1c6b2e9
-Revises: c5e1a7d3f9b2
+Revises: d8a6f2c4e1b9
 Create Date: 2026-12-07 19:00:00.000000
 
 """
@@ -14,14 +14,15 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd8a4f1c6b2e9'
-down_revision = 'c5e1a7d3f9b2'
+down_revision = 'd8a6f2c4e1b9'
 branch_labels = None
 depends_on = None
 
 OLD_EVENT_KINDS = ("'consent_given', 'payment_attempt', 'payment_paid', 'payment_failed', "
                    "'payment_held', 'payment_cancelled', 'refund_owed', 'refund_done', "
                    "'renewal_scheduled', 'schedule_withdrawn', 'activated', 'renewed', "
-                   "'card_changed', 'past_due', 'cancel_requested', 'resumed', 'ended'")
+                   "'card_changed', 'past_due', 'cancel_requested', 'resumed', 'ended', "
+                   "'price_consent_asked', 'price_consent_reminded', 'price_agreed', 'price_lowered'")
 NEW_EVENT_KINDS = "'plan_changed', 'plan_change_scheduled', 'plan_change_cancelled'"
 ONE_LIVE = sa.text("status IN ('active', 'past_due') AND NOT kept_before_one_live")
 

@@ -54,5 +54,5 @@ from storefront.admin import dashboard  # noqa: E402,F401
 from storefront.admin import payment_page, subscription_page  # noqa: E402,F401
 from storefront.admin import payments_list, plans, subscriptions_list  # noqa: E402,F401
 from storefront.admin import actions, audit_log, confirm, sessions  # noqa: E402,F401
-from storefront.admin import money_actions  # noqa: E402,F401
+from storefront.admin import money_actions, plan_prices  # noqa: E402,F401
 from storefront.admin import webhook_log  # noqa: E402,F401

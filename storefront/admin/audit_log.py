@@ -25,6 +25,8 @@ ACTIONS = {
     "plan_edit": lazy_gettext("Plan edited"),
     "plan_withdrawn": lazy_gettext("Plan withdrawn from sale"),
     "plan_on_sale": lazy_gettext("Plan put back on sale"),
+    "plan_price_change": lazy_gettext("Plan's price changed"),
+    "plan_price_withdrawn": lazy_gettext("Plan's price change withdrawn"),
 }
 # What each kind of record an entry is about is called.
 TARGETS = {

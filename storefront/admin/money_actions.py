@@ -1,4 +1,4 @@
-"""Staff's money actions on a customer's behalf: refund a payment in full or in part, and cancel a subscription (now, with a refund of the unused days, or at the period's end)."""
+"""Staff's money actions on a customer's behalf: refund a payment in full or in part, and cancel a subscription (now, with the refund billing.ending's rule offers, or at the period's end)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from storefront.admin import bp
 from storefront.admin.confirm import ActionCheck, ConfirmForm, confirmation_page, confirmed_action
 from storefront.admin.payment_page import payment_or_404
 from storefront.admin.subscription_page import subscription_or_404
+from storefront.ending_words import refund_said
 from storefront.extensions import db
 from storefront.formatting import minor_unit, money
 from storefront.models import Subscription, SubscriptionStatus
@@ -116,10 +117,18 @@ def refund_payment(payment_id: int):
 
 
 def pro_rata_refund(subscription: Subscription) -> Decimal:
-    """What a cancel now offers to refund: the unused paid days at their pro-rata value,
-    at most what its payments still hold."""
-    given_up = billing.given_up_now(subscription).amount
-    return min(given_up, billing.refundable_of_subscription(subscription.id))
+    """What a cancel now offers to refund: what billing.ending's rule refunds (withdrawal in
+    full, else the unused whole days or nothing), as the shopper's own cancel now would."""
+    return billing.refund_on_ending_now(subscription).total
+
+
+def refund_parts(subscription: Subscription, amount: Decimal) -> list[tuple[Any, Decimal]]:
+    """How staff's refund with a cancel now is made: the rule's own parts when staff kept its
+    amount, else `amount` from the newest payments first (billing.split_refund)."""
+    rule = billing.refund_on_ending_now(subscription)
+    if amount == rule.total:
+        return rule.parts
+    return billing.split_refund(subscription, amount) if amount else []
 
 
 @bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
@@ -136,7 +145,7 @@ def cancel_subscription(subscription_id: int):
     def page():
         return confirmation_page(
             form, template="admin/cancel.html", sub=subscription, offered=offered, currency=currency,
-            given_up=billing.given_up_now(subscription),
+            rule=refund_said(billing.refund_on_ending_now(subscription)),
             title=_("Cancel subscription %(id)s for the customer", id=subscription.id),
             question=_("The customer is mailed as when they cancel themselves."),
             submit=_("Cancel the subscription"),
@@ -152,8 +161,9 @@ def cancel_subscription(subscription_id: int):
         return refused(form, page, _("Enter the amount to refund as a number (0 for none)."))
     detail = f"{form.when.data}; refund {money(amount, currency)}"
     try:
+        parts = refund_parts(subscription, amount) if now else []
         billing.write_cancel(subscription, at_period_end=not now)
-        for payment, share in billing.split_refund(subscription, amount) if amount else []:
+        for payment, share in parts:
             billing.refund_by_staff(payment, share, check.reason, request_key=f"{check.token}:{payment.id}")
         answer = committed(check, detail)
     except billing.ActionRefused as exc:

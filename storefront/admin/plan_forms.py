@@ -40,6 +40,26 @@ def feature_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+def checked_price(text: str | None, currency: str | None) -> Decimal:
+    """A price as staff type it ("9,900"), checked: a number above zero in whole minor units
+    of the currency (no fraction of a won); ValidationError says what is wrong."""
+    text = (text or "").strip().replace(",", "")
+    if not PRICE.match(text):
+        raise ValidationError(_("Please enter the price as a number, for example 9.00."))
+    price = Decimal(text)
+    if price <= 0:
+        raise ValidationError(_("The price must be more than zero."))
+    if price >= PRICE_LIMIT:
+        raise ValidationError(_("The price is too large."))
+    if currency in PLAN_CURRENCIES and price % minor_unit(currency):
+        if minor_digits(currency) == 0:
+            raise ValidationError(_("%(currency)s has no decimal places: please enter a "
+                                    "whole amount.", currency=currency))
+        raise ValidationError(_("%(currency)s has at most %(digits)d decimal places.",
+                                currency=currency, digits=minor_digits(currency)))
+    return price
+
+
 class PlanTextsForm(BrowserForm):
     """What can change on any plan: its name, description and features, in English and Korean."""
 
@@ -108,22 +128,7 @@ class PlanForm(PlanTextsForm):
 
     def validate_price(self, field: StringField) -> None:
         """A number above zero in whole minor units of the currency (no fraction of a won)."""
-        text = (field.data or "").replace(",", "")
-        if not PRICE.match(text):
-            raise ValidationError(_("Please enter the price as a number, for example 9.00."))
-        price = Decimal(text)
-        if price <= 0:
-            raise ValidationError(_("The price must be more than zero."))
-        if price >= PRICE_LIMIT:
-            raise ValidationError(_("The price is too large."))
-        currency = self.currency.data
-        if currency in PLAN_CURRENCIES and price % minor_unit(currency):
-            if minor_digits(currency) == 0:
-                raise ValidationError(_("%(currency)s has no decimal places: please enter a "
-                                        "whole amount.", currency=currency))
-            raise ValidationError(_("%(currency)s has at most %(digits)d decimal places.",
-                                    currency=currency, digits=minor_digits(currency)))
-        field.data = text
+        field.data = str(checked_price(field.data, self.currency.data))
 
     def fill_from(self, plan: Plan) -> None:
         super().fill_from(plan)

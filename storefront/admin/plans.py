@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.admin import bp
 from storefront.admin.audit_log import record_action
 from storefront.admin.plan_forms import PlanForm, PlanTextsForm, SaleForm
+from storefront.billing import price_changes
 from storefront.extensions import db
 from storefront.models import Plan, Subscription, SubscriptionStatus
 
@@ -53,7 +54,7 @@ def plan_or_404(plan_id: int) -> Plan:
 def plans():
     """The plans, on sale or withdrawn, with their subscribers."""
     return render_template("admin/plans.html", rows=plans_with_subscribers(), sale_form=SaleForm(),
-                           errors=[])
+                           errors=[], pending=price_changes.pending_by_plan())
 
 
 def _saved(plan: Plan, form: PlanTextsForm, action: str) -> bool:
@@ -116,7 +117,8 @@ def plan_sale(plan_id: int):
     if not form.validate_on_submit():
         problem = _("The plan was not changed: please use the buttons on this page.")
         return render_template("admin/plans.html", rows=plans_with_subscribers(),
-                               sale_form=SaleForm(formdata=None), errors=[problem]), 400
+                               sale_form=SaleForm(formdata=None), errors=[problem],
+                               pending=price_changes.pending_by_plan()), 400
     plan.active = form.on_sale.data == "1"
     record_action("plan_on_sale" if plan.active else "plan_withdrawn", target_type="plan",
                   target_id=plan.id, outcome="ok", detail=plan.slug)

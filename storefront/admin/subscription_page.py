@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 ENDED_REASONS = {
     EndedReason.CANCELLED: lazy_gettext("cancelled"),
     EndedReason.PAYMENT_FAILED: lazy_gettext("ended: payment failed"),
+    EndedReason.WITHDRAWN: lazy_gettext("withdrawn (청약철회)"),
+    EndedReason.PRICE_NOT_AGREED: lazy_gettext("ended: no consent to a price increase"),
 }
 # The query flag of the "Check at iamport" button: a GET, as asking changes nothing.
 CHECK_FLAG = "iamport"

@@ -32,6 +32,10 @@ EVENT_LABELS = {
     "cancel_requested": lazy_gettext("Cancel at the period's end requested"),
     "resumed": lazy_gettext("Cancel withdrawn; renewals resume"),
     "ended": lazy_gettext("Subscription ended"),
+    "price_consent_asked": lazy_gettext("Consent to a price increase asked; set to end without it"),
+    "price_consent_reminded": lazy_gettext("Consent to a price increase: reminder"),
+    "price_agreed": lazy_gettext("New price agreed to"),
+    "price_lowered": lazy_gettext("Price lowered for the next renewal"),
     "plan_changed": lazy_gettext("Plan changed"),
     "plan_change_scheduled": lazy_gettext("Plan change at the period's end requested"),
     "plan_change_cancelled": lazy_gettext("Plan change called off"),
@@ -55,6 +59,8 @@ MAIL_LABELS = {
     "resumed": lazy_gettext("Mail: resumed"),
     "refunded": lazy_gettext("Mail: refund"),
     "renewal_notice": lazy_gettext("Mail: renewal notice"),
+    "price_consent": lazy_gettext("Mail: consent to a price increase"),
+    "price_lowered": lazy_gettext("Mail: lower price"),
     "plan_changed": lazy_gettext("Mail: plan change"),
 }
 MAIL_STATUS_LABELS = {
@@ -74,7 +80,9 @@ OUTCOME_LABELS = {
 ENDED_REASONS = {
     "cancelled": lazy_gettext("cancelled"),
     "payment_failed": lazy_gettext("unpaid after the last retry"),
+    "price_not_agreed": lazy_gettext("no consent to a price increase"),
     "given_up": lazy_gettext("given up before it started"),
+    "withdrawal": lazy_gettext("withdrawn (청약철회)"),
     "sandbox_reset": lazy_gettext("the sandbox was reset"),
 }
 # Which of items at the same moment is shown first (newest first): what followed comes above.

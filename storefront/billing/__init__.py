@@ -14,8 +14,11 @@ from storefront.billing.common import (
     refunds_of_order,
 )
 from storefront.billing.closing import end_all_now, money_open
+from storefront.billing.ending import (
+    EndingRefund, end_now, refund_on_ending_now, withdrawal_open, write_end_now,
+)
 from storefront.billing.lifecycle import (
-    GivenUp, cancel, end_finished_periods, given_up_now, period_end_after, resume, write_cancel,
+    cancel, end_finished_periods, period_end_after, resume, write_cancel,
 )
 from storefront.billing.orders import (
     DuplicateSubmission,
@@ -38,11 +41,12 @@ from storefront.billing.staff_refunds import (
 from storefront.billing.verification import USAGE_SCHEDULED, Outcome, judge, mismatch_reason
 
 __all__ = [
-    "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "GivenUp", "Outcome",
+    "LIVE_STATUSES", "ActionRefused", "DuplicateSubmission", "EndingRefund", "Outcome",
     "ReconcileReport", "Recorded", "ReturnKind", "ReturnResult", "USAGE_SCHEDULED", "UnknownPayment",
     "any_live_subscription", "cancel", "carry_out", "end_all_now", "money_open", "charge_now", "charge_refusal", "confirm_billing_key", "decide_renewals",
-    "end_finished_periods", "ensure_schedule",
-    "first_payment_in_review", "given_up_now", "judge", "live_subscription", "mismatch_reason",
+    "end_finished_periods", "end_now", "ensure_schedule", "refund_on_ending_now",
+    "withdrawal_open", "write_end_now",
+    "first_payment_in_review", "judge", "live_subscription", "mismatch_reason",
     "next_charge_at", "open_card_change", "open_checkout", "owned_subscription",
     "payment_by_merchant_uid", "payment_for_owner", "period_end_after", "reconcile",
     "record_payment", "refund_by_staff", "refund_of", "refundable_balance",

@@ -7,7 +7,7 @@ import logging
 from storefront import clock
 from storefront.billing.common import LIVE_STATUSES
 from storefront.billing.events import record_event
-from storefront.billing.lifecycle import cancel
+from storefront.billing.ending import end_now
 from storefront.extensions import db
 from storefront.models import (
     Payment, PaymentKind, PaymentStatus, Refund, RefundStatus, Subscription, SubscriptionStatus,
@@ -38,12 +38,10 @@ def money_open(user: User) -> bool:
 
 def end_all_now(user: User) -> list[int]:
     """End every subscription of the user now, with no further charge, each key written to be
-    deleted at iamport (see lifecycle.cancel); one being bought is given up, so that a window
-    still open cannot start it (a late payment is refunded). Returns the subscriptions whose
-    obligations the caller carries out.
-
-    Nothing is refunded for the paid time left: ending now refunds nothing, as the shopper's
-    "cancel now" does, until the shop sets one rule for every way a subscription ends."""
+    deleted at iamport, with what ending now refunds (billing.ending's rule, as the shopper's
+    and staff's "cancel now"); one being bought is given up, so that a window still open cannot
+    start it (a late payment is refunded). Returns the subscriptions whose obligations (the
+    refunds among them) the caller carries out."""
     ended = []
     subscriptions = db.session.execute(
         db.select(Subscription.id, Subscription.status).where(Subscription.user_id == user.id)
@@ -51,7 +49,7 @@ def end_all_now(user: User) -> list[int]:
     for subscription_id, status in subscriptions:
         subscription = db.session.get(Subscription, subscription_id)
         if status in LIVE_STATUSES:
-            cancel(subscription, at_period_end=False)
+            end_now(subscription)
             ended.append(subscription_id)
         elif status == SubscriptionStatus.INCOMPLETE:
             subscription.status = SubscriptionStatus.CANCELED

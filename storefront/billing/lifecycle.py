@@ -1,11 +1,9 @@
-"""The subscription lifecycle the shopper drives: its periods' ends, cancel (at the period's end or now, with what that gives up), resume, and periods that end."""
+"""The subscription lifecycle the shopper drives: its periods' ends, cancel (at the period's end or now; what ending now refunds is billing.ending's), resume, and periods that end."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
 
 from flask_babel import gettext as _
 
@@ -16,11 +14,11 @@ from storefront.billing.common import (
     lock_unclaimed,
     retried_on_conflict,
 )
-from storefront.billing import mrr, notices
+from storefront.billing import mrr, notices, price_changes
 from storefront.billing.events import record_event
 from storefront.billing.schedules import owe_key_deletion
 from storefront.extensions import db
-from storefront.formatting import minor_unit, shop_zone
+from storefront.formatting import shop_zone
 from storefront.models import EndedReason, Subscription, SubscriptionStatus
 from storefront.periods import next_period_end
 
@@ -38,34 +36,6 @@ def period_end_after(subscription: Subscription) -> datetime:
     return next_period_end(anchor_of(subscription, end), end, subscription.plan.interval, zone=shop_zone())
 
 
-@dataclass(frozen=True)
-class GivenUp:
-    """What cancelling now gives up: the paid time left (whole days, until when) and what it is
-    worth at the plan's current price. Cancelling now refunds nothing (see cancel)."""
-
-    days: int
-    amount: Decimal
-    currency: str
-    until: datetime | None
-
-
-def given_up_now(subscription: Subscription, now: datetime | None = None) -> GivenUp:
-    """The paid time left that cancelling now gives up, from now to the paid-until date (more
-    than one period after "Charge now"), valued pro rata at the plan's price, rounded down."""
-    now = now or clock.now()
-    plan = subscription.plan
-    start, end = subscription.current_period_start, subscription.current_period_end
-    if end is None or start is None or end <= now or end <= start:
-        return GivenUp(days=0, amount=Decimal(0), currency=plan.currency, until=None)
-    # The span since the period began holds whole periods: one, or more paid in advance.
-    months = (end.year - start.year) * 12 + end.month - start.month
-    periods = max(1, round(months / (12 if plan.interval == "year" else 1)))
-    share = Decimal((end - now).total_seconds()) / Decimal((end - start).total_seconds())
-    amount = (plan.price * periods * min(share, Decimal(1))).quantize(
-        minor_unit(plan.currency), rounding=ROUND_DOWN)
-    return GivenUp(days=(end - now).days, amount=amount, currency=plan.currency, until=end)
-
-
 @retried_on_conflict
 def cancel(subscription: Subscription, at_period_end: bool) -> None:
     """Stop renewals: at the period's end (access until then) or now (the key is written to be
@@ -74,9 +44,10 @@ def cancel(subscription: Subscription, at_period_end: bool) -> None:
     db.session.commit()
 
 
-def write_cancel(subscription: Subscription, at_period_end: bool) -> None:
+def write_cancel(subscription: Subscription, at_period_end: bool, withdrawal: bool = False) -> None:
     """The change `cancel` makes, in the caller's transaction (staff's cancel commits it with
-    its refunds and audit entry); ActionRefused when the subscription cannot be cancelled so."""
+    its refunds and audit entry); ActionRefused when the subscription cannot be cancelled so.
+    `withdrawal` ends it now as withdrawn (청약철회, see billing.ending) rather than cancelled."""
     if subscription.status not in LIVE_STATUSES:
         raise ActionRefused(_("This subscription is not active."))
     if at_period_end:
@@ -96,9 +67,9 @@ def write_cancel(subscription: Subscription, at_period_end: bool) -> None:
         mrr.ended(subscription, now, voluntary=True)
         subscription.status = SubscriptionStatus.CANCELED
         subscription.canceled_at = now
-        subscription.ended_reason = EndedReason.CANCELLED
+        subscription.ended_reason = EndedReason.WITHDRAWN if withdrawal else EndedReason.CANCELLED
         subscription.cancel_at_period_end = False
-        record_event(subscription, "ended", reason=EndedReason.CANCELLED)
+        record_event(subscription, "ended", reason="withdrawal" if withdrawal else EndedReason.CANCELLED)
         if subscription.customer_uid:
             owe_key_deletion(subscription.id, subscription.customer_uid)
     notices.drop_renewal_notices(subscription)
@@ -112,6 +83,10 @@ def resume(subscription: Subscription) -> None:
         raise ActionRefused(_("Only a subscription that is ending can be resumed."))
     if subscription.current_period_end and subscription.current_period_end <= clock.now():
         raise ActionRefused(_("The period has ended; please subscribe again."))
+    if price_changes.open_consent(subscription) is not None:
+        # It ends for want of consent to a new price: renewing at the old one is not offered.
+        raise ActionRefused(_("To keep your subscription, please agree to the new price; it "
+                              "cannot renew at the old one."))
     subscription.cancel_at_period_end = False
     record_event(subscription, "resumed")
     notices.resumed(subscription)
@@ -127,11 +102,12 @@ def end_period(subscription_id: int, now: datetime) -> bool:
             or subscription.current_period_end > now):
         db.session.rollback()
         return False
+    reason = price_changes.ending_reason(subscription)
     mrr.ended(subscription, subscription.current_period_end, voluntary=True)
     subscription.status = SubscriptionStatus.CANCELED
     subscription.canceled_at = subscription.current_period_end
-    subscription.ended_reason = EndedReason.CANCELLED
-    record_event(subscription, "ended", reason=EndedReason.CANCELLED)
+    subscription.ended_reason = reason
+    record_event(subscription, "ended", reason=reason)
     if subscription.customer_uid:
         owe_key_deletion(subscription_id, subscription.customer_uid)
     db.session.commit()

@@ -12,7 +12,8 @@ from storefront import clock
 from storefront.extensions import db
 from storefront.mail import language_of, message_id, queue_mail
 from storefront.models import (
-    OutboxMessage, Payment, PaymentKind, PaymentStatus, Refund, Subscription, SubscriptionStatus, utcnow,
+    EndedReason, OutboxMessage, Payment, PaymentKind, PaymentStatus, Refund, Subscription,
+    SubscriptionStatus, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,11 @@ def ended_unpaid(subscription: Subscription, paid_until: datetime | None) -> Non
 
 
 def cancelled(subscription: Subscription, at_period_end: bool) -> None:
-    """The shopper's cancel: access until the period's end, or ended now. One per cancel (a
-    resumed and again cancelled subscription is mailed again)."""
+    """The shopper's cancel: access until the period's end, or ended now (a withdrawal says so).
+    One per cancel (a resumed and again cancelled subscription is mailed again)."""
     _queue("cancelled", f"cancel-{subscription.id}-{clock.now():%Y%m%d%H%M%S%f}", subscription,
-           at_period_end=at_period_end)
+           at_period_end=at_period_end,
+           withdrawal=not at_period_end and subscription.ended_reason == EndedReason.WITHDRAWN)
 
 
 def resumed(subscription: Subscription) -> None:
@@ -94,6 +96,13 @@ def refunded(refund: Refund) -> None:
     whole = refund.amount >= payment.amount
     _queue("refunded", f"refund-{refund.id}", payment.subscription, payment=payment, refund=refund,
            whole=whole, rest=not whole and left == 0, left=left)
+
+
+def price_notice(kind: str, cause: str, subscription: Subscription, expires_at: datetime,
+                 **context: Any) -> None:
+    """A price change's mail (billing/price_changes.py): asking consent, its reminder, or a
+    lower price."""
+    _queue(kind, cause, subscription, expires_at=expires_at, **context)
 
 
 def drop_renewal_notices(subscription: Subscription) -> None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from storefront import clock
+from storefront.billing import price_changes
 from storefront.billing.audit import audit_schedules
 from storefront.billing.common import LIVE_STATUSES
 from storefront.billing.events import caused_by
@@ -183,6 +184,7 @@ def run(now: datetime, min_age: timedelta | None, audit: bool) -> ReconcileRepor
     for subscription_id in stalled_subscriptions(now):
         report.fail(f"subscription {subscription_id}: past its paid-until date with no "
                     f"renewal open")
+    price_changes.periodic(now)  # before the renewal notices: an increase asked ends instead
     report.notices_queued = queue_renewal_notices(now)
     send_mail(report)
     report.webhooks_purged = purge_webhook_log(now)

@@ -50,11 +50,15 @@ def next_charge_at(subscription: Subscription) -> datetime | None:
 def wanted_period(subscription: Subscription) -> datetime | None:
     """The period the subscription's next renewal pays (named by its start, the paid-until
     date), or None if it should not be renewed on its key."""
+    from storefront.billing.price_changes import renewal_blocked  # it schedules through this module
+
     wanted = (
         subscription.status in LIVE_STATUSES
         and not subscription.cancel_at_period_end
         and subscription.billing_key_ready_at is not None
         and subscription.customer_uid
+        # An increase not agreed to: no schedule at the old amount, nor at the new.
+        and not renewal_blocked(subscription)
     )
     return subscription.current_period_end if wanted else None
 

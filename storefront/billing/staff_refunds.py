@@ -60,7 +60,7 @@ def refusal(payment: Payment, amount: Any, reason: str) -> str | None:
 
 
 def refund_by_staff(payment: Payment, amount: Decimal, reason: str,
-                    request_key: str | None = None) -> Refund:
+                    request_key: str | None = None, prefix: str = STAFF_KEY) -> Refund:
     """Write staff's refund of `amount` of our paid payment as owed, in the CALLER's
     transaction; after its commit, `obligations.carry_out(payment.subscription_id)` asks
     iamport for it (or reconcile does), and the customer is mailed when iamport's record shows
@@ -71,9 +71,10 @@ def refund_by_staff(payment: Payment, amount: Decimal, reason: str,
     unit or is more than the refundable balance; a payment that is not paid; no reason.
     `request_key` (the form's one-time token, say) makes a resubmission of the same request
     return the refund written the first time. Ending the subscription too is a separate call
-    (`lifecycle.cancel`), by default not made.
+    (`lifecycle.cancel`), by default not made. `prefix` keeps the keys of an ending's refunds
+    (billing.ending) apart from staff's.
     """
-    key = f"{STAFF_KEY}{request_key or secrets.token_hex(16)}"[:80]
+    key = f"{prefix}{request_key or secrets.token_hex(16)}"[:80]
     written = db.session.execute(db.select(Refund).where(Refund.request_key == key)).scalar_one_or_none()
     if written is not None:
         if written.payment_id != payment.id:

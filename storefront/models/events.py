@@ -35,6 +35,10 @@ class EventKind(enum.StrEnum):
     CANCEL_REQUESTED = "cancel_requested"  # at the period's end
     RESUMED = "resumed"
     ENDED = "ended"
+    PRICE_CONSENT_ASKED = "price_consent_asked"  # an increase: asked, the end set meanwhile
+    PRICE_CONSENT_REMINDED = "price_consent_reminded"
+    PRICE_AGREED = "price_agreed"
+    PRICE_LOWERED = "price_lowered"
     PLAN_CHANGED = "plan_changed"  # an upgrade paid, or a downgrade reached its renewal
     PLAN_CHANGE_SCHEDULED = "plan_change_scheduled"  # a downgrade waiting for the period's end
     PLAN_CHANGE_CANCELLED = "plan_change_cancelled"  # that downgrade called off

@@ -27,6 +27,10 @@ class EndedReason(enum.StrEnum):
 
     CANCELLED = "cancelled"
     PAYMENT_FAILED = "payment_failed"
+    # Withdrawn within the withdrawal period (청약철회): ended at once, every payment refunded.
+    WITHDRAWN = "withdrawn"
+    # The subscriber did not agree to a price increase before the renewal it applied at.
+    PRICE_NOT_AGREED = "price_not_agreed"
 
 
 class MrrKind(enum.StrEnum):

@@ -48,8 +48,17 @@ class User(UserMixin, db.Model):
     # not the id: a new value ends every session and remember cookie that carries the old one.
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the shopper agreed to the terms of use and the privacy policy (at sign-up).
+    # The one consent to the terms and the privacy policy together that sign-up asked until
+    # 2026-12; kept as its record. The separate consents below replaced it (storefront/consents.py).
     terms_agreed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Each consent sign-up asks (개인정보 보호법 §15, §22, §22-2), when and to which version of
+    # its text (storefront/legal.py); None: not given, asked at the next log-in.
+    terms_consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    terms_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    privacy_consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    privacy_version: Mapped[Optional[str]] = mapped_column(sa.String(20))
+    # "I am 14 or older": under 14 needs a guardian's consent, which this shop does not take.
+    age_confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # The language picked on the switch ('ko', 'en'); None: the browser's or the shop's default.
     locale: Mapped[Optional[str]] = mapped_column(sa.String(8))
     # When the owner of the address proved it (the sign-up mail's link, a password reset, or the

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from storefront import billing
 from storefront.auth import end_session
+from storefront.ending_words import refund_said
 from storefront.extensions import db
 from storefront.models import Subscription, User
 from storefront.self_service import bp
@@ -25,7 +26,7 @@ def _page(form: DeleteAccountForm, user: User, status: int = 200, error: str | N
         db.select(Subscription).where(Subscription.user_id == user.id,
                                       Subscription.status.in_(billing.LIVE_STATUSES))
         .order_by(Subscription.id)).scalars())
-    context = {"live": live, "given_up": {sub.id: billing.given_up_now(sub) for sub in live},
+    context = {"live": live, "refund": {sub.id: refund_said(billing.refund_on_ending_now(sub)) for sub in live},
                "money_open": billing.money_open(user)}
     if status == 200:
         return render_template("self_service/delete.html", form=form, error=error, **context)
@@ -35,8 +36,8 @@ def _page(form: DeleteAccountForm, user: User, status: int = 200, error: str | N
 @bp.route("/account/delete", methods=["GET", "POST"])
 @login_required
 def delete_account():
-    """Show what deleting the account does; with the password, do it: subscriptions end now,
-    billing keys are deleted at iamport (reconcile retries), personal data is erased."""
+    """Show what deleting the account does; with the password, do it: subscriptions end now
+    with what ending now refunds (billing.ending), billing keys are deleted at iamport (reconcile retries), personal data is erased."""
     user: User = current_user._get_current_object()
     form = DeleteAccountForm()
     if request.method == "GET":
@@ -48,7 +49,11 @@ def delete_account():
     if billing.money_open(user):
         return _page(form, user, 409, _("A payment or refund of yours is still under way. Your "
                                         "account can be deleted once it has finished."))
-    for subscription_id in billing.end_all_now(user):
+    try:
+        ended = billing.end_all_now(user)
+    except billing.ActionRefused as exc:  # a refund that changed meanwhile: nothing of it is kept
+        return _page(form, user, 409, str(exc))
+    for subscription_id in ended:
         # Committed: what is left undone here (a key iamport did not delete) reconcile retries.
         billing.carry_out(subscription_id)
     erase(user)

@@ -11,6 +11,7 @@ from storefront import billing
 from storefront.periods import add_interval
 from tests.support.checkout_browser import (
     order_number,
+    tick_consents,
     pay_in_window,
     register,
     result_url,
@@ -244,7 +245,7 @@ def korean_subscribe(page, shop, device: str | None) -> str:
     page.fill("#email", f"hong{id(page)}@example.com")
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.check("#agree")
+    tick_consents(page)
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(f"{shop.url}/account")
     page.goto(f"{shop.url}/checkout/basic-monthly")
@@ -316,11 +317,12 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         wait_until(renewed, timeout=8, interval=0.25, message="the paid renewal in the history")
         assert english_left(page.content(), KOREAN_KEPT) == []
 
-        # Cancel now: what is given up is said before it is confirmed.
+        # Cancel now: what is refunded (the unused whole days, past the withdrawal period) is
+        # said before it is confirmed.
         card.get_by_role("link", name="해지").click()
         page.wait_for_url(re.compile(r"/account/subscriptions/\d+/cancel$"))
-        expect(page.locator(".given-up")).to_contain_text("환불되는 금액은 없습니다")
-        expect(page.locator(".given-up")).to_contain_text("남은 이용 기간")
+        expect(page.locator(".refund-said")).to_contain_text("카드로 환불됩니다")
+        expect(page.locator(".refund-said")).to_contain_text("사용하지 않은")
         assert english_left(page.content(), KOREAN_KEPT) == []
         page.get_by_role("radio", name=re.compile("^지금 바로")).check()
         page.get_by_role("button", name="해지 확정").click()

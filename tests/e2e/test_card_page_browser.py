@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from storefront import billing
 from tests.e2e.conftest import _new_page
 from tests.support.checkout_browser import (
-    PASSWORD, order_number, pay_in_window, register, result_url, start_payment, wait_for_charge_button,
-    window_frame,
+    PASSWORD, order_number, pay_in_window, register, result_url, start_payment, tick_consents,
+    wait_for_charge_button, window_frame,
 )
 from tests.support.i18n import english_left
 from tests.support.records import registered
@@ -35,7 +35,7 @@ def sign_up_and_subscribe(page, shop, language: str, card: str) -> str:
         page.fill("#email", "hong@example.com")
         page.fill("#password", PASSWORD)
         page.fill("#confirm", PASSWORD)
-        page.check("#agree")
+        tick_consents(page)
         page.locator("form:has(#email) button[type=submit]").click()
         page.wait_for_url(f"{shop.url}/account")
     page.goto(f"{shop.url}/checkout/basic-monthly")

@@ -13,6 +13,7 @@ from storefront.models import Payment
 from tests.support.browser import screenshot_on_failure
 from tests.support.checkout_browser import (
     fill_card,
+    tick_consents,
     open_checkout,
     order_number,
     start_payment,
@@ -285,7 +286,7 @@ def _register_in_korean(page, base_url):
     page.fill("#email", "gildong@example.com")
     page.fill("#password", "correct horse battery")
     page.fill("#confirm", "correct horse battery")
-    page.check("#agree")
+    tick_consents(page)
     page.click("form:has(#email) button[type=submit]")
     page.wait_for_url(f"{base_url}/account")
 

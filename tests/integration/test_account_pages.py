@@ -189,8 +189,10 @@ def test_charge_now_is_a_secondary_action_beside_cancel_and_card(shop):
     shown = article(shopper.get("/account").text, sub_id)
     actions = re.search(r'<div class="actions">(.*?)</div>', shown, re.S).group(1)
     classes = re.findall(r'class="(button[^"]*)"', actions)
-    assert len(classes) == 3, classes
-    # None of the three is the page's main button.
+    # Cancel, new card, charge now, and (within the withdrawal period) withdraw.
+    assert len(classes) == 4, classes
+    assert re.search(rf'href="/account/subscriptions/{sub_id}/withdraw"', actions)
+    # None of them is the page's main button.
     assert all("button-secondary" in c for c in classes), classes
     assert any("charge-button" in c for c in classes)
     # The confirmation stays: the link opens it, nothing is charged by following it.

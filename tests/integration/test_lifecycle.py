@@ -318,7 +318,7 @@ def test_new_card_replaces_the_key_and_moves_the_schedule(shop):
     assert "ending in 0002" in account and "400000******0002" not in account
 
 
-@pytest.mark.parametrize("action", ["charge", "cancel", "resume", "card"])
+@pytest.mark.parametrize("action", ["charge", "cancel", "withdraw", "resume", "card"])
 def test_another_users_subscription_is_404(shop, action):
     owner = shop.shopper()
     sub_id = subscribe(shop, owner, wait_ready=False)

@@ -11,6 +11,7 @@ import pytest
 
 from storefront.extensions import db
 from storefront.models import AuditEntry, Payment, User
+from tests.support.accounts import CONSENTS
 
 STAFF = "sam@example.com"
 PASSWORD = "correct horse"
@@ -135,7 +136,7 @@ def test_staff_session_minutes_is_a_setting(app_factory, monkeypatch):
     assert app.config["STAFF_SESSION_MINUTES"] == 5
     client = app.test_client()
     client.post("/auth/register", data={"first_name": "Sam", "last_name": "Staff", "email": STAFF,
-                                        "password": PASSWORD, "confirm": PASSWORD, "agree": "y"})
+                                        "password": PASSWORD, "confirm": PASSWORD, **CONSENTS})
     client.post("/auth/logout")
     make_staff(app)
     client.post("/auth/login", data={"email": STAFF, "password": PASSWORD})

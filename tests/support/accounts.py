@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask.testing import FlaskClient
+
+# Sign-up's three consents (terms of use, collection and use of personal data, age 14 or over),
+# as the form posts them when each box is ticked: the helpers that sign up tick them all.
+CONSENTS = {"terms": "y", "privacy": "y", "age": "y"}
 
 
 class AuthActions:
@@ -18,10 +24,10 @@ class AuthActions:
         first_name: str = "Ada",
         last_name: str = "Lovelace",
         confirm: str | None = None,
-        agree: bool = True,
+        consents: Iterable[str] = tuple(CONSENTS),
         **extra,
     ):
-        """Post the sign-up form (the terms and privacy policy agreed to, unless told not to)."""
+        """Post the sign-up form with the named consents ticked (all three unless told)."""
         data = {
             "first_name": first_name,
             "last_name": last_name,
@@ -29,8 +35,7 @@ class AuthActions:
             "password": password,
             "confirm": password if confirm is None else confirm,
         }
-        if agree:
-            data["agree"] = "y"
+        data.update({name: CONSENTS[name] for name in consents})
         return self._client.post("/auth/register", data=data, **extra)
 
     def login(self, email: str = "ada@example.com", password: str = "correct horse", **extra):

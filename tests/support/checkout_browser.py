@@ -15,6 +15,12 @@ PASSWORD = "correct horse battery"
 _emails = itertools.count(1)
 
 
+def tick_consents(page: Any) -> None:
+    """Tick sign-up's three consents: the terms, the personal data, and 14 or older."""
+    for box in ("#terms", "#privacy", "#age"):
+        page.check(box)
+
+
 def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace",
              email: str | None = None, heading: str = "Your account") -> str:
     """Sign up through /auth/register (which logs the new user in); returns the e-mail used.
@@ -26,7 +32,7 @@ def register(page: Any, base_url: str, first: str = "Ada", last: str = "Lovelace
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
-    page.check("#agree")
+    tick_consents(page)
     # The register form's own button: the language switch is a form of buttons too.
     page.locator("form:has(#email) button[type=submit]").click()
     page.wait_for_url(re.compile(re.escape(base_url) + r"/account$"))

@@ -12,7 +12,7 @@ ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 # switch's own "English".
 KEPT_WORDS = {
     "PAYMENTWALL", "Paymentwall", "iamport", "PortOne", "English", "KST", "UTC", "US", "KRW",
-    "USD", "VAT", "Visa", "Mastercard", "Northwind", "Asia", "Seoul", "mail", "e-mail",
+    "USD", "VAT", "Inc", "Visa", "Mastercard", "Northwind", "Asia", "Seoul", "mail", "e-mail",
 }
 # Attributes a reader sees or hears.
 SHOWN_ATTRIBUTES = {"placeholder", "title", "aria-label", "alt"}

@@ -6,6 +6,7 @@ import re
 
 import requests
 
+from tests.support.accounts import CONSENTS
 from tests.support.pages import csrf_token
 from tests.support.shop import Shop
 
@@ -28,7 +29,7 @@ def sign_up(shop: Shop, email: str, headers: dict | None = None, first: str = "A
     page = http.get(f"{shop.url}/auth/register", timeout=10)
     response = http.post(f"{shop.url}/auth/register", data={
         "csrf_token": csrf_token(page.text), "first_name": first, "last_name": last,
-        "email": email, "password": PASSWORD, "confirm": PASSWORD, "agree": "y"}, timeout=10)
+        "email": email, "password": PASSWORD, "confirm": PASSWORD, **CONSENTS}, timeout=10)
     assert response.status_code == 200 and response.url.endswith("/account"), response.text[:500]
     return http
 

@@ -15,6 +15,7 @@ import requests
 from storefront import create_app
 from storefront.cli import seed_plans
 from storefront.extensions import db
+from tests.support.accounts import CONSENTS
 from tests.support.apps import close_database, database_url, track_connections
 from tests.support.pages import csrf_token
 from tests.support.sandbox import RunningSandbox
@@ -56,11 +57,13 @@ class Shop:
         http = requests.Session()
         self.sessions.append(http)
         shopper = Shopper(self, http, email)
-        page = http.get(f"{self.url}/auth/register", timeout=10)
+        # Registering hashes a password (scrypt): a soak's two dozen at once on a busy machine
+        # take more than the usual few seconds.
+        page = http.get(f"{self.url}/auth/register", timeout=30)
         response = http.post(f"{self.url}/auth/register", data={
             "csrf_token": shopper.csrf(page.text), "first_name": first, "last_name": last,
-            "email": email, "password": "correct horse", "confirm": "correct horse", "agree": "y",
-        }, timeout=10)
+            "email": email, "password": "correct horse", "confirm": "correct horse", **CONSENTS,
+        }, timeout=30)
         assert response.status_code == 200 and response.url.endswith("/account"), response.text[:500]
         return shopper
 

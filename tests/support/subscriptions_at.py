@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from storefront import clock
+from storefront import clock, consents
 from storefront.billing import lifecycle, outcomes
 from storefront.extensions import db
 from storefront.models import Payment, PaymentKind, PaymentStatus, Plan, Subscription, User
@@ -30,6 +30,7 @@ def customer(name: str) -> User:
     """A shopper (committed)."""
     user = User(email=f"{name}@example.com", first_name=name.title(), last_name="Tester")
     user.set_password("correct horse")
+    consents.record(user)  # as sign-up does
     db.session.add(user)
     db.session.commit()
     return user

@@ -7,7 +7,7 @@ import time
 import pytest
 import responses
 
-from storefront import throttle
+from storefront import consents, throttle
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User
@@ -33,6 +33,7 @@ def order(app):
         seed_plans()
         user = User(email="ada@example.com", first_name="Ada", last_name="Lovelace")
         user.set_password("correct horse")
+        consents.record(user)  # as sign-up does: no log-in of hers is sent to give them
         plan = db.session.execute(db.select(Plan).where(Plan.slug == "basic-monthly")).scalar_one()
         sub = Subscription(user=user, plan=plan)
         payment = Payment(merchant_uid="sub_test_1", user=user, subscription=sub, amount=plan.price,

@@ -221,41 +221,35 @@ def test_a_past_due_charge_now_pays_the_overdue_renewal(client, app, subscriptio
     assert "pays your next period in advance" in client.get("/account").get_data(as_text=True)
 
 
-def test_cancelling_now_says_what_is_given_up_before_it_is_confirmed(client, app, subscription_id):
+def test_cancelling_now_says_what_is_refunded_before_it_is_confirmed(client, app, subscription_id):
     from datetime import timedelta
+    from zoneinfo import ZoneInfo
 
     from storefront.models import utcnow
 
     now = utcnow()
-    # A 30-day period with 10 days and an hour left: 10 whole days, a third of $9.00.
-    set_subscription(app, subscription_id, current_period_start=now - timedelta(days=20, hours=1),
-                     current_period_end=now + timedelta(days=10, hours=1))
-    text = client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True)
-    assert "You give up the 10 paid days left" in text
-    assert "worth $3.00 at the plan's current price" in unescape(text)
-    assert "Nothing is refunded" in text
-
-
-def test_cancelling_now_counts_every_period_paid_in_advance(client, app, subscription_id):
-    from datetime import timedelta
-
-    from storefront.formatting import shop_zone
-    from storefront.models import utcnow
-    from storefront.periods import add_interval
-
-    now = utcnow()
-    # "Charge now" paid the next month in advance: this month's last 10 days and a whole month.
+    start, end = now - timedelta(days=20, hours=1), now + timedelta(days=10, hours=1)
+    set_subscription(app, subscription_id, current_period_start=start, current_period_end=end,
+                     billing_anchor=start)
     with app.app_context():
-        end = add_interval(now + timedelta(days=10, hours=1), "month", zone=shop_zone())
-    set_subscription(app, subscription_id, current_period_start=now - timedelta(days=20, hours=1),
-                     current_period_end=end)
+        sub = db.session.get(Subscription, subscription_id)
+        # Paid 20 days ago: the withdrawal period has passed.
+        db.session.add(Payment(merchant_uid="first_paid_1", imp_uid="imp_first_1", user=sub.user,
+                               subscription=sub, amount=Decimal("9.00"), currency="USD", kind="first",
+                               status="paid", paid_at=start))
+        db.session.commit()
+    seoul = ZoneInfo("Asia/Seoul")
+    first, last = start.astimezone(seoul).date(), end.astimezone(seoul).date()
+    unused = (last - (now.astimezone(seoul).date() + timedelta(days=1))).days
+    worth = (Decimal("9.00") * unused / (last - first).days).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+    text = unescape(client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True))
+    assert f"${worth} will be refunded to your card: the value of the {unused} unused whole days" in text
+    assert "Nothing is refunded" not in text
+
+
+def test_cancelling_now_with_nothing_paid_says_nothing_is_refunded(client, subscription_id):
     text = client.get(f"/account/subscriptions/{subscription_id}/cancel").get_data(as_text=True)
-    days = (end - now).days
-    assert f"You give up the {days} paid days left" in text
-    worth = re.search(r"worth \$(\d+\.\d\d) at the plan's current price", unescape(text))
-    assert worth is not None
-    # A whole month ($9.00) and about a third of this one's.
-    assert 11.9 < float(worth.group(1)) < 12.2
+    assert "Nothing is refunded" in text and "will be refunded" not in text
 
 
 def test_a_cancelled_subscription_is_spelled_cancelled(client, app, subscription_id):

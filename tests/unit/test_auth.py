@@ -82,20 +82,23 @@ def test_register_password_mismatch(auth, app):
 
 
 def test_register_needs_the_terms_and_privacy_policy_agreed_to(auth, app):
-    page = auth.register(agree=False)
+    # Each consent on its own: tests/unit/test_consents.py.
+    page = auth.register(consents=())
     assert page.status_code == 400
-    assert b"Please agree to the terms of use and the privacy policy." in page.data
+    assert b"Please agree to the terms of use." in page.data
     assert count_users(app) == 0
     assert auth.register().status_code == 302
     with app.app_context():
         user = db.session.execute(db.select(User)).scalar_one()
-        assert user.terms_agreed_at is not None
+        assert user.terms_consent_at is not None and user.privacy_consent_at is not None
 
 
 def test_the_sign_up_page_links_the_terms_and_privacy_policy(client):
     page = client.get("/auth/register").get_data(as_text=True)
     assert 'href="/terms"' in page and 'href="/privacy"' in page
-    assert 'name="agree"' in page and "checked" not in page
+    for name in ["terms", "privacy", "age"]:
+        assert f'name="{name}"' in page
+    assert "checked" not in page
 
 
 def test_register_field_missing_entirely(client, app):

@@ -343,3 +343,25 @@ def test_the_accepted_mids_include_the_one_payments_are_made_on(clean_env):
     with pytest.raises(ConfigError, match="IAMPORT_ACCEPTED_MIDS") as refused:
         load()
     assert "pk_new" in str(refused.value)
+
+
+def test_the_ending_settings_default_to_seven_days_and_unused_days(clean_env):
+    clean_env.delenv("WITHDRAWAL_DAYS", raising=False)
+    clean_env.delenv("REFUND_ON_CANCEL_NOW", raising=False)
+    cfg = load({"SECRET_KEY": "t"})
+    assert (cfg["WITHDRAWAL_DAYS"], cfg["REFUND_ON_CANCEL_NOW"]) == (7, "unused_days")
+    clean_env.setenv("WITHDRAWAL_DAYS", "0")
+    clean_env.setenv("REFUND_ON_CANCEL_NOW", "none")
+    cfg = load({"SECRET_KEY": "t"})
+    assert (cfg["WITHDRAWAL_DAYS"], cfg["REFUND_ON_CANCEL_NOW"]) == (0, "none")
+
+
+@pytest.mark.parametrize(("name", "value"), [("WITHDRAWAL_DAYS", "-1"), ("WITHDRAWAL_DAYS", "seven"),
+                                             ("WITHDRAWAL_DAYS", "1"), ("WITHDRAWAL_DAYS", "6"),
+                                             ("WITHDRAWAL_DAYS", "3.5"), ("WITHDRAWAL_DAYS", "366"),
+                                             ("REFUND_ON_CANCEL_NOW", "pro_rata"),
+                                             ("REFUND_ON_CANCEL_NOW", " ")])
+def test_bad_ending_settings_are_refused_at_load(clean_env, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load({"SECRET_KEY": "t"})

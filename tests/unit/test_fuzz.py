@@ -32,6 +32,7 @@ from storefront.payment_window import CONSENT_VERSION
 from storefront.cli import seed_plans
 from storefront.extensions import db
 from storefront.models import Payment, Plan, Subscription, User, utcnow
+from tests.support.accounts import CONSENTS
 from tests.support.apps import make_app
 from tests.support.pages import csrf_token
 
@@ -87,7 +88,7 @@ def _register(client, email: str) -> None:
     page = client.get("/auth/register")
     response = client.post("/auth/register", data={
         "csrf_token": csrf_token(page.text, required=False), "first_name": "Fuzz", "last_name": "Tester",
-        "email": email, "password": PASSWORD, "confirm": PASSWORD, "agree": "y",
+        "email": email, "password": PASSWORD, "confirm": PASSWORD, **CONSENTS,
     })
     assert response.status_code == 302, response.text[:300]
 

@@ -19,6 +19,8 @@ SHOP = {
     "BUSINESS_ADDRESS_EN": "3F, 12 World Cup buk-ro, Mapo-gu, Seoul",
     "CUSTOMER_SERVICE_PHONE": "1588-1234",
     "CUSTOMER_SERVICE_EMAIL": "help@hanbit.co.kr",
+    "HOSTING_PROVIDER": "주식회사 한빛클라우드",
+    "HOSTING_PROVIDER_EN": "Hanbit Cloud Inc.",
 }
 
 

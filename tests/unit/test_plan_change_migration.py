@@ -9,7 +9,7 @@ from flask_migrate import check, downgrade, upgrade
 from storefront.extensions import db
 from tests.unit.test_mrr_migration import empty_database, seed_old_rows
 
-BEFORE = "c5e1a7d3f9b2"
+BEFORE = "d8a6f2c4e1b9"
 
 
 def insert_live(conn, sub_id: int, user_id: int, plan_id: int) -> None:

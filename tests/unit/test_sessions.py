@@ -13,7 +13,7 @@ from storefront.cli import seed_plans
 from storefront.config import ConfigError
 from storefront.extensions import db
 from storefront.models import Payment, User
-from tests.support.accounts import AuthActions
+from tests.support.accounts import CONSENTS, AuthActions
 from tests.support.iamport_mock import API
 
 LIVE = {"IAMPORT_MODE": "live", "IAMPORT_API_KEY": "k4815162342",
@@ -137,7 +137,7 @@ def csrf_client(app_factory):
     response = client.post("/auth/register", data={
         "csrf_token": token, "first_name": "Ada", "last_name": "Lovelace",
         "email": "ada@example.com", "password": "correct horse", "confirm": "correct horse",
-        "agree": "y"})
+        **CONSENTS})
     assert response.status_code == 302
     yield client
     with app.app_context():

@@ -1,0 +1,250 @@
+"""A plan's new price over real HTTP to the sandbox: staff set it at least 30 days ahead; an
+increase binds a subscriber only once they agree (전자상거래법 §13⑥), a decrease at their next
+renewal with a notice."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from storefront.extensions import db
+from storefront.models import AuditEntry, Plan
+from tests.integration.test_mail import in_korean
+from tests.support.records import DAY, payments, scheduled, subscription
+from tests.support.staff import confirm, staff_member
+from tests.support.subscribing import pay_first, subscribe
+from tests.support.waiting import wait_until
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def plan_id(shop, slug: str = "basic-monthly") -> int:
+    with shop.context():
+        return db.session.execute(db.select(Plan.id).where(Plan.slug == slug)).scalar_one()
+
+
+def shop_today(shop, sub_id: int) -> date:
+    """The shop's date (Seoul) when the subscription began: the sandbox clock's today."""
+    return subscription(shop, sub_id).current_period_start.astimezone(SEOUL).date()
+
+
+def set_price(sam, plan: int, price: str, on: date):
+    return confirm(sam, f"/admin/plans/{plan}/price", reason="costs went up",
+                   new_price=price, effective_on=on.isoformat())[0]
+
+
+def reconcile(shop) -> str:
+    result = shop.app.test_cli_runner().invoke(args=["billing", "reconcile"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def effective_midnight(on: date) -> datetime:
+    return datetime(on.year, on.month, on.day, tzinfo=SEOUL)
+
+
+def reach_the_renewal_after(shop, sub_id: int, on: date) -> datetime:
+    """Move the sandbox clock to 20 days before the subscriber's first renewal on or after `on`
+    (the old price paid for any renewal before it); returns that renewal's date."""
+    sub = subscription(shop, sub_id)
+    while sub.current_period_end < effective_midnight(on):
+        paid = len(payments(shop, sub_id, kind="renewal", status="paid"))
+        shop.sandbox.advance((sub.current_period_end - sub.current_period_start).total_seconds() + 60)
+        wait_until(lambda: len(payments(shop, sub_id, kind="renewal", status="paid")) > paid,
+                   timeout=8, message="a renewal before the new price")
+        sub = subscription(shop, sub_id)
+    now = datetime.fromtimestamp(shop.sandbox.control("GET", "/clock")["now"], SEOUL)
+    shop.sandbox.advance((sub.current_period_end - timedelta(days=20) - now).total_seconds())
+    return sub.current_period_end
+
+
+def schedules_of(shop, customer_uid: str, since: datetime) -> list[dict]:
+    """Every schedule the sandbox holds (any status) of the key, from `since` for 90 days."""
+    start = int(since.timestamp()) - DAY
+    found = shop.sandbox.api("GET", "/subscribe/payments/schedule", params={
+        "schedule_from": start, "schedule_to": start + 90 * DAY, "limit": 1000}).json()["response"]
+    return [row for row in found["list"] if row["customer_uid"] == customer_uid]
+
+
+def mails(shop, to: str, starting: str) -> list[dict]:
+    return [m for m in shop.sandbox.mail(to) if m["subject"].startswith(starting)]
+
+
+def test_staff_set_a_new_price_at_least_30_days_ahead_and_it_is_audited(shop):
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    today = shop_today(shop, sub_id)
+    sam = staff_member(shop)
+    plan = plan_id(shop)
+    too_soon = set_price(sam, plan, "12.00", today + timedelta(days=29))
+    assert too_soon.status_code == 400
+    assert "at least 30 days" in too_soon.text
+    bad = set_price(sam, plan, "12.005", today + timedelta(days=30))
+    assert bad.status_code == 400 and "decimal places" in bad.text
+    ok = set_price(sam, plan, "12.00", today + timedelta(days=30))
+    assert ok.status_code == 200, ok.text[:300]
+    with shop.context():
+        entry = db.session.execute(db.select(AuditEntry).where(
+            AuditEntry.action == "plan_price_change")).scalar_one()
+        assert (entry.target_id, entry.outcome, entry.reason) == (plan, "ok", "costs went up")
+        assert "9.00" in entry.detail and "12.00" in entry.detail
+        # The list price holds until the date; the subscriber's own price is untouched.
+        assert db.session.get(Plan, plan).price == Decimal("9.00")
+    page = sam.get("/admin/plans").text
+    assert "$12.00" in page and "pending" in page.lower()
+    # A second pending change of the same plan is refused until the first is withdrawn.
+    again = set_price(sam, plan, "13.00", today + timedelta(days=40))
+    assert again.status_code == 400 and "already" in again.text
+    # A new shopper's checkout names the price now and the coming increase.
+    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    checkout = grace.get("/checkout/basic-monthly").text
+    assert "$9.00" in checkout and "$12.00" in checkout
+    assert re.search(r"from \d{1,2} [A-Z][a-z]+ \d{4}", checkout)
+    assert subscription(shop, sub_id).price == Decimal("9.00")
+
+
+def test_an_increase_with_consent_charges_the_new_price_at_the_renewal(shop):
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    start = subscription(shop, sub_id).current_period_start
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    renews_at = reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    asked = wait_until(lambda: mails(shop, ada.email, "Your consent is needed"),
+                       message="the mail asking consent")
+    assert len(asked) == 1
+    assert "$9.00" in asked[0]["text"] and "$12.00" in asked[0]["text"]
+    assert "4242" in asked[0]["text"]
+    page = ada.get("/account").text
+    assert 'data-testid="price-consent"' in page and "I agree to the new price" in page
+    # Until they agree, iamport holds no renewal: neither the old amount nor the new.
+    customer_uid = subscription(shop, sub_id).customer_uid
+    assert [s for s in schedules_of(shop, customer_uid, start) if s["schedule_status"] == "scheduled"] == []
+    form = dict(re.findall(r'name="(change_id|text_version)" value="([^"]+)"', page))
+    agreed = ada.post_form(f"/account/subscriptions/{sub_id}/price-consent", form)
+    assert agreed.status_code == 200 and "I agree to the new price" not in agreed.text
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("12.00") and not sub.cancel_at_period_end
+    wait_until(lambda: [s for s in schedules_of(shop, customer_uid, start)
+                        if s["schedule_status"] == "scheduled"], message="the new schedule")
+    held = [s for s in schedules_of(shop, customer_uid, start) if s["schedule_status"] == "scheduled"]
+    assert [Decimal(str(s["amount"])) for s in held] == [Decimal("12")]
+    # A second run of the job asks nothing again.
+    reconcile(shop)
+    assert len(mails(shop, ada.email, "Your consent is needed")) == 1
+    shop.sandbox.advance(21 * DAY)
+    wait_until(lambda: payments(shop, sub_id, kind="renewal", status="paid"), timeout=8,
+               message="the renewal at the new price")
+    [renewal] = [p for p in payments(shop, sub_id, kind="renewal", status="paid")
+                 if p.period_start == renews_at]
+    assert renewal.amount == Decimal("12.00")
+    assert Decimal(str(shop.sandbox.payment(renewal.imp_uid)["amount"])) == Decimal("12")
+
+
+def test_an_increase_without_consent_ends_the_subscription_and_charges_nothing(shop):
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    start = subscription(shop, sub_id).current_period_start
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    renews_at = reach_the_renewal_after(shop, sub_id, on)
+    customer_uid = subscription(shop, sub_id).customer_uid
+    reconcile(shop)
+    wait_until(lambda: mails(shop, ada.email, "Your consent is needed"), message="the consent mail")
+    sub = subscription(shop, sub_id)
+    assert sub.cancel_at_period_end and sub.price == Decimal("9.00")
+    # Resuming without agreeing is not offered.
+    resumed = ada.post_form(f"/account/subscriptions/{sub_id}/resume", {})
+    assert "cannot renew at the old one" in resumed.text
+    assert subscription(shop, sub_id).cancel_at_period_end
+    # The reminder, seven days before the renewal, and only once.
+    shop.sandbox.advance(13 * DAY + 3600)
+    reconcile(shop)
+    reconcile(shop)
+    wait_until(lambda: mails(shop, ada.email, "Reminder: your consent is needed"),
+               message="the reminder")
+    assert len(mails(shop, ada.email, "Reminder: your consent is needed")) == 1
+    shop.sandbox.advance(8 * DAY)
+    output = reconcile(shop)
+    assert "ended 1" in output
+    sub = subscription(shop, sub_id)
+    assert (sub.status, sub.ended_reason) == ("canceled", "price_not_agreed")
+    assert sub.canceled_at == renews_at
+    assert payments(shop, sub_id, kind="renewal", status="paid") == []
+    assert scheduled(shop, sub_id) == []
+    rows = schedules_of(shop, customer_uid, start)
+    assert rows and all(s["schedule_status"] == "revoked" for s in rows)
+
+
+def test_a_decrease_applies_at_the_next_renewal_with_a_notice(shop):
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "7.00", on).status_code == 200
+    renews_at = reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    notice = wait_until(lambda: mails(shop, ada.email, "Basic's price goes down"),
+                        message="the decrease's notice")
+    assert "$7.00" in notice[0]["text"]
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("7.00") and not sub.cancel_at_period_end
+    assert 'data-testid="price-consent"' not in ada.get("/account").text
+    wait_until(lambda: [p.amount for p in scheduled(shop, sub_id)] == [Decimal("7.00")]
+               and all(p.schedule_taken_at for p in scheduled(shop, sub_id)),
+               message="the schedule at the lower price")
+    shop.sandbox.advance(21 * DAY)
+    wait_until(lambda: payments(shop, sub_id, kind="renewal", status="paid"), timeout=8,
+               message="the renewal at the lower price")
+    [renewal] = [p for p in payments(shop, sub_id, kind="renewal", status="paid")
+                 if p.period_start == renews_at]
+    assert Decimal(str(shop.sandbox.payment(renewal.imp_uid)["amount"])) == Decimal("7")
+
+
+def test_a_shopper_who_agreed_to_the_coming_increase_at_checkout_is_not_asked_again(shop):
+    ada = shop.shopper()
+    first = subscribe(shop, ada)
+    on = shop_today(shop, first) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    grace = shop.shopper(email="grace@example.com", first="Grace", last="Hopper")
+    _, _, sub_id = pay_first(shop, grace)
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("9.00") and "+pc" in sub.consent_version
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    wait_until(lambda: [p.amount for p in scheduled(shop, sub_id)] == [Decimal("12.00")]
+               and all(p.schedule_taken_at for p in scheduled(shop, sub_id)),
+               message="the schedule at the price agreed at checkout")
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("12.00") and not sub.cancel_at_period_end
+    assert mails(shop, grace.email, "Your consent is needed") == []
+
+
+def test_staff_withdraw_a_change_and_those_asked_keep_their_subscription(shop):
+    ada = shop.shopper(email="gildong@example.com", first="길동", last="홍")
+    in_korean(ada)
+    sub_id = subscribe(shop, ada)
+    start = subscription(shop, sub_id).current_period_start
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    sam = staff_member(shop)
+    plan = plan_id(shop)
+    assert set_price(sam, plan, "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    wait_until(lambda: mails(shop, ada.email, "동의가 필요합니다"), message="the Korean consent mail")
+    assert "새 요금에 동의합니다" in ada.get("/account").text
+    assert subscription(shop, sub_id).cancel_at_period_end
+    answer, _ = confirm(sam, f"/admin/plans/{plan}/price/withdraw", reason="a mistake")
+    assert answer.status_code == 200, answer.text[:300]
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end and sub.price == Decimal("9.00")
+    assert 'data-testid="price-consent"' not in ada.get("/account").text
+    customer_uid = sub.customer_uid
+    wait_until(lambda: [Decimal(str(s["amount"])) for s in schedules_of(shop, customer_uid, start)
+                        if s["schedule_status"] == "scheduled"] == [Decimal("9")],
+               message="the renewal at the old price again")
+    with shop.context():
+        assert db.session.execute(db.select(AuditEntry.outcome).where(
+            AuditEntry.action == "plan_price_withdrawn")).scalar_one() == "ok"
