@@ -64,8 +64,11 @@ def _newest_changes():
 
 def renewal_blocked(subscription: Subscription) -> bool:
     """Whether the subscription's next renewal falls on or after an increase it has not agreed
-    to: iamport must hold no schedule for it (neither the old amount nor the new)."""
-    if subscription.price is None or subscription.current_period_end is None:
+    to: iamport must hold no schedule for it (neither the old amount nor the new). A downgrade
+    waiting for that renewal renews on the other plan, at the price agreed to when it was asked
+    for: the increase of the plan being left does not apply to it."""
+    if (subscription.price is None or subscription.current_period_end is None
+            or subscription.next_plan_id is not None):
         return False
     newest = (db.select(sa.func.max(PlanPriceChange.id))
               .where(PlanPriceChange.withdrawn_at.is_(None),
@@ -170,7 +173,8 @@ def _tell(subscription_id: int, change_id: int, now: datetime) -> bool:
 def tell_subscribers(now: datetime) -> int:
     """The job's step: every live subscriber whose first renewal on or after a change's date is
     ASK_DAYS away or less, and who was not told of it yet, is asked (an increase) or told (a
-    decrease), each in its own transaction; how many."""
+    decrease), each in its own transaction; how many. A subscriber whose downgrade waits for
+    that renewal is left out: it renews on the other plan (asked once it is called off)."""
     changes = _newest_changes().subquery()
     asked = sa.exists().where(PriceConsent.subscription_id == Subscription.id,
                               PriceConsent.change_id == changes.c.id)
@@ -179,6 +183,7 @@ def tell_subscribers(now: datetime) -> int:
         .join(changes, changes.c.plan_id == Subscription.plan_id)
         .where(Subscription.status == SubscriptionStatus.ACTIVE,
                Subscription.price.is_not(None), Subscription.price != changes.c.new_price,
+               Subscription.next_plan_id.is_(None),
                Subscription.current_period_end >= changes.c.effective_at,
                Subscription.current_period_end > now,
                Subscription.current_period_end <= now + timedelta(days=ASK_DAYS), ~asked)

@@ -248,3 +248,28 @@ def test_staff_withdraw_a_change_and_those_asked_keep_their_subscription(shop):
     with shop.context():
         assert db.session.execute(db.select(AuditEntry.outcome).where(
             AuditEntry.action == "plan_price_withdrawn")).scalar_one() == "ok"
+
+
+def test_a_subscriber_moving_down_to_another_plan_is_not_asked_nor_blocked_by_its_old_plans_increase(shop):
+    """A downgrade waiting for the renewal: that renewal charges the other plan's price, so an
+    increase of the plan being left asks nothing, sets no end, and leaves iamport its schedule."""
+    from tests.support.plan_changes import change_plan, iamport_scheduled
+
+    ada = shop.shopper()
+    _, _, sub_id = pay_first(shop, ada, "premium-monthly")
+    wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="the first renewal schedule")
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop, "premium-monthly"), "25.00", on).status_code == 200
+    renews_at = reach_the_renewal_after(shop, sub_id, on)
+    assert "Your plan changes to Basic" in change_plan(ada, sub_id, "basic-monthly").text
+    reconcile(shop)
+    assert mails(shop, ada.email, "Your consent is needed") == []
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end
+    assert [Decimal(str(row["amount"])) for row in iamport_scheduled(shop, sub.customer_uid)] == [
+        Decimal("9")]
+    shop.sandbox.advance(21 * DAY)
+    wait_until(lambda: [p for p in payments(shop, sub_id, kind="renewal", status="paid")
+                        if p.period_start == renews_at], timeout=8, message="the renewal on Basic")
+    sub = subscription(shop, sub_id)
+    assert (sub.status, sub.price) == ("active", Decimal("9.00"))
