@@ -19,8 +19,8 @@ from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
 from storefront.mail import language_of
 from storefront.models import (
-    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, Plan, PlanChange, Subscription,
-    SubscriptionStatus,
+    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, Plan, PlanChange, PriceConsent,
+    Subscription, SubscriptionStatus,
 )
 from storefront.models.subscriptions import ORDER_NAME_LENGTH
 from storefront.periods import next_period_end
@@ -97,6 +97,22 @@ def other_plans(subscription: Subscription) -> tuple[list[Plan], list[Plan]]:
     return same, other
 
 
+def price_paid(subscription: Subscription) -> Decimal:
+    """The price the running period was paid at: the subscription's price, unless a price change
+    already set it for the next renewal (a decrease given, an increase agreed to), when it is
+    the price before that change."""
+    price = subscription.price if subscription.price is not None else subscription.plan.price
+    if subscription.id is None or subscription.current_period_end is None:
+        return price
+    before = db.session.execute(
+        db.select(PriceConsent.old_price).where(
+            PriceConsent.subscription_id == subscription.id,
+            PriceConsent.renewal_at == subscription.current_period_end,
+            PriceConsent.new_price == price, PriceConsent.old_price != price)
+        .order_by(PriceConsent.id.desc()).limit(1)).scalar_one_or_none()
+    return before if before is not None else price
+
+
 def paid_share(subscription: Subscription, now: datetime) -> Decimal:
     """The unused part of all the time paid for, counted in periods: (paid-until − now) ÷ the
     length of one period, in seconds over all the time paid (periods paid in advance included)."""
@@ -119,7 +135,7 @@ def quote(subscription: Subscription, plan: Plan, now: datetime | None = None) -
     shorter interval) waits for the period's end and charges nothing now. Rounded down to the
     currency's minor unit, never below nothing."""
     now = now or clock.now()
-    old_price = subscription.price if subscription.price is not None else subscription.plan.price
+    old_price = price_paid(subscription)
     new_price = Decimal(plan.price)
     end = subscription.current_period_end
     old_months = MONTHS_IN[Interval(subscription.plan.interval)]

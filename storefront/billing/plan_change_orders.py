@@ -15,7 +15,7 @@ from storefront.billing.common import (
 )
 from storefront.billing.events import record_event
 from storefront.billing.plan_change import (
-    apply_change, change_refusal, queue_mail, quote, waiting_change,
+    apply_change, change_refusal, price_paid, queue_mail, quote, waiting_change,
 )
 from storefront.billing.recording import record_payment
 from storefront.extensions import db
@@ -55,7 +55,7 @@ def offer(subscription: Subscription, plan: Plan) -> PlanChange:
     change = PlanChange(
         subscription_id=subscription.id, token=secrets.token_urlsafe(24),
         from_plan_id=subscription.plan_id, to_plan_id=plan.id,
-        old_price=subscription.price if subscription.price is not None else subscription.plan.price,
+        old_price=price_paid(subscription),
         new_price=shown.new_price, amount=shown.amount, currency=plan.currency,
         takes_effect=shown.takes_effect, status=ChangeStatus.OFFERED,
         period_end=subscription.current_period_end, deadline=now + OFFER_VALID_FOR,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from storefront.extensions import db
@@ -273,3 +273,30 @@ def test_a_subscriber_moving_down_to_another_plan_is_not_asked_nor_blocked_by_it
                         if p.period_start == renews_at], timeout=8, message="the renewal on Basic")
     sub = subscription(shop, sub_id)
     assert (sub.status, sub.price) == ("active", Decimal("9.00"))
+
+
+def test_an_upgrade_after_a_decrease_is_prorated_from_the_price_paid_for_the_period(shop):
+    """A decrease lowers the subscriber's price up to 30 days before the renewal it applies at,
+    but the period running was paid at the old price: an upgrade meanwhile is charged the
+    difference to what was paid, not to the lower price."""
+    from tests.support.plan_changes import change_plan, shop_now
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "7.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("7.00")
+    paid = [p for p in payments(shop, sub_id, status="paid")
+            if p.period_start is None or p.period_start < sub.current_period_end]
+    assert paid and paid[-1].amount == Decimal("9.00")  # the running period's price
+    now = shop_now(shop)
+    share = (Decimal((sub.current_period_end - now).total_seconds())
+             / Decimal((sub.current_period_end - sub.current_period_start).total_seconds()))
+    expected = ((Decimal("19.00") - Decimal("9.00")) * share).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    response = change_plan(ada, sub_id, "premium-monthly")
+    [charge] = payments(shop, sub_id, kind="change", status="paid")
+    assert charge.amount == expected
+    assert f"Charged ${expected}." in response.text
