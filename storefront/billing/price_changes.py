@@ -25,7 +25,8 @@ from storefront.extensions import db
 from storefront.i18n import page_language
 from storefront.mail import language_of
 from storefront.models import (
-    EndedReason, MrrKind, PlanPriceChange, PriceConsent, Subscription, SubscriptionStatus,
+    ChangeStatus, EndedReason, MrrKind, PlanChange, PlanPriceChange, PriceConsent, Subscription,
+    SubscriptionStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,16 @@ def _mail(kind: str, row: PriceConsent, subscription: Subscription, cause: str) 
            reminder=cause == "remind", change_id=row.change_id)
 
 
-def _agreed_at_checkout(subscription: Subscription, change: PlanPriceChange) -> bool:
-    """The shopper subscribed with the checkout's consent that named this coming increase."""
-    return f"+pc{change.id}/" in (subscription.consent_version or "")
+def _agreed_before(subscription: Subscription, change: PlanPriceChange) -> tuple | None:
+    """When and to which text the shopper agreed to this coming increase beforehand: at checkout,
+    or at the confirmation of their change to this plan, whose consents named it; else None."""
+    if f"+pc{change.id}/" in (subscription.consent_version or ""):
+        return subscription.consent_at, subscription.consent_version
+    return db.session.execute(db.select(PlanChange.consent_at, PlanChange.consent_version).where(
+        PlanChange.subscription_id == subscription.id, PlanChange.to_plan_id == change.plan_id,
+        PlanChange.status == ChangeStatus.APPLIED,
+        PlanChange.consent_version.like(f"%+pc{change.id}/%"))
+        .order_by(PlanChange.id.desc()).limit(1)).first()
 
 
 @retried_on_conflict
@@ -153,11 +161,11 @@ def _tell(subscription_id: int, change_id: int, now: datetime) -> bool:
                      renewal_at=row.renewal_at)
         drop_renewal_notices(subscription)
         _mail("price_lowered", row, subscription, "lower")
-    elif _agreed_at_checkout(subscription, change):
-        row.agreed_at, row.agreed_text = subscription.consent_at, subscription.consent_version
+    elif (before := _agreed_before(subscription, change)) is not None:
+        row.agreed_at, row.agreed_text = before
         _set_price(subscription, change.new_price)
         record_event(subscription, "price_agreed", old=row.old_price, new=row.new_price,
-                     version=row.agreed_text, at_checkout=True)
+                     version=row.agreed_text, beforehand=True)
     else:
         row.set_to_end = not subscription.cancel_at_period_end
         subscription.cancel_at_period_end = True

@@ -300,3 +300,25 @@ def test_an_upgrade_after_a_decrease_is_prorated_from_the_price_paid_for_the_per
     [charge] = payments(shop, sub_id, kind="change", status="paid")
     assert charge.amount == expected
     assert f"Charged ${expected}." in response.text
+
+
+def test_an_upgrade_to_a_plan_whose_price_rises_names_the_increase_and_its_consent_counts(shop):
+    """Upgrading to a plan with a coming increase that applies at the next renewal: the
+    confirmation names the new price and its date (as the checkout does), and the consent given
+    there counts, so the subscriber is not asked again, nor set to end."""
+    from tests.support.plan_changes import change_plan, confirmation_page, iamport_scheduled
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop, "premium-monthly"), "25.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    page = confirmation_page(ada, sub_id, "premium-monthly").text
+    assert "$25.00" in page and "+pc" in page
+    assert "Your plan is now Premium" in change_plan(ada, sub_id, "premium-monthly").text
+    reconcile(shop)
+    assert mails(shop, ada.email, "Your consent is needed") == []
+    sub = subscription(shop, sub_id)
+    assert (sub.price, sub.cancel_at_period_end) == (Decimal("25.00"), False)
+    wait_until(lambda: [Decimal(str(row["amount"])) for row in iamport_scheduled(shop, sub.customer_uid)]
+               == [Decimal("25")], message="the renewal at the agreed price")
