@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 from storefront.extensions import db
 from storefront.models import Payment, PlanChange
 from tests.support.plan_changes import (
-    change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
+    CHANGE_TOKEN, CONSENT_VERSION, change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
 from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, RENEWAL_REVIEW_APPROVE_CARD, window_result
@@ -245,3 +245,29 @@ def test_a_plan_change_in_korean(shop):
     response = change_plan(shopper, sub_id, "basic-monthly")
     assert "요금제로 변경됩니다" in response.text
     assert "요금제 변경 취소" in shopper.get("/account").text
+
+
+def test_an_upgrade_whose_charge_never_reached_iamport_does_not_block_plan_changes_for_good(shop):
+    """The charge's answer is lost (a 5xx) and iamport made no payment: reconcile closes the
+    order after its last lookup, and the shopper may change plan again (no charge was made)."""
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    token = CHANGE_TOKEN.search(page.text).group(1)
+    version = CONSENT_VERSION.search(page.text).group(1)
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        lost = shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": token, "consent_version": version, "consent": "yes"})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    assert "not heard back" in lost.text
+    [charge] = payments(shop, sub_id, kind="change")
+    assert charge.status == "pending"
+    shop.sandbox.advance(11 * 60)
+    result = shop.app.test_cli_runner().invoke(args=["billing", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed"]
+    assert "being charged" not in shopper.get(f"/account/subscriptions/{sub_id}/plans").text
+    assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed", "paid"]
