@@ -271,3 +271,20 @@ def test_an_upgrade_whose_charge_never_reached_iamport_does_not_block_plan_chang
     assert "being charged" not in shopper.get(f"/account/subscriptions/{sub_id}/plans").text
     assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
     assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed", "paid"]
+
+
+def test_an_upgrade_charge_still_unanswered_holds_the_account_deletion(shop):
+    """Money still moving finishes before the account is deleted: an upgrade's charge whose
+    answer was lost is such money, like a "Charge now" one."""
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": CHANGE_TOKEN.search(page.text).group(1), "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
+    assert 'data-testid="money-open"' in shopper.get("/account/delete").text
