@@ -19,7 +19,7 @@ from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
 from storefront.mail import language_of
 from storefront.models import (
-    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, Plan, PlanChange, PriceConsent,
+    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, PaymentKind, Plan, PlanChange, PriceConsent,
     Subscription, SubscriptionStatus,
 )
 from storefront.models.subscriptions import ORDER_NAME_LENGTH
@@ -204,6 +204,20 @@ def change_of(payment: Payment) -> PlanChange | None:
     return db.session.execute(
         db.select(PlanChange).where(PlanChange.payment_id == payment.id)
     ).scalar_one_or_none()
+
+
+def extra_span(payment: Payment) -> tuple[datetime, datetime] | None:
+    """The time an upgrade's charge paid for on top of its period's payment: from when it was
+    paid to the paid-until date it kept (a same-interval upgrade); None for any other payment
+    (one to a longer interval paid a new period of its own)."""
+    if payment.kind != PaymentKind.PLAN_CHANGE or payment.paid_at is None:
+        return None
+    change = change_of(payment)
+    if change is None or change.status != ChangeStatus.APPLIED:
+        return None
+    if MONTHS_IN[Interval(change.to_plan.interval)] != MONTHS_IN[Interval(change.from_plan.interval)]:
+        return None
+    return payment.paid_at, change.period_end
 
 
 def too_late(change: PlanChange | None, subscription: Subscription, paid_at: datetime) -> bool:

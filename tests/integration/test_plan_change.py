@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from storefront.extensions import db
-from storefront.models import Payment, PlanChange
+from storefront.models import Payment, PlanChange, Refund
 from tests.support.plan_changes import (
     CHANGE_TOKEN, CONSENT_VERSION, change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
 from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
+from tests.support.shop import make_shop
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, RENEWAL_REVIEW_APPROVE_CARD, window_result
 from tests.support.subscribing import pay_first, subscribe
 from tests.support.waiting import wait_until
@@ -288,3 +292,38 @@ def test_an_upgrade_charge_still_unanswered_holds_the_account_deletion(shop):
         shop.sandbox.set_faults(error_rate=0)
     assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
     assert 'data-testid="money-open"' in shopper.get("/account/delete").text
+
+
+@pytest.fixture
+def without_withdrawal(tmp_path, sandbox):
+    running = make_shop(tmp_path, sandbox, WITHDRAWAL_DAYS=0)
+    yield running
+    running.stop()
+
+
+def test_cancel_now_after_an_upgrade_refunds_the_unused_days_of_both_payments(without_withdrawal):
+    """The upgrade's charge paid the new plan's extra from its day to the paid-until date, on top
+    of the period's payment: ending now refunds the unused whole days of each, at what each paid
+    for its own days (not the charge as if it had paid a whole period, and the period's
+    payment as if it had paid the one before)."""
+    shop = without_withdrawal
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    first = payments(shop, sub_id, kind="first", status="paid")[0]
+    shop.sandbox.advance(10 * DAY)
+    assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
+    [charge] = payments(shop, sub_id, kind="change", status="paid")
+    sub = subscription(shop, sub_id)
+    seoul = ZoneInfo("Asia/Seoul")
+    start_day = sub.current_period_start.astimezone(seoul).date()
+    end_day = sub.current_period_end.astimezone(seoul).date()
+    paid_day = charge.paid_at.astimezone(seoul).date()
+    unused = (end_day - (shop_now(shop).astimezone(seoul).date() + timedelta(days=1))).days
+    expected = sorted([
+        (Decimal("9.00") * unused / (end_day - start_day).days).quantize(CENT, rounding=ROUND_DOWN),
+        (charge.amount * unused / (end_day - paid_day).days).quantize(CENT, rounding=ROUND_DOWN)])
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "now"})
+    with shop.context():
+        refunded = sorted(r.amount for r in db.session.execute(db.select(Refund).where(
+            Refund.imp_uid.in_([first.imp_uid, charge.imp_uid]))).scalars())
+    assert refunded == expected
