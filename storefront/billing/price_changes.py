@@ -182,16 +182,20 @@ def tell_subscribers(now: datetime) -> int:
     """The job's step: every live subscriber whose first renewal on or after a change's date is
     ASK_DAYS away or less, and who was not told of it yet, is asked (an increase) or told (a
     decrease), each in its own transaction; how many. A subscriber whose downgrade waits for
-    that renewal is left out: it renews on the other plan (asked once it is called off)."""
+    that renewal is left out: it renews on the other plan (asked once it is called off); so is
+    one whose upgrade is being charged (asked, if still on the plan, once that is decided)."""
     changes = _newest_changes().subquery()
     asked = sa.exists().where(PriceConsent.subscription_id == Subscription.id,
                               PriceConsent.change_id == changes.c.id)
+    # An upgrade being charged (or reviewed) may move it off the plan: asked once it is decided.
+    charging = sa.exists().where(PlanChange.subscription_id == Subscription.id,
+                                 PlanChange.status == ChangeStatus.CHARGING)
     due = db.session.execute(
         db.select(Subscription.id, changes.c.id)
         .join(changes, changes.c.plan_id == Subscription.plan_id)
         .where(Subscription.status == SubscriptionStatus.ACTIVE,
                Subscription.price.is_not(None), Subscription.price != changes.c.new_price,
-               Subscription.next_plan_id.is_(None),
+               Subscription.next_plan_id.is_(None), ~charging,
                Subscription.current_period_end >= changes.c.effective_at,
                Subscription.current_period_end > now,
                Subscription.current_period_end <= now + timedelta(days=ASK_DAYS), ~asked)

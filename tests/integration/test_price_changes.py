@@ -322,3 +322,27 @@ def test_an_upgrade_to_a_plan_whose_price_rises_names_the_increase_and_its_conse
     assert (sub.price, sub.cancel_at_period_end) == (Decimal("25.00"), False)
     wait_until(lambda: [Decimal(str(row["amount"])) for row in iamport_scheduled(shop, sub.customer_uid)]
                == [Decimal("25")], message="the renewal at the agreed price")
+
+
+def test_an_upgrade_held_for_review_is_not_set_to_end_by_its_old_plans_increase(shop):
+    """While an upgrade's charge waits for its review, the job does not ask consent to the
+    increase of the plan being left (which would set the subscription to end, and once the
+    upgrade applies leave a consent to another plan's price that cannot be resumed from)."""
+    from tests.support.plan_changes import change_plan
+    from tests.support.sandbox import RENEWAL_REVIEW_APPROVE_CARD
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada, card=RENEWAL_REVIEW_APPROVE_CARD)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    assert "held for review" in change_plan(ada, sub_id, "premium-monthly").text
+    reconcile(shop)
+    shop.sandbox.advance(61)  # the review approves
+    wait_until(lambda: subscription(shop, sub_id).price == Decimal("19.00"), timeout=6,
+               message="the upgrade applied")
+    reconcile(shop)
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end
+    assert 'data-testid="price-consent"' not in ada.get("/account").text
+    assert mails(shop, ada.email, "Your consent is needed") == []
