@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from flask_babel import gettext as _
 
 from storefront import clock
@@ -120,7 +121,12 @@ def confirm(subscription: Subscription, change: PlanChange, consent_version: str
         db.session.commit()
         return None
     if not change.amount:
-        if not claim(change, ChangeStatus.CHARGING, **consent):
+        try:
+            claimed = claim(change, ChangeStatus.CHARGING, **consent)
+        except IntegrityError:  # another page's change is being charged (see charge)
+            db.session.rollback()
+            raise ActionRefused(_("A plan change is being charged; please wait until it is decided.")) from None
+        if not claimed:
             raise ActionRefused(_("This plan change was already confirmed."))
         db.session.refresh(change)
         record_event(subscription, "consent_given", version=consent_version)
@@ -141,7 +147,14 @@ def charge(subscription: Subscription, change: PlanChange, consent: dict) -> Pay
     db.session.flush()
     # Paid later than this (a long review, a lost answer) it is refunded and changes nothing.
     deadline = clock.now() + current_app.config["REVIEW_DEADLINE"]
-    if not claim(change, ChangeStatus.CHARGING, payment_id=payment.id, deadline=deadline, **consent):
+    try:
+        claimed = claim(change, ChangeStatus.CHARGING, payment_id=payment.id, deadline=deadline,
+                        **consent)
+    except IntegrityError:
+        # Another page of this subscription was confirmed a moment earlier and is being charged.
+        db.session.rollback()
+        raise ActionRefused(_("A plan change is being charged; please wait until it is decided.")) from None
+    if not claimed:
         db.session.rollback()
         raise ActionRefused(_("This plan change was already confirmed."))
     record_event(subscription, "consent_given", version=consent["consent_version"])

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storefront.extensions import db
-from storefront.models import Payment, PlanChange, Refund
+from storefront.models import Payment, PlanChange, Refund, Subscription
 from tests.support.plan_changes import (
     CHANGE_TOKEN, CONSENT_VERSION, change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
@@ -327,3 +327,31 @@ def test_cancel_now_after_an_upgrade_refunds_the_unused_days_of_both_payments(wi
         refunded = sorted(r.amount for r in db.session.execute(db.select(Refund).where(
             Refund.imp_uid.in_([first.imp_uid, charge.imp_uid]))).scalars())
     assert refunded == expected
+
+
+def test_two_tabs_confirming_at_once_charge_one_upgrade_only(shop):
+    """Two confirmation pages (two tabs), submitted at the same moment: both pass the check that
+    no change is being charged before either has written its charge. The database lets one
+    change be charged at a time: the second is refused before anything is sent to iamport."""
+    from storefront import billing
+    from storefront.billing.plan_change_orders import charge
+
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    first = confirmation_page(shopper, sub_id, "premium-monthly")
+    second = confirmation_page(shopper, sub_id, "basic-yearly")
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": CHANGE_TOKEN.search(first.text).group(1), "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(first.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    token = CHANGE_TOKEN.search(second.text).group(1)
+    # The second request, past its checks while the first had not written its charge yet.
+    with shop.app.test_request_context():
+        sub = db.session.get(Subscription, sub_id)
+        change = db.session.execute(db.select(PlanChange).where(PlanChange.token == token)).scalar_one()
+        with pytest.raises(billing.ActionRefused):
+            charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
