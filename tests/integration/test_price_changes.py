@@ -346,3 +346,18 @@ def test_an_upgrade_held_for_review_is_not_set_to_end_by_its_old_plans_increase(
     assert not sub.cancel_at_period_end
     assert 'data-testid="price-consent"' not in ada.get("/account").text
     assert mails(shop, ada.email, "Your consent is needed") == []
+
+
+def test_a_subscriber_asked_to_agree_is_told_the_way_to_change_plan(shop):
+    """Set to end for want of consent, the subscriber cannot resume: the plan change page says
+    to agree to the new price (or cancel), not to resume."""
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    assert subscription(shop, sub_id).cancel_at_period_end
+    page = ada.get(f"/account/subscriptions/{sub_id}/plans").text
+    assert "resume it first" not in page
+    assert "agree to the new price" in page
