@@ -143,15 +143,16 @@ def charge(subscription: Subscription, change: PlanChange, consent: dict) -> Pay
     payment = new_charge(subscription, PaymentKind.PLAN_CHANGE, new_merchant_uid("chg"),
                          idempotency_key=change.token)
     payment.amount = change.amount
-    db.session.add(payment)
-    db.session.flush()
     # Paid later than this (a long review, a lost answer) it is refunded and changes nothing.
     deadline = clock.now() + current_app.config["REVIEW_DEADLINE"]
     try:
+        db.session.add(payment)
+        db.session.flush()
         claimed = claim(change, ChangeStatus.CHARGING, payment_id=payment.id, deadline=deadline,
                         **consent)
     except IntegrityError:
-        # Another page of this subscription was confirmed a moment earlier and is being charged.
+        # This page (its token is the charge's key) or another page of this subscription was
+        # confirmed a moment earlier and is being charged.
         db.session.rollback()
         raise ActionRefused(_("A plan change is being charged; please wait until it is decided.")) from None
     if not claimed:

@@ -355,3 +355,28 @@ def test_two_tabs_confirming_at_once_charge_one_upgrade_only(shop):
         with pytest.raises(billing.ActionRefused):
             charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
     assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
+
+
+def test_one_page_submitted_twice_at_once_is_refused_not_an_error(shop):
+    """The same confirmation submitted twice at the same moment: the second, past its checks
+    while the first was writing its charge, is refused (never a 500) and charges nothing."""
+    from storefront import billing
+    from storefront.billing.plan_change_orders import charge
+
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    token = CHANGE_TOKEN.search(page.text).group(1)
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": token, "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    with shop.app.test_request_context():
+        sub = db.session.get(Subscription, sub_id)
+        change = db.session.execute(db.select(PlanChange).where(PlanChange.token == token)).scalar_one()
+        with pytest.raises(billing.ActionRefused):
+            charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
