@@ -13,7 +13,8 @@ from storefront.billing.plan_change_orders import call_off, confirm, offer, offe
 from storefront.errors import error_response
 from storefront.formatting import date_long, money
 from storefront.i18n import page_language
-from storefront.models import Payment, PaymentStatus
+from storefront.models import Payment, PaymentStatus, Plan
+from storefront.payment_window import coming_price_change
 from storefront.shop import get_active_plan
 from storefront.wording import reason_shown
 
@@ -30,9 +31,17 @@ def plan_change_helpers() -> dict:
     return {"charging_change": charging_change}
 
 
-def consent_text_id() -> str:
+def consent_version(plan: Plan) -> str:
+    """The consent's version for a change to `plan` now: with a coming price change of that
+    plan its text names it too, and the version says which ("2026-12-07+pc3"): agreed to here,
+    it counts for that change (billing/price_changes.py), as at checkout."""
+    coming = coming_price_change(plan)
+    return f"{CONSENT_VERSION}+pc{coming.id}" if coming is not None else CONSENT_VERSION
+
+
+def consent_text_id(plan: Plan) -> str:
     """The consent text's version and the language it is read in, as recorded."""
-    return f"{CONSENT_VERSION}/{page_language()}"
+    return f"{consent_version(plan)}/{page_language()}"
 
 
 @bp.get("/<int:subscription_id>/plans")
@@ -61,7 +70,8 @@ def change(subscription_id: int, slug: str):
             return redirect(url_for("plan_change.plans", subscription_id=subscription.id))
         return render_template("account/confirm_plan_change.html", subscription=subscription,
                                change=change, shown=quote(subscription, plan),
-                               consent_version=consent_text_id())
+                               coming=coming_price_change(plan),
+                               consent_version=consent_text_id(plan))
     refusal = plan_refusal(subscription, plan)
     if refusal:
         flash(refusal, "warning")
@@ -74,7 +84,7 @@ def change(subscription_id: int, slug: str):
         return error_response(400, _("Please agree to the new recurring amount to change plan; "
                                      "nothing was charged."))
     version = request.form.get("consent_version", "")
-    if version.split("/")[0] != CONSENT_VERSION:
+    if version.split("/")[0] != consent_version(plan):
         return error_response(400, _("This confirmation is not valid any more. Please open the "
                                      "plan change again and confirm; nothing was charged."))
     try:

@@ -24,7 +24,7 @@ def money_open(user: User) -> bool:
     moving = (
         Payment.status.in_((PaymentStatus.REVIEW, PaymentStatus.WITHDRAWING))
         | ((Payment.status == PaymentStatus.PENDING) & (Payment.kind.in_(
-            (PaymentKind.REPEAT, PaymentKind.RENEWAL))))
+            (PaymentKind.REPEAT, PaymentKind.RENEWAL, PaymentKind.PLAN_CHANGE))))
     )
     if db.session.execute(db.select(Payment.id).where(Payment.user_id == user.id, moving)
                           .limit(1)).first():

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from storefront import clock
 from storefront.billing.common import ActionRefused, retried_on_conflict
 from storefront.billing.lifecycle import write_cancel
+from storefront.billing.plan_change import extra_span
 from storefront.billing.staff_refunds import paid_payments_newest_first, refund_by_staff, refundable_balance
 from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
@@ -193,6 +194,14 @@ def refund_on_ending_now(subscription: Subscription, now: datetime | None = None
     # Each payment that paid a period paid one: the newest the last one, back from the paid-until
     # date (one refunded in full since keeps its place, with nothing left to refund of it).
     for payment in periods_paid(subscription):
+        extra = extra_span(payment)
+        if extra is not None:
+            # An upgrade's charge paid its own days on top of the period's payment: valued over
+            # them, and the period stays for the payment before it.
+            unused, value = unused_value(payment, extra[0], extra[1], tomorrow)
+            if (share := min(value, refundable_balance(payment))) > 0:
+                parts.append((payment, share))
+            continue
         start = _period_before(subscription, end)
         if _local_day(end) <= tomorrow:
             break

@@ -19,8 +19,8 @@ from storefront.extensions import db
 from storefront.formatting import minor_unit, shop_zone
 from storefront.mail import language_of
 from storefront.models import (
-    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, Plan, PlanChange, Subscription,
-    SubscriptionStatus,
+    ChangeStatus, ChangeWhen, Interval, MrrKind, Payment, PaymentKind, Plan, PlanChange, PriceConsent,
+    Subscription, SubscriptionStatus,
 )
 from storefront.models.subscriptions import ORDER_NAME_LENGTH
 from storefront.periods import next_period_end
@@ -57,6 +57,12 @@ def change_refusal(subscription: Subscription, now: datetime | None = None) -> s
     if subscription.status != SubscriptionStatus.ACTIVE:
         return _("Only an active subscription can change plan.")
     if subscription.cancel_at_period_end:
+        from storefront.billing.price_changes import open_consent  # it schedules through renewals
+
+        if open_consent(subscription) is not None:
+            # Set to end for want of consent to a new price: resuming is not offered.
+            return _("This subscription ends at the end of the period unless you agree to the "
+                     "new price on your account page; agree to it first to change plan.")
         return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
         return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")
@@ -97,6 +103,22 @@ def other_plans(subscription: Subscription) -> tuple[list[Plan], list[Plan]]:
     return same, other
 
 
+def price_paid(subscription: Subscription) -> Decimal:
+    """The price the running period was paid at: the subscription's price, unless a price change
+    already set it for the next renewal (a decrease given, an increase agreed to), when it is
+    the price before that change."""
+    price = subscription.price if subscription.price is not None else subscription.plan.price
+    if subscription.id is None or subscription.current_period_end is None:
+        return price
+    before = db.session.execute(
+        db.select(PriceConsent.old_price).where(
+            PriceConsent.subscription_id == subscription.id,
+            PriceConsent.renewal_at == subscription.current_period_end,
+            PriceConsent.new_price == price, PriceConsent.old_price != price)
+        .order_by(PriceConsent.id.desc()).limit(1)).scalar_one_or_none()
+    return before if before is not None else price
+
+
 def paid_share(subscription: Subscription, now: datetime) -> Decimal:
     """The unused part of all the time paid for, counted in periods: (paid-until − now) ÷ the
     length of one period, in seconds over all the time paid (periods paid in advance included)."""
@@ -119,7 +141,7 @@ def quote(subscription: Subscription, plan: Plan, now: datetime | None = None) -
     shorter interval) waits for the period's end and charges nothing now. Rounded down to the
     currency's minor unit, never below nothing."""
     now = now or clock.now()
-    old_price = subscription.price if subscription.price is not None else subscription.plan.price
+    old_price = price_paid(subscription)
     new_price = Decimal(plan.price)
     end = subscription.current_period_end
     old_months = MONTHS_IN[Interval(subscription.plan.interval)]
@@ -188,6 +210,20 @@ def change_of(payment: Payment) -> PlanChange | None:
     return db.session.execute(
         db.select(PlanChange).where(PlanChange.payment_id == payment.id)
     ).scalar_one_or_none()
+
+
+def extra_span(payment: Payment) -> tuple[datetime, datetime] | None:
+    """The time an upgrade's charge paid for on top of its period's payment: from when it was
+    paid to the paid-until date it kept (a same-interval upgrade); None for any other payment
+    (one to a longer interval paid a new period of its own)."""
+    if payment.kind != PaymentKind.PLAN_CHANGE or payment.paid_at is None:
+        return None
+    change = change_of(payment)
+    if change is None or change.status != ChangeStatus.APPLIED:
+        return None
+    if MONTHS_IN[Interval(change.to_plan.interval)] != MONTHS_IN[Interval(change.from_plan.interval)]:
+        return None
+    return payment.paid_at, change.period_end
 
 
 def too_late(change: PlanChange | None, subscription: Subscription, paid_at: datetime) -> bool:

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from flask_babel import gettext as _
 
 from storefront import clock
@@ -15,7 +16,7 @@ from storefront.billing.common import (
 )
 from storefront.billing.events import record_event
 from storefront.billing.plan_change import (
-    apply_change, change_refusal, queue_mail, quote, waiting_change,
+    apply_change, change_refusal, price_paid, queue_mail, quote, waiting_change,
 )
 from storefront.billing.recording import record_payment
 from storefront.extensions import db
@@ -55,7 +56,7 @@ def offer(subscription: Subscription, plan: Plan) -> PlanChange:
     change = PlanChange(
         subscription_id=subscription.id, token=secrets.token_urlsafe(24),
         from_plan_id=subscription.plan_id, to_plan_id=plan.id,
-        old_price=subscription.price if subscription.price is not None else subscription.plan.price,
+        old_price=price_paid(subscription),
         new_price=shown.new_price, amount=shown.amount, currency=plan.currency,
         takes_effect=shown.takes_effect, status=ChangeStatus.OFFERED,
         period_end=subscription.current_period_end, deadline=now + OFFER_VALID_FOR,
@@ -120,7 +121,12 @@ def confirm(subscription: Subscription, change: PlanChange, consent_version: str
         db.session.commit()
         return None
     if not change.amount:
-        if not claim(change, ChangeStatus.CHARGING, **consent):
+        try:
+            claimed = claim(change, ChangeStatus.CHARGING, **consent)
+        except IntegrityError:  # another page's change is being charged (see charge)
+            db.session.rollback()
+            raise ActionRefused(_("A plan change is being charged; please wait until it is decided.")) from None
+        if not claimed:
             raise ActionRefused(_("This plan change was already confirmed."))
         db.session.refresh(change)
         record_event(subscription, "consent_given", version=consent_version)
@@ -137,11 +143,19 @@ def charge(subscription: Subscription, change: PlanChange, consent: dict) -> Pay
     payment = new_charge(subscription, PaymentKind.PLAN_CHANGE, new_merchant_uid("chg"),
                          idempotency_key=change.token)
     payment.amount = change.amount
-    db.session.add(payment)
-    db.session.flush()
     # Paid later than this (a long review, a lost answer) it is refunded and changes nothing.
     deadline = clock.now() + current_app.config["REVIEW_DEADLINE"]
-    if not claim(change, ChangeStatus.CHARGING, payment_id=payment.id, deadline=deadline, **consent):
+    try:
+        db.session.add(payment)
+        db.session.flush()
+        claimed = claim(change, ChangeStatus.CHARGING, payment_id=payment.id, deadline=deadline,
+                        **consent)
+    except IntegrityError:
+        # This page (its token is the charge's key) or another page of this subscription was
+        # confirmed a moment earlier and is being charged.
+        db.session.rollback()
+        raise ActionRefused(_("A plan change is being charged; please wait until it is decided.")) from None
+    if not claimed:
         db.session.rollback()
         raise ActionRefused(_("This plan change was already confirmed."))
     record_event(subscription, "consent_given", version=consent["consent_version"])

@@ -25,7 +25,8 @@ from storefront.extensions import db
 from storefront.i18n import page_language
 from storefront.mail import language_of
 from storefront.models import (
-    EndedReason, MrrKind, PlanPriceChange, PriceConsent, Subscription, SubscriptionStatus,
+    ChangeStatus, EndedReason, MrrKind, PlanChange, PlanPriceChange, PriceConsent, Subscription,
+    SubscriptionStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,11 @@ def _newest_changes():
 
 def renewal_blocked(subscription: Subscription) -> bool:
     """Whether the subscription's next renewal falls on or after an increase it has not agreed
-    to: iamport must hold no schedule for it (neither the old amount nor the new)."""
-    if subscription.price is None or subscription.current_period_end is None:
+    to: iamport must hold no schedule for it (neither the old amount nor the new). A downgrade
+    waiting for that renewal renews on the other plan, at the price agreed to when it was asked
+    for: the increase of the plan being left does not apply to it."""
+    if (subscription.price is None or subscription.current_period_end is None
+            or subscription.next_plan_id is not None):
         return False
     newest = (db.select(sa.func.max(PlanPriceChange.id))
               .where(PlanPriceChange.withdrawn_at.is_(None),
@@ -123,9 +127,16 @@ def _mail(kind: str, row: PriceConsent, subscription: Subscription, cause: str) 
            reminder=cause == "remind", change_id=row.change_id)
 
 
-def _agreed_at_checkout(subscription: Subscription, change: PlanPriceChange) -> bool:
-    """The shopper subscribed with the checkout's consent that named this coming increase."""
-    return f"+pc{change.id}/" in (subscription.consent_version or "")
+def _agreed_before(subscription: Subscription, change: PlanPriceChange) -> tuple | None:
+    """When and to which text the shopper agreed to this coming increase beforehand: at checkout,
+    or at the confirmation of their change to this plan, whose consents named it; else None."""
+    if f"+pc{change.id}/" in (subscription.consent_version or ""):
+        return subscription.consent_at, subscription.consent_version
+    return db.session.execute(db.select(PlanChange.consent_at, PlanChange.consent_version).where(
+        PlanChange.subscription_id == subscription.id, PlanChange.to_plan_id == change.plan_id,
+        PlanChange.status == ChangeStatus.APPLIED,
+        PlanChange.consent_version.like(f"%+pc{change.id}/%"))
+        .order_by(PlanChange.id.desc()).limit(1)).first()
 
 
 @retried_on_conflict
@@ -150,11 +161,11 @@ def _tell(subscription_id: int, change_id: int, now: datetime) -> bool:
                      renewal_at=row.renewal_at)
         drop_renewal_notices(subscription)
         _mail("price_lowered", row, subscription, "lower")
-    elif _agreed_at_checkout(subscription, change):
-        row.agreed_at, row.agreed_text = subscription.consent_at, subscription.consent_version
+    elif (before := _agreed_before(subscription, change)) is not None:
+        row.agreed_at, row.agreed_text = before
         _set_price(subscription, change.new_price)
         record_event(subscription, "price_agreed", old=row.old_price, new=row.new_price,
-                     version=row.agreed_text, at_checkout=True)
+                     version=row.agreed_text, beforehand=True)
     else:
         row.set_to_end = not subscription.cancel_at_period_end
         subscription.cancel_at_period_end = True
@@ -170,15 +181,21 @@ def _tell(subscription_id: int, change_id: int, now: datetime) -> bool:
 def tell_subscribers(now: datetime) -> int:
     """The job's step: every live subscriber whose first renewal on or after a change's date is
     ASK_DAYS away or less, and who was not told of it yet, is asked (an increase) or told (a
-    decrease), each in its own transaction; how many."""
+    decrease), each in its own transaction; how many. A subscriber whose downgrade waits for
+    that renewal is left out: it renews on the other plan (asked once it is called off); so is
+    one whose upgrade is being charged (asked, if still on the plan, once that is decided)."""
     changes = _newest_changes().subquery()
     asked = sa.exists().where(PriceConsent.subscription_id == Subscription.id,
                               PriceConsent.change_id == changes.c.id)
+    # An upgrade being charged (or reviewed) may move it off the plan: asked once it is decided.
+    charging = sa.exists().where(PlanChange.subscription_id == Subscription.id,
+                                 PlanChange.status == ChangeStatus.CHARGING)
     due = db.session.execute(
         db.select(Subscription.id, changes.c.id)
         .join(changes, changes.c.plan_id == Subscription.plan_id)
         .where(Subscription.status == SubscriptionStatus.ACTIVE,
                Subscription.price.is_not(None), Subscription.price != changes.c.new_price,
+               Subscription.next_plan_id.is_(None), ~charging,
                Subscription.current_period_end >= changes.c.effective_at,
                Subscription.current_period_end > now,
                Subscription.current_period_end <= now + timedelta(days=ASK_DAYS), ~asked)

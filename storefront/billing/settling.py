@@ -13,11 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from storefront.billing.audit import record_schedule_status
 from storefront.billing.common import client, move_payment, payment_by_merchant_uid
 from storefront.billing.events import record_for_order
+from storefront.billing.plan_change import change_failed
 from storefront.billing.recording import record_payment
 from storefront.billing.schedules import schedule_status, withdraw
 from storefront.extensions import db
 from storefront.iamport import IamportError
-from storefront.models import Payment, PaymentStatus
+from storefront.models import Payment, PaymentKind, PaymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ def close_order(merchant_uid: str, report: ReconcileReport) -> None:
     payment that still comes is recorded by its webhook: failed → paid is allowed)."""
     if move_payment(merchant_uid, PaymentStatus.PENDING, PaymentStatus.FAILED, fail_reason=NOT_COMPLETED):
         record_for_order(merchant_uid, "payment_failed", reason=NOT_COMPLETED)
+        payment = payment_by_merchant_uid(merchant_uid)
+        if payment.kind == PaymentKind.PLAN_CHANGE:
+            # Its plan change was waiting for this charge: it failed too (else no other change
+            # could ever be made); a payment that still comes is refunded (plan_change.too_late).
+            change_failed(payment)
         report.abandoned += 1
     db.session.commit()
 

@@ -44,6 +44,11 @@ class PlanChange(db.Model):
         sa.CheckConstraint(f"status IN ({sql_values(ChangeStatus)})", name="status"),
         sa.CheckConstraint(f"takes_effect IN ({sql_values(ChangeWhen)})", name="takes_effect"),
         sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+        # One change charged at a time per subscription: two pages confirmed at once never
+        # both reach the card.
+        sa.Index("uq_plan_changes_charging_per_subscription", "subscription_id", unique=True,
+                 sqlite_where=sa.text("status = 'charging'"),
+                 postgresql_where=sa.text("status = 'charging'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

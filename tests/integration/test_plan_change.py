@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from storefront.extensions import db
-from storefront.models import Payment, PlanChange
+from storefront.models import Payment, PlanChange, Refund, Subscription
 from tests.support.plan_changes import (
-    change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
+    CHANGE_TOKEN, CONSENT_VERSION, change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
 from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
+from tests.support.shop import make_shop
 from tests.support.sandbox import RENEWAL_DECLINE_CARD, RENEWAL_REVIEW_APPROVE_CARD, window_result
 from tests.support.subscribing import pay_first, subscribe
 from tests.support.waiting import wait_until
@@ -245,3 +249,134 @@ def test_a_plan_change_in_korean(shop):
     response = change_plan(shopper, sub_id, "basic-monthly")
     assert "요금제로 변경됩니다" in response.text
     assert "요금제 변경 취소" in shopper.get("/account").text
+
+
+def test_an_upgrade_whose_charge_never_reached_iamport_does_not_block_plan_changes_for_good(shop):
+    """The charge's answer is lost (a 5xx) and iamport made no payment: reconcile closes the
+    order after its last lookup, and the shopper may change plan again (no charge was made)."""
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    token = CHANGE_TOKEN.search(page.text).group(1)
+    version = CONSENT_VERSION.search(page.text).group(1)
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        lost = shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": token, "consent_version": version, "consent": "yes"})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    assert "not heard back" in lost.text
+    [charge] = payments(shop, sub_id, kind="change")
+    assert charge.status == "pending"
+    shop.sandbox.advance(11 * 60)
+    result = shop.app.test_cli_runner().invoke(args=["billing", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed"]
+    assert "being charged" not in shopper.get(f"/account/subscriptions/{sub_id}/plans").text
+    assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["failed", "paid"]
+
+
+def test_an_upgrade_charge_still_unanswered_holds_the_account_deletion(shop):
+    """Money still moving finishes before the account is deleted: an upgrade's charge whose
+    answer was lost is such money, like a "Charge now" one."""
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": CHANGE_TOKEN.search(page.text).group(1), "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
+    assert 'data-testid="money-open"' in shopper.get("/account/delete").text
+
+
+@pytest.fixture
+def without_withdrawal(tmp_path, sandbox):
+    running = make_shop(tmp_path, sandbox, WITHDRAWAL_DAYS=0)
+    yield running
+    running.stop()
+
+
+def test_cancel_now_after_an_upgrade_refunds_the_unused_days_of_both_payments(without_withdrawal):
+    """The upgrade's charge paid the new plan's extra from its day to the paid-until date, on top
+    of the period's payment: ending now refunds the unused whole days of each, at what each paid
+    for its own days (not the charge as if it had paid a whole period, and the period's
+    payment as if it had paid the one before)."""
+    shop = without_withdrawal
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    first = payments(shop, sub_id, kind="first", status="paid")[0]
+    shop.sandbox.advance(10 * DAY)
+    assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
+    [charge] = payments(shop, sub_id, kind="change", status="paid")
+    sub = subscription(shop, sub_id)
+    seoul = ZoneInfo("Asia/Seoul")
+    start_day = sub.current_period_start.astimezone(seoul).date()
+    end_day = sub.current_period_end.astimezone(seoul).date()
+    paid_day = charge.paid_at.astimezone(seoul).date()
+    unused = (end_day - (shop_now(shop).astimezone(seoul).date() + timedelta(days=1))).days
+    expected = sorted([
+        (Decimal("9.00") * unused / (end_day - start_day).days).quantize(CENT, rounding=ROUND_DOWN),
+        (charge.amount * unused / (end_day - paid_day).days).quantize(CENT, rounding=ROUND_DOWN)])
+    shopper.post_form(f"/account/subscriptions/{sub_id}/cancel", {"when": "now"})
+    with shop.context():
+        refunded = sorted(r.amount for r in db.session.execute(db.select(Refund).where(
+            Refund.imp_uid.in_([first.imp_uid, charge.imp_uid]))).scalars())
+    assert refunded == expected
+
+
+def test_two_tabs_confirming_at_once_charge_one_upgrade_only(shop):
+    """Two confirmation pages (two tabs), submitted at the same moment: both pass the check that
+    no change is being charged before either has written its charge. The database lets one
+    change be charged at a time: the second is refused before anything is sent to iamport."""
+    from storefront import billing
+    from storefront.billing.plan_change_orders import charge
+
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    first = confirmation_page(shopper, sub_id, "premium-monthly")
+    second = confirmation_page(shopper, sub_id, "basic-yearly")
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": CHANGE_TOKEN.search(first.text).group(1), "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(first.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    token = CHANGE_TOKEN.search(second.text).group(1)
+    # The second request, past its checks while the first had not written its charge yet.
+    with shop.app.test_request_context():
+        sub = db.session.get(Subscription, sub_id)
+        change = db.session.execute(db.select(PlanChange).where(PlanChange.token == token)).scalar_one()
+        with pytest.raises(billing.ActionRefused):
+            charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
+
+
+def test_one_page_submitted_twice_at_once_is_refused_not_an_error(shop):
+    """The same confirmation submitted twice at the same moment: the second, past its checks
+    while the first was writing its charge, is refused (never a 500) and charges nothing."""
+    from storefront import billing
+    from storefront.billing.plan_change_orders import charge
+
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    page = confirmation_page(shopper, sub_id, "premium-monthly")
+    token = CHANGE_TOKEN.search(page.text).group(1)
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
+            "change_token": token, "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+    with shop.app.test_request_context():
+        sub = db.session.get(Subscription, sub_id)
+        change = db.session.execute(db.select(PlanChange).where(PlanChange.token == token)).scalar_one()
+        with pytest.raises(billing.ActionRefused):
+            charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
+    assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 from storefront.extensions import db
@@ -248,3 +248,116 @@ def test_staff_withdraw_a_change_and_those_asked_keep_their_subscription(shop):
     with shop.context():
         assert db.session.execute(db.select(AuditEntry.outcome).where(
             AuditEntry.action == "plan_price_withdrawn")).scalar_one() == "ok"
+
+
+def test_a_subscriber_moving_down_to_another_plan_is_not_asked_nor_blocked_by_its_old_plans_increase(shop):
+    """A downgrade waiting for the renewal: that renewal charges the other plan's price, so an
+    increase of the plan being left asks nothing, sets no end, and leaves iamport its schedule."""
+    from tests.support.plan_changes import change_plan, iamport_scheduled
+
+    ada = shop.shopper()
+    _, _, sub_id = pay_first(shop, ada, "premium-monthly")
+    wait_until(lambda: scheduled(shop, sub_id), timeout=6, message="the first renewal schedule")
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop, "premium-monthly"), "25.00", on).status_code == 200
+    renews_at = reach_the_renewal_after(shop, sub_id, on)
+    assert "Your plan changes to Basic" in change_plan(ada, sub_id, "basic-monthly").text
+    reconcile(shop)
+    assert mails(shop, ada.email, "Your consent is needed") == []
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end
+    assert [Decimal(str(row["amount"])) for row in iamport_scheduled(shop, sub.customer_uid)] == [
+        Decimal("9")]
+    shop.sandbox.advance(21 * DAY)
+    wait_until(lambda: [p for p in payments(shop, sub_id, kind="renewal", status="paid")
+                        if p.period_start == renews_at], timeout=8, message="the renewal on Basic")
+    sub = subscription(shop, sub_id)
+    assert (sub.status, sub.price) == ("active", Decimal("9.00"))
+
+
+def test_an_upgrade_after_a_decrease_is_prorated_from_the_price_paid_for_the_period(shop):
+    """A decrease lowers the subscriber's price up to 30 days before the renewal it applies at,
+    but the period running was paid at the old price: an upgrade meanwhile is charged the
+    difference to what was paid, not to the lower price."""
+    from tests.support.plan_changes import change_plan, shop_now
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "7.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    sub = subscription(shop, sub_id)
+    assert sub.price == Decimal("7.00")
+    paid = [p for p in payments(shop, sub_id, status="paid")
+            if p.period_start is None or p.period_start < sub.current_period_end]
+    assert paid and paid[-1].amount == Decimal("9.00")  # the running period's price
+    now = shop_now(shop)
+    share = (Decimal((sub.current_period_end - now).total_seconds())
+             / Decimal((sub.current_period_end - sub.current_period_start).total_seconds()))
+    expected = ((Decimal("19.00") - Decimal("9.00")) * share).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    response = change_plan(ada, sub_id, "premium-monthly")
+    [charge] = payments(shop, sub_id, kind="change", status="paid")
+    assert charge.amount == expected
+    assert f"Charged ${expected}." in response.text
+
+
+def test_an_upgrade_to_a_plan_whose_price_rises_names_the_increase_and_its_consent_counts(shop):
+    """Upgrading to a plan with a coming increase that applies at the next renewal: the
+    confirmation names the new price and its date (as the checkout does), and the consent given
+    there counts, so the subscriber is not asked again, nor set to end."""
+    from tests.support.plan_changes import change_plan, confirmation_page, iamport_scheduled
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop, "premium-monthly"), "25.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    page = confirmation_page(ada, sub_id, "premium-monthly").text
+    assert "$25.00" in page and "+pc" in page
+    assert "Your plan is now Premium" in change_plan(ada, sub_id, "premium-monthly").text
+    reconcile(shop)
+    assert mails(shop, ada.email, "Your consent is needed") == []
+    sub = subscription(shop, sub_id)
+    assert (sub.price, sub.cancel_at_period_end) == (Decimal("25.00"), False)
+    wait_until(lambda: [Decimal(str(row["amount"])) for row in iamport_scheduled(shop, sub.customer_uid)]
+               == [Decimal("25")], message="the renewal at the agreed price")
+
+
+def test_an_upgrade_held_for_review_is_not_set_to_end_by_its_old_plans_increase(shop):
+    """While an upgrade's charge waits for its review, the job does not ask consent to the
+    increase of the plan being left (which would set the subscription to end, and once the
+    upgrade applies leave a consent to another plan's price that cannot be resumed from)."""
+    from tests.support.plan_changes import change_plan
+    from tests.support.sandbox import RENEWAL_REVIEW_APPROVE_CARD
+
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada, card=RENEWAL_REVIEW_APPROVE_CARD)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    assert "held for review" in change_plan(ada, sub_id, "premium-monthly").text
+    reconcile(shop)
+    shop.sandbox.advance(61)  # the review approves
+    wait_until(lambda: subscription(shop, sub_id).price == Decimal("19.00"), timeout=6,
+               message="the upgrade applied")
+    reconcile(shop)
+    sub = subscription(shop, sub_id)
+    assert not sub.cancel_at_period_end
+    assert 'data-testid="price-consent"' not in ada.get("/account").text
+    assert mails(shop, ada.email, "Your consent is needed") == []
+
+
+def test_a_subscriber_asked_to_agree_is_told_the_way_to_change_plan(shop):
+    """Set to end for want of consent, the subscriber cannot resume: the plan change page says
+    to agree to the new price (or cancel), not to resume."""
+    ada = shop.shopper()
+    sub_id = subscribe(shop, ada)
+    on = shop_today(shop, sub_id) + timedelta(days=30)
+    assert set_price(staff_member(shop), plan_id(shop), "12.00", on).status_code == 200
+    reach_the_renewal_after(shop, sub_id, on)
+    reconcile(shop)
+    assert subscription(shop, sub_id).cancel_at_period_end
+    page = ada.get(f"/account/subscriptions/{sub_id}/plans").text
+    assert "resume it first" not in page
+    assert "agree to the new price" in page
