@@ -100,6 +100,18 @@ def notice_url() -> str:
     return external_url("webhooks.receive")
 
 
+def charge_card_on_file(payment: Payment, subscription: Subscription) -> dict[str, Any]:
+    """Charge a pending payment on its billing key now (`POST /subscribe/payments/again`), with
+    the buyer the key was issued with, as PAYMENTWALL wants; iamport's record of the charge.
+    Raises IamportError (its `unknown_outcome` when the answer was lost: leave it pending)."""
+    return client().charge_again(
+        customer_uid=payment.customer_uid, merchant_uid=payment.merchant_uid,
+        amount=payment.amount, name=subscription.name_for_orders, currency=payment.currency,
+        buyer_email=subscription.buyer_email, buyer_name=subscription.buyer_name,
+        notice_url=notice_url(),
+    )
+
+
 def retried_on_conflict(action):
     """Run a change of a subscription again from a fresh read when another change got in first
     (the subscription's version column makes a write from a stale read raise StaleDataError)."""

@@ -15,12 +15,12 @@ from storefront.billing.common import (
     CONFLICT_RETRIES,
     LIVE_STATUSES,
     ActionRefused,
+    charge_card_on_file,
     client,
     live_subscription,
     new_charge,
     new_customer_uid,
     new_merchant_uid,
-    notice_url,
 )
 from storefront.billing.events import record_event
 from storefront.billing.recording import apply_outcome, record_payment
@@ -241,16 +241,7 @@ def charge_now(subscription: Subscription, token: str) -> Payment:
             raise
         raise DuplicateSubmission(earlier) from None
     try:
-        info = client().charge_again(
-            customer_uid=payment.customer_uid,
-            merchant_uid=payment.merchant_uid,
-            amount=payment.amount,
-            name=subscription.name_for_orders,
-            currency=payment.currency,
-            buyer_email=subscription.buyer_email,
-            buyer_name=subscription.buyer_name,
-            notice_url=notice_url(),
-        )
+        info = charge_card_on_file(payment, subscription)
     except IamportError as exc:
         if exc.unknown_outcome:
             log.warning("charge %s outcome unknown, left pending: %s", payment.merchant_uid, exc)

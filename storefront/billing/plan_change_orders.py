@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 
 from storefront import clock
 from storefront.billing.common import (
-    ActionRefused, client, move_payment, new_charge, new_merchant_uid, notice_url, retried_on_conflict,
+    ActionRefused, charge_card_on_file, move_payment, new_charge, new_merchant_uid,
+    retried_on_conflict,
 )
 from storefront.billing.events import record_event
 from storefront.billing.plan_change import (
@@ -162,12 +163,7 @@ def charge(subscription: Subscription, change: PlanChange, consent: dict) -> Pay
     record_event(subscription, "payment_attempt", payment=payment, to_plan=change.to_plan.slug)
     db.session.commit()
     try:
-        info = client().charge_again(
-            customer_uid=payment.customer_uid, merchant_uid=payment.merchant_uid,
-            amount=payment.amount, name=subscription.name_for_orders, currency=payment.currency,
-            buyer_email=subscription.buyer_email, buyer_name=subscription.buyer_name,
-            notice_url=notice_url(),
-        )
+        info = charge_card_on_file(payment, subscription)
     except IamportError as exc:
         if exc.unknown_outcome:
             log.warning("plan change %s outcome unknown, left pending: %s", payment.merchant_uid, exc)

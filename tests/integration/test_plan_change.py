@@ -11,7 +11,8 @@ import pytest
 from storefront.extensions import db
 from storefront.models import Payment, PlanChange, Refund, Subscription
 from tests.support.plan_changes import (
-    CHANGE_TOKEN, CONSENT_VERSION, change_plan, confirmation_page, iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
+    CHANGE_TOKEN, change_plan, confirm_with_answer_lost, confirmation_page,
+    iamport_scheduled, month_period_at, plan_slug, set_period, shop_now,
 )
 from tests.support.records import DAY, iamport_schedule, payments, scheduled, stored_payments, subscription
 from tests.support.shop import make_shop
@@ -257,14 +258,7 @@ def test_an_upgrade_whose_charge_never_reached_iamport_does_not_block_plan_chang
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
     page = confirmation_page(shopper, sub_id, "premium-monthly")
-    token = CHANGE_TOKEN.search(page.text).group(1)
-    version = CONSENT_VERSION.search(page.text).group(1)
-    shop.sandbox.set_faults(error_rate=1)
-    try:
-        lost = shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
-            "change_token": token, "consent_version": version, "consent": "yes"})
-    finally:
-        shop.sandbox.set_faults(error_rate=0)
+    lost = confirm_with_answer_lost(shop, shopper, sub_id, "premium-monthly", page)
     assert "not heard back" in lost.text
     [charge] = payments(shop, sub_id, kind="change")
     assert charge.status == "pending"
@@ -283,13 +277,7 @@ def test_an_upgrade_charge_still_unanswered_holds_the_account_deletion(shop):
     shopper = shop.shopper()
     sub_id = subscribe(shop, shopper)
     page = confirmation_page(shopper, sub_id, "premium-monthly")
-    shop.sandbox.set_faults(error_rate=1)
-    try:
-        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
-            "change_token": CHANGE_TOKEN.search(page.text).group(1), "consent": "yes",
-            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
-    finally:
-        shop.sandbox.set_faults(error_rate=0)
+    confirm_with_answer_lost(shop, shopper, sub_id, "premium-monthly", page)
     assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
     assert 'data-testid="money-open"' in shopper.get("/account/delete").text
 
@@ -340,13 +328,7 @@ def test_two_tabs_confirming_at_once_charge_one_upgrade_only(shop):
     sub_id = subscribe(shop, shopper)
     first = confirmation_page(shopper, sub_id, "premium-monthly")
     second = confirmation_page(shopper, sub_id, "basic-yearly")
-    shop.sandbox.set_faults(error_rate=1)
-    try:
-        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
-            "change_token": CHANGE_TOKEN.search(first.text).group(1), "consent": "yes",
-            "consent_version": CONSENT_VERSION.search(first.text).group(1)})
-    finally:
-        shop.sandbox.set_faults(error_rate=0)
+    confirm_with_answer_lost(shop, shopper, sub_id, "premium-monthly", first)
     token = CHANGE_TOKEN.search(second.text).group(1)
     # The second request, past its checks while the first had not written its charge yet.
     with shop.app.test_request_context():
@@ -367,13 +349,7 @@ def test_one_page_submitted_twice_at_once_is_refused_not_an_error(shop):
     sub_id = subscribe(shop, shopper)
     page = confirmation_page(shopper, sub_id, "premium-monthly")
     token = CHANGE_TOKEN.search(page.text).group(1)
-    shop.sandbox.set_faults(error_rate=1)
-    try:
-        shopper.post_form(f"/account/subscriptions/{sub_id}/plans/premium-monthly", {
-            "change_token": token, "consent": "yes",
-            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
-    finally:
-        shop.sandbox.set_faults(error_rate=0)
+    confirm_with_answer_lost(shop, shopper, sub_id, "premium-monthly", page)
     with shop.app.test_request_context():
         sub = db.session.get(Subscription, sub_id)
         change = db.session.execute(db.select(PlanChange).where(PlanChange.token == token)).scalar_one()

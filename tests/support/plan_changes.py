@@ -53,6 +53,19 @@ def change_plan(shopper: Shopper, sub_id: int, slug: str, consent: bool = True,
                              data=data, timeout=30)
 
 
+def confirm_with_answer_lost(shop: Shop, shopper: Shopper, sub_id: int, slug: str,
+                             page: requests.Response) -> requests.Response:
+    """Submit a confirmation page already opened while iamport answers every call with an error:
+    the charge's answer is lost, and it stays pending."""
+    shop.sandbox.set_faults(error_rate=1)
+    try:
+        return shopper.post_form(f"/account/subscriptions/{sub_id}/plans/{slug}", {
+            "change_token": CHANGE_TOKEN.search(page.text).group(1), "consent": "yes",
+            "consent_version": CONSENT_VERSION.search(page.text).group(1)})
+    finally:
+        shop.sandbox.set_faults(error_rate=0)
+
+
 def month_period_at(now: datetime, left: timedelta, length: timedelta = timedelta(days=30)) -> tuple[datetime, datetime]:
     """A period of `length` with `left` of it still to run at `now` (whole seconds)."""
     end = (now + left).replace(microsecond=0)
