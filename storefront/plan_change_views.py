@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from storefront import billing
 from storefront.account import subscription_or_404
-from storefront.billing.plan_change import change_refusal, charging_change, other_plans, quote
+from storefront.billing.plan_change import Quote, change_refusal, charging_change, other_plans, quote
 from storefront.billing.plan_change_orders import call_off, confirm, offer, offered, plan_refusal
 from storefront.errors import error_response
 from storefront.formatting import date_long, money
@@ -53,7 +55,17 @@ def plans(subscription_id: int):
     same, other_currency = other_plans(subscription)
     quotes = [] if refusal else [quote(subscription, plan) for plan in same]
     return render_template("account/change_plan.html", subscription=subscription, quotes=quotes,
+                           renewal_prices={q.plan.id: next_renewal_price(q) for q in quotes},
                            refusal=refusal, other_currency=other_currency)
+
+
+def next_renewal_price(shown: Quote) -> Decimal:
+    """What the renewal after a change to the quoted plan charges: the plan's coming price when
+    it applies by then (the change's consent names it, and counts for it), else its price now."""
+    coming = coming_price_change(shown.plan)
+    if coming is not None and coming.effective_at <= shown.next_renewal_at:
+        return coming.new_price
+    return shown.new_price
 
 
 @bp.route("/<int:subscription_id>/plans/<slug>", methods=["GET", "POST"])

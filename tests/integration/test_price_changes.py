@@ -313,6 +313,11 @@ def test_an_upgrade_to_a_plan_whose_price_rises_names_the_increase_and_its_conse
     on = shop_today(shop, sub_id) + timedelta(days=30)
     assert set_price(staff_member(shop), plan_id(shop, "premium-monthly"), "25.00", on).status_code == 200
     reach_the_renewal_after(shop, sub_id, on)
+    # The list of plans says what the next renewal charges: the new price, named with its date.
+    listed = ada.get(f"/account/subscriptions/{sub_id}/plans").text
+    premium = listed[listed.index('data-plan="premium-monthly"'):]
+    premium = premium[:premium.index("</article>")]
+    assert "$25.00 on" in premium and "$19.00 on" not in premium
     page = confirmation_page(ada, sub_id, "premium-monthly").text
     assert "$25.00" in page and "+pc" in page
     assert "Your plan is now Premium" in change_plan(ada, sub_id, "premium-monthly").text
