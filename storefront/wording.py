@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, lazy_pgettext
 
+from storefront.billing.ending import UNUSED_DAYS_REASON, WITHDRAWAL_REASON
 from storefront.billing.recording import UNUSABLE
 from storefront.billing.refunds import (
     ALREADY_CANCELED, ALREADY_SUBSCRIBED, NOT_THE_ORDERS, ORDER_EXPIRED, PERIOD_PAID_ALREADY,
@@ -69,6 +70,8 @@ STORED_REASONS = {
     CHANGE_TOO_LATE: lazy_gettext("Refunded: the plan change was paid too late to apply, so the plan "
                                   "did not change."),
     UNUSABLE: lazy_gettext("Refunded: this payment could not be applied to the subscription."),
+    WITHDRAWAL_REASON: lazy_gettext("Withdrawal within the withdrawal period: refunded in full."),
+    UNUSED_DAYS_REASON: lazy_gettext("Cancelled now: the unused whole days refunded."),
     REVIEW_EXPIRED: lazy_gettext("PAYMENTWALL held this payment for review too long, so we count it "
                                  "as declined. If it is approved later, we record it."),
 }

@@ -230,7 +230,7 @@ def test_withdrawal_and_cancel_pages_in_korean(shop):
     assert "청약철회 (전액 환불)" in overview
     for path in ("withdraw", "cancel"):
         page = ada.get(f"/account/subscriptions/{sub_id}/{path}").text
-        assert "19,800원이 카드로 환불됩니다" in page, path
+        assert "카드로 19,800원 환불됩니다" in page, path
         assert english_left(page, {"Ada", "Lovelace", "Basic"}) == [], path
     done = ada.post_form(f"/account/subscriptions/{sub_id}/withdraw", {})
     assert "청약철회가 완료되어" in done.text

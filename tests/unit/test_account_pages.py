@@ -323,6 +323,24 @@ def test_stored_reasons_are_shown_in_the_pages_language(app):
     assert "Refunded" not in not_the_orders and "환불" in not_the_orders
 
 
+def test_the_refunds_of_a_withdrawal_and_of_a_cancel_now_say_why_in_the_pages_language(app):
+    # Stored in English with "청약철회" in it, the withdrawal's reason was shown as it is on
+    # Korean pages (it has Hangul) and as "The payment was cancelled." on English ones.
+    from storefront.billing.ending import UNUSED_DAYS_REASON, WITHDRAWAL_REASON
+    from storefront.wording import reason_shown
+    from tests.support.i18n import KOREAN
+
+    with app.test_request_context(headers=KOREAN):
+        korean = [reason_shown(reason, "cancelled") for reason in (WITHDRAWAL_REASON, UNUSED_DAYS_REASON)]
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        english = [reason_shown(reason, "cancelled") for reason in (WITHDRAWAL_REASON, UNUSED_DAYS_REASON)]
+    assert [re.search(r"[A-Za-z]", text) for text in korean] == [None, None], korean
+    assert "청약철회" in korean[0] and "환불" in korean[0]
+    assert "환불" in korean[1] and korean[0] != korean[1]
+    assert english == ["Withdrawal within the withdrawal period: refunded in full.",
+                       "Cancelled now: the unused whole days refunded."]
+
+
 def test_renewals_never_charged_are_not_in_the_history(client, app, subscription_id):
     """A renewal scheduled, being withdrawn or withdrawn charged nothing: no row, and no status
     word the pages do not have."""

@@ -61,3 +61,18 @@ def test_translations_keep_the_placeholders_of_their_string():
         if {*placeholder.findall(ids[0])} != {n for s in strings for n in placeholder.findall(s)}:
             wrong.append(ids[0])
     assert wrong == []
+
+
+# A particle after a placeholder depends on how the word put there is read ("US$18.99이",
+# "베이직 연간(으)로"), which the sentence cannot know: it is built so that none follows.
+HEDGED_PARTICLE = re.compile(r"%\(\w+\)s(\(으\)로|이\(가\)|을\(를\)|은\(는\)|\(이\))")
+PARTICLE_ON_AMOUNT = re.compile(r"%\((amount|price|now|old_price|new_price)\)s[이가을를은는]")
+
+
+def test_korean_never_hangs_a_particle_on_an_amount_or_a_plan_name():
+    hanging = []
+    for message in korean_catalog():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        hanging += [text for text in strings
+                    if text and (HEDGED_PARTICLE.search(text) or PARTICLE_ON_AMOUNT.search(text))]
+    assert hanging == []
