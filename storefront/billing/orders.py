@@ -206,6 +206,12 @@ def charge_refusal(subscription: Subscription) -> str | None:
     if subscription.status not in LIVE_STATUSES:
         return _("Only an active subscription can be charged.")
     if subscription.cancel_at_period_end:
+        from storefront.billing.price_changes import open_consent  # it schedules through renewals
+
+        if open_consent(subscription) is not None:
+            # Set to end for want of consent to a new price: resuming is not offered.
+            return _("This subscription ends at the end of the period unless you agree to the "
+                     "new price on this page; agree to it first to charge now.")
         return _("This subscription ends at the end of the period; resume it first.")
     if subscription.billing_key_ready_at is None:
         return _("Your card is still being activated by PAYMENTWALL. This takes a few seconds.")

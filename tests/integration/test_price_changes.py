@@ -366,3 +366,7 @@ def test_a_subscriber_asked_to_agree_is_told_the_way_to_change_plan(shop):
     page = ada.get(f"/account/subscriptions/{sub_id}/plans").text
     assert "resume it first" not in page
     assert "agree to the new price" in page
+    # Nor does the account page's "Charge now" say to resume, which it does not offer.
+    account = ada.get("/account").text
+    assert "Resume" not in account and "resume it first" not in account
+    assert "agree to it first to charge now" in account
