@@ -117,6 +117,9 @@ def test_a_downgrade_charges_nothing_and_the_next_renewal_charges_the_lower_pric
     before = subscription(shop, sub_id)
     [old] = scheduled(shop, sub_id)
     assert old.amount == Decimal("19.00")
+    consent = confirmation_page(shopper, sub_id, "basic-monthly").text
+    consent = consent[consent.index('class="consent"'):consent.index("</label>")]
+    assert "Nothing is charged now" in consent and "is charged to my card now" not in consent
     response = change_plan(shopper, sub_id, "basic-monthly")
     assert "Your plan changes to Basic" in response.text
     page = shopper.get("/account")
