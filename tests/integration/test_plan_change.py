@@ -124,6 +124,8 @@ def test_a_downgrade_charges_nothing_and_the_next_renewal_charges_the_lower_pric
     assert "Your plan changes to Basic" in response.text
     page = shopper.get("/account")
     assert "Changes to Basic on" in page.text
+    # Until then the account shows the plan and price paid for now, and the lower next charge.
+    assert "$19.00 / month" in page.text and "$9.00 on" in page.text
     assert payments(shop, sub_id, kind="change") == []
     waiting = subscription(shop, sub_id)
     assert plan_slug(shop, sub_id) == "premium-monthly" and waiting.price == Decimal("19.00")
