@@ -1,10 +1,9 @@
-"""Checkout: the payment window page and the two ways back from it (callback and redirect)."""
+"""Checkout: the payment window page and the two ways back from it (callback and redirect); the result page is storefront.checkout_result."""
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -13,7 +12,6 @@ from flask import (
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -26,7 +24,6 @@ from flask_login import current_user, login_required
 from storefront import clock
 from storefront import billing
 from storefront.billing import ReturnKind, ReturnResult
-from storefront.auth import LOG_IN_FIRST
 from storefront.errors import error_response, json_error
 from storefront.extensions import db
 from storefront.formatting import shop_zone
@@ -43,7 +40,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
-RESULT_REFRESH_FOR = timedelta(minutes=10)
 # What a shopper reads when iamport has no record of the payment they made (in live mode, a
 # payment on a test channel is never looked up, so it reads like this too).
 NOT_AT_IAMPORT = lazy_gettext(
@@ -97,7 +93,7 @@ def _after_decline(marker: str, plan: Plan) -> dict[str, Any]:
     """What the checkout keeps of the shopper's first payment for the plan that a phone's window
     declined lately, named by the mobile return's marker: why, the consent given on it (if to
     this text at this price) and the details iamport's record of it holds; nothing otherwise."""
-    payment = _owners_order(marker)
+    payment = owners_order(marker)
     if (payment is None or payment.kind != PaymentKind.FIRST
             or payment.status != PaymentStatus.FAILED or payment.subscription.plan_id != plan.id
             or payment.created_at <= clock.now() - current_app.config["ORDER_EXPIRES"]):
@@ -278,45 +274,12 @@ def _declined_first_payment(payment: Payment) -> bool:
     return plan.active and _cannot_buy(plan) is None
 
 
-def _owners_order(merchant_uid: str) -> Payment | None:
+def owners_order(merchant_uid: str) -> Payment | None:
     """The logged-in shopper's order with this id, or None (whether or not it exists)."""
     if clean_uid(merchant_uid) is None:
         return None
     return billing.payment_for_owner(merchant_uid, current_user)
 
 
-@bp.route("/result/<merchant_uid>")
-@login_required
-def result(merchant_uid: str):
-    """The verified state of one checkout, for its owner only."""
-    payment = _owners_order(merchant_uid)
-    if payment is None:
-        abort(404, str(NOT_YOURS))
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.REVIEW):
-        # Whatever iamport answers (or not), the page shows what our records then hold.
-        billing.verify_return(merchant_uid=payment.merchant_uid)
-    # A fresh order may still be on its way from iamport; an old one is not worth a reload loop.
-    refresh = payment.created_at > clock.now() - RESULT_REFRESH_FOR
-    return render_template("checkout/result.html", payment=payment,
-                           subscription=payment.subscription, refresh=refresh,
-                           refunds=billing.refunds_of_order(payment.merchant_uid))
-
-
-@bp.get("/result/<merchant_uid>/status")
-def result_status(merchant_uid: str):
-    """The order's state, for the result page's script to follow a review and the checkout's to
-    read a decline's reason: our records only (the webhook and reconcile ask iamport, no poll does)."""
-    # Errors in the form asked for (the page's script asks for JSON), never the log-in page.
-    if not current_user.is_authenticated:
-        response = make_response(error_response(401, str(LOG_IN_FIRST)))
-    else:
-        payment = _owners_order(merchant_uid)
-        if payment is None:
-            response = make_response(error_response(404, str(NOT_YOURS)))
-        else:
-            failed = payment.status == PaymentStatus.FAILED
-            response = jsonify(status=str(payment.status),
-                               reason=failure_shown(payment.fail_reason) if failed else None)
-    # A poll must see the change, never a cached answer (and no one else's).
-    response.headers["Cache-Control"] = "no-store"
-    return response
+# The result page and its status poll live beside this module, on the same blueprint.
+from storefront import checkout_result  # noqa: E402,F401
