@@ -70,18 +70,22 @@ def _key(shop, sub_id) -> str:
 
 def test_account_pages_show_only_their_owners_payments(shop, two):
     ada, grace, (ada_uid, _, ada_sub), (grace_uid, _, grace_sub) = two
-    # A checkout Grace opened but never paid is hers alone too.
-    grace_open = grace.open_checkout("basic-yearly")["pay"]["merchant_uid"]
+    # A checkout a third shopper opened but never paid is hers alone too (Ada and Grace, live
+    # subscribers, are offered a plan change instead of a second checkout).
+    hedy = shop.shopper("hedy@example.com", "Hedy", "Lamarr")
+    hedy_open = hedy.open_checkout("basic-yearly")["pay"]["merchant_uid"]
     pages = {"ada": ada.get("/account").text, "grace": grace.get("/account").text}
     assert f'data-merchant-uid="{ada_uid}"' in pages["ada"]
     assert f'data-merchant-uid="{grace_uid}"' in pages["grace"]
     assert f'data-subscription="{ada_sub}"' in pages["ada"]
     assert f'data-subscription="{grace_sub}"' in pages["grace"]
-    for uid in (grace_uid, grace_open):
+    for uid in (grace_uid, hedy_open):
         assert uid not in pages["ada"]
+    assert hedy_open not in pages["grace"]
     assert f'data-subscription="{grace_sub}"' not in pages["ada"]
     assert "Premium" not in pages["ada"] and "grace@example.com" not in pages["ada"]
     assert ada_uid not in pages["grace"] and f'data-subscription="{ada_sub}"' not in pages["grace"]
     assert "ada@example.com" not in pages["grace"]
-    # Ada's own checkout for the plan Grace just opened is a new order, never Grace's.
-    assert ada.open_checkout("basic-yearly")["pay"]["merchant_uid"] != grace_open
+    # Another shopper's checkout for the plan Hedy just opened is a new order, never Hedy's.
+    joan = shop.shopper("joan@example.com", "Joan", "Clarke")
+    assert joan.open_checkout("basic-yearly")["pay"]["merchant_uid"] != hedy_open
