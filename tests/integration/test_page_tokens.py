@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from storefront.extensions import db
-from storefront.models import Payment
+from storefront.models import Payment, Subscription
 from tests.support.records import payments, registered
 from tests.support.sandbox import window_result
 from tests.support.shop import confirmation, webhook
@@ -60,9 +60,18 @@ def test_another_shoppers_token_neither_charges_nor_finds_their_charge(shop, two
 def test_a_token_of_one_subscription_does_not_charge_another(shop):
     shopper = shop.shopper()
     basic = subscribe(shop, shopper)
+    # A shopper with two live subscriptions holds them from before one live subscription per
+    # shopper was the rule: Basic is set aside while Premium is bought, then flagged as held.
+    with shop.context():
+        db.session.get(Subscription, basic).status = "canceled"
+        db.session.commit()
     params = shopper.open_checkout("premium-monthly")
     rsp = window_result(shopper.pay_in_window(params).text)
     assert shopper.complete(params, rsp["imp_uid"]).json()["status"] == "paid"
+    with shop.context():
+        held = db.session.get(Subscription, basic)
+        held.status, held.kept_before_one_live = "active", True
+        db.session.commit()
     with shop.context():
         premium = db.session.execute(db.select(Payment.subscription_id).where(
             Payment.merchant_uid == params["pay"]["merchant_uid"])).scalar_one()
