@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -193,3 +193,17 @@ def call_off(subscription: Subscription) -> PlanChange:
     record_event(subscription, "plan_change_cancelled", to_plan=change.to_plan.slug)
     db.session.commit()
     return change
+
+
+def purge_lapsed_offers(now: datetime) -> int:
+    """Delete the offers never confirmed, a day after their ten minutes ran out (every opening
+    of a confirmation page writes one, so they would pile up); returns how many."""
+    deleted = db.session.execute(
+        db.delete(PlanChange).where(PlanChange.status == ChangeStatus.OFFERED,
+                                    PlanChange.deadline < now - timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if deleted:
+        log.info("plan changes: %s offers never confirmed deleted", deleted)
+    return deleted

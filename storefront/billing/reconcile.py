@@ -16,6 +16,7 @@ from storefront.billing.events import caused_by
 from storefront.billing.lifecycle import end_finished_periods
 from storefront.billing.notices import queue_renewal_notices
 from storefront.billing.payment_audit import audit_payments
+from storefront.billing.plan_change_orders import purge_lapsed_offers
 from storefront.billing.settling import ReconcileReport, settle_pending
 from storefront.billing.obligations import delete_key, give_back_refund, owed_refunds, renewals_to_withdraw
 from storefront.billing.refunds import OWED_TOO_LONG
@@ -188,6 +189,7 @@ def run(now: datetime, min_age: timedelta | None, audit: bool) -> ReconcileRepor
     report.notices_queued = queue_renewal_notices(now)
     send_mail(report)
     report.webhooks_purged = purge_webhook_log(now)
+    purge_lapsed_offers(now)
     return report
 
 

@@ -361,3 +361,26 @@ def test_one_page_submitted_twice_at_once_is_refused_not_an_error(shop):
         with pytest.raises(billing.ActionRefused):
             charge(sub, change, {"consent_at": change.created_at, "consent_version": "2026-12-07/en"})
     assert [p.status for p in payments(shop, sub_id, kind="change")] == ["pending"]
+
+
+def test_offers_never_confirmed_are_deleted_a_day_after_they_lapse(shop):
+    """Each opening of a confirmation page writes an offer; those never confirmed do not pile up."""
+    shopper = shop.shopper()
+    sub_id = subscribe(shop, shopper)
+    for _ in range(3):
+        confirmation_page(shopper, sub_id, "premium-monthly")
+    assert "Your plan is now Premium" in change_plan(shopper, sub_id, "premium-monthly").text
+
+    def statuses() -> list[str]:
+        with shop.context():
+            return sorted(db.session.execute(db.select(PlanChange.status).where(
+                PlanChange.subscription_id == sub_id)).scalars())
+
+    assert statuses() == ["applied", "offered", "offered", "offered"]
+    reconcile = ["billing", "reconcile"]
+    assert shop.app.test_cli_runner().invoke(args=reconcile).exit_code == 0
+    assert statuses() == ["applied", "offered", "offered", "offered"]  # lapsed minutes ago only
+    shop.sandbox.advance(DAY + 11 * 60)
+    result = shop.app.test_cli_runner().invoke(args=reconcile)
+    assert result.exit_code == 0, result.output
+    assert statuses() == ["applied"]
