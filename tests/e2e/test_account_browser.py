@@ -321,7 +321,7 @@ def test_the_account_journey_in_korean(playwright, browser, shop, device):
         # said before it is confirmed.
         card.get_by_role("link", name="해지").click()
         page.wait_for_url(re.compile(r"/account/subscriptions/\d+/cancel$"))
-        expect(page.locator(".refund-said")).to_contain_text("카드로 환불됩니다")
+        expect(page.locator(".refund-said")).to_contain_text(re.compile(r"카드로 US\$[0-9.,]+ 환불됩니다"))
         expect(page.locator(".refund-said")).to_contain_text("사용하지 않은")
         assert english_left(page.content(), KOREAN_KEPT) == []
         page.get_by_role("radio", name=re.compile("^지금 바로")).check()
