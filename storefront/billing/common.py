@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from storefront import clock
@@ -112,15 +113,28 @@ def charge_card_on_file(payment: Payment, subscription: Subscription) -> dict[st
     )
 
 
+# PostgreSQL's codes for a transaction it aborted so that another could go on: a deadlock
+# (two changes locking the same rows in another order) and a serialization failure.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _aborted_for_another(exc: OperationalError) -> bool:
+    """Whether the database aborted the transaction for a concurrent one (try it again)."""
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def retried_on_conflict(action):
     """Run a change of a subscription again from a fresh read when another change got in first
-    (the subscription's version column makes a write from a stale read raise StaleDataError)."""
+    (the subscription's version column makes a write from a stale read raise StaleDataError), or
+    when PostgreSQL aborted it for a concurrent one (a deadlock: nothing of it was written)."""
     @wraps(action)
     def run(*args: Any, **kwargs: Any):
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return action(*args, **kwargs)
-            except StaleDataError:
+            except (StaleDataError, OperationalError) as exc:
+                if isinstance(exc, OperationalError) and not _aborted_for_another(exc):
+                    raise
                 db.session.rollback()  # expires every object, so the next try reads them anew
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
